@@ -1,0 +1,129 @@
+"""Plain data passed between the parts of the agent.
+
+These dataclasses are the contract between the sources (mailboxes, calendars),
+the pure core (matching, pipeline) and the store. They carry no behaviour that
+does I/O, so the core can be tested with nothing but values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    """What sort of message arrived; only ``NORMAL`` may ever be answered."""
+
+    NORMAL = "normal"
+    AUTO_REPLY = "auto_reply"  # out-of-office, vacation, autoresponders
+    BULK = "bulk"  # mailing lists, newsletters, Precedence: bulk/list/junk
+    BOUNCE = "bounce"  # delivery status notifications (RFC 3464 and look-alikes)
+    RECEIPT = "receipt"  # read receipts (RFC 3798 MDN)
+    INVITATION = "invitation"  # carries a text/calendar part (may be auto-generated)
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str  # lower-cased addr-spec
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ForwardedBlock:
+    """Participants of a message that was forwarded to the agent."""
+
+    sender: Address | None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    subject: str = ""
+    date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One parsed email, independent of the mailbox it came from."""
+
+    message_id: str  # with angle brackets; synthesised from a content hash if missing
+    subject: str
+    sender: Address | None  # From
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    delivered_to: tuple[Address, ...]  # Delivered-To / X-Original-To: shows plus-addresses on BCC
+    date: datetime | None  # timezone-aware UTC, None if missing or unparseable
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    text: str  # the whole plain-text body (HTML converted when there is no text part)
+    new_text: str  # the part written in this message: quoted history and signature removed
+    kind: MessageKind
+    kind_reason: str  # why the kind was chosen, e.g. "header Auto-Submitted: auto-replied"
+    auto_submitted: bool  # True when the agent must never answer it
+    bounced_recipients: tuple[str, ...] = ()  # for BOUNCE: the addresses that failed permanently
+    forwarded: tuple[ForwardedBlock, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    calendar_parts: tuple[bytes, ...] = ()  # raw text/calendar or application/ics payloads
+    content_hash: str = ""  # sha256 of the raw bytes
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+@dataclass(frozen=True)
+class MeetingVersion:
+    """One version of one meeting (or of one occurrence of a recurring series).
+
+    Identity is ``(uid, recurrence_id)``; versions are ordered by
+    ``(sequence, dtstamp)``. All datetimes are timezone-aware UTC.
+    """
+
+    uid: str
+    recurrence_id: str  # "" for a single meeting; ISO 8601 UTC of the original start otherwise
+    sequence: int
+    dtstamp: datetime | None
+    method: str  # REQUEST, CANCEL, PUBLISH, ... ("" when the calendar has none)
+    cancelled: bool  # METHOD:CANCEL or STATUS:CANCELLED
+    title: str
+    description: str
+    location: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    organizer: Address | None
+    attendees: tuple[Address, ...] = ()
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A person on a deal, as the matcher sees it."""
+
+    email: str
+    name: str
+    role: str  # pipeline role id (csm, client_admin, ...) or "contact"
+    internal: bool
+
+
+@dataclass(frozen=True)
+class DealView:
+    """What the pure core may know about a deal."""
+
+    id: int
+    name: str
+    pipeline: str
+    stage: str
+    token: str  # the reply token used in agent+<token>@ and the subject tag
+    client_domains: tuple[str, ...]
+    people: tuple[Participant, ...]
+    timezone: str
+    attributes: dict[str, str] = field(default_factory=dict)
