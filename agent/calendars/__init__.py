@@ -1,0 +1,38 @@
+"""Calendar backends: where meetings come from. One Protocol, one loader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.config import Config
+from agent.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CalendarObject:
+    """One iCalendar object as fetched; parsing happens in the service, so a bad one can be quarantined."""
+
+    key: str  # source + content hash: the same bytes are looked at once
+    source: str  # file name or URL, for error messages
+    data: bytes
+
+
+class CalendarSource(Protocol):
+    name: str
+
+    def poll(self) -> Iterator[CalendarObject]:
+        """Calendar objects that are new or changed since the last poll."""
+
+
+def load(config: Config) -> CalendarSource | None:
+    backend = config.calendar.backend
+    if backend == "ics":
+        from agent.calendars.ics_folder import IcsFolder
+
+        return IcsFolder(config.ics_path)
+    if backend == "invites":
+        return None  # invitations arrive by mail and are handled with the mailbox
+    raise ConfigError(f"{config.source}: [calendar] backend = {backend!r}: not available in this version; "
+                      "use 'ics' or 'invites'")

@@ -1,0 +1,387 @@
+"""The command line: python -m agent <command>. Exit codes: 0 ok, 1 failure, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent import deals
+from agent.clock import Clock, SystemClock
+from agent.config import Config, find_config, load_config
+from agent.errors import InputError, NotFound
+from agent.handover import parse_contact, read_csv
+from agent.outbox.context import deal_context, person, sample_context
+from agent.processor import Cause
+from agent.service import Agent, Runtime, load_runtime
+from agent.store import models as m
+from agent.store.db import open_store
+from agent.store.repo import Repo
+
+log = logging.getLogger("agent")
+
+
+class App:
+    """What every command needs, opened lazily: config first (before any I/O), then the store."""
+
+    def __init__(self, args: argparse.Namespace, clock: Clock | None = None) -> None:
+        self.args = args
+        self.clock = clock or SystemClock()
+        state = Path(args.state) if args.state else None
+        if args.command == "demo" and state is None:
+            state = Path("state/demo")  # the demo never touches the real state folder
+        self.config: Config = load_config(find_config(args.config), state_override=state)
+        self._runtime: Runtime | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = load_runtime(self.config)
+        return self._runtime
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = open_store(self.config.store_url)
+        return self._sessions
+
+    @contextmanager
+    def change(self, what: str) -> Iterator[tuple[Repo, Cause]]:
+        """One transaction for one command that changes deals, recorded as an event."""
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            cause = self.runtime.processor.begin(repo, f"cli:{what}:{uuid.uuid4()}", "cli", self.clock.now())
+            assert cause is not None
+            yield repo, cause
+
+    def deal(self, repo: Repo, ref: str) -> m.Deal:
+        found = repo.deal(int(ref)) if ref.isdigit() else repo.deal_by_name(ref)
+        if found is None:
+            raise NotFound(f"no deal {ref!r} (give its id or its exact name; see `deals list`)")
+        return found
+
+
+def out(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text(data))
+
+
+# --- commands ---------------------------------------------------------------------------------
+def cmd_check(app: App) -> int:
+    rt = app.runtime
+    problems = [str(i) for i in rt.rules.issues if i.severity == "error"]
+    for issue in rt.rules.issues:
+        if issue.severity != "error":
+            print(issue)
+    names = rt.templates.names()
+    for required in ("intro", "recap", "completion", "survey", "notice", "approval-request"):
+        if required not in names:
+            problems.append(f"{rt.templates.folder}: missing template {required!r}")
+    pipelines = list(rt.rules.pipelines.values()) or [None]
+    for name in names:
+        for pipeline in pipelines:
+            try:
+                rt.templates.render(name, sample_context(app.config.agent, pipeline))
+            except InputError as exc:
+                problems.append(str(exc))
+                break
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        return 2
+    rules = sum(len(p.rules) for p in rt.rules.pipelines.values())
+    print(f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
+          f"{rules} rules; {len(names)} templates")
+    return 0
+
+
+def cmd_run(app: App) -> int:
+    agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run)
+    if app.args.once:
+        r = agent.run_once()
+        print(f"pass done: {r.messages} messages, {r.meetings} meeting updates, {r.timers} timers, "
+              f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, {r.outbox.held} held (dry run), "
+              f"{r.quarantined} quarantined")
+        return 0
+    agent.run_forever()
+    return 0
+
+
+def cmd_deals_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [{"id": d.id, "name": d.name, "pipeline": d.pipeline, "stage": d.stage} for d in Repo(s).deals()]
+    out(rows, app.args.json, lambda rs: "\n".join(f"{r['id']:>4}  {r['name']:<30} {r['pipeline']:<22} {r['stage']}"
+                                                   for r in rs) or "no deals")
+    return 0
+
+
+def cmd_deals_show(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        deal = app.deal(repo, app.args.deal)
+        data = deals.summary(repo, deal, app.runtime.rules.pipelines.get(deal.pipeline), app.clock.now())
+    out(data, app.args.json, _show_text)
+    return 0
+
+
+def _show_text(d: dict[str, Any]) -> str:
+    lines = [f"{d['name']} (#{d['id']}, ref {d['token']}) — {d['pipeline']}, stage {d['stage']}",
+             f"  in this stage {d['current_stage_seconds'] / 86400:.1f} days"
+             f"{' (late)' if d['current_stage_late'] else ''}; onboarding so far "
+             f"{d['total_onboarding_seconds'] / 86400:.1f} days", "  stages:"]
+    lines += [f"    {h['stage']:<22} {h['entered_at']} → {h['exited_at'] or 'now'}" for h in d["stage_history"]]
+    lines.append("  tasks:")
+    lines += [f"    [{'x' if t['status'] == 'done' else ' '}] {t['title']} (R {t['R']}, A {t['A']})" for t in d["tasks"]]
+    lines.append("  emails:")
+    lines += [f"    {e['status']:<9} {e['template']:<12} to {', '.join(e['to'])}" for e in d["emails"]]
+    lines.append("  timeline:")
+    lines += [f"    {e['at'][:16]} {e['kind']:<18} {e['rule'] + ': ' if e['rule'] else ''}{e['reason']}"
+              for e in d["events"]]
+    return "\n".join(lines)
+
+
+def cmd_deals_add(app: App) -> int:
+    a = app.args
+    roles = {"csm": ("", a.csm)}
+    for item in a.role or []:
+        role, _, email = item.partition("=")
+        if not email:
+            raise InputError(f"--role {item!r}: expected role=email")
+        roles[role.strip()] = ("", email.strip())
+    attrs = {}
+    for item in a.attr or []:
+        key, _, value = item.partition("=")
+        attrs[key.strip()] = value.strip()
+    spec = deals.DealSpec(name=a.name, pipeline=a.pipeline, contacts=[parse_contact(c) for c in a.contact or []],
+                          roles=roles, stage=a.stage, timezone=a.timezone, account=a.account,
+                          client_domains=a.domain or [], products=a.product or [], attributes=attrs)
+    problems = deals.validate_spec(spec, app.runtime.rules.pipelines)
+    if problems:
+        raise InputError("\n".join(problems))
+    with app.change("deals-add") as (repo, cause):
+        if repo.deal_by_name(spec.name) is not None:
+            raise InputError(f"a deal named {spec.name!r} exists already")
+        deal = deals.create_deal(repo, spec, now=app.clock.now(), default_tz=app.config.agent.timezone)
+        app.runtime.processor.deal_created(repo, deal, cause, app.clock.now(), spec.stage)
+        print(f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}")
+    return 0
+
+
+def cmd_deals_import(app: App) -> int:
+    result = read_csv(Path(app.args.file), app.runtime.rules.pipelines)
+    created = 0
+    for line, spec in result.specs:
+        with app.change("deals-import") as (repo, cause):
+            if repo.deal_by_name(spec.name) is not None:
+                result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
+                continue
+            deal = deals.create_deal(repo, spec, now=app.clock.now(), default_tz=app.config.agent.timezone)
+            app.runtime.processor.deal_created(repo, deal, cause, app.clock.now(), spec.stage)
+            created += 1
+    for p in result.problems:
+        print(p, file=sys.stderr)
+    print(f"imported {created} deals; {len(result.problems)} problems")
+    return 2 if result.problems else 0
+
+
+def cmd_deals_advance(app: App) -> int:
+    with app.change("deals-advance") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        pipeline = app.runtime.rules.pipelines[deal.pipeline]
+        target = app.args.stage or pipeline.next_stage(deal.stage)
+        if not target or not pipeline.has_stage(target):
+            raise InputError(f"stage {target!r}: expected one of {[s.id for s in pipeline.stages]}")
+        app.runtime.processor.advance(repo, deal, target, cause, app.clock.now(), who="the command line",
+                                      force=app.args.force)
+        print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
+    return 0
+
+
+def cmd_deals_task_done(app: App) -> int:
+    with app.change("task-done") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        if repo.task(deal.id, app.args.task) is None:
+            keys = [t.key for t in repo.tasks(deal.id)]
+            raise InputError(f"task {app.args.task!r}: not on deal {deal.id}; expected one of {keys}")
+        app.runtime.processor.complete_task(repo, deal, app.args.task, cause, app.clock.now(), who="the command line")
+        print(f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}")
+    return 0
+
+
+def cmd_deals_approve(app: App) -> int:
+    with app.change("approve") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        if not app.runtime.processor.decide_approval(repo, deal, not app.args.reject, cause, app.clock.now(),
+                                                     who="the command line"):
+            raise InputError(f"deal {deal.id} has no pending approval")
+        print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
+    return 0
+
+
+def cmd_outbox_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [{"id": e.id, "deal": e.deal_id, "template": e.template, "to": [a["email"] for a in e.to],
+                 "cc": [a["email"] for a in e.cc], "status": e.status, "message_id": e.message_id,
+                 "due_at": e.due_at.isoformat(), "subject": e.subject} for e in Repo(s).outbox_all()]
+    out(rows, app.args.json, lambda rs: "\n".join(
+        f"{r['id']:>4}  deal {r['deal']!s:<4} {r['template']:<12} {r['status']:<9} {', '.join(r['to'])}" for r in rs)
+        or "outbox empty")
+    return 0
+
+
+def cmd_unmatched_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [{"id": x.id, "message_id": x.message_id, "subject": x.subject, "from": x.sender,
+                 "received_at": x.received_at.isoformat(), "reason": x.match_reason, "candidates": x.candidates}
+                for x in Repo(s).unmatched()]
+    out(rows, app.args.json, lambda rs: "\n".join(
+        f"{r['id']:>4}  {r['from']:<30} {r['subject'][:50]:<50} {r['reason']}" for r in rs) or "nothing unmatched")
+    return 0
+
+
+def cmd_unmatched_assign(app: App) -> int:
+    with app.change("assign") as (repo, cause):
+        msg = repo.message(app.args.message)
+        if msg is None or msg.status != "unmatched":
+            raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
+        deal = app.deal(repo, app.args.deal)
+        app.runtime.processor.assign(repo, msg, deal, cause, app.clock.now(), "the command line")
+        print(f"message {msg.id} assigned to deal {deal.id} {deal.name}")
+    return 0
+
+
+def cmd_quarantine_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [{"id": q.id, "key": q.key, "source": q.source, "at": q.received_at.isoformat(), "error": q.error}
+                for q in Repo(s).quarantined()]
+    out(rows, app.args.json, lambda rs: "\n".join(f"{r['id']:>4}  {r['key'][:50]:<50} {r['error']}" for r in rs)
+        or "quarantine empty")
+    return 0
+
+
+def cmd_quarantine_retry(app: App) -> int:
+    outcome = Agent(app.config, clock=app.clock).retry_quarantined(app.args.id)
+    print(f"item {app.args.id}: {outcome}")
+    return 0 if outcome == "processed" else 1
+
+
+def cmd_render(app: App) -> int:
+    rt = app.runtime
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        deal = app.deal(repo, app.args.deal)
+        meetings = repo.meetings_for(deal.id)
+        recipients = [person(c.name, c.email) for c in deal.contacts]
+        ctx = deal_context(app.config.agent, deal, rt.rules.pipelines.get(deal.pipeline), recipients=recipients,
+                           meeting=meetings[-1] if meetings else None)
+    rendered = rt.templates.render(app.args.template, ctx)
+    print(f"Subject: {rendered.subject}\n\n{rendered.html if app.args.html else rendered.text}")
+    return 0
+
+
+def cmd_demo(app: App) -> int:
+    from agent.demo import run_demo
+
+    logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; the log would only repeat it
+    return run_demo(app.config)
+
+
+# --- the parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
+    parser.add_argument("--config", help="config file (default: agent.toml, else $AGENT_CONFIG, else defaults)")
+    parser.add_argument("--state", help="runtime data folder (overrides [paths] state)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[App], int], help_: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
+        p.set_defaults(fn=fn)
+        return p
+
+    add("check", cmd_check, "validate the config, every rules file and every template")
+    p = add("run", cmd_run, "run the agent (forever, or one pass with --once)")
+    p.add_argument("--once", action="store_true", help="one full pass, then exit")
+    p.add_argument("--dry-run", action="store_true", help="queue and render, send nothing")
+    add("demo", cmd_demo, "walk through a whole onboarding on the embedded defaults (state in state/demo)")
+
+    deals_p = sub.add_parser("deals", help="list, show, add, import and move deals").add_subparsers(
+        dest="deals_command", required=True, metavar="ACTION")
+    p = add("list", cmd_deals_list, "list deals", deals_p)
+    p.add_argument("--json", action="store_true")
+    p = add("show", cmd_deals_show, "a deal with its stages, tasks, messages, meetings, emails and events", deals_p)
+    p.add_argument("deal", help="deal id or exact name")
+    p.add_argument("--json", action="store_true")
+    p = add("add", cmd_deals_add, "hand a deal over: the pipeline starts", deals_p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--pipeline", default="standard-onboarding")
+    p.add_argument("--contact", action="append", help="'Name,email[,role]' (repeat for more)")
+    p.add_argument("--csm", required=True, help="the CSM's email")
+    p.add_argument("--role", action="append", help="role=email for other internal roles (repeat)")
+    p.add_argument("--stage", help="start in this stage instead of the first")
+    p.add_argument("--timezone", help="the client's IANA time zone")
+    p.add_argument("--account", help="the client organisation, if not the deal name")
+    p.add_argument("--domain", action="append", help="a client mail domain (default: the contacts' domains)")
+    p.add_argument("--product", action="append", help="a product bought (repeat)")
+    p.add_argument("--attr", action="append", help="key=value custom attribute (repeat)")
+    p = add("import", cmd_deals_import, "import deals from a CSV file (one row per client contact)", deals_p)
+    p.add_argument("file")
+    p = add("advance", cmd_deals_advance, "move a deal to the next (or a named) stage", deals_p)
+    p.add_argument("deal")
+    p.add_argument("stage", nargs="?")
+    p.add_argument("--force", action="store_true", help="skip the stage's approval")
+    p = add("task-done", cmd_deals_task_done, "mark a task of a deal done", deals_p)
+    p.add_argument("deal")
+    p.add_argument("task")
+    p = add("approve", cmd_deals_approve, "answer a pending approval to leave a stage", deals_p)
+    p.add_argument("deal")
+    p.add_argument("--reject", action="store_true")
+
+    outbox_p = sub.add_parser("outbox", help="emails queued and sent").add_subparsers(
+        dest="outbox_command", required=True, metavar="ACTION")
+    p = add("list", cmd_outbox_list, "list emails with their status", outbox_p)
+    p.add_argument("--json", action="store_true")
+
+    unmatched_p = sub.add_parser("unmatched", help="messages no deal could be found for").add_subparsers(
+        dest="unmatched_command", required=True, metavar="ACTION")
+    p = add("list", cmd_unmatched_list, "list unmatched messages", unmatched_p)
+    p.add_argument("--json", action="store_true")
+    p = add("assign", cmd_unmatched_assign, "tie an unmatched message to a deal", unmatched_p)
+    p.add_argument("message", type=int)
+    p.add_argument("deal")
+
+    q_p = sub.add_parser("quarantine", help="inputs that could not be processed").add_subparsers(
+        dest="quarantine_command", required=True, metavar="ACTION")
+    p = add("list", cmd_quarantine_list, "list quarantined items with their errors", q_p)
+    p.add_argument("--json", action="store_true")
+    p = add("retry", cmd_quarantine_retry, "process a quarantined item again", q_p)
+    p.add_argument("id", type=int)
+
+    p = add("render", cmd_render, "preview a template for a deal", sub)
+    p.add_argument("template")
+    p.add_argument("--deal", required=True)
+    p.add_argument("--html", action="store_true", help="print the HTML body instead of the text body")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        app = App(args, clock)
+        logging.getLogger().setLevel(logging.DEBUG if args.verbose else app.config.daemon.log_level)
+        code: int = args.fn(app)
+        return code
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

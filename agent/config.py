@@ -1,0 +1,251 @@
+"""Load and validate the TOML config; every option has a type, a default and help.
+
+Validation happens before any I/O: a bad value is reported with the file, the
+section and key, the value and what was expected (see docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_NAME = "agent.toml"
+CONFIG_ENV = "AGENT_CONFIG"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(Section):
+    """Where a password or token comes from; never inline in the file."""
+
+    password_env: str | None = Field(None, description="Environment variable holding the password")
+    password_file: Path | None = Field(None, description="File whose first line is the password")
+
+    def password(self) -> str | None:
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.password_env} (password_env) is not set")
+            return value
+        if self.password_file:
+            try:
+                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError) as exc:
+                raise ConfigError(f"password_file {self.password_file}: cannot read a password ({exc})") from exc
+        return None
+
+
+class AgentSection(Section):
+    address: str = Field("onboarding@example.com", description="The agent's own mailbox address")
+    name: str = Field("Onboarding Team", description="Display name on the agent's emails")
+    internal_domains: tuple[str, ...] = Field(("example.com",), description="Domains of our own people")
+    timezone: str = Field("UTC", description="Default IANA time zone for deals without one")
+    business_days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"))
+    business_hours_start: time = Field(time(9, 0), description="Start of the business day")
+    holidays: tuple[str, ...] = Field((), description="ISO dates (YYYY-MM-DD) that are not business days")
+    max_emails_per_deal_per_day: int = Field(20, ge=1)
+    max_emails_per_recipient_per_day: int = Field(10, ge=1)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError("expected an email address like onboarding@example.com")
+        return v.lower()
+
+    @field_validator("internal_domains")
+    @classmethod
+    def _domains(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.lower().lstrip("@") for d in v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v)
+
+    @property
+    def domain(self) -> str:
+        return self.address.split("@", 1)[1]
+
+
+class StoreSection(Section):
+    url: str = Field("", description="SQLAlchemy URL; empty means sqlite at <state>/agent.db")
+
+
+class ServerSection(Secret):
+    host: str = ""
+    port: Port | None = None
+    tls: Literal["none", "starttls", "ssl"] = "ssl"
+    username: str = ""
+
+
+class MailboxSection(ServerSection):
+    backend: Literal["maildir", "imap", "exchange", "graph"] = "maildir"
+    path: Path | None = Field(None, description="Maildir folder (maildir backend); default <state>/mail")
+    folder: str = Field("INBOX", description="Folder to watch (imap, exchange, graph)")
+
+
+class TransportSection(ServerSection):
+    backend: Literal["file", "smtp", "exchange", "graph"] = "file"
+    path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
+
+
+class CalendarSection(ServerSection):
+    backend: Literal["ics", "invites", "caldav", "exchange", "graph"] = "ics"
+    path: Path | None = Field(None, description="Folder of .ics files (ics backend); default <state>/calendar")
+    url: str = ""
+    completion_grace_minutes: int = Field(15, ge=0, description="Minutes after a meeting's end before it counts as held")
+    lookahead_days: int = Field(120, ge=1)
+    lookbehind_days: int = Field(30, ge=1)
+
+
+class PathsSection(Section):
+    rules: Path | None = Field(None, description="Folder of pipeline files; default rules/")
+    templates: Path | None = Field(None, description="Folder of email templates; default templates/emails/")
+    state: Path = Field(Path("state"), description="Runtime data folder")
+
+
+class DaemonSection(Section):
+    poll_seconds: float = Field(30.0, gt=0, description="Seconds between passes when idle")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(Section):
+    agent: AgentSection = AgentSection()
+    store: StoreSection = StoreSection()
+    mailbox: MailboxSection = MailboxSection()
+    transport: TransportSection = TransportSection()
+    calendar: CalendarSection = CalendarSection()
+    paths: PathsSection = PathsSection()
+    daemon: DaemonSection = DaemonSection()
+    # Where the config came from; relative paths are resolved against its folder.
+    source: str = Field("embedded defaults", exclude=True)
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    # Resolved locations: these make the defaults in DESIGN.md concrete.
+    @property
+    def state_dir(self) -> Path:
+        return self._resolve(self.paths.state)
+
+    @property
+    def rules_dir(self) -> Path:
+        return self._resolve(self.paths.rules) if self.paths.rules else _shipped("rules", self.base_dir)
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.paths.templates:
+            return self._resolve(self.paths.templates)
+        return _shipped("templates/emails", self.base_dir)
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.state_dir / 'agent.db'}"
+
+    @property
+    def maildir_path(self) -> Path:
+        return self._resolve(self.mailbox.path) if self.mailbox.path else self.state_dir / "mail"
+
+    @property
+    def sent_path(self) -> Path:
+        return self._resolve(self.transport.path) if self.transport.path else self.state_dir / "sent"
+
+    @property
+    def ics_path(self) -> Path:
+        return self._resolve(self.calendar.path) if self.calendar.path else self.state_dir / "calendar"
+
+    def _resolve(self, p: Path) -> Path:
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+def _shipped(rel: str, base: Path) -> Path:
+    """Prefer the folder beside the config (or cwd); fall back to the one shipped with the code."""
+    local = base / rel
+    return local if local.is_dir() else PROJECT_ROOT / rel
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("expected an IANA time zone name such as Europe/London") from exc
+    return name
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """--config FILE, else agent.toml in the current folder, else $AGENT_CONFIG, else none."""
+    if explicit:
+        return Path(explicit)
+    if Path(DEFAULT_CONFIG_NAME).is_file():
+        return Path(DEFAULT_CONFIG_NAME)
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else None
+
+
+def load_config(path: Path | None, *, state_override: Path | None = None) -> Config:
+    if path is None:
+        data: dict[str, Any] = {}
+        base, source = Path.cwd(), "embedded defaults"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        base, source = path.resolve().parent, str(path)
+    if state_override is not None:
+        data.setdefault("paths", {})["state"] = str(state_override)
+    try:
+        return Config.model_validate({**data, "source": source, "base_dir": base})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, text if path else "")) from exc
+
+
+def _describe(exc: ValidationError, source: str, text: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", loc[0] if loc else "?")
+        where = f"[{section}] {key}" if section else key
+        line = _line_of(text, section, loc[1] if len(loc) > 1 else (loc[0] if loc else ""))
+        at = f"{source}:{line}" if line else source
+        if err["type"] == "extra_forbidden":
+            what = "unknown key (see docs/configuration.md for the keys of each section)"
+            lines.append(f"{at}: {where}: {what}")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{at}: {where} = {err.get('input')!r}: {msg}")
+    return "\n".join(lines)
+
+
+def _line_of(text: str, section: str, key: str) -> int | None:
+    """Best effort: the line where `key` is set inside `[section]` (tomllib keeps no positions)."""
+    current = ""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1)
+            if not section and current == key:
+                return number
+            continue
+        if current == section and re.match(rf"{re.escape(key)}\s*=", line):
+            return number
+    return None

@@ -1,0 +1,55 @@
+"""A local Maildir (the embedded default): new/ is the queue, cur/ holds what was processed.
+
+The cursor is the file's place: a message moves from new/ to cur/ only after
+its transaction committed. A crash in between leaves it in new/; the next pass
+sees its key already in the store and only moves it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from agent.mailboxes import RawMail
+
+
+class MaildirMailbox:
+    name = "maildir"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in ("new", "cur", "tmp"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def fetch(self) -> Iterator[RawMail]:
+        entries = sorted((e for e in os.scandir(self.root / "new") if e.is_file()), key=_age)
+        for entry in entries:
+            try:
+                data = Path(entry.path).read_bytes()
+            except FileNotFoundError:
+                continue  # another reader took it
+            yield RawMail(self._key(entry.name), data)
+
+    def ack(self, key: str) -> None:
+        unique = key.rsplit(":", 1)[1]
+        for entry in os.scandir(self.root / "new"):
+            if entry.name.split(":", 1)[0] == unique:
+                # ":2," is the Maildir info part with no flags: processed, but not marked read.
+                os.replace(entry.path, self.root / "cur" / f"{unique}:2,")
+                return
+
+    def _key(self, filename: str) -> str:
+        return f"maildir:{self.root.name}:{filename.split(':', 1)[0]}"
+
+    def deliver(self, data: bytes, unique: str) -> Path:
+        """Drop a message into new/ the Maildir way (tmp/ then rename); used by the demo and tests."""
+        tmp = self.root / "tmp" / unique
+        tmp.write_bytes(data)
+        target = self.root / "new" / unique
+        os.replace(tmp, target)
+        return target
+
+
+def _age(entry: os.DirEntry[str]) -> tuple[float, str]:
+    return (entry.stat().st_mtime, entry.name)

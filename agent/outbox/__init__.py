@@ -1,0 +1,1 @@
+"""The outbox: render, queue, re-check and send the agent's emails."""

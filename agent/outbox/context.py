@@ -1,0 +1,129 @@
+"""The variables every email template can use (documented in docs/templates.md).
+
+Built from stored rows at queue time, so what the email says is fixed when the
+decision is made; `sample_context` gives `check` a complete deal to render
+every template against.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.config import AgentSection
+from agent.pipeline.loader import Pipeline
+from agent.store import models as m
+
+
+def person(name: str, email: str) -> dict[str, str]:
+    return {"name": name or email.split("@")[0], "email": email}
+
+
+def deal_context(
+    agent: AgentSection,
+    deal: m.Deal,
+    pipeline: Pipeline | None,
+    *,
+    recipients: list[dict[str, str]],
+    meeting: m.Meeting | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    stage = pipeline.stage(deal.stage) if pipeline and pipeline.has_stage(deal.stage) else None
+    nxt = pipeline.next_stage(deal.stage) if pipeline and stage else None
+    people = {r.role: person(r.name, r.email) for r in deal.roles}
+    for role in pipeline.internal_roles() if pipeline else []:
+        people.setdefault(role, {"name": "", "email": ""})
+    ctx: dict[str, Any] = {
+        "agent": {"name": agent.name, "address": agent.address},
+        "deal": {
+            "id": deal.id,
+            "name": deal.name,
+            "token": deal.token,
+            "pipeline": deal.pipeline,
+            "pipeline_name": pipeline.head.name if pipeline else deal.pipeline,
+            "stage": deal.stage,
+            "stage_name": stage.name if stage else deal.stage,
+            "timezone": deal.timezone,
+            "account": deal.account.name if deal.account else deal.name,
+            "products": list(deal.products or []),
+            "contract": {
+                "start": _fmt_date(deal.contract_start),
+                "end": _fmt_date(deal.contract_end),
+                "months": deal.contract_months or "",
+                "payment_type": deal.payment_type or "",
+            },
+            "attributes": dict(deal.attributes or {}),
+        },
+        "contacts": [{"name": c.name, "email": c.email, "role": c.role} for c in deal.contacts],
+        "people": people,
+        "csm": people.get("csm", {"name": "", "email": ""}),
+        "recipients": recipients,
+        "stage": {
+            "id": stage.id if stage else deal.stage,
+            "name": stage.name if stage else deal.stage,
+            "next_steps": list(stage.next_steps) if stage else [],
+            "links": dict(stage.links) if stage else {},
+        },
+        "next_stage": {"id": nxt or "", "name": pipeline.stage(nxt).name if pipeline and nxt else ""},
+        "meeting": meeting_context(meeting, deal.timezone) if meeting else None,
+        "notice": {"message": "", "subject": ""},
+    }
+    ctx.update(extra or {})
+    return ctx
+
+
+def meeting_context(meeting: m.Meeting, tz: str) -> dict[str, Any]:
+    local = meeting.start.astimezone(ZoneInfo(tz))
+    return {
+        "title": meeting.title,
+        "type": meeting.type,
+        "start": meeting.start.isoformat(),
+        "end": meeting.end.isoformat(),
+        "date": local.strftime("%A %-d %B %Y"),
+        "time": local.strftime("%H:%M"),
+        "timezone": tz,
+        "description": meeting.description.strip(),
+        "attendees": [person(a.get("name", ""), a["email"]) for a in meeting.attendees or []],
+    }
+
+
+def _fmt_date(d: date | None) -> str:
+    return d.isoformat() if d else ""
+
+
+def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, Any]:
+    """A complete deal, meeting and notice, so that `check` renders every branch a template may use."""
+    now = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+    deal = m.Deal(
+        id=1,
+        name="Acme Radio",
+        pipeline=pipeline.id if pipeline else "standard-onboarding",
+        stage=pipeline.stages[1].id if pipeline and len(pipeline.stages) > 1 else "introduction-call",
+        token="SAMPLE01",
+        timezone="Europe/London",
+        contract_start=date(2026, 3, 1),
+        contract_end=date(2027, 2, 28),
+        contract_months=12,
+        payment_type="annual",
+        products=["Scheduling", "Analytics"],
+        attributes={"region": "EMEA"},
+        created_at=now,
+    )
+    deal.account = m.Account(name="Acme Radio Ltd")
+    deal.contacts = [m.Contact(name="Jane Client", email="jane@acme-radio.example", role="client_admin")]
+    deal.roles = [m.RoleAssignment(role="csm", name="Sam CSM", email="sam@example.com")]
+    meeting = m.Meeting(
+        uid="sample",
+        title="Acme Radio introduction call",
+        type="introduction-call",
+        description="Agreed: weekly check-ins.",
+        start=now,
+        end=now + timedelta(hours=1),
+        status="completed",
+        attendees=[{"email": "jane@acme-radio.example", "name": "Jane Client"}],
+    )
+    recipients = [person("Jane Client", "jane@acme-radio.example")]
+    ctx = deal_context(agent, deal, pipeline, recipients=recipients, meeting=meeting)
+    ctx["notice"] = {"subject": "A sample notice", "message": "Something needs your attention."}
+    return ctx

@@ -1,0 +1,67 @@
+"""Render the email templates: templates/emails/<name>/{subject.txt, body.txt, body.html}.
+
+Sandboxed Jinja2 with StrictUndefined: a missing variable is an error (caught
+by `check`, which renders every template against a sample deal), never a
+half-rendered email. Only the HTML body is autoescaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from agent import errors
+
+PARTS = ("subject.txt", "body.txt", "body.html")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class TemplateSet:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        loader = FileSystemLoader(str(folder))
+        common: dict[str, Any] = {"undefined": StrictUndefined, "keep_trailing_newline": True, "loader": loader}
+        self._text = SandboxedEnvironment(autoescape=False, **common)
+        self._html = SandboxedEnvironment(autoescape=True, **common)
+        for env in (self._text, self._html):
+            env.filters["first_name"] = _first_name
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and (p / "subject.txt").is_file())
+
+    def render(self, name: str, context: dict[str, Any]) -> Rendered:
+        folder = self.folder / name
+        if not folder.is_dir():
+            raise errors.TemplateError(f"{folder}: no such email template; expected one of {self.names()}")
+        out: dict[str, str] = {}
+        for part in PARTS:
+            if not (folder / part).is_file():
+                raise errors.TemplateError(f"{folder / part}: missing (each template needs {', '.join(PARTS)})")
+            env = self._html if part.endswith(".html") else self._text
+            try:
+                out[part] = env.get_template(f"{name}/{part}").render(context)
+            except TemplateSyntaxError as exc:
+                raise errors.TemplateError(f"{folder / part}:{exc.lineno}: template syntax error: {exc.message}") from exc
+            except TemplateError as exc:
+                raise errors.TemplateError(f"{folder / part}: cannot render: {exc}") from exc
+        subject = " ".join(out["subject.txt"].split())
+        if not subject:
+            raise errors.TemplateError(f"{folder / 'subject.txt'}: renders to an empty subject")
+        return Rendered(subject, out["body.txt"], out["body.html"])
+
+
+def _first_name(value: Any) -> str:
+    text = str(value or "").strip()
+    return text.split()[0] if text else ""

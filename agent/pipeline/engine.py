@@ -1,0 +1,102 @@
+"""Which rules fire for a trigger: pure functions over plain data.
+
+The engine records why a rule fired (its trigger, and each condition that
+held) so that the audit trail can answer "why did the agent do that?".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agent.pipeline.loader import Pipeline
+from agent.pipeline.schema import ActionDef, ConditionsDef, RuleDef, TriggerDef
+
+# Triggers that come from timers name the one rule they were set for.
+TIMER_TRIGGERS = ("no_reply_to", "in_stage_for")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An event as the rules see it."""
+
+    kind: str  # one of schema.TRIGGER_KINDS
+    subject: str = ""  # stage id, meeting type, task id, sender side, command word, or rule id for timers
+    detail: str = ""  # words for the audit trail, e.g. "meeting 'Acme intro' ended 10:30 UTC"
+
+
+@dataclass(frozen=True)
+class DealFacts:
+    stage: str
+    meetings_completed: frozenset[str] = frozenset()
+    tasks_done: frozenset[str] = frozenset()
+    roles_filled: frozenset[str] = frozenset()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Firing:
+    rule: str
+    reason: str
+    actions: tuple[ActionDef, ...]
+
+
+def evaluate(pipeline: Pipeline, trigger: Trigger, facts: DealFacts) -> list[Firing]:
+    firings = []
+    for rule in pipeline.rules:
+        if not _triggered(rule, trigger):
+            continue
+        held = _conditions(rule.if_, facts)
+        if held is None:
+            continue
+        reason = f"rule {rule.id}: {trigger.detail or trigger.kind}"
+        if held:
+            reason += " (" + "; ".join(held) + ")"
+        firings.append(Firing(rule.id, reason, tuple(rule.then)))
+    return firings
+
+
+def _triggered(rule: RuleDef, trigger: Trigger) -> bool:
+    when: TriggerDef = rule.when
+    if when.kind != trigger.kind:
+        return False
+    if trigger.kind in TIMER_TRIGGERS:
+        return trigger.subject == rule.id
+    value = when.value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return "any" in value or trigger.subject in value
+    return bool(value in ("any", trigger.subject))
+
+
+def _conditions(cond: ConditionsDef, facts: DealFacts) -> list[str] | None:
+    """The conditions that held, in words; None if one did not hold."""
+    held: list[str] = []
+    if cond.stage is not None:
+        if facts.stage not in cond.stage:
+            return None
+        held.append(f"deal is in {facts.stage}")
+    if cond.meetings_completed is not None:
+        if not set(cond.meetings_completed) <= facts.meetings_completed:
+            return None
+        held.append("held: " + ", ".join(cond.meetings_completed))
+    if cond.tasks_done is not None:
+        if not set(cond.tasks_done) <= facts.tasks_done:
+            return None
+        held.append("done: " + ", ".join(cond.tasks_done))
+    if cond.has is not None:
+        if not set(cond.has) <= facts.roles_filled:
+            return None
+        held.append("deal has " + ", ".join(cond.has))
+    if cond.attribute is not None:
+        for key, want in cond.attribute.items():
+            if str(facts.attributes.get(key, "")) != want:
+                return None
+        held.append(", ".join(f"{k} = {v}" for k, v in cond.attribute.items()))
+    return held
+
+
+def timer_rules(pipeline: Pipeline, kind: str) -> list[RuleDef]:
+    """Rules of one timer kind (no_reply_to or in_stage_for), to schedule their timers."""
+    return [r for r in pipeline.rules if r.when.kind == kind]

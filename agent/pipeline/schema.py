@@ -1,0 +1,202 @@
+"""The shape of a pipeline file (rules/*.yaml), as validated data.
+
+Triggers, conditions and actions are small typed records, like Home
+Assistant automations: a rule that does not fit is reported by id and
+disabled; the others keep running.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from agent.businesstime import Duration, parse_clock_time
+
+_ID = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+def _duration(v: Any) -> Duration:
+    return v if isinstance(v, Duration) else Duration.parse(str(v))
+
+
+def _clock(v: Any) -> time:
+    return v if isinstance(v, time) else parse_clock_time(str(v))
+
+
+def _listify(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+DurationField = Annotated[Duration, BeforeValidator(_duration)]
+ClockField = Annotated[time, BeforeValidator(_clock)]
+Names = Annotated[list[str], BeforeValidator(_listify)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True)
+
+
+class RoleDef(Strict):
+    side: Literal["ours", "client"]
+    title: str = ""
+
+
+class TaskDef(Strict):
+    id: str = Field(pattern=_ID)
+    title: str
+    # Lists are accepted so that "two Responsible people" is a warning, not a crash.
+    R: Names
+    A: Names
+    C: Names = []
+    I: Names = []  # noqa: E741 - RACI's own letter
+    due: DurationField | None = Field(None, description="Due this long after the stage is entered")
+
+
+class MeetingTypeDef(Strict):
+    title: Names = Field(description="Regular expressions matched (case-insensitively) against the title")
+
+    @field_validator("title")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        return v
+
+
+class ActionDef(Strict):
+    send: str | None = None
+    to: Names = ["client_contacts"]
+    cc: Names = []
+    after: DurationField | None = None
+    at: ClockField | None = Field(None, description="Send at this time of day (deal's zone), next business day")
+    unless_replied: bool = Field(False, description="Withdraw the email if the client replied meanwhile")
+    advance: str | None = None
+    complete_task: str | None = None
+    create_task: TaskDef | None = None
+    notify: Names | None = None
+    message: str = ""
+    request_approval: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ActionDef:
+        kinds = [k for k in ACTION_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"an action needs exactly one of {', '.join(ACTION_KINDS)}; got {kinds or 'none'}")
+        if self.send is None and (self.after or self.at or self.cc or self.unless_replied):
+            raise ValueError("after, at, cc and unless_replied only go with send")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
+
+
+ACTION_KINDS = ("send", "advance", "complete_task", "create_task", "notify", "request_approval")
+
+
+class TriggerDef(Strict):
+    deal_created: bool | None = None
+    stage_entered: str | None = None
+    message_received: Literal["client", "internal", "any"] | None = None
+    command: str | None = None
+    meeting_scheduled: Names | None = None
+    meeting_rescheduled: Names | None = None
+    meeting_cancelled: Names | None = None
+    meeting_completed: Names | None = None
+    task_completed: str | None = None
+    stage_tasks_done: str | None = None
+    no_reply_to: str | None = None
+    for_: DurationField | None = Field(None, alias="for")
+    in_stage_for: DurationField | None = None
+    approval_granted: str | None = None
+    approval_denied: str | None = None
+    csat_received: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TriggerDef:
+        kinds = [k for k in TRIGGER_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"'when' needs exactly one trigger of {', '.join(TRIGGER_KINDS)}; got {kinds or 'none'}")
+        if (self.no_reply_to is None) != (self.for_ is None):
+            raise ValueError("no_reply_to needs 'for: <duration>' (and 'for' only goes with no_reply_to)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in TRIGGER_KINDS if getattr(self, k) is not None)
+
+    @property
+    def value(self) -> Any:
+        return getattr(self, self.kind)
+
+
+TRIGGER_KINDS = (
+    "deal_created",
+    "stage_entered",
+    "message_received",
+    "command",
+    "meeting_scheduled",
+    "meeting_rescheduled",
+    "meeting_cancelled",
+    "meeting_completed",
+    "task_completed",
+    "stage_tasks_done",
+    "no_reply_to",
+    "in_stage_for",
+    "approval_granted",
+    "approval_denied",
+    "csat_received",
+)
+
+
+class ConditionsDef(Strict):
+    stage: Names | None = Field(None, description="The deal is in one of these stages")
+    meetings_completed: Names | None = Field(None, description="All of these meeting types have been held")
+    tasks_done: Names | None = Field(None, description="All of these tasks are done")
+    has: Names | None = Field(None, description="These roles (or client_contacts) are filled on the deal")
+    attribute: dict[str, str] | None = Field(None, description="Custom attributes equal these values")
+
+
+class RuleDef(Strict):
+    id: str = Field(pattern=_ID)
+    description: str = ""
+    enabled: bool = True
+    when: TriggerDef
+    if_: ConditionsDef = Field(ConditionsDef(), alias="if")
+    then: list[ActionDef] = Field(min_length=1)
+
+
+class StageDef(Strict):
+    id: str = Field(pattern=_ID)
+    name: str
+    end: bool = False
+    target_days: int | None = Field(None, ge=1, description="Deals in the stage longer than this are late")
+    requires_approval: bool = Field(False, description="The Accountable person approves leaving the stage")
+    tasks: list[TaskDef] = []
+    meetings: dict[str, MeetingTypeDef] = {}
+    on_enter: list[ActionDef] = []
+    next_steps: list[str] = []
+    links: dict[str, str] = {}
+
+
+class SettingsDef(Strict):
+    # Filled by rules that send; documented in docs/rules.md.
+    completion_grace: DurationField | None = None
+
+
+class PipelineHead(Strict):
+    """Everything but the rules: if this is wrong the whole file is unusable."""
+
+    pipeline: str = Field(pattern=_ID)
+    name: str
+    description: str = ""
+    roles: dict[str, RoleDef]
+    settings: SettingsDef = SettingsDef()
+    stages: list[StageDef] = Field(min_length=1)
+    rules: list[Any] = []

@@ -1,0 +1,256 @@
+"""The daemon: ingest mail and calendar, fire due timers, flush the outbox; again and again.
+
+Each inbound item is one transaction (agent.processor); its source cursor
+moves only after that commit. An item that fails is quarantined with its
+error and bytes, and the loop goes on. Signals only set a flag: the item in
+hand is finished before the loop stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import FrameType
+
+import schedule
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent import calendars, mailboxes
+from agent.businesstime import BusinessCalendar
+from agent.calendars.parse import CalendarParseError, parse_calendar
+from agent.clock import Clock, SystemClock
+from agent.config import Config
+from agent.domain import MeetingVersion
+from agent.mailboxes.parse import MessageParseError, parse_message
+from agent.outbox.queue import FlushResult, Outbox
+from agent.outbox.render import TemplateSet
+from agent.outbox.transports import load as load_transport
+from agent.pipeline.loader import LoadResult, load_pipelines
+from agent.processor import Cause, Processor
+from agent.store import models as m
+from agent.store.db import open_store
+from agent.store.repo import Repo
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Repo, Cause], None]
+
+
+@dataclass
+class Runtime:
+    """What is read from files at start-up (and on reload): rules and templates."""
+
+    config: Config
+    rules: LoadResult
+    templates: TemplateSet
+    processor: Processor
+
+
+def load_runtime(config: Config) -> Runtime:
+    templates = TemplateSet(config.templates_dir)
+    rules = load_pipelines(config.rules_dir, templates.names())
+    for issue in rules.issues:
+        # At run time a broken rule is disabled and named; the others keep running.
+        (log.error if issue.severity == "error" else log.warning)("%s", issue)
+    agent = config.agent
+    calendar = BusinessCalendar.from_names(agent.business_days, agent.holidays, agent.business_hours_start)
+    return Runtime(config, rules, templates, Processor(config, rules.pipelines, templates, calendar))
+
+
+@dataclass
+class PassReport:
+    messages: int = 0
+    meetings: int = 0
+    timers: int = 0
+    quarantined: int = 0
+    outbox: FlushResult = field(default_factory=FlushResult)
+
+
+class Agent:
+    def __init__(self, config: Config, *, clock: Clock | None = None, dry_run: bool = False,
+                 sessions: sessionmaker[Session] | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.runtime = load_runtime(config)
+        self.sessions = sessions or open_store(config.store_url)
+        self.mailbox = mailboxes.load(config)
+        self.calendar = calendars.load(config)
+        order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
+        self.outbox = Outbox(self.sessions, config, load_transport(config), self.clock, stage_order=order,
+                             dry_run=dry_run)
+        self.stop_requested = False
+
+    @property
+    def processor(self) -> Processor:
+        return self.runtime.processor
+
+    # --- one pass ---------------------------------------------------------------------
+    def run_once(self) -> PassReport:
+        report = PassReport()
+        self.ingest_mail(report)
+        self.ingest_calendar(report)
+        self.fire_timers(report)
+        if not self.stop_requested:
+            report.outbox = self.outbox.flush(lambda: self.stop_requested)
+        return report
+
+    def ingest_mail(self, report: PassReport) -> None:
+        for raw in self.mailbox.fetch():
+            if self.stop_requested:
+                return
+            outcome = self.process(raw.key, "mail", raw.data, self._mail_work(raw.data))
+            report.messages += outcome == "processed"
+            report.quarantined += outcome == "quarantined"
+            self.mailbox.ack(raw.key)
+
+    def _mail_work(self, data: bytes) -> Work:
+        def work(repo: Repo, cause: Cause) -> None:
+            try:
+                msg = parse_message(data, agent_address=self.config.agent.address)
+            except MessageParseError as exc:
+                raise QuarantineError(f"cannot parse the message: {exc}") from exc
+            self.processor.handle_message(repo, msg, cause, self.clock.now(), data)
+
+        return work
+
+    def ingest_calendar(self, report: PassReport) -> None:
+        if self.calendar is None:
+            return
+        for obj in self.calendar.poll():
+            if self.stop_requested:
+                return
+            outcomes = self._calendar_object(obj.key, obj.source, obj.data)
+            report.meetings += outcomes.count("processed")
+            report.quarantined += outcomes.count("quarantined")
+
+    def _calendar_object(self, key: str, source: str, data: bytes) -> list[str]:
+        """Parse one iCalendar object and process each meeting version in its own transaction."""
+        now = self.clock.now()
+        cal = self.config.calendar
+        try:
+            versions = parse_calendar(data, window_start=now - timedelta(days=cal.lookbehind_days),
+                                      window_end=now + timedelta(days=cal.lookahead_days), source=source,
+                                      default_tz=self.config.agent.timezone)
+        except CalendarParseError as exc:
+            return ["quarantined" if self.quarantine(key, "calendar", data, str(exc)) else "seen"]
+        outcomes = []
+        for mv in versions:
+
+            def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv) -> None:
+                self.processor.handle_meeting(repo, mv, cause, self.clock.now())
+
+            outcomes.append(self.process(meeting_key(mv), "calendar", None, work))
+        return outcomes
+
+    def fire_timers(self, report: PassReport) -> None:
+        while not self.stop_requested:
+            with self.sessions.begin() as s:
+                due = [(t.id, t.key) for t in Repo(s).due_timers(self.clock.now())]
+            if not due:
+                return
+            for timer_id, key in due:
+
+                def work(repo: Repo, cause: Cause, timer_id: int = timer_id) -> None:
+                    timer = repo.s.get(m.Timer, timer_id)
+                    assert timer is not None
+                    self.processor.fire_timer(repo, timer, cause, self.clock.now())
+
+                outcome = self.process(f"timer:{key}", "timer", None, work)
+                if outcome != "processed":
+                    self._disarm(timer_id)  # quarantined or seen before: never fire it again
+                report.timers += outcome == "processed"
+                report.quarantined += outcome == "quarantined"
+
+    def _disarm(self, timer_id: int) -> None:
+        with self.sessions.begin() as s:
+            timer = s.get(m.Timer, timer_id)
+            if timer is not None and timer.fired_at is None:
+                timer.fired_at = self.clock.now()
+
+    # --- transactions and quarantine -------------------------------------------------------
+    def process(self, key: str, source: str, payload: bytes | None, work: Work) -> str:
+        """Run `work` for one item in one transaction: "processed", "seen" or "quarantined"."""
+        try:
+            with self.sessions.begin() as s:
+                repo = Repo(s)
+                cause = self.processor.begin(repo, key, source, self.clock.now())
+                if cause is None:
+                    return "seen"
+                work(repo, cause)
+            return "processed"
+        except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
+            log.exception("quarantining %s", key)
+            return "quarantined" if self.quarantine(key, source, payload, f"{type(exc).__name__}: {exc}") else "seen"
+
+    def quarantine(self, key: str, source: str, payload: bytes | None, error: str) -> bool:
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            if repo.event(key) is not None:
+                return False
+            repo.add(m.InboundEvent(key=key, source=source, status="quarantined", received_at=self.clock.now(),
+                                    error=error, payload=payload))
+            repo.audit(self.clock.now(), "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
+        return True
+
+    def retry_quarantined(self, event_id: int) -> str:
+        """Process a quarantined item again (after a fix); it stays quarantined if it fails again."""
+        with self.sessions.begin() as s:
+            row = s.get(m.InboundEvent, event_id)
+            if row is None or row.status != "quarantined":
+                return "not quarantined"
+            key, source, payload = row.key, row.source, row.payload
+            s.delete(row)
+        if source == "mail" and payload is not None:
+            return self.process(key, source, payload, self._mail_work(payload))
+        if source == "calendar" and payload is not None:
+            outcomes = self._calendar_object(key, key, payload)
+            return "quarantined" if "quarantined" in outcomes else "processed"
+        return "cannot retry: nothing was kept for this item"
+
+    # --- the loop ---------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        self._install_signals()
+        scheduler = schedule.Scheduler()
+        scheduler.every(self.config.daemon.poll_seconds).seconds.do(self._safe_pass)
+        log.info("agent %s running: mailbox %s, calendar %s, transport %s", self.config.agent.address,
+                 self.mailbox.name, self.calendar.name if self.calendar else "invites", self.outbox.transport.name)
+        self._safe_pass()  # at once on start-up: what came due while we were down fires now
+        while not self.stop_requested:
+            scheduler.run_pending()
+            time.sleep(0.2)
+        log.info("agent stopped")
+
+    def _safe_pass(self) -> None:
+        # `schedule` does not catch exceptions: one failing pass must not end the daemon.
+        try:
+            report = self.run_once()
+            if report.messages or report.meetings or report.timers or report.outbox.sent:
+                log.info("pass: %d messages, %d meetings, %d timers, %d emails sent, %d quarantined",
+                         report.messages, report.meetings, report.timers, report.outbox.sent, report.quarantined)
+        except Exception:
+            log.exception("pass failed; retrying at the next interval")
+
+    def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        self.stop_requested = True
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+
+class QuarantineError(Exception):
+    """The item cannot be processed as it is; keep it aside with this message."""
+
+
+def meeting_key(mv: MeetingVersion) -> str:
+    stamp = mv.dtstamp.isoformat() if mv.dtstamp else ""
+    state = "cancelled" if mv.cancelled else "active"
+    key = f"meeting:{mv.uid}:{mv.recurrence_id}:{mv.sequence}:{stamp}:{state}:{mv.start.isoformat()}:{mv.end.isoformat()}"
+    if len(key) > 400:  # Outlook UIDs can be long; the key column is bounded
+        key = "meeting:" + hashlib.sha256(key.encode()).hexdigest()
+    return key

@@ -1,0 +1,1 @@
+"""The store: typed models, the one module with queries, and Alembic migrations."""

@@ -1,0 +1,276 @@
+"""SQLAlchemy 2.0 typed models. Every datetime is stored as UTC.
+
+SQLite drops time zones, so `UTCDateTime` puts UTC back on the way out; the
+rest of the code only ever sees aware datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    """The client organisation (entity) a deal belongs to."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    pipeline: Mapped[str] = mapped_column(String(80))
+    stage: Mapped[str] = mapped_column(String(80))
+    token: Mapped[str] = mapped_column(String(16), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    timezone: Mapped[str] = mapped_column(String(64))
+    contract_start: Mapped[date | None] = mapped_column(Date)
+    contract_end: Mapped[date | None] = mapped_column(Date)
+    contract_months: Mapped[int | None] = mapped_column(Integer)
+    payment_type: Mapped[str | None] = mapped_column(String(40))
+    products: Mapped[list[Any]] = mapped_column(default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    csat: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+    account: Mapped[Account | None] = relationship()
+    contacts: Mapped[list[Contact]] = relationship(back_populates="deal", order_by="Contact.id")
+    domains: Mapped[list[ClientDomain]] = relationship(order_by="ClientDomain.id")
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="deal", order_by="RoleAssignment.id")
+
+
+class ClientDomain(Base):
+    """A mail domain of the client (never a free-mail domain): matches mail from unknown colleagues."""
+
+    __tablename__ = "client_domains"
+    __table_args__ = (UniqueConstraint("deal_id", "domain"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+
+
+class Contact(Base):
+    """A person on the client side."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[str] = mapped_column(String(80))
+    deal: Mapped[Deal] = relationship(back_populates="contacts")
+
+
+class RoleAssignment(Base):
+    """Who of ours fills an internal role (csm, onboarding_manager, ...) on a deal."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("deal_id", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    role: Mapped[str] = mapped_column(String(80))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    deal: Mapped[Deal] = relationship(back_populates="roles")
+
+
+class StageVisit(Base):
+    """One stay of a deal in a stage; a deal may visit a stage more than once."""
+
+    __tablename__ = "stage_visits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(80))
+    entered_at: Mapped[datetime]
+    exited_at: Mapped[datetime | None]
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("deal_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    key: Mapped[str] = mapped_column(String(80))
+    stage: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    responsible: Mapped[str] = mapped_column(String(80))
+    accountable: Mapped[str] = mapped_column(String(80))
+    consulted: Mapped[list[Any]] = mapped_column(default=list)
+    informed: Mapped[list[Any]] = mapped_column(default=list)
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """An email the agent received (or a copy of one it sent), tied to a deal or not."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(998), index=True)
+    source_key: Mapped[str] = mapped_column(String(400), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    direction: Mapped[str] = mapped_column(String(20))  # inbound | outbound | internal | bcc
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # matched | unmatched | ignored
+    match_strategy: Mapped[str] = mapped_column(String(40), default="")
+    match_reason: Mapped[str] = mapped_column(Text, default="")
+    candidates: Mapped[list[Any]] = mapped_column(default=list)
+    received_at: Mapped[datetime]
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("uid", "recurrence_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    uid: Mapped[str] = mapped_column(String(500))
+    recurrence_id: Mapped[str] = mapped_column(String(40), default="")
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    dtstamp: Mapped[datetime | None]
+    title: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(80), default="")
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    organizer: Mapped[str] = mapped_column(String(320), default="")
+    attendees: Mapped[list[Any]] = mapped_column(default=list)
+    match_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class InboundEvent(Base):
+    """Every input, stored once by its natural key; quarantined inputs keep their bytes and error."""
+
+    __tablename__ = "inbound_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), unique=True)
+    source: Mapped[str] = mapped_column(String(40))  # mail | calendar | timer | cli
+    status: Mapped[str] = mapped_column(String(20))  # processed | quarantined | skipped
+    received_at: Mapped[datetime]
+    error: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AuditEntry(Base):
+    """Append-only: what changed, which event caused it, which rule fired and why."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxEmail(Base):
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    template: Mapped[str] = mapped_column(String(80))
+    idempotency_key: Mapped[str] = mapped_column(String(500), unique=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    to: Mapped[list[Any]] = mapped_column(default=list)
+    cc: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    in_reply_to: Mapped[str] = mapped_column(String(998), default="")
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20))  # queued | sending | sent | withdrawn | failed
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[str] = mapped_column(String(120), default="")
+    stage: Mapped[str] = mapped_column(String(80), default="")
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
+    unless_replied: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+
+class Timer(Base):
+    """Work that comes due later; fires once, also if it came due while the agent was down."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # in_stage_for | no_reply | meeting_end
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fired_at: Mapped[datetime | None]
+
+
+class AddressFlag(Base):
+    """Per-address state: bounced or opted out addresses get no more mail."""
+
+    __tablename__ = "address_flags"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    bounced_at: Mapped[datetime | None]
+    opted_out_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(80))
+    target_stage: Mapped[str] = mapped_column(String(80))
+    approver: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))  # pending | granted | denied
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]

@@ -1,0 +1,237 @@
+"""Every query the agent makes, in one place, over one session (one transaction)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from agent.store import models as m
+
+TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people read these aloud
+
+
+class Repo:
+    """Thin, typed access to the store; implements matching.Directory."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    # --- deals -----------------------------------------------------------
+    def deal(self, deal_id: int) -> m.Deal | None:
+        return self.s.get(m.Deal, deal_id)
+
+    def deals(self) -> Sequence[m.Deal]:
+        return self.s.scalars(select(m.Deal).order_by(m.Deal.id)).all()
+
+    def deal_by_name(self, name: str) -> m.Deal | None:
+        return self.s.scalars(select(m.Deal).where(m.Deal.name == name)).first()
+
+    def account(self, name: str) -> m.Account:
+        acc = self.s.scalars(select(m.Account).where(m.Account.name == name)).first()
+        if acc is None:
+            acc = m.Account(name=name)
+            self.s.add(acc)
+        return acc
+
+    def new_token(self) -> str:
+        while True:
+            token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(8))
+            if not self.deals_by_token(token):
+                return token
+
+    def add(self, row: Any) -> None:
+        self.s.add(row)
+        self.s.flush()
+
+    # --- matching.Directory ----------------------------------------------
+    def deals_by_token(self, token: str) -> set[int]:
+        return set(self.s.scalars(select(m.Deal.id).where(m.Deal.token == token.upper())))
+
+    def deals_by_message_ids(self, message_ids: Iterable[str]) -> set[int]:
+        ids = [i for i in message_ids if i]
+        if not ids:
+            return set()
+        found = set(self.s.scalars(select(m.Message.deal_id).where(m.Message.message_id.in_(ids))))
+        found |= set(self.s.scalars(select(m.OutboxEmail.deal_id).where(m.OutboxEmail.message_id.in_(ids))))
+        return {d for d in found if d is not None}
+
+    def deals_by_email(self, email: str) -> set[int]:
+        return set(self.s.scalars(select(m.Contact.deal_id).where(m.Contact.email == email.lower())))
+
+    def deals_by_domain(self, domain: str) -> set[int]:
+        return set(self.s.scalars(select(m.ClientDomain.deal_id).where(m.ClientDomain.domain == domain.lower())))
+
+    def deals_named_in(self, text: str) -> set[int]:
+        lowered = text.lower()
+        found = set()
+        for deal_id, name in self.s.execute(select(m.Deal.id, m.Deal.name)):
+            if re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered):
+                found.add(deal_id)
+        return found
+
+    # --- inbound events ---------------------------------------------------
+    def event(self, key: str) -> m.InboundEvent | None:
+        return self.s.scalars(select(m.InboundEvent).where(m.InboundEvent.key == key)).first()
+
+    def quarantined(self) -> Sequence[m.InboundEvent]:
+        q = select(m.InboundEvent).where(m.InboundEvent.status == "quarantined").order_by(m.InboundEvent.id)
+        return self.s.scalars(q).all()
+
+    def events_for(self, deal_id: int) -> Sequence[m.AuditEntry]:
+        q = select(m.AuditEntry).where(m.AuditEntry.deal_id == deal_id).order_by(m.AuditEntry.id)
+        return self.s.scalars(q).all()
+
+    # --- messages ---------------------------------------------------------
+    def message_by_id(self, message_id: str, *, deal_id: int | None = None) -> m.Message | None:
+        q = select(m.Message).where(m.Message.message_id == message_id)
+        if deal_id is not None:
+            q = q.where(m.Message.deal_id == deal_id)
+        return self.s.scalars(q).first()
+
+    def message(self, row_id: int) -> m.Message | None:
+        return self.s.get(m.Message, row_id)
+
+    def messages_for(self, deal_id: int) -> Sequence[m.Message]:
+        q = select(m.Message).where(m.Message.deal_id == deal_id).order_by(m.Message.received_at, m.Message.id)
+        return self.s.scalars(q).all()
+
+    def unmatched(self) -> Sequence[m.Message]:
+        q = select(m.Message).where(m.Message.status == "unmatched").order_by(m.Message.id)
+        return self.s.scalars(q).all()
+
+    def client_message_since(self, deal_id: int, since: datetime) -> bool:
+        q = select(func.count(m.Message.id)).where(
+            m.Message.deal_id == deal_id, m.Message.direction == "inbound", m.Message.received_at > since
+        )
+        return bool(self.s.scalar(q))
+
+    def thread_ids(self, deal_id: int) -> tuple[str, list[str]]:
+        """(In-Reply-To, References) for a new email on the deal's conversation."""
+        first = self.s.scalars(
+            select(m.OutboxEmail.message_id).where(m.OutboxEmail.deal_id == deal_id).order_by(m.OutboxEmail.id)
+        ).first()
+        last_in = self.s.scalars(
+            select(m.Message.message_id)
+            .where(m.Message.deal_id == deal_id, m.Message.direction.in_(("inbound", "bcc", "cc")))
+            .order_by(m.Message.received_at.desc(), m.Message.id.desc())
+        ).first()
+        refs = [i for i in (first, last_in) if i]
+        return (last_in or first or ""), list(dict.fromkeys(refs))
+
+    # --- meetings ----------------------------------------------------------
+    def meeting(self, uid: str, recurrence_id: str) -> m.Meeting | None:
+        q = select(m.Meeting).where(m.Meeting.uid == uid, m.Meeting.recurrence_id == recurrence_id)
+        return self.s.scalars(q).first()
+
+    def meeting_by_id(self, meeting_id: int) -> m.Meeting | None:
+        return self.s.get(m.Meeting, meeting_id)
+
+    def meetings_for(self, deal_id: int) -> Sequence[m.Meeting]:
+        q = select(m.Meeting).where(m.Meeting.deal_id == deal_id).order_by(m.Meeting.start)
+        return self.s.scalars(q).all()
+
+    def completed_meeting_types(self, deal_id: int) -> set[str]:
+        q = select(m.Meeting.type).where(m.Meeting.deal_id == deal_id, m.Meeting.status == "completed")
+        return {t for t in self.s.scalars(q) if t}
+
+    # --- tasks and stages ----------------------------------------------------
+    def task(self, deal_id: int, key: str) -> m.Task | None:
+        return self.s.scalars(select(m.Task).where(m.Task.deal_id == deal_id, m.Task.key == key)).first()
+
+    def tasks(self, deal_id: int) -> Sequence[m.Task]:
+        return self.s.scalars(select(m.Task).where(m.Task.deal_id == deal_id).order_by(m.Task.id)).all()
+
+    def done_task_keys(self, deal_id: int) -> set[str]:
+        q = select(m.Task.key).where(m.Task.deal_id == deal_id, m.Task.status == "done")
+        return set(self.s.scalars(q))
+
+    def visits(self, deal_id: int) -> Sequence[m.StageVisit]:
+        q = select(m.StageVisit).where(m.StageVisit.deal_id == deal_id).order_by(m.StageVisit.id)
+        return self.s.scalars(q).all()
+
+    def tasks_in_stage(self, deal_id: int, stage: str) -> Sequence[m.Task]:
+        q = select(m.Task).where(m.Task.deal_id == deal_id, m.Task.stage == stage).order_by(m.Task.id)
+        return self.s.scalars(q).all()
+
+    def open_visit(self, deal_id: int) -> m.StageVisit | None:
+        q = select(m.StageVisit).where(m.StageVisit.deal_id == deal_id, m.StageVisit.exited_at.is_(None))
+        return self.s.scalars(q.order_by(m.StageVisit.id.desc())).first()
+
+    def pending_approval(self, deal_id: int) -> m.Approval | None:
+        q = select(m.Approval).where(m.Approval.deal_id == deal_id, m.Approval.status == "pending")
+        return self.s.scalars(q).first()
+
+    # --- timers --------------------------------------------------------------
+    def add_timer(self, key: str, kind: str, due_at: datetime, deal_id: int | None, payload: dict[str, Any]) -> None:
+        if self.s.scalars(select(m.Timer.id).where(m.Timer.key == key)).first() is None:
+            self.add(m.Timer(key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload))
+
+    def due_timers(self, now: datetime, limit: int = 100) -> Sequence[m.Timer]:
+        q = select(m.Timer).where(m.Timer.fired_at.is_(None), m.Timer.due_at <= now)
+        return self.s.scalars(q.order_by(m.Timer.due_at, m.Timer.id).limit(limit)).all()
+
+    def next_timer_due(self) -> datetime | None:
+        return self.s.scalar(select(func.min(m.Timer.due_at)).where(m.Timer.fired_at.is_(None)))
+
+    # --- outbox ----------------------------------------------------------------
+    def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
+        return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
+
+    def outbox(self, email_id: int) -> m.OutboxEmail | None:
+        return self.s.get(m.OutboxEmail, email_id)
+
+    def outbox_all(self, deal_id: int | None = None) -> Sequence[m.OutboxEmail]:
+        q = select(m.OutboxEmail).order_by(m.OutboxEmail.id)
+        if deal_id is not None:
+            q = q.where(m.OutboxEmail.deal_id == deal_id)
+        return self.s.scalars(q).all()
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[int]:
+        q = select(m.OutboxEmail.id).where(m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now)
+        return self.s.scalars(q.order_by(m.OutboxEmail.due_at, m.OutboxEmail.id).limit(limit)).all()
+
+    def sent_since(self, since: datetime) -> Sequence[m.OutboxEmail]:
+        q = select(m.OutboxEmail).where(m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since)
+        return self.s.scalars(q).all()
+
+    def has_sent(self, deal_id: int, template: str) -> bool:
+        q = select(m.OutboxEmail.id).where(
+            m.OutboxEmail.deal_id == deal_id, m.OutboxEmail.template == template, m.OutboxEmail.status == "sent"
+        )
+        return self.s.scalars(q).first() is not None
+
+    # --- addresses --------------------------------------------------------------
+    def blocked(self, emails: Iterable[str]) -> set[str]:
+        q = select(m.AddressFlag.email).where(
+            m.AddressFlag.email.in_([e.lower() for e in emails]),
+            (m.AddressFlag.bounced_at.is_not(None)) | (m.AddressFlag.opted_out_at.is_not(None)),
+        )
+        return set(self.s.scalars(q))
+
+    def flag(self, email: str) -> m.AddressFlag:
+        row = self.s.get(m.AddressFlag, email.lower())
+        if row is None:
+            row = m.AddressFlag(email=email.lower(), reason="")
+            self.s.add(row)
+        return row
+
+    # --- audit ---------------------------------------------------------------------
+    def audit(
+        self,
+        at: datetime,
+        kind: str,
+        *,
+        deal_id: int | None,
+        event_id: int | None,
+        rule: str = "",
+        reason: str = "",
+        **details: Any,
+    ) -> None:
+        self.s.add(m.AuditEntry(at=at, kind=kind, deal_id=deal_id, event_id=event_id, rule=rule, reason=reason,
+                                details=details))
