@@ -10,7 +10,9 @@ from agent.cli import main
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Run the csm-agent daemon.")
-    parser.add_argument("--config", help="config file (default: agent.toml, else $AGENT_CONFIG, else defaults)")
+    parser.add_argument(
+        "--config", help="config file (default: agent.toml, else $AGENT_CONFIG, else defaults)"
+    )
     parser.add_argument("--once", action="store_true", help="do one full pass and exit")
     parser.add_argument("--dry-run", action="store_true", help="queue and render, send nothing")
     args = parser.parse_args(argv)

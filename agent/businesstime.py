@@ -53,7 +53,9 @@ class BusinessCalendar:
     day_start: time = time(9, 0)
 
     @classmethod
-    def from_names(cls, days: tuple[str, ...], holidays: tuple[str, ...], day_start: time) -> BusinessCalendar:
+    def from_names(
+        cls, days: tuple[str, ...], holidays: tuple[str, ...], day_start: time
+    ) -> BusinessCalendar:
         return cls(
             frozenset(WEEKDAYS.index(d) for d in days),
             frozenset(date.fromisoformat(h) for h in holidays),

@@ -20,6 +20,7 @@ from agent.config import Config, find_config, load_config
 from agent.errors import InputError, NotFound
 from agent.handover import parse_contact, read_csv
 from agent.outbox.context import deal_context, person, sample_context
+from agent.pipeline.loader import Pipeline
 from agent.processor import Cause
 from agent.service import Agent, Runtime, load_runtime
 from agent.store import models as m
@@ -85,7 +86,7 @@ def cmd_check(app: App) -> int:
     for required in ("intro", "recap", "completion", "survey", "notice", "approval-request"):
         if required not in names:
             problems.append(f"{rt.templates.folder}: missing template {required!r}")
-    pipelines = list(rt.rules.pipelines.values()) or [None]
+    pipelines: list[Pipeline | None] = [*rt.rules.pipelines.values()] or [None]
     for name in names:
         for pipeline in pipelines:
             try:
@@ -98,8 +99,10 @@ def cmd_check(app: App) -> int:
     if problems:
         return 2
     rules = sum(len(p.rules) for p in rt.rules.pipelines.values())
-    print(f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
-          f"{rules} rules; {len(names)} templates")
+    print(
+        f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
+        f"{rules} rules; {len(names)} templates"
+    )
     return 0
 
 
@@ -107,9 +110,11 @@ def cmd_run(app: App) -> int:
     agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run)
     if app.args.once:
         r = agent.run_once()
-        print(f"pass done: {r.messages} messages, {r.meetings} meeting updates, {r.timers} timers, "
-              f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, {r.outbox.held} held (dry run), "
-              f"{r.quarantined} quarantined")
+        print(
+            f"pass done: {r.messages} messages, {r.meetings} meeting updates, {r.timers} timers, "
+            f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, {r.outbox.held} held (dry run), "
+            f"{r.quarantined} quarantined"
+        )
         return 0
     agent.run_forever()
     return 0
@@ -117,9 +122,17 @@ def cmd_run(app: App) -> int:
 
 def cmd_deals_list(app: App) -> int:
     with app.sessions.begin() as s:
-        rows = [{"id": d.id, "name": d.name, "pipeline": d.pipeline, "stage": d.stage} for d in Repo(s).deals()]
-    out(rows, app.args.json, lambda rs: "\n".join(f"{r['id']:>4}  {r['name']:<30} {r['pipeline']:<22} {r['stage']}"
-                                                   for r in rs) or "no deals")
+        rows = [
+            {"id": d.id, "name": d.name, "pipeline": d.pipeline, "stage": d.stage} for d in Repo(s).deals()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(f"{r['id']:>4}  {r['name']:<30} {r['pipeline']:<22} {r['stage']}" for r in rs)
+            or "no deals"
+        ),
+    )
     return 0
 
 
@@ -133,18 +146,28 @@ def cmd_deals_show(app: App) -> int:
 
 
 def _show_text(d: dict[str, Any]) -> str:
-    lines = [f"{d['name']} (#{d['id']}, ref {d['token']}) — {d['pipeline']}, stage {d['stage']}",
-             f"  in this stage {d['current_stage_seconds'] / 86400:.1f} days"
-             f"{' (late)' if d['current_stage_late'] else ''}; onboarding so far "
-             f"{d['total_onboarding_seconds'] / 86400:.1f} days", "  stages:"]
-    lines += [f"    {h['stage']:<22} {h['entered_at']} → {h['exited_at'] or 'now'}" for h in d["stage_history"]]
+    lines = [
+        f"{d['name']} (#{d['id']}, ref {d['token']}) — {d['pipeline']}, stage {d['stage']}",
+        f"  in this stage {d['current_stage_seconds'] / 86400:.1f} days"
+        f"{' (late)' if d['current_stage_late'] else ''}; onboarding so far "
+        f"{d['total_onboarding_seconds'] / 86400:.1f} days",
+        "  stages:",
+    ]
+    lines += [
+        f"    {h['stage']:<22} {h['entered_at']} → {h['exited_at'] or 'now'}" for h in d["stage_history"]
+    ]
     lines.append("  tasks:")
-    lines += [f"    [{'x' if t['status'] == 'done' else ' '}] {t['title']} (R {t['R']}, A {t['A']})" for t in d["tasks"]]
+    lines += [
+        f"    [{'x' if t['status'] == 'done' else ' '}] {t['title']} (R {t['R']}, A {t['A']})"
+        for t in d["tasks"]
+    ]
     lines.append("  emails:")
     lines += [f"    {e['status']:<9} {e['template']:<12} to {', '.join(e['to'])}" for e in d["emails"]]
     lines.append("  timeline:")
-    lines += [f"    {e['at'][:16]} {e['kind']:<18} {e['rule'] + ': ' if e['rule'] else ''}{e['reason']}"
-              for e in d["events"]]
+    lines += [
+        f"    {e['at'][:16]} {e['kind']:<18} {e['rule'] + ': ' if e['rule'] else ''}{e['reason']}"
+        for e in d["events"]
+    ]
     return "\n".join(lines)
 
 
@@ -160,9 +183,18 @@ def cmd_deals_add(app: App) -> int:
     for item in a.attr or []:
         key, _, value = item.partition("=")
         attrs[key.strip()] = value.strip()
-    spec = deals.DealSpec(name=a.name, pipeline=a.pipeline, contacts=[parse_contact(c) for c in a.contact or []],
-                          roles=roles, stage=a.stage, timezone=a.timezone, account=a.account,
-                          client_domains=a.domain or [], products=a.product or [], attributes=attrs)
+    spec = deals.DealSpec(
+        name=a.name,
+        pipeline=a.pipeline,
+        contacts=[parse_contact(c) for c in a.contact or []],
+        roles=roles,
+        stage=a.stage,
+        timezone=a.timezone,
+        account=a.account,
+        client_domains=a.domain or [],
+        products=a.product or [],
+        attributes=attrs,
+    )
     problems = deals.validate_spec(spec, app.runtime.rules.pipelines)
     if problems:
         raise InputError("\n".join(problems))
@@ -199,8 +231,9 @@ def cmd_deals_advance(app: App) -> int:
         target = app.args.stage or pipeline.next_stage(deal.stage)
         if not target or not pipeline.has_stage(target):
             raise InputError(f"stage {target!r}: expected one of {[s.id for s in pipeline.stages]}")
-        app.runtime.processor.advance(repo, deal, target, cause, app.clock.now(), who="the command line",
-                                      force=app.args.force)
+        app.runtime.processor.advance(
+            repo, deal, target, cause, app.clock.now(), who="the command line", force=app.args.force
+        )
         print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
     return 0
 
@@ -211,7 +244,9 @@ def cmd_deals_task_done(app: App) -> int:
         if repo.task(deal.id, app.args.task) is None:
             keys = [t.key for t in repo.tasks(deal.id)]
             raise InputError(f"task {app.args.task!r}: not on deal {deal.id}; expected one of {keys}")
-        app.runtime.processor.complete_task(repo, deal, app.args.task, cause, app.clock.now(), who="the command line")
+        app.runtime.processor.complete_task(
+            repo, deal, app.args.task, cause, app.clock.now(), who="the command line"
+        )
         print(f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}")
     return 0
 
@@ -219,8 +254,9 @@ def cmd_deals_task_done(app: App) -> int:
 def cmd_deals_approve(app: App) -> int:
     with app.change("approve") as (repo, cause):
         deal = app.deal(repo, app.args.deal)
-        if not app.runtime.processor.decide_approval(repo, deal, not app.args.reject, cause, app.clock.now(),
-                                                     who="the command line"):
+        if not app.runtime.processor.decide_approval(
+            repo, deal, not app.args.reject, cause, app.clock.now(), who="the command line"
+        ):
             raise InputError(f"deal {deal.id} has no pending approval")
         print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
     return 0
@@ -228,22 +264,56 @@ def cmd_deals_approve(app: App) -> int:
 
 def cmd_outbox_list(app: App) -> int:
     with app.sessions.begin() as s:
-        rows = [{"id": e.id, "deal": e.deal_id, "template": e.template, "to": [a["email"] for a in e.to],
-                 "cc": [a["email"] for a in e.cc], "status": e.status, "message_id": e.message_id,
-                 "due_at": e.due_at.isoformat(), "subject": e.subject} for e in Repo(s).outbox_all()]
-    out(rows, app.args.json, lambda rs: "\n".join(
-        f"{r['id']:>4}  deal {r['deal']!s:<4} {r['template']:<12} {r['status']:<9} {', '.join(r['to'])}" for r in rs)
-        or "outbox empty")
+        rows = [
+            {
+                "id": e.id,
+                "deal": e.deal_id,
+                "template": e.template,
+                "to": [a["email"] for a in e.to],
+                "cc": [a["email"] for a in e.cc],
+                "status": e.status,
+                "message_id": e.message_id,
+                "due_at": e.due_at.isoformat(),
+                "subject": e.subject,
+            }
+            for e in Repo(s).outbox_all()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(
+                f"{r['id']:>4}  deal {r['deal']!s:<4} {r['template']:<12} {r['status']:<9} {', '.join(r['to'])}"
+                for r in rs
+            )
+            or "outbox empty"
+        ),
+    )
     return 0
 
 
 def cmd_unmatched_list(app: App) -> int:
     with app.sessions.begin() as s:
-        rows = [{"id": x.id, "message_id": x.message_id, "subject": x.subject, "from": x.sender,
-                 "received_at": x.received_at.isoformat(), "reason": x.match_reason, "candidates": x.candidates}
-                for x in Repo(s).unmatched()]
-    out(rows, app.args.json, lambda rs: "\n".join(
-        f"{r['id']:>4}  {r['from']:<30} {r['subject'][:50]:<50} {r['reason']}" for r in rs) or "nothing unmatched")
+        rows = [
+            {
+                "id": x.id,
+                "message_id": x.message_id,
+                "subject": x.subject,
+                "from": x.sender,
+                "received_at": x.received_at.isoformat(),
+                "reason": x.match_reason,
+                "candidates": x.candidates,
+            }
+            for x in Repo(s).unmatched()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(f"{r['id']:>4}  {r['from']:<30} {r['subject'][:50]:<50} {r['reason']}" for r in rs)
+            or "nothing unmatched"
+        ),
+    )
     return 0
 
 
@@ -260,10 +330,17 @@ def cmd_unmatched_assign(app: App) -> int:
 
 def cmd_quarantine_list(app: App) -> int:
     with app.sessions.begin() as s:
-        rows = [{"id": q.id, "key": q.key, "source": q.source, "at": q.received_at.isoformat(), "error": q.error}
-                for q in Repo(s).quarantined()]
-    out(rows, app.args.json, lambda rs: "\n".join(f"{r['id']:>4}  {r['key'][:50]:<50} {r['error']}" for r in rs)
-        or "quarantine empty")
+        rows = [
+            {"id": q.id, "key": q.key, "source": q.source, "at": q.received_at.isoformat(), "error": q.error}
+            for q in Repo(s).quarantined()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(f"{r['id']:>4}  {r['key'][:50]:<50} {r['error']}" for r in rs) or "quarantine empty"
+        ),
+    )
     return 0
 
 
@@ -280,8 +357,13 @@ def cmd_render(app: App) -> int:
         deal = app.deal(repo, app.args.deal)
         meetings = repo.meetings_for(deal.id)
         recipients = [person(c.name, c.email) for c in deal.contacts]
-        ctx = deal_context(app.config.agent, deal, rt.rules.pipelines.get(deal.pipeline), recipients=recipients,
-                           meeting=meetings[-1] if meetings else None)
+        ctx = deal_context(
+            app.config.agent,
+            deal,
+            rt.rules.pipelines.get(deal.pipeline),
+            recipients=recipients,
+            meeting=meetings[-1] if meetings else None,
+        )
     rendered = rt.templates.render(app.args.template, ctx)
     print(f"Subject: {rendered.subject}\n\n{rendered.html if app.args.html else rendered.text}")
     return 0
@@ -297,7 +379,9 @@ def cmd_demo(app: App) -> int:
 # --- the parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
-    parser.add_argument("--config", help="config file (default: agent.toml, else $AGENT_CONFIG, else defaults)")
+    parser.add_argument(
+        "--config", help="config file (default: agent.toml, else $AGENT_CONFIG, else defaults)"
+    )
     parser.add_argument("--state", help="runtime data folder (overrides [paths] state)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -314,10 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", cmd_demo, "walk through a whole onboarding on the embedded defaults (state in state/demo)")
 
     deals_p = sub.add_parser("deals", help="list, show, add, import and move deals").add_subparsers(
-        dest="deals_command", required=True, metavar="ACTION")
+        dest="deals_command", required=True, metavar="ACTION"
+    )
     p = add("list", cmd_deals_list, "list deals", deals_p)
     p.add_argument("--json", action="store_true")
-    p = add("show", cmd_deals_show, "a deal with its stages, tasks, messages, meetings, emails and events", deals_p)
+    p = add(
+        "show",
+        cmd_deals_show,
+        "a deal with its stages, tasks, messages, meetings, emails and events",
+        deals_p,
+    )
     p.add_argument("deal", help="deal id or exact name")
     p.add_argument("--json", action="store_true")
     p = add("add", cmd_deals_add, "hand a deal over: the pipeline starts", deals_p)
@@ -346,12 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reject", action="store_true")
 
     outbox_p = sub.add_parser("outbox", help="emails queued and sent").add_subparsers(
-        dest="outbox_command", required=True, metavar="ACTION")
+        dest="outbox_command", required=True, metavar="ACTION"
+    )
     p = add("list", cmd_outbox_list, "list emails with their status", outbox_p)
     p.add_argument("--json", action="store_true")
 
     unmatched_p = sub.add_parser("unmatched", help="messages no deal could be found for").add_subparsers(
-        dest="unmatched_command", required=True, metavar="ACTION")
+        dest="unmatched_command", required=True, metavar="ACTION"
+    )
     p = add("list", cmd_unmatched_list, "list unmatched messages", unmatched_p)
     p.add_argument("--json", action="store_true")
     p = add("assign", cmd_unmatched_assign, "tie an unmatched message to a deal", unmatched_p)
@@ -359,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("deal")
 
     q_p = sub.add_parser("quarantine", help="inputs that could not be processed").add_subparsers(
-        dest="quarantine_command", required=True, metavar="ACTION")
+        dest="quarantine_command", required=True, metavar="ACTION"
+    )
     p = add("list", cmd_quarantine_list, "list quarantined items with their errors", q_p)
     p.add_argument("--json", action="store_true")
     p = add("retry", cmd_quarantine_retry, "process a quarantined item again", q_p)
@@ -374,8 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         app = App(args, clock)

@@ -46,7 +46,9 @@ class Secret(Section):
             try:
                 return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
             except (OSError, IndexError) as exc:
-                raise ConfigError(f"password_file {self.password_file}: cannot read a password ({exc})") from exc
+                raise ConfigError(
+                    f"password_file {self.password_file}: cannot read a password ({exc})"
+                ) from exc
         return None
 
 
@@ -107,9 +109,13 @@ class TransportSection(ServerSection):
 
 class CalendarSection(ServerSection):
     backend: Literal["ics", "invites", "caldav", "exchange", "graph"] = "ics"
-    path: Path | None = Field(None, description="Folder of .ics files (ics backend); default <state>/calendar")
+    path: Path | None = Field(
+        None, description="Folder of .ics files (ics backend); default <state>/calendar"
+    )
     url: str = ""
-    completion_grace_minutes: int = Field(15, ge=0, description="Minutes after a meeting's end before it counts as held")
+    completion_grace_minutes: int = Field(
+        15, ge=0, description="Minutes after a meeting's end before it counts as held"
+    )
     lookahead_days: int = Field(120, ge=1)
     lookbehind_days: int = Field(30, ge=1)
 
@@ -121,7 +127,7 @@ class PathsSection(Section):
 
 
 class DaemonSection(Section):
-    poll_seconds: float = Field(30.0, gt=0, description="Seconds between passes when idle")
+    poll_seconds: int = Field(30, ge=1, description="Seconds between passes")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

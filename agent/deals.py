@@ -13,9 +13,9 @@ from typing import Any
 from agent.businesstime import BusinessCalendar
 from agent.domain import DealView, Participant
 from agent.matching import FREE_MAIL
+from agent.pipeline.actions import Raci
 from agent.pipeline.engine import DealFacts, timer_rules
 from agent.pipeline.loader import Pipeline
-from agent.pipeline.actions import Raci
 from agent.pipeline.schema import TaskDef
 from agent.store import models as m
 from agent.store.repo import Repo
@@ -58,13 +58,17 @@ def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline]) -> list[str]:
         problems.append(f"pipeline: unknown pipeline {spec.pipeline!r}; expected one of {sorted(pipelines)}")
         return problems
     if spec.stage and not pipeline.has_stage(spec.stage):
-        problems.append(f"stage: unknown stage {spec.stage!r}; expected one of {[s.id for s in pipeline.stages]}")
+        problems.append(
+            f"stage: unknown stage {spec.stage!r}; expected one of {[s.id for s in pipeline.stages]}"
+        )
     for c in spec.contacts:
         if "@" not in c.email or " " in c.email.strip():
             problems.append(f"contact_email: {c.email!r} is not an email address")
     for role, (_, email) in spec.roles.items():
         if role not in pipeline.internal_roles():
-            problems.append(f"{role}: not an internal role of {pipeline.id}; expected one of {pipeline.internal_roles()}")
+            problems.append(
+                f"{role}: not an internal role of {pipeline.id}; expected one of {pipeline.internal_roles()}"
+            )
         if "@" not in email:
             problems.append(f"{role}: {email!r} is not an email address")
     if spec.timezone:
@@ -95,7 +99,9 @@ def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -
     deal.account = repo.account(spec.account or spec.name.strip())
     repo.add(deal)
     for c in spec.contacts:
-        repo.add(m.Contact(deal_id=deal.id, name=c.name, email=c.email.strip().lower(), role=c.role or "contact"))
+        repo.add(
+            m.Contact(deal_id=deal.id, name=c.name, email=c.email.strip().lower(), role=c.role or "contact")
+        )
     for role, (name, email) in spec.roles.items():
         repo.add(m.RoleAssignment(deal_id=deal.id, role=role, name=name, email=email.strip().lower()))
     domains = spec.client_domains or [c.email.rsplit("@", 1)[-1] for c in spec.contacts]
@@ -124,8 +130,13 @@ def enter_stage(
         if rule.if_.stage is None or target in rule.if_.stage:
             assert rule.when.in_stage_for is not None
             due = calendar.add(now, rule.when.in_stage_for, deal.timezone)
-            repo.add_timer(f"in-stage:{rule.id}:{new_visit.id}", "in_stage_for", due, deal.id,
-                           {"rule": rule.id, "visit": new_visit.id})
+            repo.add_timer(
+                f"in-stage:{rule.id}:{new_visit.id}",
+                "in_stage_for",
+                due,
+                deal.id,
+                {"rule": rule.id, "visit": new_visit.id},
+            )
     return old
 
 
@@ -173,7 +184,8 @@ def facts(repo: Repo, deal: m.Deal) -> DealFacts:
         roles.add("client_contacts")
     return DealFacts(
         stage=deal.stage,
-        meetings_completed=frozenset(repo.completed_meeting_types(deal.id)),
+        meetings_completed=frozenset(repo.meeting_types(deal.id, ("completed",))),
+        meetings_booked=frozenset(repo.meeting_types(deal.id, ("scheduled", "completed"))),
         tasks_done=frozenset(repo.done_task_keys(deal.id)),
         roles_filled=frozenset(roles),
         attributes={k: str(v) for k, v in (deal.attributes or {}).items()},

@@ -45,7 +45,9 @@ def _fresh(state: Path) -> None:
     """Start from an empty state folder, but never wipe one the demo did not make."""
     if state.exists() and any(state.iterdir()):
         if not (state / MARKER).exists():
-            raise InputError(f"{state}: not empty and not a demo folder; give the demo its own --state folder")
+            raise InputError(
+                f"{state}: not empty and not a demo folder; give the demo its own --state folder"
+            )
         shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
     (state / MARKER).write_text("made by `python -m agent demo`; safe to delete\n")
@@ -61,25 +63,42 @@ class _Demo:
         self.sent_seen: set[str] = set()
 
     def run(self) -> None:
-        print(f"csm-agent demo — state in {self.config.state_dir}/ (simulated clock from {START:%a %d %b %Y %H:%M} UTC)")
+        print(
+            f"csm-agent demo — state in {self.config.state_dir}/ (simulated clock from {START:%a %d %b %Y %H:%M} UTC)"
+        )
         self.title("Sales hands over a won deal: Acme Radio")
         deal_id = self.handover()
         self.agent.run_once()
         self.show_sent()
 
         self.title("The CSM writes to the client with the agent in BCC; the client's out-of-office answers")
-        self.mail(CSM, [CLIENT], "Acme Radio: your rollout plan", "Hi Jane,\n\nAttached is the rollout plan.\n\nSam",
-                  bcc_agent=True)
-        self.mail(CLIENT, [CSM], "Automatic reply: Acme Radio: your rollout plan", "I am out of the office.",
-                  headers={"Auto-Submitted": "auto-replied"})
+        self.mail(
+            CSM,
+            [CLIENT],
+            "Acme Radio: your rollout plan",
+            "Hi Jane,\n\nAttached is the rollout plan.\n\nSam",
+            bcc_agent=True,
+        )
+        self.mail(
+            CLIENT,
+            [CSM],
+            "Automatic reply: Acme Radio: your rollout plan",
+            "I am out of the office.",
+            headers={"Auto-Submitted": "auto-replied"},
+        )
         self.agent.run_once()
         self.show_messages(deal_id)
         self.show_sent()
 
         self.title("The introduction call is booked (an .ics in state/calendar/), then held")
         intro_start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
-        self.meeting("intro", "Acme Radio introduction call", intro_start, 45,
-                     "Agreed: go-live on 15 January; Jane owns the data import; weekly check-ins on Tuesdays.")
+        self.meeting(
+            "intro",
+            "Acme Radio introduction call",
+            intro_start,
+            45,
+            "Agreed: go-live on 15 January; Jane owns the data import; weekly check-ins on Tuesdays.",
+        )
         self.agent.run_once()
         self.show_stage(deal_id)
         self.at(intro_start + timedelta(minutes=45 + 16))
@@ -105,8 +124,12 @@ class _Demo:
         self.at(launch + timedelta(days=1, hours=1, minutes=20))
         self.agent.run_once()
         self.show_sent()
-        self.mail(CLIENT, [(self.config.agent.name, self.reply_address(deal_id))], "Re: One question about your onboarding",
-                  "5 - it went really well, thank you!\n\nOn Wed, Sam wrote:\n> How satisfied are you?")
+        self.mail(
+            CLIENT,
+            [(self.config.agent.name, self.reply_address(deal_id))],
+            "Re: One question about your onboarding",
+            "5 - it went really well, thank you!\n\nOn Wed, Sam wrote:\n> How satisfied are you?",
+        )
         self.agent.run_once()
         self.show_stage(deal_id)
 
@@ -114,23 +137,33 @@ class _Demo:
         self.task_done(deal_id, "sales-handover")
         self.agent.run_once()
         self.show_sent()
-        self.mail(MANAGER, [(self.config.agent.name, self.reply_address(deal_id))], "Re: Approve: Acme Radio",
-                  "Approve.\n\nOlivia")
+        self.mail(
+            MANAGER,
+            [(self.config.agent.name, self.reply_address(deal_id))],
+            "Re: Approve: Acme Radio",
+            "Approve.\n\nOlivia",
+        )
         self.agent.run_once()
         self.show_stage(deal_id)
 
         self.title("Where the deal stands (`python -m agent deals show 1`)")
         self.summary(deal_id)
         print(f"\nThe emails are in {self.config.sent_path}/ — open any .eml with a mail client.")
-        print(f"Look around: python -m agent --state {self.config.state_dir} deals show 1   (or outbox list, deals list)")
+        print(
+            f"Look around: python -m agent --state {self.config.state_dir} deals show 1   (or outbox list, deals list)"
+        )
 
     # --- the actors ---------------------------------------------------------------------
     def handover(self) -> int:
         spec = deals.DealSpec(
-            name="Acme Radio", pipeline="standard-onboarding", timezone="Europe/London",
+            name="Acme Radio",
+            pipeline="standard-onboarding",
+            timezone="Europe/London",
             contacts=[deals.ContactSpec(CLIENT[0], CLIENT[1], "client_admin")],
             roles={"csm": CSM, "onboarding_manager": MANAGER, "account_manager": ACCOUNT_MANAGER},
-            products=["Scheduling", "Analytics"], contract_months=12, payment_type="annual",
+            products=["Scheduling", "Analytics"],
+            contract_months=12,
+            payment_type="annual",
         )
         proc = self.agent.processor
         with self.agent.sessions.begin() as s:
@@ -151,36 +184,61 @@ class _Demo:
             self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who=CSM[1])
             print(f"   task {task} done")
 
-    def mail(self, sender: tuple[str, str], to: list[tuple[str, str]], subject: str, body: str, *,
-             bcc_agent: bool = False, headers: dict[str, str] | None = None) -> None:
+    def mail(
+        self,
+        sender: tuple[str, str],
+        to: list[tuple[str, str]],
+        subject: str,
+        body: str,
+        *,
+        bcc_agent: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         msg = EmailMessage()
         msg["From"] = f"{sender[0]} <{sender[1]}>"
         msg["To"] = ", ".join(f"{n} <{e}>" for n, e in to)
         msg["Subject"] = subject
         msg["Date"] = format_datetime(self.clock.now())
-        msg["Message-ID"] = f"<demo-{self.clock.now().timestamp():.0f}-{len(subject)}@{sender[1].split('@')[1]}>"
+        msg["Message-ID"] = (
+            f"<demo-{self.clock.now().timestamp():.0f}-{len(subject)}@{sender[1].split('@')[1]}>"
+        )
         if bcc_agent:
             msg["Delivered-To"] = self.config.agent.address
         for k, v in (headers or {}).items():
             msg[k] = v
         msg.set_content(body)
-        unique = f"{self.clock.now().timestamp():.0f}.{subject.__hash__() & 0xffffff}.demo"
+        unique = f"{self.clock.now().timestamp():.0f}.{subject.__hash__() & 0xFFFFFF}.demo"
         self.maildir.deliver(msg.as_bytes(), unique)
-        print(f"   mail in: {sender[1]} → {', '.join(e for _, e in to)}{' (agent in BCC)' if bcc_agent else ''}: "
-              f"'{subject}'")
+        print(
+            f"   mail in: {sender[1]} → {', '.join(e for _, e in to)}{' (agent in BCC)' if bcc_agent else ''}: "
+            f"'{subject}'"
+        )
 
     def meeting(self, name: str, title: str, start: datetime, minutes: int, description: str) -> None:
         end = start + timedelta(minutes=minutes)
         fmt = "%Y%m%dT%H%M%SZ"
-        ics = "\r\n".join([
-            "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//csm-agent demo//EN", "METHOD:REQUEST", "BEGIN:VEVENT",
-            f"UID:demo-{name}@example.com", "SEQUENCE:0", f"DTSTAMP:{self.clock.now():{fmt}}",
-            f"DTSTART:{start:{fmt}}", f"DTEND:{end:{fmt}}", f"SUMMARY:{title}", f"DESCRIPTION:{description}",
-            f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
-            f"ATTENDEE;CN={CLIENT[0]};ROLE=REQ-PARTICIPANT:mailto:{CLIENT[1]}",
-            f"ATTENDEE;CN={self.config.agent.name}:mailto:{self.config.agent.address}",
-            "END:VEVENT", "END:VCALENDAR", "",
-        ])
+        ics = "\r\n".join(
+            [
+                "BEGIN:VCALENDAR",
+                "VERSION:2.0",
+                "PRODID:-//csm-agent demo//EN",
+                "METHOD:REQUEST",
+                "BEGIN:VEVENT",
+                f"UID:demo-{name}@example.com",
+                "SEQUENCE:0",
+                f"DTSTAMP:{self.clock.now():{fmt}}",
+                f"DTSTART:{start:{fmt}}",
+                f"DTEND:{end:{fmt}}",
+                f"SUMMARY:{title}",
+                f"DESCRIPTION:{description}",
+                f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
+                f"ATTENDEE;CN={CLIENT[0]};ROLE=REQ-PARTICIPANT:mailto:{CLIENT[1]}",
+                f"ATTENDEE;CN={self.config.agent.name}:mailto:{self.config.agent.address}",
+                "END:VEVENT",
+                "END:VCALENDAR",
+                "",
+            ]
+        )
         path = self.config.ics_path / f"{name}.ics"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(ics, encoding="utf-8")
@@ -216,7 +274,9 @@ class _Demo:
         with self.agent.sessions.begin() as s:
             for msg in Repo(s).messages_for(deal_id):
                 verdict = "logged, never answered" if msg.status == "ignored" else "logged on the deal"
-                print(f"   message '{msg.subject}' ({msg.direction}, {msg.kind}): {verdict} — {msg.match_reason}")
+                print(
+                    f"   message '{msg.subject}' ({msg.direction}, {msg.kind}): {verdict} — {msg.match_reason}"
+                )
 
     def show_stage(self, deal_id: int) -> None:
         with self.agent.sessions.begin() as s:
@@ -232,11 +292,15 @@ class _Demo:
             repo = Repo(s)
             deal = repo.deal(deal_id)
             assert deal is not None
-            data = deals.summary(repo, deal, self.agent.runtime.rules.pipelines.get(deal.pipeline), self.clock.now())
+            data = deals.summary(
+                repo, deal, self.agent.runtime.rules.pipelines.get(deal.pipeline), self.clock.now()
+            )
         for h in data["stage_history"]:
             days = data["time_in_stage_seconds"].get(h["stage"], 0) / 86400
             print(f"   {h['stage']:<22} entered {h['entered_at'][:16]}  ({days:.1f} days in stage)")
-        print(f"   total onboarding time: {data['total_onboarding_seconds'] / 86400:.1f} days (the clock stops at Won)")
+        print(
+            f"   total onboarding time: {data['total_onboarding_seconds'] / 86400:.1f} days (the clock stops at Won)"
+        )
         for e in data["emails"]:
             print(f"   email {e['template']:<16} {e['status']:<9} rule {e['rule']}")
         print("   why, for the recap:")

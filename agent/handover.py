@@ -19,8 +19,18 @@ from agent.errors import InputError
 from agent.pipeline.loader import Pipeline
 
 REQUIRED = ("deal", "pipeline", "contact_name", "contact_email", "contact_role", "csm")
-KNOWN = (*REQUIRED, "stage", "timezone", "client_domain", "account", "products", "contract_start", "contract_end",
-         "contract_months", "payment_type")
+KNOWN = (
+    *REQUIRED,
+    "stage",
+    "timezone",
+    "client_domain",
+    "account",
+    "products",
+    "contract_start",
+    "contract_end",
+    "contract_months",
+    "payment_type",
+)
 
 
 @dataclass
@@ -38,7 +48,9 @@ def read_csv(path: Path, pipelines: dict[str, Pipeline]) -> CsvResult:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise InputError(f"{path}:1: missing column(s) {', '.join(missing)}; the header needs {', '.join(REQUIRED)}")
+        raise InputError(
+            f"{path}:1: missing column(s) {', '.join(missing)}; the header needs {', '.join(REQUIRED)}"
+        )
     result = CsvResult()
     deals: dict[str, tuple[int, DealSpec]] = {}
     for line, row in enumerate(reader, start=2):
@@ -57,7 +69,9 @@ def read_csv(path: Path, pipelines: dict[str, Pipeline]) -> CsvResult:
         if spec.name in deals:
             first, existing = deals[spec.name]
             if existing.pipeline != spec.pipeline:
-                result.problems.append(f"{path}:{line}: pipeline: {spec.pipeline!r} differs from line {first}")
+                result.problems.append(
+                    f"{path}:{line}: pipeline: {spec.pipeline!r} differs from line {first}"
+                )
                 continue
             existing.contacts += spec.contacts
             for role, who in spec.roles.items():

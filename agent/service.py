@@ -72,8 +72,14 @@ class PassReport:
 
 
 class Agent:
-    def __init__(self, config: Config, *, clock: Clock | None = None, dry_run: bool = False,
-                 sessions: sessionmaker[Session] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        dry_run: bool = False,
+        sessions: sessionmaker[Session] | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.runtime = load_runtime(config)
@@ -81,8 +87,9 @@ class Agent:
         self.mailbox = mailboxes.load(config)
         self.calendar = calendars.load(config)
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
-        self.outbox = Outbox(self.sessions, config, load_transport(config), self.clock, stage_order=order,
-                             dry_run=dry_run)
+        self.outbox = Outbox(
+            self.sessions, config, load_transport(config), self.clock, stage_order=order, dry_run=dry_run
+        )
         self.stop_requested = False
 
     @property
@@ -133,9 +140,13 @@ class Agent:
         now = self.clock.now()
         cal = self.config.calendar
         try:
-            versions = parse_calendar(data, window_start=now - timedelta(days=cal.lookbehind_days),
-                                      window_end=now + timedelta(days=cal.lookahead_days), source=source,
-                                      default_tz=self.config.agent.timezone)
+            versions = parse_calendar(
+                data,
+                window_start=now - timedelta(days=cal.lookbehind_days),
+                window_end=now + timedelta(days=cal.lookahead_days),
+                source=source,
+                default_tz=self.config.agent.timezone,
+            )
         except CalendarParseError as exc:
             return ["quarantined" if self.quarantine(key, "calendar", data, str(exc)) else "seen"]
         outcomes = []
@@ -185,15 +196,27 @@ class Agent:
             return "processed"
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
             log.exception("quarantining %s", key)
-            return "quarantined" if self.quarantine(key, source, payload, f"{type(exc).__name__}: {exc}") else "seen"
+            return (
+                "quarantined"
+                if self.quarantine(key, source, payload, f"{type(exc).__name__}: {exc}")
+                else "seen"
+            )
 
     def quarantine(self, key: str, source: str, payload: bytes | None, error: str) -> bool:
         with self.sessions.begin() as s:
             repo = Repo(s)
             if repo.event(key) is not None:
                 return False
-            repo.add(m.InboundEvent(key=key, source=source, status="quarantined", received_at=self.clock.now(),
-                                    error=error, payload=payload))
+            repo.add(
+                m.InboundEvent(
+                    key=key,
+                    source=source,
+                    status="quarantined",
+                    received_at=self.clock.now(),
+                    error=error,
+                    payload=payload,
+                )
+            )
             repo.audit(self.clock.now(), "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
         return True
 
@@ -217,8 +240,13 @@ class Agent:
         self._install_signals()
         scheduler = schedule.Scheduler()
         scheduler.every(self.config.daemon.poll_seconds).seconds.do(self._safe_pass)
-        log.info("agent %s running: mailbox %s, calendar %s, transport %s", self.config.agent.address,
-                 self.mailbox.name, self.calendar.name if self.calendar else "invites", self.outbox.transport.name)
+        log.info(
+            "agent %s running: mailbox %s, calendar %s, transport %s",
+            self.config.agent.address,
+            self.mailbox.name,
+            self.calendar.name if self.calendar else "invites",
+            self.outbox.transport.name,
+        )
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         while not self.stop_requested:
             scheduler.run_pending()
@@ -230,8 +258,14 @@ class Agent:
         try:
             report = self.run_once()
             if report.messages or report.meetings or report.timers or report.outbox.sent:
-                log.info("pass: %d messages, %d meetings, %d timers, %d emails sent, %d quarantined",
-                         report.messages, report.meetings, report.timers, report.outbox.sent, report.quarantined)
+                log.info(
+                    "pass: %d messages, %d meetings, %d timers, %d emails sent, %d quarantined",
+                    report.messages,
+                    report.meetings,
+                    report.timers,
+                    report.outbox.sent,
+                    report.quarantined,
+                )
         except Exception:
             log.exception("pass failed; retrying at the next interval")
 

@@ -15,18 +15,17 @@ class IcsFolder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self._seen: dict[Path, tuple[float, int]] = {}
+        self._seen: dict[Path, str] = {}
 
     def poll(self) -> Iterator[CalendarObject]:
         for path in sorted(self.folder.glob("*.ics")):
             try:
-                st = path.stat()
-                stamp = (st.st_mtime, st.st_size)
-                if self._seen.get(path) == stamp:
-                    continue  # unchanged since the last pass: skip the read and the parse
                 data = path.read_bytes()
             except FileNotFoundError:
                 continue
-            self._seen[path] = stamp
+            # A content hash, not the mtime: two writes within one clock tick keep the same mtime.
             digest = hashlib.sha256(data).hexdigest()[:32]
+            if self._seen.get(path) == digest:
+                continue  # unchanged since the last pass: skip the parse
+            self._seen[path] = digest
             yield CalendarObject(f"ics:{path.name}:{digest}", str(path), data)

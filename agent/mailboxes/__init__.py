@@ -32,4 +32,6 @@ def load(config: Config) -> Mailbox:
         from agent.mailboxes.maildir import MaildirMailbox
 
         return MaildirMailbox(config.maildir_path)
-    raise ConfigError(f"{config.source}: [mailbox] backend = {backend!r}: not available in this version; use 'maildir'")
+    raise ConfigError(
+        f"{config.source}: [mailbox] backend = {backend!r}: not available in this version; use 'maildir'"
+    )

@@ -29,7 +29,8 @@ _BOUNCE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon"})
-_AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponse")
+# Exchange's out-of-office carries X-Auto-Response-Suppress and no Auto-Submitted.
+_AUTO_HEADERS = ("x-auto-response-suppress", "x-autoreply", "x-autorespond", "x-autoresponse")
 
 
 @dataclass(frozen=True)
@@ -151,14 +152,11 @@ def _auto_reply_signal(headers: HeaderReader, subject: str) -> str:
     auto_submitted = headers.raw("auto-submitted")
     if auto_submitted and auto_submitted.split(";")[0].strip().lower() != "no":
         return f"header Auto-Submitted: {_short(auto_submitted)}"
-    if headers.has("x-auto-response-suppress"):
-        # Exchange's out-of-office carries this and no Auto-Submitted.
-        return f"header X-Auto-Response-Suppress: {_short(headers.raw('x-auto-response-suppress'))}"
     for name in _AUTO_HEADERS:
-        if headers.has(name):
-            return f"header {_title(name)}: {_short(headers.raw(name))}"
-    precedence = headers.raw("precedence").strip().lower()
-    if precedence == "auto_reply":
+        value = headers.raw(name)
+        if value:
+            return f"header {_title(name)}: {_short(value)}"
+    if headers.raw("precedence").strip().lower() == "auto_reply":
         return "header Precedence: auto_reply"
     if _AUTO_SUBJECT.match(subject):
         return f"auto-reply subject {subject!r}"
@@ -169,10 +167,10 @@ def _bulk_signal(headers: HeaderReader) -> str:
     precedence = headers.raw("precedence").strip().lower()
     if precedence in ("bulk", "list", "junk"):
         return f"header Precedence: {precedence}"
-    if headers.has("list-id"):
-        return f"header List-Id: {_short(headers.raw('list-id'))}"
-    if headers.has("list-unsubscribe"):
-        return f"header List-Unsubscribe: {_short(headers.raw('list-unsubscribe'))}"
+    for name in ("list-id", "list-unsubscribe"):
+        value = headers.raw(name)
+        if value:
+            return f"header {_title(name)}: {_short(value)}"
     return ""
 
 

@@ -123,9 +123,6 @@ class HeaderReader:
         # Repair before collapsing whitespace: mojibake can hide in a no-break space (U+00A0).
         return re.sub(r"[ \t]+", " ", repair_mojibake(decode_words(self.raw(name)))).strip()
 
-    def has(self, name: str) -> bool:
-        return any(k == name.lower() for k, _ in self._items)
-
     def _unicode(self, value: str) -> str:
         value = _FOLD.sub("", value).replace("\r", " ").replace("\n", " ").strip()
         try:
@@ -297,7 +294,9 @@ class _HTMLToText(HTMLParser):
             self._buf.append(text)
 
     def flush(self, *, blank: bool = False) -> None:
-        line = "".join(self._buf).strip()
+        line = "".join(self._buf)
+        # Table cells and inline tags leave runs of spaces; <pre> keeps its layout.
+        line = line.rstrip() if self._pre else re.sub(r" {2,}", " ", line).strip()
         self._buf = []
         if line:
             self.lines.append((self._quote, line))

@@ -258,10 +258,12 @@ def _date_with_zone(value: str) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(cleaned)
+        # "-0000" (and no zone at all) means the sender did not know its offset: take it as UTC.
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed.astimezone(UTC)  # raises OverflowError at the edges of the calendar (year 1, 9999)
+        return parsed
     except (TypeError, ValueError, IndexError, OverflowError):
         return loose_date(cleaned, UTC)
-    # "-0000" (and no zone at all) means the sender did not know its offset: take it as UTC.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def loose_date(value: str, default_zone: tzinfo) -> datetime | None:
@@ -271,8 +273,9 @@ def loose_date(value: str, default_zone: tzinfo) -> datetime | None:
     it in the forwarder's own zone, which the outer Date header carries.
     """
     try:
-        return datetime.fromisoformat(value.strip()).astimezone(UTC)
-    except ValueError:
+        parsed = datetime.fromisoformat(value.strip())
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=default_zone)).astimezone(UTC)
+    except (ValueError, OverflowError):
         pass
     time = _TIME.search(value)
     year = re.search(r"\b(19|20)\d{2}\b", value)

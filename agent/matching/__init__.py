@@ -17,9 +17,34 @@ from typing import Protocol
 from agent.domain import Address, InboundMessage, MeetingVersion
 
 FREE_MAIL = frozenset(
-    """gmail.com googlemail.com outlook.com hotmail.com live.com msn.com yahoo.com ymail.com icloud.com
-    me.com mac.com aol.com gmx.com gmx.de gmx.net web.de proton.me protonmail.com mail.ru yandex.ru
-    qq.com 163.com 126.com zoho.com fastmail.com hey.com""".split()
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.ru",
+        "yandex.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "zoho.com",
+        "fastmail.com",
+        "hey.com",
+    ]
 )
 TAG = re.compile(r"\[ref:([A-Za-z0-9]{4,16})\]")
 

@@ -14,7 +14,6 @@ from email.utils import format_datetime, make_msgid
 
 from agent.config import AgentSection
 
-
 # The stdlib folds some subjects (with brackets or parentheses) into an empty first
 # line that many clients show with a leading space; 998 is RFC 5322's hard limit.
 OUTGOING_POLICY = SMTP.clone(max_line_length=998)

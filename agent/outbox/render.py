@@ -30,7 +30,11 @@ class TemplateSet:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         loader = FileSystemLoader(str(folder))
-        common: dict[str, Any] = {"undefined": StrictUndefined, "keep_trailing_newline": True, "loader": loader}
+        common: dict[str, Any] = {
+            "undefined": StrictUndefined,
+            "keep_trailing_newline": True,
+            "loader": loader,
+        }
         self._text = SandboxedEnvironment(autoescape=False, **common)
         self._html = SandboxedEnvironment(autoescape=True, **common)
         for env in (self._text, self._html):
@@ -48,12 +52,16 @@ class TemplateSet:
         out: dict[str, str] = {}
         for part in PARTS:
             if not (folder / part).is_file():
-                raise errors.TemplateError(f"{folder / part}: missing (each template needs {', '.join(PARTS)})")
+                raise errors.TemplateError(
+                    f"{folder / part}: missing (each template needs {', '.join(PARTS)})"
+                )
             env = self._html if part.endswith(".html") else self._text
             try:
                 out[part] = env.get_template(f"{name}/{part}").render(context)
             except TemplateSyntaxError as exc:
-                raise errors.TemplateError(f"{folder / part}:{exc.lineno}: template syntax error: {exc.message}") from exc
+                raise errors.TemplateError(
+                    f"{folder / part}:{exc.lineno}: template syntax error: {exc.message}"
+                ) from exc
             except TemplateError as exc:
                 raise errors.TemplateError(f"{folder / part}: cannot render: {exc}") from exc
         subject = " ".join(out["subject.txt"].split())

@@ -29,6 +29,7 @@ class Trigger:
 class DealFacts:
     stage: str
     meetings_completed: frozenset[str] = frozenset()
+    meetings_booked: frozenset[str] = frozenset()  # scheduled or held
     tasks_done: frozenset[str] = frozenset()
     roles_filled: frozenset[str] = frozenset()
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -81,6 +82,10 @@ def _conditions(cond: ConditionsDef, facts: DealFacts) -> list[str] | None:
         if not set(cond.meetings_completed) <= facts.meetings_completed:
             return None
         held.append("held: " + ", ".join(cond.meetings_completed))
+    if cond.no_meeting is not None:
+        if set(cond.no_meeting) & facts.meetings_booked:
+            return None
+        held.append("no " + ", ".join(cond.no_meeting) + " booked")
     if cond.tasks_done is not None:
         if not set(cond.tasks_done) <= facts.tasks_done:
             return None

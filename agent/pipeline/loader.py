@@ -118,7 +118,9 @@ def load_pipelines(folder: Path, template_names: Iterable[str] | None = None) ->
             continue
         if pipeline.id in result.pipelines:
             other = result.pipelines[pipeline.id].file
-            result.issues.append(Issue(str(path), 1, None, f"pipeline id {pipeline.id!r} is also used by {other}"))
+            result.issues.append(
+                Issue(str(path), 1, None, f"pipeline id {pipeline.id!r} is also used by {other}")
+            )
             continue
         result.pipelines[pipeline.id] = pipeline
     return result
@@ -138,7 +140,9 @@ def load_pipeline_file(path: Path, templates: set[str] | None) -> tuple[Pipeline
         problem = getattr(exc, "problem", None) or str(exc)
         return None, [Issue(name, line, None, f"not valid YAML: {problem}")]
     if not isinstance(data, dict):
-        return None, [Issue(name, 1, None, "expected a mapping with the keys pipeline, name, roles, stages, rules")]
+        return None, [
+            Issue(name, 1, None, "expected a mapping with the keys pipeline, name, roles, stages, rules")
+        ]
     try:
         head = PipelineHead.model_validate(data)
     except ValidationError as exc:
@@ -157,7 +161,9 @@ def load_pipeline_file(path: Path, templates: set[str] | None) -> tuple[Pipeline
         try:
             rule = RuleDef.model_validate(raw)
         except ValidationError as exc:
-            issues += [Issue(name, _line(root, base + tuple(e["loc"])), rule_id, _message(e)) for e in exc.errors()]
+            issues += [
+                Issue(name, _line(root, base + tuple(e["loc"])), rule_id, _message(e)) for e in exc.errors()
+            ]
             continue
         problems = list(checker.rule_problems(rule))
         if rule.id in seen:
@@ -204,11 +210,19 @@ class _References:
         for letter in ("R", "A"):
             people = getattr(task, letter)
             if len(people) != 1:
-                yield at + (letter,), f"task {task.id} has {len(people)} {letter} roles; RACI wants exactly one", "warning"
+                yield (
+                    at + (letter,),
+                    f"task {task.id} has {len(people)} {letter} roles; RACI wants exactly one",
+                    "warning",
+                )
         for letter in ("R", "A", "C", "I"):
             for role in getattr(task, letter):
                 if role not in self.head.roles:
-                    yield at + (letter,), f"unknown role {role!r}; expected one of {sorted(self.head.roles)}", "error"
+                    yield (
+                        at + (letter,),
+                        f"unknown role {role!r}; expected one of {sorted(self.head.roles)}",
+                        "error",
+                    )
 
     def rule_problems(self, rule: RuleDef) -> Iterable[Problem]:
         trig = rule.when
@@ -224,7 +238,10 @@ class _References:
             yield from self._template(value, at)
         cond = rule.if_
         yield from self._names(cond.stage or [], self.stages, ("if", "stage"), "stage")
-        yield from self._names(cond.meetings_completed or [], self.meetings, ("if", "meetings_completed"), "meeting type")
+        yield from self._names(
+            cond.meetings_completed or [], self.meetings, ("if", "meetings_completed"), "meeting type"
+        )
+        yield from self._names(cond.no_meeting or [], self.meetings, ("if", "no_meeting"), "meeting type")
         yield from self._names(cond.tasks_done or [], self.tasks, ("if", "tasks_done"), "task")
         roles = set(self.head.roles) | {"client_contacts"}
         yield from self._names(cond.has or [], roles, ("if", "has"), "role")

@@ -36,7 +36,9 @@ Names = Annotated[list[str], BeforeValidator(_listify)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True
+    )
 
 
 class RoleDef(Strict):
@@ -74,7 +76,9 @@ class ActionDef(Strict):
     to: Names = ["client_contacts"]
     cc: Names = []
     after: DurationField | None = None
-    at: ClockField | None = Field(None, description="Send at this time of day (deal's zone), next business day")
+    at: ClockField | None = Field(
+        None, description="Send at this time of day (deal's zone), next business day"
+    )
     unless_replied: bool = Field(False, description="Withdraw the email if the client replied meanwhile")
     advance: str | None = None
     complete_task: str | None = None
@@ -87,7 +91,9 @@ class ActionDef(Strict):
     def _exactly_one(self) -> ActionDef:
         kinds = [k for k in ACTION_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError(f"an action needs exactly one of {', '.join(ACTION_KINDS)}; got {kinds or 'none'}")
+            raise ValueError(
+                f"an action needs exactly one of {', '.join(ACTION_KINDS)}; got {kinds or 'none'}"
+            )
         if self.send is None and (self.after or self.at or self.cc or self.unless_replied):
             raise ValueError("after, at, cc and unless_replied only go with send")
         return self
@@ -122,7 +128,9 @@ class TriggerDef(Strict):
     def _exactly_one(self) -> TriggerDef:
         kinds = [k for k in TRIGGER_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError(f"'when' needs exactly one trigger of {', '.join(TRIGGER_KINDS)}; got {kinds or 'none'}")
+            raise ValueError(
+                f"'when' needs exactly one trigger of {', '.join(TRIGGER_KINDS)}; got {kinds or 'none'}"
+            )
         if (self.no_reply_to is None) != (self.for_ is None):
             raise ValueError("no_reply_to needs 'for: <duration>' (and 'for' only goes with no_reply_to)")
         return self
@@ -158,6 +166,7 @@ TRIGGER_KINDS = (
 class ConditionsDef(Strict):
     stage: Names | None = Field(None, description="The deal is in one of these stages")
     meetings_completed: Names | None = Field(None, description="All of these meeting types have been held")
+    no_meeting: Names | None = Field(None, description="None of these meeting types is scheduled or held")
     tasks_done: Names | None = Field(None, description="All of these tasks are done")
     has: Names | None = Field(None, description="These roles (or client_contacts) are filled on the deal")
     attribute: dict[str, str] | None = Field(None, description="Custom attributes equal these values")

@@ -65,7 +65,9 @@ class Repo:
         return set(self.s.scalars(select(m.Contact.deal_id).where(m.Contact.email == email.lower())))
 
     def deals_by_domain(self, domain: str) -> set[int]:
-        return set(self.s.scalars(select(m.ClientDomain.deal_id).where(m.ClientDomain.domain == domain.lower())))
+        return set(
+            self.s.scalars(select(m.ClientDomain.deal_id).where(m.ClientDomain.domain == domain.lower()))
+        )
 
     def deals_named_in(self, text: str) -> set[int]:
         lowered = text.lower()
@@ -98,7 +100,11 @@ class Repo:
         return self.s.get(m.Message, row_id)
 
     def messages_for(self, deal_id: int) -> Sequence[m.Message]:
-        q = select(m.Message).where(m.Message.deal_id == deal_id).order_by(m.Message.received_at, m.Message.id)
+        q = (
+            select(m.Message)
+            .where(m.Message.deal_id == deal_id)
+            .order_by(m.Message.received_at, m.Message.id)
+        )
         return self.s.scalars(q).all()
 
     def unmatched(self) -> Sequence[m.Message]:
@@ -114,7 +120,9 @@ class Repo:
     def thread_ids(self, deal_id: int) -> tuple[str, list[str]]:
         """(In-Reply-To, References) for a new email on the deal's conversation."""
         first = self.s.scalars(
-            select(m.OutboxEmail.message_id).where(m.OutboxEmail.deal_id == deal_id).order_by(m.OutboxEmail.id)
+            select(m.OutboxEmail.message_id)
+            .where(m.OutboxEmail.deal_id == deal_id)
+            .order_by(m.OutboxEmail.id)
         ).first()
         last_in = self.s.scalars(
             select(m.Message.message_id)
@@ -136,8 +144,8 @@ class Repo:
         q = select(m.Meeting).where(m.Meeting.deal_id == deal_id).order_by(m.Meeting.start)
         return self.s.scalars(q).all()
 
-    def completed_meeting_types(self, deal_id: int) -> set[str]:
-        q = select(m.Meeting.type).where(m.Meeting.deal_id == deal_id, m.Meeting.status == "completed")
+    def meeting_types(self, deal_id: int, statuses: tuple[str, ...]) -> set[str]:
+        q = select(m.Meeting.type).where(m.Meeting.deal_id == deal_id, m.Meeting.status.in_(statuses))
         return {t for t in self.s.scalars(q) if t}
 
     # --- tasks and stages ----------------------------------------------------
@@ -168,7 +176,9 @@ class Repo:
         return self.s.scalars(q).first()
 
     # --- timers --------------------------------------------------------------
-    def add_timer(self, key: str, kind: str, due_at: datetime, deal_id: int | None, payload: dict[str, Any]) -> None:
+    def add_timer(
+        self, key: str, kind: str, due_at: datetime, deal_id: int | None, payload: dict[str, Any]
+    ) -> None:
         if self.s.scalars(select(m.Timer.id).where(m.Timer.key == key)).first() is None:
             self.add(m.Timer(key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload))
 
@@ -193,7 +203,9 @@ class Repo:
         return self.s.scalars(q).all()
 
     def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[int]:
-        q = select(m.OutboxEmail.id).where(m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now)
+        q = select(m.OutboxEmail.id).where(
+            m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now
+        )
         return self.s.scalars(q.order_by(m.OutboxEmail.due_at, m.OutboxEmail.id).limit(limit)).all()
 
     def sent_since(self, since: datetime) -> Sequence[m.OutboxEmail]:
@@ -202,7 +214,9 @@ class Repo:
 
     def has_sent(self, deal_id: int, template: str) -> bool:
         q = select(m.OutboxEmail.id).where(
-            m.OutboxEmail.deal_id == deal_id, m.OutboxEmail.template == template, m.OutboxEmail.status == "sent"
+            m.OutboxEmail.deal_id == deal_id,
+            m.OutboxEmail.template == template,
+            m.OutboxEmail.status == "sent",
         )
         return self.s.scalars(q).first() is not None
 
@@ -233,5 +247,14 @@ class Repo:
         reason: str = "",
         **details: Any,
     ) -> None:
-        self.s.add(m.AuditEntry(at=at, kind=kind, deal_id=deal_id, event_id=event_id, rule=rule, reason=reason,
-                                details=details))
+        self.s.add(
+            m.AuditEntry(
+                at=at,
+                kind=kind,
+                deal_id=deal_id,
+                event_id=event_id,
+                rule=rule,
+                reason=reason,
+                details=details,
+            )
+        )

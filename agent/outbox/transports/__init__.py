@@ -30,4 +30,6 @@ def load(config: Config) -> Transport:
         from agent.outbox.transports.file import FileTransport
 
         return FileTransport(config.sent_path)
-    raise ConfigError(f"{config.source}: [transport] backend = {backend!r}: not available in this version; use 'file'")
+    raise ConfigError(
+        f"{config.source}: [transport] backend = {backend!r}: not available in this version; use 'file'"
+    )

@@ -1,0 +1,222 @@
+"""The whole flow on the embedded defaults: Maildir in, .ics meetings, .eml out, SQLite state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, Harness
+
+INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday
+LAUNCH_AT = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # the next Tuesday
+
+
+def test_handover_sends_the_intro_threaded_tagged_and_marked_automatic(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    assert harness.stage(deal_id) == "introduction-call"  # brief complete: checked and advanced by rules
+    harness.run()
+    [intro] = harness.sent()
+    show = harness.show(deal_id)
+    token = show["token"]
+    assert intro["To"].addresses[0].addr_spec == CLIENT[1]
+    assert [a.addr_spec for a in intro["Cc"].addresses] == [CSM[1]]
+    assert intro["Subject"].endswith(f"[ref:{token}]")
+    assert intro["Reply-To"].addresses[0].addr_spec == f"onboarding+{token}@example.com"
+    assert intro["Auto-Submitted"] == "auto-generated"
+    assert intro["Message-ID"].endswith("@example.com>")
+    assert intro.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in intro.iter_parts()] == ["text/plain", "text/html"]
+    assert "introduction call" in intro.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [email] = show["emails"]
+    assert email["template"] == "intro" and email["status"] == "sent"
+    assert email["message_id"] == intro["Message-ID"]
+    assert email["rule"] == "introduction-call.on_enter"
+
+
+def test_each_email_is_sent_once_however_many_passes(harness: Harness) -> None:
+    harness.add_deal()
+    for _ in range(3):
+        harness.run()
+    assert len(harness.sent()) == 1
+
+
+def test_bcc_from_csm_is_logged_with_its_reason_and_auto_reply_is_never_answered(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.run()
+    harness.mail(CSM, [CLIENT], "Your rollout plan")  # the agent is in neither To nor Cc: BCC
+    harness.mail(CLIENT, [CSM], "Automatic reply: Your rollout plan", headers={"Auto-Submitted": "auto-replied"})
+    harness.mail(CLIENT, [CSM], "Out of Office", headers={"X-Auto-Response-Suppress": "All"})
+    harness.run()
+    messages = {m["subject"]: m for m in harness.show(deal_id)["messages"]}
+    assert messages["Your rollout plan"]["direction"] == "bcc"
+    assert "jane@acme-radio.example is a contact" in messages["Your rollout plan"]["match_reason"]
+    assert messages["Automatic reply: Your rollout plan"]["kind"] == "auto_reply"
+    assert len(harness.sent()) == 1  # only the intro: nothing answered the auto-replies
+    events = [e for e in harness.show(deal_id)["events"] if e["kind"] == "message_ignored"]
+    assert len(events) == 2
+    assert harness.stage(deal_id) == "introduction-call"  # auto-replies never move a deal
+
+
+def test_completed_intro_call_sends_recap_and_moves_to_set_up(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT, description="Agreed: go-live 15 January.")
+    harness.run()
+    show = harness.show(deal_id)
+    [meeting] = show["meetings"]
+    assert meeting["type"] == "introduction-call" and meeting["status"] == "scheduled"
+    assert {t["id"]: t["status"] for t in show["tasks"]}["schedule-intro"] == "done"
+
+    harness.at(INTRO_AT + timedelta(minutes=45 + 14))  # inside the 15-minute grace: not yet held
+    harness.run()
+    assert harness.sent_templates() == ["intro"]
+
+    harness.at(INTRO_AT + timedelta(minutes=45 + 15))
+    harness.run()
+    assert harness.sent_templates() == ["intro", "recap"]
+    recap = harness.sent()[-1]
+    body = recap.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Agreed: go-live 15 January." in body
+    assert "Tuesday 1 December 2026" in body
+    assert {a.addr_spec for a in recap["Cc"].addresses} == {CSM[1], ACCOUNT_MANAGER[1]}  # csm + Informed
+    intro = harness.sent()[0]
+    assert intro["Message-ID"] in recap["References"]  # threads into the deal's conversation
+    show = harness.show(deal_id)
+    assert show["stage"] == "set-up"
+    assert [h["stage"] for h in show["stage_history"]] == ["customer-brief", "introduction-call", "set-up"]
+    assert show["stage_history"][1]["exited_at"] == (INTRO_AT + timedelta(minutes=60)).isoformat()
+    recap_events = [e for e in show["events"] if e["rule"] == "recap-after-intro"]
+    assert any("was held" in e["reason"] for e in recap_events)
+    harness.run()
+    assert harness.sent_templates() == ["intro", "recap"]  # never twice
+
+
+def test_rescheduled_call_does_not_fire_the_old_time(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.meeting("intro", "Acme Radio intro", INTRO_AT)
+    harness.run()
+    later = INTRO_AT + timedelta(days=2)
+    harness.meeting("intro", "Acme Radio intro", later, sequence=1)
+    harness.run()
+    harness.at(INTRO_AT + timedelta(hours=3))  # the old time has passed
+    harness.run()
+    assert harness.sent_templates() == ["intro"]
+    assert harness.stage(deal_id) == "introduction-call"
+    harness.at(later + timedelta(hours=1))
+    harness.run()
+    assert harness.sent_templates() == ["intro", "recap"]
+    assert harness.stage(deal_id) == "set-up"
+    assert any(e["kind"] == "meeting_rescheduled" for e in harness.show(deal_id)["events"])
+
+
+def test_cancelled_call_sends_no_recap_and_tells_the_responsible_person(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.meeting("intro", "Acme Radio intro", INTRO_AT)
+    harness.run()
+    harness.meeting("intro", "Acme Radio intro", INTRO_AT, sequence=1, method="CANCEL", status="CANCELLED")
+    harness.run()
+    harness.at(INTRO_AT + timedelta(hours=2))
+    harness.run()
+    assert harness.sent_templates() == ["intro", "notice"]
+    notice = harness.sent()[-1]
+    assert notice["To"].addresses[0].addr_spec == CSM[1]  # R of the stage's tasks
+    assert "cancelled" in notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert harness.show(deal_id)["meetings"][0]["status"] == "cancelled"
+    assert harness.stage(deal_id) == "introduction-call"
+
+
+def test_final_call_sends_completion_then_survey_one_business_day_later_and_records_csat(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="training")
+    harness.meeting("launch", "Acme Radio learner launch", LAUNCH_AT, 60)
+    harness.run()
+    harness.at(LAUNCH_AT + timedelta(minutes=80))
+    harness.run()
+    assert harness.sent_templates() == ["completion"]
+    assert harness.stage(deal_id) == "post-training-cs"
+    harness.at(LAUNCH_AT + timedelta(days=1, minutes=79))  # not yet one business day after it was held
+    harness.run()
+    assert harness.sent_templates() == ["completion"]
+    harness.at(LAUNCH_AT + timedelta(days=1, minutes=80))
+    harness.run()
+    assert harness.sent_templates() == ["completion", "survey"]
+    survey = harness.sent()[-1]
+    harness.mail(CLIENT, [("Agent", survey["Reply-To"].addresses[0].addr_spec)], "Re: survey",
+                 "4 - good, thanks\n\nOn Wed, Sam wrote:\n> 1 to 5?", headers={"In-Reply-To": survey["Message-ID"]})
+    harness.run()
+    show = harness.show(deal_id)
+    assert show["csat"] == 4
+    assert show["stage"] == "post-training-sales"  # csat completes the last task of post-training-cs
+
+
+def test_survey_due_over_a_weekend_waits_for_the_next_business_day(harness: Harness) -> None:
+    friday = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    harness.add_deal(stage="training")
+    harness.meeting("launch", "Acme Radio learner launch", friday, 60)
+    harness.run()
+    harness.at(friday + timedelta(hours=2))
+    harness.run()
+    harness.at(friday + timedelta(days=2, hours=2))  # Sunday
+    harness.run()
+    assert harness.sent_templates() == ["completion"]
+    harness.at(friday + timedelta(days=3, hours=2))  # Monday, after the call's time of day
+    harness.run()
+    assert harness.sent_templates() == ["completion", "survey"]
+
+
+def test_approval_is_asked_of_the_accountable_person_and_their_reply_moves_the_deal(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="post-training-sales")
+    harness.task_done(deal_id, "sales-handover")
+    harness.run()
+    assert harness.stage(deal_id) == "post-training-sales"  # waiting for approval
+    request = harness.sent()[-1]
+    assert request["To"].addresses[0].addr_spec == MANAGER[1]  # A of the stage's task
+    harness.mail(CSM, [("Agent", request["Reply-To"].addresses[0].addr_spec)], "Re: approve", "approve")
+    harness.run()
+    assert harness.stage(deal_id) == "post-training-sales"  # only the approver can approve
+    harness.mail(MANAGER, [("Agent", request["Reply-To"].addresses[0].addr_spec)], "Re: approve", "Approved!")
+    harness.run()
+    assert harness.stage(deal_id) == "won"
+
+
+def test_unmatched_message_waits_for_a_person(harness: Harness) -> None:
+    harness.add_deal()
+    harness.mail(("Stranger", "someone@unknown.example"), [("Agent", "onboarding@example.com")], "Hello there")
+    harness.run()
+    from agent.store.repo import Repo
+
+    with harness.agent.sessions.begin() as s:
+        [msg] = Repo(s).unmatched()
+        assert msg.subject == "Hello there"
+        assert "no deal" in msg.match_reason
+
+
+def test_malformed_mail_and_calendar_are_quarantined_and_the_rest_goes_on(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.deliver(b"")  # not an email at all
+    bad_ics = harness.config.ics_path / "broken.ics"
+    bad_ics.parent.mkdir(parents=True, exist_ok=True)
+    bad_ics.write_bytes(b"this is not a calendar")
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "A real question")
+    report = harness.run()
+    assert report.quarantined == 2
+    from agent.store.repo import Repo
+
+    with harness.agent.sessions.begin() as s:
+        items = Repo(s).quarantined()
+        assert {q.source for q in items} == {"mail", "calendar"}
+        assert all(q.error for q in items)
+        assert any(q.payload == b"this is not a calendar" for q in items)  # kept, not lost
+    assert any(m["subject"] == "A real question" for m in harness.show(deal_id)["messages"])
+    again = harness.run()
+    assert again.quarantined == 0  # never retried forever
+
+
+def test_crash_after_commit_before_ack_does_not_process_the_message_twice(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Question")
+    acked = harness.agent.mailbox.ack
+    harness.agent.mailbox.ack = lambda key: None  # type: ignore[method-assign]  # the "crash": no ack
+    harness.run()
+    harness.agent.mailbox.ack = acked  # type: ignore[method-assign]
+    harness.run()
+    messages = [m for m in harness.show(deal_id)["messages"] if m["subject"] == "Question"]
+    assert len(messages) == 1
+    assert list((harness.config.maildir_path / "new").iterdir()) == []
