@@ -50,16 +50,11 @@ class Duration:
 class BusinessCalendar:
     working_days: frozenset[int] = frozenset(range(5))  # Monday=0
     holidays: frozenset[date] = frozenset()
-    day_start: time = time(9, 0)
 
     @classmethod
-    def from_names(
-        cls, days: tuple[str, ...], holidays: tuple[str, ...], day_start: time
-    ) -> BusinessCalendar:
+    def from_names(cls, days: tuple[str, ...], holidays: tuple[str, ...]) -> BusinessCalendar:
         return cls(
-            frozenset(WEEKDAYS.index(d) for d in days),
-            frozenset(date.fromisoformat(h) for h in holidays),
-            day_start,
+            frozenset(WEEKDAYS.index(d) for d in days), frozenset(date.fromisoformat(h) for h in holidays)
         )
 
     def is_business_day(self, d: date) -> bool:

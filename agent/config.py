@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,7 +57,6 @@ class AgentSection(Section):
     internal_domains: tuple[str, ...] = Field(("example.com",), description="Domains of our own people")
     timezone: str = Field("UTC", description="Default IANA time zone for deals without one")
     business_days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"))
-    business_hours_start: time = Field(time(9, 0), description="Start of the business day")
     holidays: tuple[str, ...] = Field((), description="ISO dates (YYYY-MM-DD) that are not business days")
     max_emails_per_deal_per_day: int = Field(20, ge=1)
     max_emails_per_recipient_per_day: int = Field(10, ge=1)
@@ -216,6 +214,11 @@ def load_config(path: Path | None, *, state_override: Path | None = None) -> Con
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         base, source = path.resolve().parent, str(path)
+        # A relative password_file is beside the config, like every other path in it, not in the cwd.
+        for name in ("mailbox", "transport", "calendar"):
+            section = data.get(name)
+            if isinstance(section, dict) and isinstance(section.get("password_file"), str):
+                section["password_file"] = str(base / section["password_file"])
     if state_override is not None:
         data.setdefault("paths", {})["state"] = str(state_override)
     try:

@@ -734,7 +734,8 @@ class Processor:
             match_strategy=strategy,
             match_reason=reason,
             candidates=[],
-            received_at=msg.date or now,
+            received_at=now,
+            date=msg.date,
             excerpt=msg.new_text[:2000],
         )
         repo.add(row)

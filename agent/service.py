@@ -58,7 +58,7 @@ def load_runtime(config: Config) -> Runtime:
         # At run time a broken rule is disabled and named; the others keep running.
         (log.error if issue.severity == "error" else log.warning)("%s", issue)
     agent = config.agent
-    calendar = BusinessCalendar.from_names(agent.business_days, agent.holidays, agent.business_hours_start)
+    calendar = BusinessCalendar.from_names(agent.business_days, agent.holidays)
     return Runtime(config, rules, templates, Processor(config, rules.pipelines, templates, calendar))
 
 
@@ -284,7 +284,8 @@ class QuarantineError(Exception):
 def meeting_key(mv: MeetingVersion) -> str:
     stamp = mv.dtstamp.isoformat() if mv.dtstamp else ""
     state = "cancelled" if mv.cancelled else "active"
-    key = f"meeting:{mv.uid}:{mv.recurrence_id}:{mv.sequence}:{stamp}:{state}:{mv.start.isoformat()}:{mv.end.isoformat()}"
+    when = f"{mv.start.isoformat()}:{mv.end.isoformat()}"
+    key = f"meeting:{mv.uid}:{mv.recurrence_id}:{mv.sequence}:{stamp}:{state}:{when}"
     if len(key) > 400:  # Outlook UIDs can be long; the key column is bounded
         key = "meeting:" + hashlib.sha256(key.encode()).hexdigest()
     return key

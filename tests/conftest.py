@@ -63,10 +63,18 @@ class Harness:
 
     # --- inputs ---------------------------------------------------------------------------
     def add_deal(self, name: str = "Acme Radio", pipeline: str = "standard-onboarding", **kw: Any) -> int:
-        roles = kw.pop("roles", {"csm": CSM, "onboarding_manager": MANAGER, "account_manager": ACCOUNT_MANAGER})
+        roles = kw.pop(
+            "roles", {"csm": CSM, "onboarding_manager": MANAGER, "account_manager": ACCOUNT_MANAGER}
+        )
         contacts = kw.pop("contacts", [deals.ContactSpec(CLIENT[0], CLIENT[1], "client_admin")])
-        spec = deals.DealSpec(name=name, pipeline=pipeline, contacts=contacts, roles=roles,
-                              timezone=kw.pop("timezone", "Europe/London"), **kw)
+        spec = deals.DealSpec(
+            name=name,
+            pipeline=pipeline,
+            contacts=contacts,
+            roles=roles,
+            timezone=kw.pop("timezone", "Europe/London"),
+            **kw,
+        )
         with self.agent.sessions.begin() as s:
             repo = Repo(s)
             cause = self.agent.processor.begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
@@ -83,9 +91,17 @@ class Harness:
             assert cause is not None and deal is not None
             self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who="test")
 
-    def mail(self, sender: tuple[str, str], to: list[tuple[str, str]], subject: str, body: str = "Hello.", *,
-             cc: list[tuple[str, str]] | None = None, headers: dict[str, str] | None = None,
-             message_id: str | None = None) -> str:
+    def mail(
+        self,
+        sender: tuple[str, str],
+        to: list[tuple[str, str]],
+        subject: str,
+        body: str = "Hello.",
+        *,
+        cc: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        message_id: str | None = None,
+    ) -> str:
         msg = EmailMessage()
         msg["From"] = f"{sender[0]} <{sender[1]}>"
         msg["To"] = ", ".join(f"{n} <{e}>" for n, e in to)
@@ -104,15 +120,35 @@ class Harness:
     def deliver(self, data: bytes) -> None:
         self.maildir.deliver(data, f"{self.clock.now().timestamp():.0f}.{next(self._ids)}.test")
 
-    def meeting(self, name: str, title: str, start: datetime, minutes: int = 45, *, sequence: int = 0,
-                method: str = "REQUEST", status: str = "", attendees: tuple[str, ...] = (CLIENT[1],),
-                description: str = "Agreed: next steps.") -> Path:
+    def meeting(
+        self,
+        name: str,
+        title: str,
+        start: datetime,
+        minutes: int = 45,
+        *,
+        sequence: int = 0,
+        method: str = "REQUEST",
+        status: str = "",
+        attendees: tuple[str, ...] = (CLIENT[1],),
+        description: str = "Agreed: next steps.",
+    ) -> Path:
         fmt = "%Y%m%dT%H%M%SZ"
-        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//csm-agent tests//EN", f"METHOD:{method}",
-                 "BEGIN:VEVENT", f"UID:{name}@example.com", f"SEQUENCE:{sequence}",
-                 f"DTSTAMP:{self.clock.now():{fmt}}", f"DTSTART:{start:{fmt}}",
-                 f"DTEND:{start + timedelta(minutes=minutes):{fmt}}", f"SUMMARY:{title}",
-                 f"DESCRIPTION:{description}", f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}"]
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//csm-agent tests//EN",
+            f"METHOD:{method}",
+            "BEGIN:VEVENT",
+            f"UID:{name}@example.com",
+            f"SEQUENCE:{sequence}",
+            f"DTSTAMP:{self.clock.now():{fmt}}",
+            f"DTSTART:{start:{fmt}}",
+            f"DTEND:{start + timedelta(minutes=minutes):{fmt}}",
+            f"SUMMARY:{title}",
+            f"DESCRIPTION:{description}",
+            f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
+        ]
         lines += [f"ATTENDEE:mailto:{a}" for a in attendees]
         lines += [f"STATUS:{status}"] if status else []
         lines += ["END:VEVENT", "END:VCALENDAR", ""]
@@ -132,7 +168,7 @@ class Harness:
     def sent(self) -> list[EmailMessage]:
         folder = self.config.sent_path
         files = sorted(folder.glob("*.eml")) if folder.exists() else []
-        return [BytesParser(policy=default).parsebytes(p.read_bytes()) for p in files]  # type: ignore[misc]
+        return [BytesParser(policy=default).parsebytes(p.read_bytes()) for p in files]
 
     def sent_templates(self) -> list[str]:
         with self.agent.sessions.begin() as s:

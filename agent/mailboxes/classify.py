@@ -25,7 +25,7 @@ _AUTO_SUBJECT = re.compile(
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery status notification|delivery (?:has )?failed|delivery failure|failure notice|"
     r"returned mail|mail delivery failed|non-?delivery|could not be delivered|returned to sender|"
-    r"delivery problem|rejected",
+    r"delivery problem",
     re.IGNORECASE,
 )
 _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon"})
@@ -63,7 +63,7 @@ def classify(
         return Classification(MessageKind.RECEIPT, reason, True)
     single_bounce = _single_part_bounce(headers, sender, subject)
     if single_bounce:
-        return _bounce(headers, single_bounce, None)
+        return _bounce(headers, single_bounce, msg)
     if calendar_type:
         reason = f"{calendar_type} part present"
         if auto or bulk:
@@ -101,13 +101,14 @@ def _single_part_bounce(headers: HeaderReader, sender: Address | None, subject: 
     local = sender.email.split("@", 1)[0] if sender else ""
     null_sender = _null_return_path(headers) or sender is None
     if (local in _DAEMONS or null_sender) and _BOUNCE_SUBJECT.search(subject):
-        who = sender.email if sender and local in _DAEMONS else "an empty sender"
-        return f"sender {who} with a delivery-failure subject {subject!r}"
+        who = f"sender {sender.email}" if sender and local in _DAEMONS else "an empty sender"
+        return f"{who} with a delivery-failure subject {subject!r}"
     return ""
 
 
-def _bounce(headers: HeaderReader, reason: str, report: Message | None) -> Classification:
-    failed = list(_dsn_permanent_failures(report)) if report is not None else []
+def _bounce(headers: HeaderReader, reason: str, msg: Message) -> Classification:
+    # Some MTAs put a delivery-status part in a plain multipart/mixed: read it wherever it is.
+    failed = _dsn_permanent_failures(msg)
     for _, addr in getaddresses(headers.raw_values("x-failed-recipients")):
         if addr and addr.lower() not in failed:
             failed.append(addr.lower())

@@ -36,7 +36,15 @@ from agent.mailboxes.mime_text import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MessageParseError", "parse_date", "parse_message"]
+__all__ = [
+    "MessageParseError",
+    "address_list",
+    "loose_addresses",
+    "loose_date",
+    "message_ids",
+    "parse_date",
+    "parse_message",
+]
 
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vl)\s*:", re.IGNORECASE)

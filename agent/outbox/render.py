@@ -59,8 +59,10 @@ class TemplateSet:
             try:
                 out[part] = env.get_template(f"{name}/{part}").render(context)
             except TemplateSyntaxError as exc:
+                # The line may be in a template this one extends (_layout.html): name that file.
+                where = exc.filename or folder / part
                 raise errors.TemplateError(
-                    f"{folder / part}:{exc.lineno}: template syntax error: {exc.message}"
+                    f"{where}:{exc.lineno}: template syntax error: {exc.message}"
                 ) from exc
             except TemplateError as exc:
                 raise errors.TemplateError(f"{folder / part}: cannot render: {exc}") from exc

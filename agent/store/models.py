@@ -44,7 +44,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Account(Base):
@@ -160,7 +164,8 @@ class Message(Base):
     match_strategy: Mapped[str] = mapped_column(String(40), default="")
     match_reason: Mapped[str] = mapped_column(Text, default="")
     candidates: Mapped[list[Any]] = mapped_column(default=list)
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime]  # when the agent read it: ordering never trusts a sender's clock
+    date: Mapped[datetime | None]  # the Date header, as the sender's client wrote it
     excerpt: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, Harness
+import pytest
+
+from agent.clock import ManualClock
+from agent.config import load_config
+from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, ROOT, Harness, write_config
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday
 LAUNCH_AT = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # the next Tuesday
@@ -43,7 +50,9 @@ def test_bcc_from_csm_is_logged_with_its_reason_and_auto_reply_is_never_answered
     deal_id = harness.add_deal()
     harness.run()
     harness.mail(CSM, [CLIENT], "Your rollout plan")  # the agent is in neither To nor Cc: BCC
-    harness.mail(CLIENT, [CSM], "Automatic reply: Your rollout plan", headers={"Auto-Submitted": "auto-replied"})
+    harness.mail(
+        CLIENT, [CSM], "Automatic reply: Your rollout plan", headers={"Auto-Submitted": "auto-replied"}
+    )
     harness.mail(CLIENT, [CSM], "Out of Office", headers={"X-Auto-Response-Suppress": "All"})
     harness.run()
     messages = {m["subject"]: m for m in harness.show(deal_id)["messages"]}
@@ -58,7 +67,9 @@ def test_bcc_from_csm_is_logged_with_its_reason_and_auto_reply_is_never_answered
 
 def test_completed_intro_call_sends_recap_and_moves_to_set_up(harness: Harness) -> None:
     deal_id = harness.add_deal()
-    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT, description="Agreed: go-live 15 January.")
+    harness.meeting(
+        "intro", "Acme Radio introduction call", INTRO_AT, description="Agreed: go-live 15 January."
+    )
     harness.run()
     show = harness.show(deal_id)
     [meeting] = show["meetings"]
@@ -123,7 +134,9 @@ def test_cancelled_call_sends_no_recap_and_tells_the_responsible_person(harness:
     assert harness.stage(deal_id) == "introduction-call"
 
 
-def test_final_call_sends_completion_then_survey_one_business_day_later_and_records_csat(harness: Harness) -> None:
+def test_final_call_sends_completion_then_survey_one_business_day_later_and_records_csat(
+    harness: Harness,
+) -> None:
     deal_id = harness.add_deal(stage="training")
     harness.meeting("launch", "Acme Radio learner launch", LAUNCH_AT, 60)
     harness.run()
@@ -138,8 +151,13 @@ def test_final_call_sends_completion_then_survey_one_business_day_later_and_reco
     harness.run()
     assert harness.sent_templates() == ["completion", "survey"]
     survey = harness.sent()[-1]
-    harness.mail(CLIENT, [("Agent", survey["Reply-To"].addresses[0].addr_spec)], "Re: survey",
-                 "4 - good, thanks\n\nOn Wed, Sam wrote:\n> 1 to 5?", headers={"In-Reply-To": survey["Message-ID"]})
+    harness.mail(
+        CLIENT,
+        [("Agent", survey["Reply-To"].addresses[0].addr_spec)],
+        "Re: survey",
+        "4 - good, thanks\n\nOn Wed, Sam wrote:\n> 1 to 5?",
+        headers={"In-Reply-To": survey["Message-ID"]},
+    )
     harness.run()
     show = harness.show(deal_id)
     assert show["csat"] == 4
@@ -178,7 +196,9 @@ def test_approval_is_asked_of_the_accountable_person_and_their_reply_moves_the_d
 
 def test_unmatched_message_waits_for_a_person(harness: Harness) -> None:
     harness.add_deal()
-    harness.mail(("Stranger", "someone@unknown.example"), [("Agent", "onboarding@example.com")], "Hello there")
+    harness.mail(
+        ("Stranger", "someone@unknown.example"), [("Agent", "onboarding@example.com")], "Hello there"
+    )
     harness.run()
     from agent.store.repo import Repo
 
@@ -220,3 +240,73 @@ def test_crash_after_commit_before_ack_does_not_process_the_message_twice(harnes
     messages = [m for m in harness.show(deal_id)["messages"] if m["subject"] == "Question"]
     assert len(messages) == 1
     assert list((harness.config.maildir_path / "new").iterdir()) == []
+
+
+def test_nudge_goes_after_three_business_days_without_a_reply_and_not_after_one(harness: Harness) -> None:
+    harness.add_deal()
+    harness.run()
+    harness.at(datetime(2026, 12, 3, 9, 1, tzinfo=UTC))  # Thursday: Mon + 3 business days is Thu 09:00
+    harness.run()
+    assert harness.sent_templates() == ["intro", "intro-followup"]
+    followup = harness.sent()[-1]
+    assert followup["In-Reply-To"]  # threads into the conversation
+
+
+def test_no_nudge_when_the_client_replied(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.run()
+    intro = harness.sent()[0]
+    harness.mail(
+        CLIENT, [("Agent", intro["Reply-To"].addresses[0].addr_spec)], "Re: Welcome", "Tuesday at 2?"
+    )
+    harness.run()
+    harness.at(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
+    harness.run()
+    assert harness.sent_templates() == ["intro"]
+    [reply] = [m for m in harness.show(deal_id)["messages"] if m["subject"] == "Re: Welcome"]
+    assert reply["direction"] == "inbound" and "reply address" in reply["match_reason"]
+
+
+def test_a_broken_rule_is_disabled_and_the_others_still_run(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "standard-onboarding.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{advance: set-up}", "{advance: nowhere}"), encoding="utf-8")
+    cfg_path = write_config(tmp_path)
+    cfg_text = cfg_path.read_text(encoding="utf-8").replace(
+        f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"'
+    )
+    cfg_path.write_text(cfg_text, encoding="utf-8")
+    config = load_config(cfg_path)
+    h = Harness(config, ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    issues = [i for i in h.agent.runtime.rules.errors if i.rule == "recap-after-intro"]
+    assert issues and "nowhere" in issues[0].message
+    deal_id = h.add_deal()
+    h.meeting("intro", "Acme Radio intro", INTRO_AT)
+    h.run()
+    h.at(INTRO_AT + timedelta(hours=2))
+    h.run()
+    assert h.sent_templates() == ["intro"]  # the broken rule (recap + advance) is off ...
+    assert "schedule-intro" in [
+        t["id"] for t in h.show(deal_id)["tasks"] if t["status"] == "done"
+    ]  # ... others run
+
+
+def test_killed_after_delivery_before_recording_it_sends_nothing_twice(harness: Harness) -> None:
+    harness.add_deal()
+    transport = harness.agent.outbox.transport
+    real_send = transport.send
+
+    def send_then_die(message: Any, recipients: list[str], outbox_id: int) -> None:
+        real_send(message, recipients, outbox_id)
+        raise KeyboardInterrupt("killed between delivery and the status update")
+
+    transport.send = send_then_die  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        harness.run()
+    transport.send = real_send  # type: ignore[method-assign]
+    restarted = Harness(harness.config, harness.clock)  # a new process on the same state
+    restarted.run()
+    assert len(restarted.sent()) == 1
+    assert restarted.sent_templates() == ["intro"]

@@ -1,0 +1,239 @@
+"""The command-line contracts of DESIGN.md, driven as a person would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.cli import main
+from tests.conftest import ROOT, write_config
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+def run(cfg: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["--config", str(cfg), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def as_json(cfg: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    code, out, err = run(cfg, *args, "--json", capsys=capsys)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def add_acme(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        cfg,
+        "deals",
+        "add",
+        "--name",
+        "Acme Radio",
+        "--contact",
+        "Jane Doe,jane@acme.example,client_admin",
+        "--csm",
+        "sam@example.com",
+        "--role",
+        "onboarding_manager=olivia@example.com",
+        capsys=capsys,
+    )
+    assert code == 0, err
+    assert "stage introduction-call" in out
+
+
+def test_add_list_show_and_advance(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_acme(cfg, capsys)
+    assert as_json(cfg, capsys, "deals", "list") == [
+        {"id": 1, "name": "Acme Radio", "pipeline": "standard-onboarding", "stage": "introduction-call"}
+    ]
+    show = as_json(cfg, capsys, "deals", "show", "1")
+    for key in (
+        "id",
+        "name",
+        "pipeline",
+        "stage",
+        "stage_history",
+        "tasks",
+        "messages",
+        "meetings",
+        "emails",
+        "events",
+    ):
+        assert key in show
+    assert [h["stage"] for h in show["stage_history"]] == ["customer-brief", "introduction-call"]
+    assert show["stage_history"][0]["exited_at"] is not None and show["stage_history"][1]["exited_at"] is None
+    task = next(t for t in show["tasks"] if t["id"] == "schedule-intro")
+    assert (task["R"], task["A"], task["status"]) == ("csm", "onboarding_manager", "open")
+    assert show["emails"][0]["template"] == "intro" and show["emails"][0]["status"] == "queued"
+    assert any(e["rule"] == "brief-done" for e in show["events"])
+    assert "+00:00" in show["stage_history"][0]["entered_at"]  # ISO 8601 with offset
+
+    code, out, _ = run(cfg, "deals", "advance", "Acme Radio", capsys=capsys)
+    assert code == 0 and "stage set-up" in out
+    code, _, err = run(cfg, "deals", "advance", "1", "nowhere", capsys=capsys)
+    assert code == 2 and "nowhere" in err and "set-up" in err
+    code, _, err = run(cfg, "deals", "show", "99", capsys=capsys)
+    assert code == 2 and "no deal '99'" in err
+
+
+def test_run_once_sends_what_is_queued_and_outbox_lists_it(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_acme(cfg, capsys)
+    code, out, _ = run(cfg, "run", "--once", "--dry-run", capsys=capsys)
+    assert code == 0 and "1 held (dry run)" in out
+    assert not (cfg.parent / "state" / "sent").exists() or not list((cfg.parent / "state" / "sent").iterdir())
+    code, out, _ = run(cfg, "run", "--once", capsys=capsys)
+    assert "1 emails sent" in out
+    [email] = as_json(cfg, capsys, "outbox", "list")
+    assert email["template"] == "intro" and email["status"] == "sent" and email["to"] == ["jane@acme.example"]
+    assert email["message_id"].startswith("<") and email["deal"] == 1
+    assert len(list((cfg.parent / "state" / "sent").glob("*.eml"))) == 1
+
+
+def test_import_csv_reports_broken_rows_by_line_and_imports_the_good_ones(
+    cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "handover.csv"
+    csv.write_text(
+        "deal,pipeline,contact_name,contact_email,contact_role,csm,account_manager,timezone,region\n"
+        "Acme Radio,standard-onboarding,Jane Doe,jane@acme.example,client_admin,sam@example.com,alex@example.com,"
+        "Europe/London,EMEA\n"
+        "Acme Radio,standard-onboarding,Bob Roe,bob@acme.example,client_sponsor,sam@example.com,,,\n"
+        "Globex,no-such-pipeline,Gil,gil@globex.example,client_admin,sam@example.com,,,\n"
+        "Initech,project-onboarding,Peter,not-an-email,client_project_lead,sam@example.com,,,\n"
+        "Hooli,hybrid-onboarding,Gavin,gavin@hooli.example,client_admin,sam@example.com,,Mars/Base,\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(cfg, "deals", "import", str(csv), capsys=capsys)
+    assert code == 2  # some rows were broken
+    assert "imported 1 deals" in out
+    assert f"{csv}:4: pipeline: unknown pipeline 'no-such-pipeline'" in err
+    assert f"{csv}:5: contact_email: 'not-an-email' is not an email address" in err
+    assert f"{csv}:6: timezone: 'Mars/Base'" in err
+    show = as_json(cfg, capsys, "deals", "show", "Acme Radio")
+    assert [c["email"] for c in show["contacts"]] == ["jane@acme.example", "bob@acme.example"]
+    assert show["roles"]["account_manager"]["email"] == "alex@example.com"
+    assert show["attributes"] == {"region": "EMEA"} and show["timezone"] == "Europe/London"
+    code, _, err = run(cfg, "deals", "import", str(csv), capsys=capsys)
+    assert "exists already" in err  # importing twice never duplicates a deal
+    missing = tmp_path / "bad.csv"
+    missing.write_text("deal,pipeline\nX,standard-onboarding\n", encoding="utf-8")
+    code, _, err = run(cfg, "deals", "import", str(missing), capsys=capsys)
+    assert code == 2 and f"{missing}:1: missing column(s) contact_name" in err
+
+
+def test_unmatched_list_and_assign_runs_the_rules(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_acme(cfg, capsys)
+    maildir = cfg.parent / "state" / "mail"
+    (maildir / "new").mkdir(parents=True, exist_ok=True)
+    (maildir / "new" / "1.x.test").write_bytes(
+        b"From: Someone <someone@gmail.com>\r\nTo: onboarding@example.com\r\nSubject: Who am I\r\n"
+        b"Message-ID: <who@gmail.com>\r\n\r\nHi.\r\n"
+    )
+    run(cfg, "run", "--once", capsys=capsys)
+    [item] = as_json(cfg, capsys, "unmatched", "list")
+    assert item["subject"] == "Who am I" and item["from"] == "someone@gmail.com"
+    code, _, _ = run(cfg, "unmatched", "assign", str(item["id"]), "Acme Radio", capsys=capsys)
+    assert code == 0
+    assert as_json(cfg, capsys, "unmatched", "list") == []
+    show = as_json(cfg, capsys, "deals", "show", "1")
+    [msg] = show["messages"]
+    assert msg["match_reason"] == "assigned by the command line"
+    code, _, _ = run(cfg, "unmatched", "assign", "999", "1", capsys=capsys)
+    assert code == 2
+
+
+def test_render_previews_a_template_for_a_deal(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_acme(cfg, capsys)
+    code, out, _ = run(cfg, "render", "intro", "--deal", "1", capsys=capsys)
+    assert code == 0 and out.startswith("Subject: Welcome") and "Hello Jane" in out
+    code, out, _ = run(cfg, "render", "intro", "--deal", "1", "--html", capsys=capsys)
+    assert "<strong>Acme Radio</strong>" in out
+    code, _, err = run(cfg, "render", "nope", "--deal", "1", capsys=capsys)
+    assert code == 2 and "no such email template" in err
+
+
+def test_task_done_and_quarantine_commands(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_acme(cfg, capsys)
+    code, _, err = run(cfg, "deals", "task-done", "1", "no-such-task", capsys=capsys)
+    assert code == 2 and "schedule-intro" in err
+    code, _, _ = run(cfg, "deals", "task-done", "1", "schedule-intro", capsys=capsys)
+    assert code == 0
+    maildir = cfg.parent / "state" / "mail" / "new"
+    maildir.mkdir(parents=True, exist_ok=True)
+    (maildir / "2.x.test").write_bytes(b"")
+    run(cfg, "run", "--once", capsys=capsys)
+    [q] = as_json(cfg, capsys, "quarantine", "list")
+    assert q["source"] == "mail" and "cannot parse" in q["error"]
+    code, out, _ = run(cfg, "quarantine", "retry", str(q["id"]), capsys=capsys)
+    assert code == 1 and "quarantined" in out  # still broken: it goes back, nothing lost
+    assert len(as_json(cfg, capsys, "quarantine", "list")) == 1
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_daemon_once_with_embedded_defaults_in_a_fresh_folder(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "daemon.py"), "--once"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pass done" in done.stdout
+    assert (tmp_path / "state" / "agent.db").is_file()  # SQLite at state/agent.db
+    assert (tmp_path / "state" / "mail" / "new").is_dir()  # Maildir at state/mail
+    assert (tmp_path / "state" / "calendar").is_dir()
+
+
+def test_daemon_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "state" / "agent.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "agent stopped" in err
+
+
+def test_bad_config_exits_2_naming_file_and_key(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, '[mailbox]\nbackend = "pigeon"\n')
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg), "--once"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"{cfg}:" in done.stderr and "[mailbox] backend = 'pigeon'" in done.stderr
+    assert not (tmp_path / "state").exists()  # refused before any I/O

@@ -1,0 +1,147 @@
+"""Which rules fire, and why: the pure core over the shipped pipelines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.businesstime import BusinessCalendar
+from agent.domain import Address, DealView, Participant
+from agent.pipeline.actions import MoveStage, Raci, SendEmail, plan, resolve
+from agent.pipeline.engine import DealFacts, Trigger, evaluate
+from agent.pipeline.loader import LoadResult, load_pipelines
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> LoadResult:
+    return load_pipelines(ROOT / "rules")
+
+
+def fired(result: LoadResult, pipeline: str, trigger: Trigger, **facts: object) -> list[str]:
+    f = DealFacts(**facts)  # type: ignore[arg-type]
+    return [x.rule for x in evaluate(result.pipelines[pipeline], trigger, f)]
+
+
+def test_meeting_completed_fires_the_rule_for_that_meeting_type_only(shipped: LoadResult) -> None:
+    t = Trigger("meeting_completed", "introduction-call")
+    assert fired(shipped, "standard-onboarding", t, stage="introduction-call") == ["recap-after-intro"]
+    t = Trigger("meeting_completed", "learner-launch")
+    assert fired(shipped, "standard-onboarding", t, stage="training") == ["survey-after-final-call"]
+    assert (
+        fired(shipped, "standard-onboarding", Trigger("meeting_completed", "unknown"), stage="training") == []
+    )
+
+
+def test_hybrid_deal_moves_only_when_both_teams_calls_are_done(shipped: LoadResult) -> None:
+    t = Trigger("meeting_completed", "platform-onboarding")
+    one = fired(
+        shipped,
+        "hybrid-onboarding",
+        t,
+        stage="parallel-onboarding",
+        meetings_completed=frozenset({"platform-onboarding"}),
+    )
+    assert one == ["platform-call-held"]
+    both = fired(
+        shipped,
+        "hybrid-onboarding",
+        t,
+        stage="parallel-onboarding",
+        meetings_completed=frozenset({"platform-onboarding", "content-onboarding"}),
+    )
+    assert both == ["platform-call-held", "both-teams-done"]
+
+
+def test_conditions_are_explained_in_the_reason(shipped: LoadResult) -> None:
+    p = shipped.pipelines["standard-onboarding"]
+    [firing] = evaluate(
+        p,
+        Trigger("deal_created", "", "handed over"),
+        DealFacts(stage="customer-brief", roles_filled=frozenset({"client_contacts", "csm"})),
+    )
+    assert firing.rule == "brief-checked"
+    assert firing.reason == "rule brief-checked: handed over (deal has client_contacts, csm)"
+    assert (
+        evaluate(
+            p, Trigger("deal_created"), DealFacts(stage="customer-brief", roles_filled=frozenset({"csm"}))
+        )
+        == []
+    )
+
+
+def test_timer_triggers_fire_only_the_rule_they_were_set_for(shipped: LoadResult) -> None:
+    t = Trigger("no_reply_to", "nudge-no-reply")
+    assert fired(shipped, "standard-onboarding", t, stage="introduction-call") == ["nudge-no-reply"]
+    assert fired(shipped, "standard-onboarding", t, stage="set-up") == []  # if: stage
+    booked = fired(
+        shipped,
+        "standard-onboarding",
+        t,
+        stage="introduction-call",
+        meetings_booked=frozenset({"introduction-call"}),
+    )
+    assert booked == []  # if: no_meeting
+    assert fired(shipped, "standard-onboarding", Trigger("no_reply_to", "stuck"), stage="set-up") == []
+
+
+DEAL = DealView(
+    id=1,
+    name="Acme",
+    pipeline="standard-onboarding",
+    stage="introduction-call",
+    token="T",
+    client_domains=(),
+    timezone="Europe/London",
+    people=(
+        Participant("jane@acme.example", "Jane", "client_admin", False),
+        Participant("bob@acme.example", "Bob", "client_sponsor", False),
+        Participant("sam@example.com", "Sam", "csm", True),
+        Participant("olivia@example.com", "Olivia", "onboarding_manager", True),
+    ),
+)
+
+
+def test_recipients_resolve_roles_raci_letters_and_addresses() -> None:
+    raci = Raci(responsible=("csm",), accountable=("onboarding_manager",), informed=("account_manager",))
+    to, missing = resolve(["client_contacts"], DEAL, raci)
+    assert [a.email for a in to] == ["jane@acme.example", "bob@acme.example"]
+    cc, missing = resolve(["csm", "accountable", "informed", "x@y.example", "csm"], DEAL, raci)
+    assert [a.email for a in cc] == ["sam@example.com", "olivia@example.com", "x@y.example"]
+    assert missing == ("informed",)  # nobody fills account_manager on this deal
+
+
+def test_send_after_business_day_at_a_time_of_day(shipped: LoadResult) -> None:
+    from agent.pipeline.schema import ActionDef
+
+    action = ActionDef.model_validate({"send": "survey", "after": "1 business day", "at": "10:00"})
+    friday = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    effect = plan(
+        action,
+        deal=DEAL,
+        raci=Raci(),
+        pipeline=shipped.pipelines["standard-onboarding"],
+        now=friday,
+        calendar=BusinessCalendar(),
+    )
+    assert isinstance(effect, SendEmail)
+    assert effect.due_at == datetime(
+        2026, 12, 8, 10, 0, tzinfo=UTC
+    )  # Mon 16:00 is past 10:00: Tue 10:00 London
+    assert effect.to == (Address("jane@acme.example", "Jane"), Address("bob@acme.example", "Bob"))
+
+
+def test_advance_next_and_past_the_last_stage(shipped: LoadResult) -> None:
+    from agent.pipeline.schema import ActionDef
+
+    p = shipped.pipelines["standard-onboarding"]
+    action = ActionDef.model_validate({"advance": "next"})
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    assert plan(
+        action, deal=DEAL, raci=Raci(), pipeline=p, now=now, calendar=BusinessCalendar()
+    ) == MoveStage("set-up")
+    last = DealView(**{**DEAL.__dict__, "stage": "won"})
+    assert plan(action, deal=last, raci=Raci(), pipeline=p, now=now, calendar=BusinessCalendar()) is None

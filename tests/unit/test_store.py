@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from agent.store import models as m
+from agent.store.db import make_engine, migrate, open_store
+
+
+def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), m.Base.metadata)
+    assert diff == [], f"models and migrations differ; add an Alembic revision: {diff}"
+    assert "deals" in inspect(engine).get_table_names()
+    migrate(engine)  # a second upgrade is a no-op
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_datetimes_come_back_as_utc_and_naive_ones_are_refused(tmp_path: Path) -> None:
+    sessions = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    paris = timezone(timedelta(hours=1))
+    with sessions.begin() as s:
+        s.add(m.Timer(key="k", kind="x", due_at=datetime(2026, 12, 1, 10, 0, tzinfo=paris), payload={}))
+    with sessions.begin() as s:
+        timer = s.query(m.Timer).one()
+        assert timer.due_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+        assert timer.due_at.tzinfo is UTC
+    with pytest.raises(Exception, match="naive datetime"), sessions.begin() as s:
+        s.add(m.Timer(key="k2", kind="x", due_at=datetime(2026, 12, 1), payload={}))
