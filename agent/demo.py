@@ -24,7 +24,13 @@ from agent.service import Agent
 from agent.store.repo import Repo
 
 MARKER = ".csm-agent-demo"
-START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
+DAY = timedelta(days=1)
+
+
+def _start() -> datetime:
+    """A Monday 09:00 UTC three to four weeks ago: the story is over by today, so `deals show` reads right."""
+    today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=21 + today.weekday())
 CSM = ("Sam Carter", "sam@example.com")
 MANAGER = ("Olivia Grant", "olivia@example.com")
 ACCOUNT_MANAGER = ("Alex Reed", "alex@example.com")
@@ -34,9 +40,10 @@ CLIENT = ("Jane Doe", "jane@acme-radio.example")
 def run_demo(config: Config) -> int:
     state = config.state_dir
     _fresh(state)
-    clock = ManualClock(START)
+    start = _start()
+    clock = ManualClock(start)
     agent = Agent(config, clock=clock)
-    demo = _Demo(agent, clock, config)
+    demo = _Demo(agent, clock, config, start)
     demo.run()
     return 0
 
@@ -54,7 +61,8 @@ def _fresh(state: Path) -> None:
 
 
 class _Demo:
-    def __init__(self, agent: Agent, clock: ManualClock, config: Config) -> None:
+    def __init__(self, agent: Agent, clock: ManualClock, config: Config, start: datetime) -> None:
+        self.start = start
         self.agent = agent
         self.clock = clock
         self.config = config
@@ -64,7 +72,7 @@ class _Demo:
 
     def run(self) -> None:
         print(
-            f"csm-agent demo — state in {self.config.state_dir}/ (simulated clock from {START:%a %d %b %Y %H:%M} UTC)"
+            f"csm-agent demo — state in {self.config.state_dir}/ (simulated clock from {self.start:%a %d %b %Y %H:%M} UTC)"
         )
         self.title("Sales hands over a won deal: Acme Radio")
         deal_id = self.handover()
@@ -91,7 +99,7 @@ class _Demo:
         self.show_sent()
 
         self.title("The introduction call is booked (an .ics in state/calendar/), then held")
-        intro_start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+        intro_start = self.start + DAY + timedelta(hours=5)  # Tuesday 14:00
         self.meeting(
             "intro",
             "Acme Radio introduction call",
@@ -112,7 +120,7 @@ class _Demo:
         self.show_stage(deal_id)
 
         self.title("The final onboarding call (learner launch) is held")
-        launch = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+        launch = self.start + 8 * DAY + timedelta(hours=1)  # the next Tuesday 10:00
         self.meeting("launch", "Acme Radio learner launch", launch, 60, "All 40 learners are invited.")
         self.agent.run_once()
         self.at(launch + timedelta(minutes=60 + 16))
