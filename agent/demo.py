@@ -1,26 +1,19 @@
-"""A whole onboarding, end to end, on the embedded defaults, with a simulated clock.
+"""`python -m agent demo`: a whole onboarding, end to end, on the embedded defaults.
 
-Everything goes through the real parts: emails are dropped into the Maildir,
-meetings into the .ics folder, and the agent's passes write real .eml files.
-Only time is simulated, so that two weeks of onboarding take seconds.
+The story runs on agent.simulation (the real agent, a simulated clock) and
+narrates what the agent did and why, from its own records.
 """
 
 from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default
-from email.utils import format_datetime
 from pathlib import Path
 
-from agent import deals
 from agent.clock import ManualClock
 from agent.config import Config
 from agent.errors import InputError
-from agent.mailboxes.maildir import MaildirMailbox
-from agent.service import Agent
+from agent.simulation import CLIENT, CSM, MANAGER, Simulation
 from agent.store.repo import Repo
 
 MARKER = ".csm-agent-demo"
@@ -31,20 +24,12 @@ def _start() -> datetime:
     """A Monday 09:00 UTC three to four weeks ago: the story is over by today, so `deals show` reads right."""
     today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     return today - timedelta(days=21 + today.weekday())
-CSM = ("Sam Carter", "sam@example.com")
-MANAGER = ("Olivia Grant", "olivia@example.com")
-ACCOUNT_MANAGER = ("Alex Reed", "alex@example.com")
-CLIENT = ("Jane Doe", "jane@acme-radio.example")
 
 
 def run_demo(config: Config) -> int:
-    state = config.state_dir
-    _fresh(state)
+    _fresh(config.state_dir)
     start = _start()
-    clock = ManualClock(start)
-    agent = Agent(config, clock=clock)
-    demo = _Demo(agent, clock, config, start)
-    demo.run()
+    _Demo(Simulation(config, ManualClock(start)), start).run()
     return 0
 
 
@@ -61,22 +46,24 @@ def _fresh(state: Path) -> None:
 
 
 class _Demo:
-    def __init__(self, agent: Agent, clock: ManualClock, config: Config, start: datetime) -> None:
+    def __init__(self, sim: Simulation, start: datetime) -> None:
+        self.sim = sim
         self.start = start
-        self.agent = agent
-        self.clock = clock
-        self.config = config
-        self.maildir = MaildirMailbox(config.maildir_path)
+        self.config = sim.config
         self.step = 0
-        self.sent_seen: set[str] = set()
+        self.sent_seen = 0
 
     def run(self) -> None:
-        print(
-            f"csm-agent demo — state in {self.config.state_dir}/ (simulated clock from {self.start:%a %d %b %Y %H:%M} UTC)"
-        )
+        sim = self.sim
+        print(f"csm-agent demo — state in {self.config.state_dir}/")
+        print(f"(the clock is simulated and starts on {self.start:%a %d %b %Y} 09:00 UTC)")
+
         self.title("Sales hands over a won deal: Acme Radio")
-        deal_id = self.handover()
-        self.agent.run_once()
+        deal = sim.add_deal(
+            "Acme Radio", products=["Scheduling", "Analytics"], contract_months=12, payment_type="annual"
+        )
+        print(f"   deal {deal} 'Acme Radio' created in standard-onboarding; now in stage {sim.stage(deal)}")
+        sim.run()
         self.show_sent()
 
         self.title("The CSM writes to the client with the agent in BCC; the client's out-of-office answers")
@@ -84,8 +71,8 @@ class _Demo:
             CSM,
             [CLIENT],
             "Acme Radio: your rollout plan",
-            "Hi Jane,\n\nAttached is the rollout plan.\n\nSam",
-            bcc_agent=True,
+            "Hi Jane,\n\nHere is the rollout plan.\n\nSam",
+            bcc=True,
         )
         self.mail(
             CLIENT,
@@ -94,104 +81,76 @@ class _Demo:
             "I am out of the office.",
             headers={"Auto-Submitted": "auto-replied"},
         )
-        self.agent.run_once()
-        self.show_messages(deal_id)
+        sim.run()
+        for msg in sim.show(deal)["messages"]:
+            verdict = "logged, never answered" if msg["kind"] != "normal" else "logged on the deal"
+            print(
+                f"   message '{msg['subject']}' ({msg['direction']}, {msg['kind']}): {verdict} — {msg['match_reason']}"
+            )
         self.show_sent()
 
         self.title("The introduction call is booked (an .ics in state/calendar/), then held")
-        intro_start = self.start + DAY + timedelta(hours=5)  # Tuesday 14:00
+        intro = self.start + DAY + timedelta(hours=5)  # Tuesday 14:00
         self.meeting(
             "intro",
             "Acme Radio introduction call",
-            intro_start,
+            intro,
             45,
             "Agreed: go-live on 15 January; Jane owns the data import; weekly check-ins on Tuesdays.",
         )
-        self.agent.run_once()
-        self.show_stage(deal_id)
-        self.at(intro_start + timedelta(minutes=45 + 16))
-        self.agent.run_once()
+        sim.run()
+        self.show_stage(deal)
+        self.at(intro + timedelta(minutes=45 + 16))
+        sim.run()
         self.show_sent()
-        self.show_stage(deal_id)
+        self.show_stage(deal)
 
         self.title("Set-up is done (the CSM ticks the tasks: `deals task-done`)")
+        self.at(self.start + 4 * DAY + timedelta(hours=7))
         for task in ("provision-account", "import-data"):
-            self.task_done(deal_id, task)
-        self.show_stage(deal_id)
+            sim.task_done(deal, task)
+            print(f"   task {task} done")
+        self.show_stage(deal)
 
         self.title("The final onboarding call (learner launch) is held")
         launch = self.start + 8 * DAY + timedelta(hours=1)  # the next Tuesday 10:00
         self.meeting("launch", "Acme Radio learner launch", launch, 60, "All 40 learners are invited.")
-        self.agent.run_once()
+        sim.run()
         self.at(launch + timedelta(minutes=60 + 16))
-        self.agent.run_once()
+        sim.run()
         self.show_sent()
-        self.show_stage(deal_id)
+        self.show_stage(deal)
 
         self.title("One business day later the survey goes out; the client answers it")
-        self.at(launch + timedelta(days=1, hours=1, minutes=20))
-        self.agent.run_once()
+        self.at(launch + DAY + timedelta(minutes=60 + 20))
+        sim.run()
         self.show_sent()
+        agent = (self.config.agent.name, sim.reply_address(deal))
         self.mail(
             CLIENT,
-            [(self.config.agent.name, self.reply_address(deal_id))],
+            [agent],
             "Re: One question about your onboarding",
             "5 - it went really well, thank you!\n\nOn Wed, Sam wrote:\n> How satisfied are you?",
         )
-        self.agent.run_once()
-        self.show_stage(deal_id)
+        sim.run()
+        self.show_stage(deal)
 
         self.title("Sales hand-over done; leaving the stage needs the Onboarding Manager's approval")
-        self.task_done(deal_id, "sales-handover")
-        self.agent.run_once()
+        sim.task_done(deal, "sales-handover")
+        sim.run()
         self.show_sent()
-        self.mail(
-            MANAGER,
-            [(self.config.agent.name, self.reply_address(deal_id))],
-            "Re: Approve: Acme Radio",
-            "Approve.\n\nOlivia",
-        )
-        self.agent.run_once()
-        self.show_stage(deal_id)
+        self.mail(MANAGER, [agent], "Re: Approve: Acme Radio", "Approve.\n\nOlivia")
+        sim.run()
+        self.show_stage(deal)
 
-        self.title("Where the deal stands (`python -m agent deals show 1`)")
-        self.summary(deal_id)
+        self.title(f"Where the deal stands (`python -m agent deals show {deal}`)")
+        self.summary(deal)
         print(f"\nThe emails are in {self.config.sent_path}/ — open any .eml with a mail client.")
         print(
-            f"Look around: python -m agent --state {self.config.state_dir} deals show 1   (or outbox list, deals list)"
+            f"Look around: python -m agent --state {self.config.state_dir} deals show {deal}  (or outbox list)"
         )
 
-    # --- the actors ---------------------------------------------------------------------
-    def handover(self) -> int:
-        spec = deals.DealSpec(
-            name="Acme Radio",
-            pipeline="standard-onboarding",
-            timezone="Europe/London",
-            contacts=[deals.ContactSpec(CLIENT[0], CLIENT[1], "client_admin")],
-            roles={"csm": CSM, "onboarding_manager": MANAGER, "account_manager": ACCOUNT_MANAGER},
-            products=["Scheduling", "Analytics"],
-            contract_months=12,
-            payment_type="annual",
-        )
-        proc = self.agent.processor
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            cause = proc.begin(repo, "demo:handover", "cli", self.clock.now())
-            assert cause is not None
-            deal = deals.create_deal(repo, spec, now=self.clock.now(), default_tz="UTC")
-            proc.deal_created(repo, deal, cause, self.clock.now(), None)
-            print(f"   deal {deal.id} '{deal.name}' created in {deal.pipeline}; now in stage {deal.stage}")
-            return deal.id
-
-    def task_done(self, deal_id: int, task: str) -> None:
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            cause = self.agent.processor.begin(repo, f"demo:task:{task}", "cli", self.clock.now())
-            deal = repo.deal(deal_id)
-            assert cause is not None and deal is not None
-            self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who=CSM[1])
-            print(f"   task {task} done")
-
+    # --- narrated actions ------------------------------------------------------------------
     def mail(
         self,
         sender: tuple[str, str],
@@ -199,110 +158,51 @@ class _Demo:
         subject: str,
         body: str,
         *,
-        bcc_agent: bool = False,
+        bcc: bool = False,
         headers: dict[str, str] | None = None,
     ) -> None:
-        msg = EmailMessage()
-        msg["From"] = f"{sender[0]} <{sender[1]}>"
-        msg["To"] = ", ".join(f"{n} <{e}>" for n, e in to)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(self.clock.now())
-        msg["Message-ID"] = (
-            f"<demo-{self.clock.now().timestamp():.0f}-{len(subject)}@{sender[1].split('@')[1]}>"
-        )
-        if bcc_agent:
-            msg["Delivered-To"] = self.config.agent.address
-        for k, v in (headers or {}).items():
-            msg[k] = v
-        msg.set_content(body)
-        unique = f"{self.clock.now().timestamp():.0f}.{subject.__hash__() & 0xFFFFFF}.demo"
-        self.maildir.deliver(msg.as_bytes(), unique)
+        # A BCC copy shows the agent only in Delivered-To, as a real mail server writes it.
+        extra = {**(headers or {}), **({"Delivered-To": self.config.agent.address} if bcc else {})}
+        self.sim.mail(sender, to, subject, body, headers=extra)
         print(
-            f"   mail in: {sender[1]} → {', '.join(e for _, e in to)}{' (agent in BCC)' if bcc_agent else ''}: "
-            f"'{subject}'"
+            f"   mail in: {sender[1]} → {', '.join(e for _, e in to)}{' (agent in BCC)' if bcc else ''}: '{subject}'"
         )
 
     def meeting(self, name: str, title: str, start: datetime, minutes: int, description: str) -> None:
-        end = start + timedelta(minutes=minutes)
-        fmt = "%Y%m%dT%H%M%SZ"
-        ics = "\r\n".join(
-            [
-                "BEGIN:VCALENDAR",
-                "VERSION:2.0",
-                "PRODID:-//csm-agent demo//EN",
-                "METHOD:REQUEST",
-                "BEGIN:VEVENT",
-                f"UID:demo-{name}@example.com",
-                "SEQUENCE:0",
-                f"DTSTAMP:{self.clock.now():{fmt}}",
-                f"DTSTART:{start:{fmt}}",
-                f"DTEND:{end:{fmt}}",
-                f"SUMMARY:{title}",
-                f"DESCRIPTION:{description}",
-                f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
-                f"ATTENDEE;CN={CLIENT[0]};ROLE=REQ-PARTICIPANT:mailto:{CLIENT[1]}",
-                f"ATTENDEE;CN={self.config.agent.name}:mailto:{self.config.agent.address}",
-                "END:VEVENT",
-                "END:VCALENDAR",
-                "",
-            ]
+        path = self.sim.meeting(
+            name,
+            title,
+            start,
+            minutes,
+            description=description,
+            attendees=(CLIENT[1], self.config.agent.address),
         )
-        path = self.config.ics_path / f"{name}.ics"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(ics, encoding="utf-8")
         print(f"   meeting booked: '{title}' {start:%a %d %b %H:%M} UTC ({minutes} min) → {path.name}")
 
     def at(self, when: datetime) -> None:
-        self.clock.set(when)
+        self.sim.at(when)
         print(f"   … clock moves to {when:%a %d %b %Y %H:%M} UTC")
 
-    def reply_address(self, deal_id: int) -> str:
-        with self.agent.sessions.begin() as s:
-            deal = Repo(s).deal(deal_id)
-            assert deal is not None
-            local, domain = self.config.agent.address.split("@")
-            return f"{local}+{deal.token}@{domain}"
-
-    # --- what the agent did -----------------------------------------------------------------
+    # --- what the agent did --------------------------------------------------------------------
     def title(self, text: str) -> None:
         self.step += 1
         print(f"\n{self.step}. {text}")
 
     def show_sent(self) -> None:
-        folder = self.config.sent_path
-        for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-            if path.name in self.sent_seen:
-                continue
-            self.sent_seen.add(path.name)
-            msg = BytesParser(policy=default).parsebytes(path.read_bytes())
+        sent = self.sim.sent()
+        for i, msg in enumerate(sent[self.sent_seen :], start=self.sent_seen + 1):
             cc = f" cc {msg['Cc']}" if msg["Cc"] else ""
-            print(f"   ✉ sent {path.name}: '{msg['Subject']}' to {msg['To']}{cc}")
-
-    def show_messages(self, deal_id: int) -> None:
-        with self.agent.sessions.begin() as s:
-            for msg in Repo(s).messages_for(deal_id):
-                verdict = "logged, never answered" if msg.status == "ignored" else "logged on the deal"
-                print(
-                    f"   message '{msg.subject}' ({msg.direction}, {msg.kind}): {verdict} — {msg.match_reason}"
-                )
+            print(f"   ✉ sent {i:06d}.eml: '{msg['Subject']}' to {msg['To']}{cc}")
+        self.sent_seen = len(sent)
 
     def show_stage(self, deal_id: int) -> None:
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            deal = repo.deal(deal_id)
-            assert deal is not None
-            done = [t.key for t in repo.tasks(deal_id) if t.status == "done"]
-            extra = f"; CSAT {deal.csat}" if deal.csat else ""
-            print(f"   → deal is in stage '{deal.stage}'; tasks done: {', '.join(done) or 'none'}{extra}")
+        show = self.sim.show(deal_id)
+        done = [t["id"] for t in show["tasks"] if t["status"] == "done"]
+        extra = f"; CSAT {show['csat']}" if show["csat"] else ""
+        print(f"   → deal is in stage '{show['stage']}'; tasks done: {', '.join(done) or 'none'}{extra}")
 
     def summary(self, deal_id: int) -> None:
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            deal = repo.deal(deal_id)
-            assert deal is not None
-            data = deals.summary(
-                repo, deal, self.agent.runtime.rules.pipelines.get(deal.pipeline), self.clock.now()
-            )
+        data = self.sim.show(deal_id)
         for h in data["stage_history"]:
             days = data["time_in_stage_seconds"].get(h["stage"], 0) / 86400
             print(f"   {h['stage']:<22} entered {h['entered_at'][:16]}  ({days:.1f} days in stage)")
@@ -311,7 +211,10 @@ class _Demo:
         )
         for e in data["emails"]:
             print(f"   email {e['template']:<16} {e['status']:<9} rule {e['rule']}")
-        print("   why, for the recap:")
-        for ev in data["events"]:
-            if ev["kind"] in ("rule_fired", "stage_changed") and "intro" in (ev["rule"] + ev["reason"]):
-                print(f"     {ev['kind']}: {ev['rule'] + ' — ' if ev['rule'] else ''}{ev['reason']}")
+        print("   why the recap went out:")
+        with self.sim.agent.sessions.begin() as s:
+            for ev in Repo(s).events_for(deal_id):
+                if ev.rule == "recap-after-intro" or (
+                    ev.kind == "meeting_completed" and "introduction" in ev.reason
+                ):
+                    print(f"     {ev.kind}: {ev.rule + ' — ' if ev.rule else ''}{ev.reason}")

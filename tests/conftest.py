@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from agent import deals
 from agent.clock import ManualClock
-from agent.config import Config, load_config
-from agent.mailboxes.maildir import MaildirMailbox
-from agent.service import Agent
-from agent.store.repo import Repo
+from agent.config import load_config
+from agent.simulation import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, Simulation
+
+__all__ = ["ACCOUNT_MANAGER", "CLIENT", "CSM", "MANAGER", "Harness", "write_config"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-CSM = ("Sam Carter", "sam@example.com")
-MANAGER = ("Olivia Grant", "olivia@example.com")
-ACCOUNT_MANAGER = ("Alex Reed", "alex@example.com")
-CLIENT = ("Jane Doe", "jane@acme-radio.example")
 
 
 def write_config(folder: Path, extra: str = "") -> Path:
@@ -51,139 +40,8 @@ templates = "{ROOT / "templates" / "emails"}"
     return path
 
 
-class Harness:
-    """Drives a real Agent: mail goes into its Maildir, meetings into its .ics folder, emails come out as .eml."""
-
-    def __init__(self, config: Config, clock: ManualClock) -> None:
-        self.config = config
-        self.clock = clock
-        self.agent = Agent(config, clock=clock)
-        self.maildir = MaildirMailbox(config.maildir_path)
-        self._ids = itertools.count(1)
-
-    # --- inputs ---------------------------------------------------------------------------
-    def add_deal(self, name: str = "Acme Radio", pipeline: str = "standard-onboarding", **kw: Any) -> int:
-        roles = kw.pop(
-            "roles", {"csm": CSM, "onboarding_manager": MANAGER, "account_manager": ACCOUNT_MANAGER}
-        )
-        contacts = kw.pop("contacts", [deals.ContactSpec(CLIENT[0], CLIENT[1], "client_admin")])
-        spec = deals.DealSpec(
-            name=name,
-            pipeline=pipeline,
-            contacts=contacts,
-            roles=roles,
-            timezone=kw.pop("timezone", "Europe/London"),
-            **kw,
-        )
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            cause = self.agent.processor.begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
-            assert cause is not None
-            deal = deals.create_deal(repo, spec, now=self.clock.now(), default_tz="UTC")
-            self.agent.processor.deal_created(repo, deal, cause, self.clock.now(), spec.stage)
-            return deal.id
-
-    def task_done(self, deal_id: int, task: str) -> None:
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            cause = self.agent.processor.begin(repo, f"test:task:{next(self._ids)}", "cli", self.clock.now())
-            deal = repo.deal(deal_id)
-            assert cause is not None and deal is not None
-            self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who="test")
-
-    def mail(
-        self,
-        sender: tuple[str, str],
-        to: list[tuple[str, str]],
-        subject: str,
-        body: str = "Hello.",
-        *,
-        cc: list[tuple[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
-        message_id: str | None = None,
-    ) -> str:
-        msg = EmailMessage()
-        msg["From"] = f"{sender[0]} <{sender[1]}>"
-        msg["To"] = ", ".join(f"{n} <{e}>" for n, e in to)
-        if cc:
-            msg["Cc"] = ", ".join(f"{n} <{e}>" for n, e in cc)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(self.clock.now())
-        mid = message_id or f"<test-{next(self._ids)}@{sender[1].split('@')[1]}>"
-        msg["Message-ID"] = mid
-        for k, v in (headers or {}).items():
-            msg[k] = v
-        msg.set_content(body)
-        self.deliver(msg.as_bytes())
-        return mid
-
-    def deliver(self, data: bytes) -> None:
-        self.maildir.deliver(data, f"{self.clock.now().timestamp():.0f}.{next(self._ids)}.test")
-
-    def meeting(
-        self,
-        name: str,
-        title: str,
-        start: datetime,
-        minutes: int = 45,
-        *,
-        sequence: int = 0,
-        method: str = "REQUEST",
-        status: str = "",
-        attendees: tuple[str, ...] = (CLIENT[1],),
-        description: str = "Agreed: next steps.",
-    ) -> Path:
-        fmt = "%Y%m%dT%H%M%SZ"
-        lines = [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//csm-agent tests//EN",
-            f"METHOD:{method}",
-            "BEGIN:VEVENT",
-            f"UID:{name}@example.com",
-            f"SEQUENCE:{sequence}",
-            f"DTSTAMP:{self.clock.now():{fmt}}",
-            f"DTSTART:{start:{fmt}}",
-            f"DTEND:{start + timedelta(minutes=minutes):{fmt}}",
-            f"SUMMARY:{title}",
-            f"DESCRIPTION:{description}",
-            f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
-        ]
-        lines += [f"ATTENDEE:mailto:{a}" for a in attendees]
-        lines += [f"STATUS:{status}"] if status else []
-        lines += ["END:VEVENT", "END:VCALENDAR", ""]
-        path = self.config.ics_path / f"{name}.ics"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\r\n".join(lines), encoding="utf-8")
-        return path
-
-    # --- time and passes -----------------------------------------------------------------
-    def at(self, when: datetime) -> None:
-        self.clock.set(when)
-
-    def run(self) -> Any:
-        return self.agent.run_once()
-
-    # --- outputs -------------------------------------------------------------------------
-    def sent(self) -> list[EmailMessage]:
-        folder = self.config.sent_path
-        files = sorted(folder.glob("*.eml")) if folder.exists() else []
-        return [BytesParser(policy=default).parsebytes(p.read_bytes()) for p in files]
-
-    def sent_templates(self) -> list[str]:
-        with self.agent.sessions.begin() as s:
-            return [e.template for e in Repo(s).outbox_all() if e.status == "sent"]
-
-    def show(self, deal_id: int) -> dict[str, Any]:
-        with self.agent.sessions.begin() as s:
-            repo = Repo(s)
-            deal = repo.deal(deal_id)
-            assert deal is not None
-            pipeline = self.agent.runtime.rules.pipelines.get(deal.pipeline)
-            return deals.summary(repo, deal, pipeline, self.clock.now())
-
-    def stage(self, deal_id: int) -> str:
-        return str(self.show(deal_id)["stage"])
+class Harness(Simulation):
+    """The simulation, as the tests use it."""
 
 
 @pytest.fixture

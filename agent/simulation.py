@@ -1,0 +1,172 @@
+"""A simulated onboarding world around a real agent: people who write emails and book calls.
+
+Everything goes through the real parts (the Maildir, the .ics folder, the
+store, the outbox and its .eml transport); only the clock is simulated, so two
+weeks of onboarding take a second. `python -m agent demo` and the tests drive it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from agent import deals
+from agent.clock import ManualClock
+from agent.config import Config
+from agent.mailboxes.maildir import MaildirMailbox
+from agent.service import Agent, PassReport
+from agent.store.repo import Repo
+
+CSM = ("Sam Carter", "sam@example.com")
+MANAGER = ("Olivia Grant", "olivia@example.com")
+ACCOUNT_MANAGER = ("Alex Reed", "alex@example.com")
+CLIENT = ("Jane Doe", "jane@acme-radio.example")
+
+
+class Simulation:
+    """Drives a real Agent: mail goes into its Maildir, meetings into its .ics folder, emails come out as .eml.
+
+    Only time is simulated (a ManualClock). The demo and the tests both use it.
+    """
+
+    def __init__(self, config: Config, clock: ManualClock) -> None:
+        self.config = config
+        self.clock = clock
+        self.agent = Agent(config, clock=clock)
+        self.maildir = MaildirMailbox(config.maildir_path)
+        self._ids = itertools.count(1)
+
+    # --- inputs ---------------------------------------------------------------------------
+    def add_deal(self, name: str = "Acme Radio", pipeline: str = "standard-onboarding", **kw: Any) -> int:
+        roles = kw.pop(
+            "roles", {"csm": CSM, "onboarding_manager": MANAGER, "account_manager": ACCOUNT_MANAGER}
+        )
+        contacts = kw.pop("contacts", [deals.ContactSpec(CLIENT[0], CLIENT[1], "client_admin")])
+        spec = deals.DealSpec(
+            name=name,
+            pipeline=pipeline,
+            contacts=contacts,
+            roles=roles,
+            timezone=kw.pop("timezone", "Europe/London"),
+            **kw,
+        )
+        with self.agent.sessions.begin() as s:
+            repo = Repo(s)
+            cause = self.agent.processor.begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
+            assert cause is not None
+            deal = deals.create_deal(repo, spec, now=self.clock.now(), default_tz="UTC")
+            self.agent.processor.deal_created(repo, deal, cause, self.clock.now(), spec.stage)
+            return deal.id
+
+    def task_done(self, deal_id: int, task: str) -> None:
+        with self.agent.sessions.begin() as s:
+            repo = Repo(s)
+            cause = self.agent.processor.begin(repo, f"test:task:{next(self._ids)}", "cli", self.clock.now())
+            deal = repo.deal(deal_id)
+            assert cause is not None and deal is not None
+            self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who="test")
+
+    def mail(
+        self,
+        sender: tuple[str, str],
+        to: list[tuple[str, str]],
+        subject: str,
+        body: str = "Hello.",
+        *,
+        cc: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        message_id: str | None = None,
+    ) -> str:
+        msg = EmailMessage()
+        msg["From"] = f"{sender[0]} <{sender[1]}>"
+        msg["To"] = ", ".join(f"{n} <{e}>" for n, e in to)
+        if cc:
+            msg["Cc"] = ", ".join(f"{n} <{e}>" for n, e in cc)
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(self.clock.now())
+        mid = message_id or f"<test-{next(self._ids)}@{sender[1].split('@')[1]}>"
+        msg["Message-ID"] = mid
+        for k, v in (headers or {}).items():
+            msg[k] = v
+        msg.set_content(body)
+        self.deliver(msg.as_bytes())
+        return mid
+
+    def deliver(self, data: bytes) -> None:
+        self.maildir.deliver(data, f"{self.clock.now().timestamp():.0f}.{next(self._ids)}.test")
+
+    def meeting(
+        self,
+        name: str,
+        title: str,
+        start: datetime,
+        minutes: int = 45,
+        *,
+        sequence: int = 0,
+        method: str = "REQUEST",
+        status: str = "",
+        attendees: tuple[str, ...] = (CLIENT[1],),
+        description: str = "Agreed: next steps.",
+    ) -> Path:
+        fmt = "%Y%m%dT%H%M%SZ"
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//csm-agent tests//EN",
+            f"METHOD:{method}",
+            "BEGIN:VEVENT",
+            f"UID:{name}@example.com",
+            f"SEQUENCE:{sequence}",
+            f"DTSTAMP:{self.clock.now():{fmt}}",
+            f"DTSTART:{start:{fmt}}",
+            f"DTEND:{start + timedelta(minutes=minutes):{fmt}}",
+            f"SUMMARY:{title}",
+            f"DESCRIPTION:{description}",
+            f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
+        ]
+        lines += [f"ATTENDEE:mailto:{a}" for a in attendees]
+        lines += [f"STATUS:{status}"] if status else []
+        lines += ["END:VEVENT", "END:VCALENDAR", ""]
+        path = self.config.ics_path / f"{name}.ics"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\r\n".join(lines), encoding="utf-8")
+        return path
+
+    # --- time and passes -----------------------------------------------------------------
+    def at(self, when: datetime) -> None:
+        self.clock.set(when)
+
+    def run(self) -> PassReport:
+        return self.agent.run_once()
+
+    # --- outputs -------------------------------------------------------------------------
+    def sent(self) -> list[EmailMessage]:
+        folder = self.config.sent_path
+        files = sorted(folder.glob("*.eml")) if folder.exists() else []
+        return [BytesParser(policy=default).parsebytes(p.read_bytes()) for p in files]
+
+    def sent_templates(self) -> list[str]:
+        with self.agent.sessions.begin() as s:
+            return [e.template for e in Repo(s).outbox_all() if e.status == "sent"]
+
+    def reply_address(self, deal_id: int) -> str:
+        """The deal's plus-address, as in the Reply-To of the agent's emails."""
+        local, domain = self.config.agent.address.split("@")
+        return f"{local}+{self.show(deal_id)['token']}@{domain}"
+
+    def show(self, deal_id: int) -> dict[str, Any]:
+        with self.agent.sessions.begin() as s:
+            repo = Repo(s)
+            deal = repo.deal(deal_id)
+            assert deal is not None
+            pipeline = self.agent.runtime.rules.pipelines.get(deal.pipeline)
+            return deals.summary(repo, deal, pipeline, self.clock.now())
+
+    def stage(self, deal_id: int) -> str:
+        return str(self.show(deal_id)["stage"])
