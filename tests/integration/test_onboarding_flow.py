@@ -310,3 +310,96 @@ def test_killed_after_delivery_before_recording_it_sends_nothing_twice(harness: 
     restarted.run()
     assert len(restarted.sent()) == 1
     assert restarted.sent_templates() == ["intro"]
+
+
+def test_bounce_marks_the_address_tells_the_csm_and_stops_mail_to_it(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    bounce = (
+        "From: Mail Delivery Subsystem <mailer-daemon@mx.acme-radio.example>\r\n"
+        "To: onboarding@example.com\r\nSubject: Delivery Status Notification (Failure)\r\n"
+        "Message-ID: <bounce-1@mx.acme-radio.example>\r\nX-Failed-Recipients: jane@acme-radio.example\r\n"
+        "Auto-Submitted: auto-replied\r\n\r\nYour message wasn't delivered to jane@acme-radio.example.\r\n"
+    )
+    harness.deliver(bounce.encode())
+    harness.run()  # the bounce is read before the intro goes out
+    show = harness.show(deal_id)
+    assert any(e["kind"] == "address_bounced" for e in show["events"])
+    statuses = {e["template"]: e["status"] for e in show["emails"]}
+    assert statuses == {"intro": "withdrawn", "notice": "sent"}
+    [notice] = harness.sent()
+    assert notice["To"].addresses[0].addr_spec == CSM[1]
+    assert "jane@acme-radio.example bounced" in notice["Subject"]
+
+
+def test_invitation_emailed_to_the_agent_schedules_the_call(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Google Inc//Google Calendar 70.9054//EN",
+            "METHOD:REQUEST",
+            "BEGIN:VEVENT",
+            "UID:gcal-1@google.com",
+            "SEQUENCE:0",
+            "DTSTAMP:20261130T090000Z",
+            "DTSTART;TZID=Europe/London:20261201T140000",
+            "DTEND;TZID=Europe/London:20261201T144500",
+            "SUMMARY:Kick-off: Acme Radio",
+            "ORGANIZER:mailto:sam@example.com",
+            f"ATTENDEE:mailto:{CLIENT[1]}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    raw = (
+        "From: Sam Carter <sam@example.com>\r\nTo: onboarding@example.com\r\n"
+        "Subject: Invitation: Kick-off: Acme Radio\r\nMessage-ID: <inv-1@google.com>\r\n"
+        "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: text/calendar; charset="UTF-8"; method=REQUEST\r\n\r\n' + ics
+    )
+    harness.deliver(raw.encode())
+    harness.run()
+    [meeting] = harness.show(deal_id)["meetings"]
+    assert meeting["type"] == "introduction-call" and meeting["start"] == "2026-12-01T14:00:00+00:00"
+    harness.at(datetime(2026, 12, 1, 15, 1, tzinfo=UTC))
+    harness.run()
+    assert harness.sent_templates() == ["intro", "recap"]  # an auto-generated invitation is still read
+
+
+def test_stuck_deal_notifies_the_accountable_person_once(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="set-up")
+    harness.at(MONDAY_PLUS(14))
+    harness.run()
+    harness.at(MONDAY_PLUS(20))
+    harness.run()
+    notices = [m for m in harness.sent() if "[agent]" in m["Subject"]]
+    assert len(notices) == 1
+    # set-up's tasks are Accountable to the onboarding manager (import-data) and the CSM (provision-account)
+    assert {a.addr_spec for a in notices[0]["To"].addresses} == {MANAGER[1], CSM[1]}
+    assert harness.show(deal_id)["current_stage_late"] is True  # target_days 14
+
+
+def MONDAY_PLUS(days: int) -> datetime:  # noqa: N802 - reads like a constant in the tests above
+    return datetime(2026, 11, 30, 9, 0, tzinfo=UTC) + timedelta(days=days, minutes=1)
+
+
+def test_daily_cap_per_recipient_postpones_instead_of_sending(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    text = cfg.read_text(encoding="utf-8").replace(
+        "[agent]\n", "[agent]\nmax_emails_per_recipient_per_day = 1\n"
+    )
+    cfg.write_text(text, encoding="utf-8")
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    first = h.add_deal("Acme Radio")
+    h.add_deal("Acme TV")  # same client contact: a second intro to jane the same day
+    h.run()
+    assert len(h.sent()) == 1
+    postponed = [e for e in h.show(first)["events"] if e["kind"] == "email_postpone"] or [
+        e for e in h.show(first + 1)["events"] if e["kind"] == "email_postpone"
+    ]
+    assert postponed and "limit" in postponed[0]["reason"]
+    h.at(datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    h.run()
+    assert len(h.sent()) == 2
