@@ -370,9 +370,9 @@ def test_invitation_emailed_to_the_agent_schedules_the_call(harness: Harness) ->
 
 def test_stuck_deal_notifies_the_accountable_person_once(harness: Harness) -> None:
     deal_id = harness.add_deal(stage="set-up")
-    harness.at(MONDAY_PLUS(14))
+    harness.at(days_later(14))
     harness.run()
-    harness.at(MONDAY_PLUS(20))
+    harness.at(days_later(20))
     harness.run()
     notices = [m for m in harness.sent() if "[agent]" in m["Subject"]]
     assert len(notices) == 1
@@ -381,7 +381,7 @@ def test_stuck_deal_notifies_the_accountable_person_once(harness: Harness) -> No
     assert harness.show(deal_id)["current_stage_late"] is True  # target_days 14
 
 
-def MONDAY_PLUS(days: int) -> datetime:  # noqa: N802 - reads like a constant in the tests above
+def days_later(days: int) -> datetime:
     return datetime(2026, 11, 30, 9, 0, tzinfo=UTC) + timedelta(days=days, minutes=1)
 
 
