@@ -925,7 +925,11 @@ def _first_word(text: str) -> str:
 
 
 def _csat(text: str) -> int | None:
-    """A 1-5 (or 1-10) rating at the start of a survey reply: "5", "4/5", "Rating: 3 - good"."""
-    head = (text or "").strip()[:200]
-    found = re.search(r"(?<![\d.])(10|[1-9])(?:\s*/\s*(?:5|10))?(?![\d.])", head)
+    """A 1-5 (or 1-10) rating opening a survey reply: "5", "4/5", "Rating: 3 - good".
+
+    Only at the start: "we have 3 more questions" is not a score.
+    """
+    found = re.match(
+        r"\s*(?:(?:rating|score)\s*:?\s*)?(10|[1-9])(?:\s*/\s*(?:5|10))?(?![\d.])", text or "", re.I
+    )
     return int(found.group(1)) if found else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,13 +54,13 @@ class Outbox:
         self.clock = clock
         self.dry_run = dry_run
 
-    def flush(self, should_stop: object = None) -> FlushResult:
+    def flush(self, should_stop: Callable[[], bool] = lambda: False) -> FlushResult:
         result = FlushResult()
         now = self.clock.now()
         with self.sessions.begin() as s:
             due = list(Repo(s).due_outbox(now))
         for email_id in due:
-            if callable(should_stop) and should_stop():
+            if should_stop():
                 break
             self._one(email_id, result)
         return result
@@ -105,7 +106,7 @@ class Outbox:
                 token=deal.token if deal else None,
                 in_reply_to=email.in_reply_to,
                 references=list(email.references),
-                date=email.created_at,
+                date=now,
             )
             recipients = [a["email"] for a in (*email.to, *email.cc)]
             if self.dry_run:

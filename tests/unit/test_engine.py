@@ -145,3 +145,23 @@ def test_advance_next_and_past_the_last_stage(shipped: LoadResult) -> None:
     ) == MoveStage("set-up")
     last = DealView(**{**DEAL.__dict__, "stage": "won"})
     assert plan(action, deal=last, raci=Raci(), pipeline=p, now=now, calendar=BusinessCalendar()) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("5", 5),
+        ("4/5 - good", 4),
+        ("Rating: 3", 3),
+        ("  10/10!", 10),
+        ("5 - it went well", 5),
+        ("We have 3 more questions", None),
+        ("On 2 March you wrote", None),
+        ("", None),
+        ("3.5", None),
+    ],
+)
+def test_csat_is_read_only_from_the_start_of_a_reply(text: str, score: int | None) -> None:
+    from agent.processor import _csat
+
+    assert _csat(text) == score
