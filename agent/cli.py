@@ -323,7 +323,7 @@ def cmd_unmatched_assign(app: App) -> int:
         if msg is None or msg.status != "unmatched":
             raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
         deal = app.deal(repo, app.args.deal)
-        app.runtime.processor.assign(repo, msg, deal, cause, app.clock.now(), "the command line")
+        app.runtime.processor.messages.assign(repo, msg, deal, cause, app.clock.now(), "the command line")
         print(f"message {msg.id} assigned to deal {deal.id} {deal.name}")
     return 0
 

@@ -121,7 +121,7 @@ class Agent:
                 msg = parse_message(data, agent_address=self.config.agent.address)
             except MessageParseError as exc:
                 raise QuarantineError(f"cannot parse the message: {exc}") from exc
-            self.processor.handle_message(repo, msg, cause, self.clock.now(), data)
+            self.processor.messages.handle(repo, msg, cause, self.clock.now(), data)
 
         return work
 
@@ -153,7 +153,7 @@ class Agent:
         for mv in versions:
 
             def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv) -> None:
-                self.processor.handle_meeting(repo, mv, cause, self.clock.now())
+                self.processor.meetings.handle(repo, mv, cause, self.clock.now())
 
             outcomes.append(self.process(meeting_key(mv), "calendar", None, work))
         return outcomes

@@ -1,0 +1,174 @@
+"""Meetings: each version of a call, ordered by SEQUENCE; scheduled, moved, cancelled, held.
+
+A meeting is held when its end plus the grace has passed and it was neither
+cancelled, moved nor marked a no-show: that is a timer, keyed by the end time,
+so a reschedule leaves the old timer nothing to fire.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from agent.domain import MeetingVersion
+from agent.matching import match_meeting
+from agent.pipeline.engine import Trigger
+from agent.store import models as m
+from agent.store.repo import Repo
+
+if TYPE_CHECKING:
+    from agent.processor import Cause, Processor
+
+
+class MeetingHandler:
+    def __init__(self, processor: Processor) -> None:
+        self.p = processor
+
+    def handle(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime) -> None:
+        if mv.all_day:
+            repo.audit(
+                now,
+                "meeting_ignored",
+                deal_id=None,
+                event_id=cause.event_id,
+                reason=f"'{mv.title}' is an all-day event, not a call",
+            )
+            return
+        meeting = repo.meeting(mv.uid, mv.recurrence_id)
+        # Versions are ordered by SEQUENCE, then DTSTAMP; an equal version may still
+        # differ (a hand-edited .ics), so only a strictly older one is stale.
+        if meeting is not None and _version(mv.sequence, mv.dtstamp) < _version(
+            meeting.sequence, meeting.dtstamp
+        ):
+            repo.audit(
+                now,
+                "meeting_stale",
+                deal_id=meeting.deal_id,
+                event_id=cause.event_id,
+                reason=f"'{mv.title}' version {mv.sequence} is older than the stored {meeting.sequence}",
+            )
+            return
+        if meeting is None:
+            self._new(repo, mv, cause, now)
+        else:
+            self._update(repo, meeting, mv, cause, now)
+
+    def _new(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime) -> None:
+        match = match_meeting(mv, repo, self.p.party)
+        deal = repo.deal(match.deal_id) if match.deal_id else None
+        pipeline = self.p.pipelines.get(deal.pipeline) if deal else None
+        mtype = pipeline.meeting_type(deal.stage, mv.title) if deal and pipeline else ""
+        meeting = m.Meeting(
+            deal_id=deal.id if deal else None,
+            uid=mv.uid,
+            recurrence_id=mv.recurrence_id,
+            sequence=mv.sequence,
+            dtstamp=mv.dtstamp,
+            title=mv.title,
+            description=mv.description,
+            type=mtype,
+            start=mv.start,
+            end=mv.end,
+            status="cancelled" if mv.cancelled else "scheduled",
+            organizer=mv.organizer.email if mv.organizer else "",
+            attendees=[{"email": a.email, "name": a.name} for a in mv.attendees],
+            match_reason=match.reason,
+        )
+        repo.add(meeting)
+        cause.meeting = meeting
+        if deal is None:
+            repo.audit(
+                now,
+                "meeting_unmatched",
+                deal_id=None,
+                event_id=cause.event_id,
+                reason=f"'{mv.title}': {match.reason}",
+            )
+            return
+        repo.audit(
+            now,
+            "meeting_scheduled",
+            deal_id=deal.id,
+            event_id=cause.event_id,
+            reason=f"'{mv.title}' at {mv.start.isoformat()} is a {mtype or 'meeting of no known type'}: "
+            f"{match.reason}",
+        )
+        if mv.cancelled:
+            return
+        self._completion_timer(repo, meeting)
+        self.p.dispatch(
+            repo, deal, [Trigger("meeting_scheduled", mtype, f"'{mv.title}' was scheduled")], cause, now
+        )
+
+    def _update(
+        self, repo: Repo, meeting: m.Meeting, mv: MeetingVersion, cause: Cause, now: datetime
+    ) -> None:
+        moved = (mv.start, mv.end) != (meeting.start, meeting.end)
+        meeting.sequence, meeting.dtstamp = mv.sequence, mv.dtstamp
+        meeting.title, meeting.description = mv.title, mv.description
+        meeting.attendees = [{"email": a.email, "name": a.name} for a in mv.attendees]
+        cause.meeting = meeting
+        deal = repo.deal(meeting.deal_id) if meeting.deal_id else None
+        if meeting.status in ("completed", "no_show"):
+            return  # history is not rewritten by a late update
+        trigger: Trigger | None = None
+        if mv.cancelled and meeting.status != "cancelled":
+            meeting.status = "cancelled"
+            trigger = Trigger("meeting_cancelled", meeting.type, f"'{mv.title}' was cancelled")
+        elif not mv.cancelled and (moved or meeting.status == "cancelled"):
+            meeting.start, meeting.end, meeting.status = mv.start, mv.end, "scheduled"
+            self._completion_timer(repo, meeting)
+            trigger = Trigger(
+                "meeting_rescheduled", meeting.type, f"'{mv.title}' moved to {mv.start.isoformat()}"
+            )
+        if trigger is None or deal is None:
+            return
+        repo.audit(now, trigger.kind, deal_id=deal.id, event_id=cause.event_id, reason=trigger.detail)
+        self.p.dispatch(repo, deal, [trigger], cause, now)
+
+    def _completion_timer(self, repo: Repo, meeting: m.Meeting) -> None:
+        grace = timedelta(minutes=self.p.config.calendar.completion_grace_minutes)
+        repo.add_timer(
+            f"meeting-end:{meeting.id}:{meeting.end.isoformat()}",
+            "meeting_end",
+            meeting.end + grace,
+            meeting.deal_id,
+            {"meeting_id": meeting.id, "end": meeting.end.isoformat()},
+        )
+
+    def held(
+        self, repo: Repo, meeting_id: int, end: str, deal: m.Deal | None, cause: Cause, now: datetime
+    ) -> None:
+        """The meeting's completion timer fired: it was held unless something changed since."""
+        meeting = repo.meeting_by_id(meeting_id)
+        if meeting is None or meeting.status != "scheduled" or meeting.end.isoformat() != end:
+            return  # cancelled, moved (a newer timer exists) or marked a no-show meanwhile
+        meeting.status = "completed"
+        cause.meeting = meeting
+        if deal is None:
+            return
+        repo.audit(
+            now,
+            "meeting_completed",
+            deal_id=deal.id,
+            event_id=cause.event_id,
+            reason=f"'{meeting.title}' ended at {meeting.end.isoformat()} and was not cancelled",
+        )
+        trigger = Trigger(
+            "meeting_completed", meeting.type, f"{meeting.type or 'meeting'} '{meeting.title}' was held"
+        )
+        self.p.dispatch(repo, deal, [trigger], cause, now)
+
+    def mark_no_show(self, repo: Repo, meeting: m.Meeting, cause: Cause, now: datetime, *, who: str) -> None:
+        meeting.status = "no_show"
+        repo.audit(
+            now,
+            "meeting_no_show",
+            deal_id=meeting.deal_id,
+            event_id=cause.event_id,
+            reason=f"{who} marked '{meeting.title}' a no-show",
+        )
+
+
+def _version(sequence: int, dtstamp: datetime | None) -> tuple[int, float]:
+    return sequence, dtstamp.timestamp() if dtstamp else 0.0
