@@ -86,6 +86,7 @@ class MessageHandler:
         if match.deal_id is None:
             row = self._log_message(repo, msg, cause, now, None, direction, "unmatched", "", match.reason)
             row.candidates = list(match.candidates)
+            row.raw = raw  # kept whole until a person assigns it: nothing of it is lost
             repo.audit(now, "message_unmatched", deal_id=None, event_id=cause.event_id, reason=match.reason)
             return
         deal = repo.deal(match.deal_id)
