@@ -91,13 +91,31 @@ class ServerSection(Secret):
     host: str = ""
     port: Port | None = None
     tls: Literal["none", "starttls", "ssl"] = "ssl"
+    tls_verify: bool = Field(True, description="Verify the server certificate (never turn off in production)")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust, besides the system's"
+    )
     username: str = ""
+    auth: Literal["password", "xoauth2"] = Field(
+        "password", description="xoauth2: the secret is an access token"
+    )
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="Network read timeout: a dead connection is noticed"
+    )
 
 
 class MailboxSection(ServerSection):
     backend: Literal["maildir", "imap", "exchange", "graph"] = "maildir"
     path: Path | None = Field(None, description="Maildir folder (maildir backend); default <state>/mail")
     folder: str = Field("INBOX", description="Folder to watch (imap, exchange, graph)")
+    processed_folder: str = Field("", description="Move processed mail here (imap); empty leaves it")
+    unmatched_folder: str = Field("", description="Move mail no deal matched here (imap)")
+    quarantine_folder: str = Field("", description="Move mail that could not be processed here (imap)")
+    batch_size: int = Field(50, ge=1, le=1000, description="Messages fetched per IMAP command")
+    idle_renew_seconds: int = Field(
+        540, ge=30, le=1740, description="Re-issue IDLE this often (RFC 2177: < 29 min)"
+    )
+    poll_seconds: int = Field(60, ge=1, description="Poll interval when the server has no IDLE")
 
 
 class TransportSection(ServerSection):
@@ -214,11 +232,12 @@ def load_config(path: Path | None, *, state_override: Path | None = None) -> Con
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         base, source = path.resolve().parent, str(path)
-        # A relative password_file is beside the config, like every other path in it, not in the cwd.
+        # Relative secret and CA files are beside the config, like every other path in it, not in the cwd.
         for name in ("mailbox", "transport", "calendar"):
             section = data.get(name)
-            if isinstance(section, dict) and isinstance(section.get("password_file"), str):
-                section["password_file"] = str(base / section["password_file"])
+            for key in ("password_file", "tls_ca_file"):
+                if isinstance(section, dict) and isinstance(section.get(key), str):
+                    section[key] = str(base / section[key])
     if state_override is not None:
         data.setdefault("paths", {})["state"] = str(state_override)
     try:

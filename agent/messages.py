@@ -30,10 +30,11 @@ class MessageHandler:
     def __init__(self, processor: Processor) -> None:
         self.p = processor
 
-    def handle(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime, raw: bytes) -> None:
+    def handle(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime, raw: bytes) -> str | None:
+        """Log the message and run its rules; returns "unmatched" when no deal could be told."""
         if msg.sender and self.p.party.is_agent(msg.sender.email):
             self._log_message(repo, msg, cause, now, None, "outbound", "ignored", "", "the agent's own email")
-            return
+            return None
         if repo.message_by_id(msg.message_id) is not None:
             repo.audit(
                 now,
@@ -42,10 +43,10 @@ class MessageHandler:
                 event_id=cause.event_id,
                 reason=f"message {msg.message_id} was already processed",
             )
-            return
+            return None
         if msg.kind is MessageKind.BOUNCE:
             self._bounce(repo, msg, cause, now)
-            return
+            return None
         match = match_message(msg, repo, self.p.party)
         direction = self._direction(msg)
         if msg.kind is MessageKind.INVITATION:
@@ -61,7 +62,7 @@ class MessageHandler:
                 match.reason,
             )
             self._invitation(repo, msg, cause, now)
-            return
+            return None
         if msg.auto_submitted:
             # Read and logged, never answered and never a reason to move a deal.
             self._log_message(
@@ -82,13 +83,13 @@ class MessageHandler:
                 event_id=cause.event_id,
                 reason=f"{msg.kind.value}: {msg.kind_reason}",
             )
-            return
+            return None
         if match.deal_id is None:
             row = self._log_message(repo, msg, cause, now, None, direction, "unmatched", "", match.reason)
             row.candidates = list(match.candidates)
             row.raw = raw  # kept whole until a person assigns it: nothing of it is lost
             repo.audit(now, "message_unmatched", deal_id=None, event_id=cause.event_id, reason=match.reason)
-            return
+            return "unmatched"
         deal = repo.deal(match.deal_id)
         assert deal is not None
         row = self._log_message(
@@ -103,6 +104,7 @@ class MessageHandler:
             reason=f"{direction} message '{msg.subject}' matched: {match.reason}",
         )
         self._message_triggers(repo, deal, msg, direction, cause, now)
+        return None
 
     def assign(
         self, repo: Repo, message: m.Message, deal: m.Deal, cause: Cause, now: datetime, who: str

@@ -70,12 +70,17 @@ class Processor:
 
     # --- entry points ------------------------------------------------------------
     def begin(
-        self, repo: Repo, key: str, source: str, now: datetime, payload: bytes | None = None
+        self, repo: Repo, key: str, source: str, now: datetime, content_hash: str | None = None
     ) -> Cause | None:
-        """Record the inbound event; None when it was processed before (at-least-once delivery upstream)."""
-        if repo.event(key) is not None:
+        """Record the inbound event; None when it was handled before (at-least-once delivery upstream).
+
+        A mail is also known by its content: after a UIDVALIDITY change it comes back under a new key.
+        """
+        if repo.event(key) is not None or (content_hash and repo.event_with_hash(content_hash)):
             return None
-        row = m.InboundEvent(key=key, source=source, status="processed", received_at=now, payload=payload)
+        row = m.InboundEvent(
+            key=key, source=source, status="processed", received_at=now, content_hash=content_hash
+        )
         repo.add(row)
         return Cause(row.id, key)
 

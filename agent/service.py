@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import signal
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +26,7 @@ from agent.calendars.parse import CalendarParseError, parse_calendar
 from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.domain import MeetingVersion
+from agent.mailboxes import MailboxUnavailable
 from agent.mailboxes.parse import MessageParseError, parse_message
 from agent.outbox.queue import FlushResult, Outbox
 from agent.outbox.render import TemplateSet
@@ -37,8 +38,10 @@ from agent.store.db import open_store
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
+QUICK_PASS_SECONDS = 30.0  # the longest a due timer (a recap, a delayed email) waits between full passes
 
-Work = Callable[[Repo, Cause], None]
+# A unit of work inside one transaction; it may return a label such as "unmatched".
+Work = Callable[[Repo, Cause], str | None]
 
 
 @dataclass
@@ -84,44 +87,53 @@ class Agent:
         self.clock = clock or SystemClock()
         self.runtime = load_runtime(config)
         self.sessions = sessions or open_store(config.store_url)
-        self.mailbox = mailboxes.load(config)
+        self.mailbox = mailboxes.load(config, DbCursors(self.sessions, self.clock))
         self.calendar = calendars.load(config)
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
         self.outbox = Outbox(
             self.sessions, config, load_transport(config), self.clock, stage_order=order, dry_run=dry_run
         )
         self.stop_requested = False
+        self.last_mail_error = ""
 
     @property
     def processor(self) -> Processor:
         return self.runtime.processor
 
     # --- one pass ---------------------------------------------------------------------
-    def run_once(self) -> PassReport:
+    def run_once(self, *, calendar: bool = True) -> PassReport:
         report = PassReport()
         self.ingest_mail(report)
-        self.ingest_calendar(report)
+        if calendar:
+            self.ingest_calendar(report)
         self.fire_timers(report)
         if not self.stop_requested:
             report.outbox = self.outbox.flush(lambda: self.stop_requested)
         return report
 
     def ingest_mail(self, report: PassReport) -> None:
-        for raw in self.mailbox.fetch():
-            if self.stop_requested:
-                return
-            outcome = self.process(raw.key, "mail", raw.data, self._mail_work(raw.data))
-            report.messages += outcome == "processed"
-            report.quarantined += outcome == "quarantined"
-            self.mailbox.ack(raw.key)
+        try:
+            for raw in self.mailbox.fetch():
+                if self.stop_requested:
+                    return
+                digest = hashlib.sha256(raw.data).hexdigest()
+                outcome = self.process(
+                    raw.key, "mail", raw.data, self._mail_work(raw.data), content_hash=digest
+                )
+                report.messages += outcome in ("processed", "unmatched")
+                report.quarantined += outcome == "quarantined"
+                self.mailbox.ack(raw, outcome)
+        except MailboxUnavailable as exc:
+            # Logged by the backend with its backoff; timers, calendar and outbox go on meanwhile.
+            self.last_mail_error = str(exc)
 
     def _mail_work(self, data: bytes) -> Work:
-        def work(repo: Repo, cause: Cause) -> None:
+        def work(repo: Repo, cause: Cause) -> str | None:
             try:
                 msg = parse_message(data, agent_address=self.config.agent.address)
             except MessageParseError as exc:
                 raise QuarantineError(f"cannot parse the message: {exc}") from exc
-            self.processor.messages.handle(repo, msg, cause, self.clock.now(), data)
+            return self.processor.messages.handle(repo, msg, cause, self.clock.now(), data)
 
         return work
 
@@ -152,8 +164,9 @@ class Agent:
         outcomes = []
         for mv in versions:
 
-            def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv) -> None:
+            def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv) -> str | None:
                 self.processor.meetings.handle(repo, mv, cause, self.clock.now())
+                return None
 
             outcomes.append(self.process(meeting_key(mv), "calendar", None, work))
         return outcomes
@@ -166,10 +179,11 @@ class Agent:
                 return
             for timer_id, key in due:
 
-                def work(repo: Repo, cause: Cause, timer_id: int = timer_id) -> None:
+                def work(repo: Repo, cause: Cause, timer_id: int = timer_id) -> str | None:
                     timer = repo.s.get(m.Timer, timer_id)
                     assert timer is not None
                     self.processor.fire_timer(repo, timer, cause, self.clock.now())
+                    return None
 
                 outcome = self.process(f"timer:{key}", "timer", None, work)
                 if outcome != "processed":
@@ -184,28 +198,33 @@ class Agent:
                 timer.fired_at = self.clock.now()
 
     # --- transactions and quarantine -------------------------------------------------------
-    def process(self, key: str, source: str, payload: bytes | None, work: Work) -> str:
-        """Run `work` for one item in one transaction: "processed", "seen" or "quarantined"."""
+    def process(
+        self, key: str, source: str, payload: bytes | None, work: Work, content_hash: str | None = None
+    ) -> str:
+        """Run `work` for one item in one transaction.
+
+        Returns "processed" (or the work's own label, e.g. "unmatched"), "seen" when the item was
+        handled before, or "quarantined".
+        """
         try:
             with self.sessions.begin() as s:
                 repo = Repo(s)
-                cause = self.processor.begin(repo, key, source, self.clock.now())
+                cause = self.processor.begin(repo, key, source, self.clock.now(), content_hash)
                 if cause is None:
                     return "seen"
-                work(repo, cause)
-            return "processed"
+                label = work(repo, cause)
+            return label or "processed"
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
             log.exception("quarantining %s", key)
-            return (
-                "quarantined"
-                if self.quarantine(key, source, payload, f"{type(exc).__name__}: {exc}")
-                else "seen"
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            return "quarantined" if self.quarantine(key, source, payload, error, content_hash) else "seen"
 
-    def quarantine(self, key: str, source: str, payload: bytes | None, error: str) -> bool:
+    def quarantine(
+        self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None
+    ) -> bool:
         with self.sessions.begin() as s:
             repo = Repo(s)
-            if repo.event(key) is not None:
+            if repo.event(key) is not None or (content_hash and repo.event_with_hash(content_hash)):
                 return False
             repo.add(
                 m.InboundEvent(
@@ -215,6 +234,7 @@ class Agent:
                     received_at=self.clock.now(),
                     error=error,
                     payload=payload,
+                    content_hash=content_hash,
                 )
             )
             repo.audit(self.clock.now(), "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
@@ -226,10 +246,10 @@ class Agent:
             row = s.get(m.InboundEvent, event_id)
             if row is None or row.status != "quarantined":
                 return "not quarantined"
-            key, source, payload = row.key, row.source, row.payload
+            key, source, payload, digest = row.key, row.source, row.payload, row.content_hash
             s.delete(row)
         if source == "mail" and payload is not None:
-            return self.process(key, source, payload, self._mail_work(payload))
+            return self.process(key, source, payload, self._mail_work(payload), content_hash=digest)
         if source == "calendar" and payload is not None:
             outcomes = self._calendar_object(key, key, payload)
             return "quarantined" if "quarantined" in outcomes else "processed"
@@ -250,13 +270,22 @@ class Agent:
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         while not self.stop_requested:
             scheduler.run_pending()
-            time.sleep(0.2)
+            # Between full passes, wait on the mailbox (IMAP IDLE pushes new mail at once), then
+            # take in mail, fire due timers and send: a reply gets its answer within seconds.
+            idle = scheduler.idle_seconds
+            self.mailbox.wait(
+                min(QUICK_PASS_SECONDS, max(0.0, idle if idle is not None else 1.0)),
+                lambda: self.stop_requested,
+            )
+            if not self.stop_requested:
+                self._safe_pass(quick=True)
+        self.mailbox.close()
         log.info("agent stopped")
 
-    def _safe_pass(self) -> None:
+    def _safe_pass(self, quick: bool = False) -> None:
         # `schedule` does not catch exceptions: one failing pass must not end the daemon.
         try:
-            report = self.run_once()
+            report = self.run_once(calendar=not quick)
             if report.messages or report.meetings or report.timers or report.outbox.sent:
                 log.info(
                     "pass: %d messages, %d meetings, %d timers, %d emails sent, %d quarantined",
@@ -273,8 +302,26 @@ class Agent:
         self.stop_requested = True
 
     def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may take signals; an embedding caller uses request_stop()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
+
+
+class DbCursors:
+    """Source cursors in the database, each write its own transaction (after the item's commit)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def get(self, source: str) -> str | None:
+        with self.sessions.begin() as s:
+            return Repo(s).cursor(source)
+
+    def set(self, source: str, value: str) -> None:
+        with self.sessions.begin() as s:
+            Repo(s).set_cursor(source, value, self.clock.now())
 
 
 class QuarantineError(Exception):

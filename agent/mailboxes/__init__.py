@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,8 +12,20 @@ from agent.errors import ConfigError
 
 @dataclass(frozen=True)
 class RawMail:
-    key: str  # natural key of this copy, e.g. maildir:<folder>:<unique name> or imap:<folder>:<uidvalidity>:<uid>
+    key: str  # natural key of this copy: maildir:<folder>:<name> or imap:<folder>:<uidvalidity>:<uid>
     data: bytes
+    cursor: str = ""  # the source's position after this message, stored once it is processed
+
+
+class CursorStore(Protocol):
+    """Where a backend keeps its position; the service stores it in the database."""
+
+    def get(self, source: str) -> str | None: ...
+    def set(self, source: str, value: str) -> None: ...
+
+
+class MailboxUnavailable(Exception):
+    """The server cannot be reached now; the agent tries again later (with backoff)."""
 
 
 class Mailbox(Protocol):
@@ -22,16 +34,28 @@ class Mailbox(Protocol):
     def fetch(self) -> Iterator[RawMail]:
         """Messages not yet acknowledged, oldest first."""
 
-    def ack(self, key: str) -> None:
-        """Move the cursor past `key`; called only after the message's transaction committed."""
+    def ack(self, mail: RawMail, outcome: str) -> None:
+        """Move the cursor past `mail`; called only after its transaction committed.
+
+        `outcome` is "processed", "unmatched", "quarantined" or "seen" (handled before).
+        """
+
+    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> None:
+        """Return when new mail may have arrived, after `timeout` seconds, or when asked to stop."""
+
+    def close(self) -> None: ...
 
 
-def load(config: Config) -> Mailbox:
+def load(config: Config, cursors: CursorStore) -> Mailbox:
     backend = config.mailbox.backend
     if backend == "maildir":
         from agent.mailboxes.maildir import MaildirMailbox
 
         return MaildirMailbox(config.maildir_path)
+    if backend == "imap":
+        from agent.mailboxes.imap import ImapMailbox
+
+        return ImapMailbox(config.mailbox, cursors)
     raise ConfigError(
-        f"{config.source}: [mailbox] backend = {backend!r}: not available in this version; use 'maildir'"
+        f"{config.source}: [mailbox] backend = {backend!r}: not available in this version; use 'maildir' or 'imap'"
     )

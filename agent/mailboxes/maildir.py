@@ -8,7 +8,8 @@ sees its key already in the store and only moves it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from agent.mailboxes import RawMail
@@ -31,13 +32,24 @@ class MaildirMailbox:
                 continue  # another reader took it
             yield RawMail(self._key(entry.name), data)
 
-    def ack(self, key: str) -> None:
-        unique = key.rsplit(":", 1)[1]
+    def ack(self, mail: RawMail, outcome: str) -> None:
+        unique = mail.key.rsplit(":", 1)[1]
         for entry in os.scandir(self.root / "new"):
             if entry.name.split(":", 1)[0] == unique:
                 # ":2," is the Maildir info part with no flags: processed, but not marked read.
                 os.replace(entry.path, self.root / "cur" / f"{unique}:2,")
                 return
+
+    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> None:
+        # A local folder has no push: look again when the timeout is up (or when new/ fills).
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not should_stop():
+            if any(os.scandir(self.root / "new")):
+                return
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def close(self) -> None:
+        pass
 
     def _key(self, filename: str) -> str:
         return f"maildir:{self.root.name}:{filename.split(':', 1)[0]}"

@@ -202,6 +202,17 @@ class InboundEvent(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    # sha256 of a mail's bytes: the same message under a new UIDVALIDITY is recognised
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Cursor(Base):
+    """How far a source has been read (IMAP: UIDVALIDITY and last UID); moved only after a commit."""
+
+    __tablename__ = "cursors"
+    source: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -81,6 +81,21 @@ class Repo:
     def event(self, key: str) -> m.InboundEvent | None:
         return self.s.scalars(select(m.InboundEvent).where(m.InboundEvent.key == key)).first()
 
+    def event_with_hash(self, content_hash: str) -> m.InboundEvent | None:
+        q = select(m.InboundEvent).where(m.InboundEvent.content_hash == content_hash)
+        return self.s.scalars(q).first()
+
+    def cursor(self, source: str) -> str | None:
+        row = self.s.get(m.Cursor, source)
+        return row.value if row else None
+
+    def set_cursor(self, source: str, value: str, now: datetime) -> None:
+        row = self.s.get(m.Cursor, source)
+        if row is None:
+            self.s.add(m.Cursor(source=source, value=value, updated_at=now))
+        else:
+            row.value, row.updated_at = value, now
+
     def quarantined(self) -> Sequence[m.InboundEvent]:
         q = select(m.InboundEvent).where(m.InboundEvent.status == "quarantined").order_by(m.InboundEvent.id)
         return self.s.scalars(q).all()

@@ -233,7 +233,7 @@ def test_crash_after_commit_before_ack_does_not_process_the_message_twice(harnes
     deal_id = harness.add_deal()
     harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Question")
     acked = harness.agent.mailbox.ack
-    harness.agent.mailbox.ack = lambda key: None  # type: ignore[method-assign]  # the "crash": no ack
+    harness.agent.mailbox.ack = lambda mail, outcome: None  # type: ignore[method-assign]  # the "crash": no ack
     harness.run()
     harness.agent.mailbox.ack = acked  # type: ignore[method-assign]
     harness.run()

@@ -1,0 +1,250 @@
+"""IMAP (imapclient): fetch new mail by UID, wait with IDLE, survive servers that go away.
+
+The cursor is (folder, UIDVALIDITY, last UID), kept in the database and moved
+only after a message's transaction committed (`ack`). Rules of the trade that
+shaped this module:
+
+- `UID SEARCH UID n:*` always returns the highest UID, even when it is below
+  n: results are filtered with `uid > last`.
+- A UID means nothing without its UIDVALIDITY: when it changes the folder is
+  read again from the start, and the store recognises what it has already
+  handled by Message-ID and content hash.
+- Mail is fetched with BODY.PEEK[] so reading never marks it \\Seen.
+- IDLE is re-issued well inside the 29 minutes servers allow, and a read
+  timeout notices a dead connection: `idle_check` returns nothing on EOF, so
+  an early empty answer means the socket is gone.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import random
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from agent.config import MailboxSection
+from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+
+log = logging.getLogger(__name__)
+NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, imaplib.IMAP4.error, EOFError)
+MAX_BACKOFF = 300.0
+
+
+class ImapMailbox:
+    name = "imap"
+
+    def __init__(self, settings: MailboxSection, cursors: CursorStore) -> None:
+        if not settings.host:
+            from agent.errors import ConfigError
+
+            raise ConfigError("[mailbox] host: the imap backend needs a host name")
+        self.s = settings
+        self.cursors = cursors
+        self.client: IMAPClient | None = None
+        self.failures = 0
+        self.retry_at = 0.0  # monotonic time before which no reconnect is tried
+        self.source = f"imap:{settings.username}@{settings.host}/{settings.folder}"
+        self.last_contact: float | None = None
+
+    # --- connection ------------------------------------------------------------------------
+    def _context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.s.tls_ca_file) if self.s.tls_ca_file else None)
+        if not self.s.tls_verify:
+            log.warning("%s: TLS certificate verification is OFF ([mailbox] tls_verify = false)", self.source)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def connect(self) -> IMAPClient:
+        if self.client is not None:
+            return self.client
+        wait = self.retry_at - time.monotonic()
+        if wait > 0:
+            raise MailboxUnavailable(
+                f"{self.source}: reconnecting in {wait:.0f} s after {self.failures} failures"
+            )
+        try:
+            client = self._open()
+        except NETWORK_ERRORS as exc:
+            self._failed(exc)
+            raise MailboxUnavailable(f"{self.source}: {type(exc).__name__}: {exc}") from exc
+        self.client = client
+        self.failures = 0
+        self.last_contact = time.monotonic()
+        return client
+
+    def _open(self) -> IMAPClient:
+        s = self.s
+        implicit = s.tls == "ssl"
+        port = s.port or (993 if implicit else 143)
+        client = IMAPClient(
+            s.host,
+            port=port,
+            ssl=implicit,
+            ssl_context=self._context() if implicit else None,
+            timeout=s.timeout_seconds,
+        )
+        try:
+            if s.tls == "starttls":
+                client.starttls(self._context())
+            secret = s.password() or ""
+            if s.auth == "xoauth2":
+                client.oauth2_login(s.username, secret)
+            else:
+                client.login(s.username, secret)
+        except BaseException:
+            _quietly(client.logout)
+            raise
+        log.info("%s: connected (%s)", self.source, s.tls)
+        return client
+
+    def _failed(self, exc: BaseException) -> None:
+        """Drop the connection and back off exponentially, with jitter so many agents don't reconnect in step."""
+        self.failures += 1
+        delay = min(MAX_BACKOFF, 2.0 ** min(self.failures, 10)) * random.uniform(0.5, 1.0)
+        self.retry_at = time.monotonic() + delay
+        log.warning("%s: %s: %s; retrying in %.1f s", self.source, type(exc).__name__, exc, delay)
+        if self.client is not None:
+            _quietly(self.client.shutdown)
+        self.client = None
+
+    def close(self) -> None:
+        if self.client is not None:
+            _quietly(self.client.logout)
+            self.client = None
+
+    # --- reading ---------------------------------------------------------------------------
+    def fetch(self) -> Iterator[RawMail]:
+        client = self.connect()
+        try:
+            yield from self._fetch(client)
+        except NETWORK_ERRORS as exc:
+            self._failed(exc)
+            raise MailboxUnavailable(f"{self.source}: lost the connection: {exc}") from exc
+
+    def _fetch(self, client: IMAPClient) -> Iterator[RawMail]:
+        folder = self.s.folder
+        info = client.select_folder(folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        last = self._last_uid(uidvalidity)
+        # `UID n:*` returns the highest UID even when it is below n: filter.
+        uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        self.last_contact = time.monotonic()
+        for start in range(0, len(uids), self.s.batch_size):
+            batch = uids[start : start + self.s.batch_size]
+            fetched: dict[int, dict[bytes, Any]] = client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                data = fetched.get(uid, {}).get(b"BODY[]")
+                if data is None:
+                    continue  # expunged between SEARCH and FETCH
+                yield RawMail(f"imap:{folder}:{uidvalidity}:{uid}", bytes(data), f"{uidvalidity}:{uid}")
+
+    def _last_uid(self, uidvalidity: int) -> int:
+        stored = self.cursors.get(self.source)
+        if not stored:
+            return 0
+        old_validity, _, last = stored.partition(":")
+        if int(old_validity) != uidvalidity:
+            log.warning(
+                "%s: UIDVALIDITY changed from %s to %s: reading the folder again; messages already "
+                "handled are recognised by Message-ID and content",
+                self.source,
+                old_validity,
+                uidvalidity,
+            )
+            return 0
+        return int(last)
+
+    def ack(self, mail: RawMail, outcome: str) -> None:
+        self.cursors.set(self.source, mail.cursor)
+        target = {
+            "processed": self.s.processed_folder,
+            "unmatched": self.s.unmatched_folder,
+            "quarantined": self.s.quarantine_folder,
+        }.get(outcome, "")
+        if target and self.client is not None:
+            uid = int(mail.cursor.rsplit(":", 1)[1])
+            try:
+                self._move(self.client, uid, target)
+            except NETWORK_ERRORS as exc:
+                # the cursor has moved: the message is handled; only its filing failed
+                log.warning("%s: could not move UID %d to %s: %s", self.source, uid, target, exc)
+
+    def _move(self, client: IMAPClient, uid: int, folder: str) -> None:
+        if not client.folder_exists(folder):
+            client.create_folder(folder)
+        if client.has_capability("MOVE"):
+            client.move([uid], folder)
+        else:
+            client.copy([uid], folder)
+            client.delete_messages([uid])
+            client.uid_expunge([uid]) if client.has_capability("UIDPLUS") else client.expunge()
+
+    # --- waiting -----------------------------------------------------------------------------
+    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> None:
+        """IDLE until the server says something, `timeout` passes, or we are asked to stop."""
+        try:
+            client = self.connect()
+        except MailboxUnavailable:
+            _sleep(min(timeout, max(0.0, self.retry_at - time.monotonic())), should_stop)
+            return
+        try:
+            if not client.has_capability("IDLE"):
+                _sleep(min(timeout, self.s.poll_seconds), should_stop)
+                client.noop()  # a poll is also a liveness check
+                return
+            self._idle(client, timeout, should_stop)
+        except NETWORK_ERRORS as exc:
+            self._failed(exc)
+
+    def _idle(self, client: IMAPClient, timeout: float, should_stop: Callable[[], bool]) -> None:
+        client.select_folder(self.s.folder)
+        client.idle()
+        deadline = time.monotonic() + min(timeout, self.s.idle_renew_seconds)
+        try:
+            while not should_stop():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                slice_ = min(1.0, left)  # short slices: a stop request is noticed within a second
+                started = time.monotonic()
+                responses = client.idle_check(timeout=slice_)
+                self.last_contact = time.monotonic()
+                if any(_is_bye(r) for r in responses):
+                    raise ConnectionResetError("the server said BYE")
+                if not responses and time.monotonic() - started < slice_ * 0.5:
+                    # idle_check swallows EOF and returns []: an early empty answer is a dead socket
+                    raise ConnectionResetError("the connection closed during IDLE")
+                if any(_is_news(r) for r in responses):
+                    break
+        finally:
+            # raises on a dead socket, which `wait` turns into a reconnect
+            client.idle_done()
+
+
+def _is_bye(response: Any) -> bool:
+    return isinstance(response, tuple) and len(response) > 0 and response[0] == b"BYE"
+
+
+def _is_news(response: Any) -> bool:
+    return isinstance(response, tuple) and len(response) > 1 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not should_stop():
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # closing a broken connection may fail in many ways; it is being dropped anyway
+        log.debug("ignored error while closing", exc_info=True)

@@ -1,0 +1,282 @@
+"""The IMAP backend against a real Dovecot started by the tests (loopback ports, its own config)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from agent.clock import ManualClock
+from agent.config import load_config
+from agent.mailboxes import MailboxUnavailable
+from agent.store.repo import Repo
+from tests.conftest import CLIENT, Harness, write_config
+from tests.servers import Dovecot
+
+PASSWORD = "s3cret"
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import trustme
+
+    folder = tmp_path_factory.mktemp("certs")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    server.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    server.private_key_pem.write_to_path(str(paths["key"]))
+    for p in paths.values():
+        p.chmod(0o644)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def dovecot(certs: dict[str, Path]) -> Iterator[Dovecot]:
+    server = Dovecot(certs["cert"], certs["key"])
+    for i in range(1, 100):  # Dovecot reads its passwd-file at start: one fresh mailbox per test
+        server.add_user(f"agent{i}", PASSWORD)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def user(dovecot: Dovecot) -> str:
+    return f"agent{next(_users)}"
+
+
+def imap_config(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    user: str,
+    extra: str = "",
+    *,
+    tls: str = "none",
+    port: int | None = None,
+) -> Path:
+    (tmp_path / "imap-password").write_text(PASSWORD + "\n")
+    return write_config(
+        tmp_path,
+        f"""
+[mailbox]
+backend = "imap"
+host = "127.0.0.1"
+port = {port or dovecot.imap_port}
+tls = "{tls}"
+username = "{user}"
+password_file = "{tmp_path / "imap-password"}"
+timeout_seconds = 10
+{extra}
+""",
+    )
+
+
+def harness_for(config_path: Path) -> Harness:
+    return Harness(load_config(config_path), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+
+
+def email(subject: str, body: str = "Hello", sender: tuple[str, str] = CLIENT, n: int = 0) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"{sender[0]} <{sender[1]}>"
+    msg["To"] = "Onboarding <onboarding@example.com>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{subject.replace(' ', '-')}-{n}-{time.monotonic_ns()}@acme-radio.example>"
+    msg["Date"] = "Mon, 30 Nov 2026 09:00:00 +0000"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def subjects(h: Harness) -> list[str]:
+    with h.agent.sessions.begin() as s:
+        from sqlalchemy import select
+
+        from agent.store import models as m
+
+        return list(s.scalars(select(m.Message.subject).order_by(m.Message.id)))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"not true after {timeout} s")
+
+
+# --- connecting -------------------------------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.parametrize("tls", ["none", "starttls", "ssl"])
+def test_reads_new_mail_over_each_tls_mode(
+    tls: str, tmp_path: Path, dovecot: Dovecot, user: str, certs: dict[str, Path]
+) -> None:
+    port = dovecot.imaps_port if tls == "ssl" else dovecot.imap_port
+    h = harness_for(
+        imap_config(tmp_path, dovecot, user, f'tls_ca_file = "{certs["ca"]}"', tls=tls, port=port)
+    )
+    h.add_deal()
+    dovecot.deliver(user, email("First question"))
+    dovecot.deliver(user, email("Second question"))
+    report = h.run()
+    assert report.messages == 2
+    assert subjects(h) == ["First question", "Second question"]
+    h.run()
+    assert subjects(h) == ["First question", "Second question"]  # nothing read twice
+
+
+@pytest.mark.integration
+def test_certificates_are_verified_by_default(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    h = harness_for(imap_config(tmp_path, dovecot, user, tls="ssl", port=dovecot.imaps_port))
+    with pytest.raises(MailboxUnavailable, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        list(h.agent.mailbox.fetch())
+
+
+@pytest.mark.integration
+def test_wrong_password_is_reported_and_backs_off(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    cfg = imap_config(tmp_path, dovecot, user)
+    (tmp_path / "imap-password").write_text("wrong\n")
+    h = harness_for(cfg)
+    report = h.run()  # the rest of the pass goes on without the mailbox
+    assert report.messages == 0
+    assert "authentication failed" in h.agent.last_mail_error.lower()
+    with pytest.raises(MailboxUnavailable, match="reconnecting in"):
+        list(h.agent.mailbox.fetch())
+
+
+# --- cursor, flags and folders ----------------------------------------------------------------------
+@pytest.mark.integration
+def test_cursor_is_stored_mail_is_not_marked_read_and_a_restart_catches_up(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    cfg = imap_config(tmp_path, dovecot, user, "batch_size = 2")
+    h = harness_for(cfg)
+    for i in range(5):
+        dovecot.deliver(user, email(f"Message {i}"))
+    assert h.run().messages == 5  # three FETCH batches of at most 2
+    with h.agent.sessions.begin() as s:
+        cursor = Repo(s).cursor(h.agent.mailbox.source)  # type: ignore[attr-defined]
+    assert cursor is not None and cursor.endswith(":5")
+    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as c:
+        c.login(user, PASSWORD)
+        c.select_folder("INBOX", readonly=True)
+        flags = c.get_flags(c.search("ALL"))
+        assert all(b"\\Seen" not in f for f in flags.values())  # BODY.PEEK[]: never marked read
+    h.agent.mailbox.close()
+    dovecot.deliver(user, email("While the agent was stopped"))
+    restarted = harness_for(cfg)  # a new process: the cursor comes from the database
+    assert restarted.run().messages == 1
+    assert subjects(restarted)[-1] == "While the agent was stopped"
+
+
+@pytest.mark.integration
+def test_processed_and_unmatched_mail_is_filed_in_folders(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    extra = 'processed_folder = "Processed"\nunmatched_folder = "Unmatched"\nquarantine_folder = "Quarantine"'
+    h = harness_for(imap_config(tmp_path, dovecot, user, extra))
+    h.add_deal()
+    dovecot.deliver(user, email("For Acme"))
+    dovecot.deliver(user, email("From nobody we know", sender=("X", "x@unknown.example")))
+    broken_invite = (
+        b"From: sam@example.com\r\nTo: onboarding@example.com\r\nSubject: Invitation\r\n"
+        b"Content-Type: text/calendar; method=REQUEST\r\n\r\nthis is not a calendar\r\n"
+    )
+    dovecot.deliver(user, broken_invite)  # cannot be processed: quarantined
+    h.run()
+    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as c:
+        c.login(user, PASSWORD)
+        counts = {
+            f: c.folder_status(f, ["MESSAGES"])[b"MESSAGES"]
+            for f in ("INBOX", "Processed", "Unmatched", "Quarantine")
+        }
+    assert counts == {"INBOX": 0, "Processed": 1, "Unmatched": 1, "Quarantine": 1}
+
+
+@pytest.mark.integration
+def test_uidvalidity_change_resyncs_without_processing_anything_twice(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    h.add_deal()
+    for i in range(3):
+        dovecot.deliver(user, email(f"Before {i}"))
+    h.run()
+    h.agent.mailbox.close()
+    dovecot.stop()
+    maildir = dovecot.maildir(user)
+    for f in maildir.glob("dovecot*"):  # forget the UID list: Dovecot assigns a new UIDVALIDITY
+        f.unlink()
+    dovecot.start()
+    dovecot.deliver(user, email("After the change"))
+    report = h.run()
+    assert report.messages == 1
+    assert subjects(h) == ["Before 0", "Before 1", "Before 2", "After the change"]
+
+
+# --- IDLE and reconnects ---------------------------------------------------------------------------
+class Running:
+    """The daemon loop in a thread, as in production (signals are not needed to stop it)."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.thread = threading.Thread(target=h.agent.run_forever, daemon=True)
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.h.agent.request_stop()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "the agent did not stop within 15 s"
+
+
+def daemon_harness(tmp_path: Path, dovecot: Dovecot, user: str) -> Harness:
+    # Full passes only every 5 minutes: anything sooner must come from IDLE.
+    cfg = imap_config(tmp_path, dovecot, user)
+    cfg.write_text(cfg.read_text() + "\n[daemon]\npoll_seconds = 300\n")
+    h = Harness(load_config(cfg), ManualClock(datetime.now(UTC)))
+    h.add_deal()
+    return h
+
+
+@pytest.mark.integration
+def test_mail_delivered_during_idle_is_processed_within_seconds(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    h = daemon_harness(tmp_path, dovecot, user)
+    with Running(h):
+        wait_until(lambda: h.agent.mailbox.client is not None)  # type: ignore[attr-defined]
+        time.sleep(0.5)  # in IDLE now
+        dovecot.deliver(user, email("Pushed by IDLE"))
+        took = wait_until(lambda: "Pushed by IDLE" in subjects(h), timeout=10)
+    assert took < 5
+
+
+@pytest.mark.integration
+def test_a_kicked_client_and_a_restarted_server_miss_nothing(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    h = daemon_harness(tmp_path, dovecot, user)
+    with Running(h):
+        wait_until(lambda: h.agent.mailbox.client is not None)  # type: ignore[attr-defined]
+        time.sleep(0.5)
+        dovecot.kick(user)  # BYE in the middle of IDLE
+        dovecot.deliver(user, email("Arrived while kicked out"))
+        wait_until(lambda: "Arrived while kicked out" in subjects(h), timeout=20)
+        dovecot.stop()
+        time.sleep(1.0)  # the agent notices, backs off and retries
+        dovecot.start()
+        dovecot.deliver(user, email("Arrived after the restart"))
+        wait_until(lambda: "Arrived after the restart" in subjects(h), timeout=30)
+    assert subjects(h) == ["Arrived while kicked out", "Arrived after the restart"]

@@ -1,0 +1,170 @@
+"""Real servers for the integration tests, started on loopback ports in private folders.
+
+Dovecot (IMAP + LMTP) runs from its own config file; mail is delivered with
+LMTP one recipient per transaction (smtplib.LMTP does not read LMTP's
+per-recipient replies after DATA). See ../shared/RECIPES.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REQUIRE = (
+    os.environ.get("CSM_REQUIRE_SERVERS") == "1"
+)  # set by scripts/test: a missing server fails, not skips
+
+
+def need(binary: str, package: str) -> str:
+    path = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None)
+    if path is None:
+        message = f"{binary} is not installed (apt-get install {package}); scripts/test installs it"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class Dovecot:
+    """A private Dovecot: IMAP (STARTTLS offered), IMAPS and LMTP on loopback ports."""
+
+    def __init__(self, cert_file: Path | None = None, key_file: Path | None = None) -> None:
+        self.binary = need("dovecot", "dovecot-imapd dovecot-lmtpd")
+        # Not under pytest's tmp_path: that is 0700, and Dovecot's mail processes run as nobody.
+        self.base = Path(tempfile.mkdtemp(prefix="csm-dovecot-", dir="/tmp"))
+        self.base.chmod(0o755)
+        self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
+        self.config = self.base / "dovecot.conf"
+        self.passwd = self.base / "passwd"
+        self.passwd.write_text("")
+        (self.base / "mail").mkdir(mode=0o755)
+        shutil.chown(self.base / "mail", "nobody", "nogroup")
+        tls = (
+            f"ssl = yes\nssl_cert = <{cert_file}\nssl_key = <{key_file}\n"
+            if cert_file and key_file
+            else "ssl = no\n"
+        )
+        imaps = (
+            f"  inet_listener imaps {{\n    port = {self.imaps_port}\n    ssl = yes\n  }}\n"
+            if cert_file
+            else ""
+        )
+        self.config.write_text(
+            f"""
+protocols = imap lmtp
+listen = 127.0.0.1
+base_dir = {self.base}/run
+instance_name = csm-test-{self.imap_port}
+{tls}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0secs
+log_path = {self.base}/dovecot.log
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {self.passwd}
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={self.base}/mail/%n
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  inet_listener imap {{
+    port = {self.imap_port}
+  }}
+{imaps}}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+}}
+protocol lmtp {{
+  auth_username_format = %n
+}}
+""",
+            encoding="utf-8",
+        )
+
+    def add_user(self, name: str, password: str) -> None:
+        with self.passwd.open("a", encoding="utf-8") as fh:
+            fh.write(f"{name}:{{PLAIN}}{password}::::::\n")
+
+    def start(self) -> None:
+        # Dovecot forks into the background keeping its stdio: a pipe would never reach EOF.
+        with open(self.base / "start.err", "wb") as err:
+            done = subprocess.run(
+                [self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=err, timeout=30
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"dovecot did not start: {(self.base / 'start.err').read_text()}{self.log()}")
+        wait_for_port(self.imap_port)
+        wait_for_port(self.lmtp_port)
+
+    def stop(self) -> None:
+        pid_file = self.base / "run" / "master.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text().strip())
+        subprocess.run(
+            [self.binary, "-c", str(self.config), "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, 9)
+
+    def kick(self, user: str) -> None:
+        subprocess.run(
+            ["doveadm", "-c", str(self.config), "kick", user], check=True, capture_output=True, timeout=30
+        )
+
+    def deliver(self, user: str, data: bytes) -> None:
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
+            lmtp.sendmail("sender@test.example", [f"{user}@example.com"], data)
+
+    def maildir(self, user: str) -> Path:
+        return self.base / "mail" / user / "Maildir"
+
+    def log(self) -> str:
+        path = self.base / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
