@@ -155,8 +155,12 @@ protocol lmtp {{
         )
 
     def deliver(self, user: str, data: bytes) -> None:
+        self.deliver_many(user, [data])
+
+    def deliver_many(self, user: str, messages: list[bytes]) -> None:
         with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
-            lmtp.sendmail("sender@test.example", [f"{user}@example.com"], data)
+            for data in messages:
+                lmtp.sendmail("sender@test.example", [f"{user}@example.com"], data)
 
     def maildir(self, user: str) -> Path:
         return self.base / "mail" / user / "Maildir"

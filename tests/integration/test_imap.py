@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,68 +16,9 @@ from agent.clock import ManualClock
 from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, Harness, write_config
+from tests.conftest import CLIENT, Harness
+from tests.integration.conftest import PASSWORD, imap_config
 from tests.servers import Dovecot
-
-PASSWORD = "s3cret"
-_users = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    import trustme
-
-    folder = tmp_path_factory.mktemp("certs")
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    server.cert_chain_pems[0].write_to_path(str(paths["cert"]))
-    server.private_key_pem.write_to_path(str(paths["key"]))
-    for p in paths.values():
-        p.chmod(0o644)
-    return paths
-
-
-@pytest.fixture(scope="module")
-def dovecot(certs: dict[str, Path]) -> Iterator[Dovecot]:
-    server = Dovecot(certs["cert"], certs["key"])
-    for i in range(1, 100):  # Dovecot reads its passwd-file at start: one fresh mailbox per test
-        server.add_user(f"agent{i}", PASSWORD)
-    server.start()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def user(dovecot: Dovecot) -> str:
-    return f"agent{next(_users)}"
-
-
-def imap_config(
-    tmp_path: Path,
-    dovecot: Dovecot,
-    user: str,
-    extra: str = "",
-    *,
-    tls: str = "none",
-    port: int | None = None,
-) -> Path:
-    (tmp_path / "imap-password").write_text(PASSWORD + "\n")
-    return write_config(
-        tmp_path,
-        f"""
-[mailbox]
-backend = "imap"
-host = "127.0.0.1"
-port = {port or dovecot.imap_port}
-tls = "{tls}"
-username = "{user}"
-password_file = "{tmp_path / "imap-password"}"
-timeout_seconds = 10
-{extra}
-""",
-    )
 
 
 def harness_for(config_path: Path) -> Harness:
@@ -280,3 +220,62 @@ def test_a_kicked_client_and_a_restarted_server_miss_nothing(
         dovecot.deliver(user, email("Arrived after the restart"))
         wait_until(lambda: "Arrived after the restart" in subjects(h), timeout=30)
     assert subjects(h) == ["Arrived while kicked out", "Arrived after the restart"]
+
+
+# --- killed in the middle of a batch -----------------------------------------------------------------
+@pytest.mark.integration
+def test_sigkill_in_the_middle_of_a_batch_then_restart_processes_each_message_exactly_once(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    cfg = imap_config(tmp_path, dovecot, user)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = [sys.executable, "-m", "agent", "--config", str(cfg)]
+    add = [
+        *cli,
+        "deals",
+        "add",
+        "--name",
+        "Acme Radio",
+        "--contact",
+        f"Jane,{CLIENT[1]},client_admin",
+        "--csm",
+        "sam@example.com",
+    ]
+    subprocess.run(add, env=env, check=True, capture_output=True, timeout=60)
+    total = 600
+    dovecot.deliver_many(user, [email(f"Batch message {i}", n=i) for i in range(total)])
+    db = tmp_path / "state" / "agent.db"
+
+    def processed() -> int:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("select count(*) from messages").fetchone()[0])
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: processed() >= 25, timeout=60)
+        os.kill(proc.pid, signal.SIGKILL)  # mid-batch: some of the batch committed, the rest not
+    finally:
+        proc.wait(timeout=30)
+    at_kill = processed()
+    assert 0 < at_kill < total, "the kill must land in the middle of the work"
+    done = subprocess.run([*cli, "run", "--once"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select subject, count(*) from messages group by message_id").fetchall()
+        events = conn.execute("select count(*) from inbound_events where source = 'mail'").fetchone()[0]
+    assert len(rows) == total and all(count == 1 for _, count in rows)
+    assert {s for s, _ in rows} == {f"Batch message {i}" for i in range(total)}
+    assert events == total

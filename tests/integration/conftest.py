@@ -1,0 +1,72 @@
+"""Fixtures for integration tests: real servers, started once per test run on loopback ports."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+from tests.servers import Dovecot
+
+PASSWORD = "s3cret"
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import trustme
+
+    folder = tmp_path_factory.mktemp("certs")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    server.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    server.private_key_pem.write_to_path(str(paths["key"]))
+    for p in paths.values():
+        p.chmod(0o644)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def dovecot(certs: dict[str, Path]) -> Iterator[Dovecot]:
+    server = Dovecot(certs["cert"], certs["key"])
+    for i in range(1, 100):  # Dovecot reads its passwd-file at start: one fresh mailbox per test
+        server.add_user(f"agent{i}", PASSWORD)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def user(dovecot: Dovecot) -> str:
+    return f"agent{next(_users)}"
+
+
+def imap_config(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    user: str,
+    extra: str = "",
+    *,
+    tls: str = "none",
+    port: int | None = None,
+) -> Path:
+    (tmp_path / "imap-password").write_text(PASSWORD + "\n")
+    return write_config(
+        tmp_path,
+        f"""
+[mailbox]
+backend = "imap"
+host = "127.0.0.1"
+port = {port or dovecot.imap_port}
+tls = "{tls}"
+username = "{user}"
+password_file = "{tmp_path / "imap-password"}"
+timeout_seconds = 10
+{extra}
+""",
+    )
