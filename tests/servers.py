@@ -53,7 +53,9 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 class Dovecot:
     """A private Dovecot: IMAP (STARTTLS offered), IMAPS and LMTP on loopback ports."""
 
-    def __init__(self, cert_file: Path | None = None, key_file: Path | None = None) -> None:
+    def __init__(
+        self, cert_file: Path | None = None, key_file: Path | None = None, introspection_url: str = ""
+    ) -> None:
         self.binary = need("dovecot", "dovecot-imapd dovecot-lmtpd")
         # Not under pytest's tmp_path: that is 0700, and Dovecot's mail processes run as nobody.
         self.base = Path(tempfile.mkdtemp(prefix="csm-dovecot-", dir="/tmp"))
@@ -74,6 +76,17 @@ class Dovecot:
             if cert_file
             else ""
         )
+        oauth2 = ""
+        if introspection_url:
+            # XOAUTH2: Dovecot asks a token introspection endpoint (RFC 7662) whether a token is good.
+            (self.base / "oauth2.conf").write_text(
+                f"introspection_mode = post\nintrospection_url = {introspection_url}\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            )
+            oauth2 = (
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {self.base}/oauth2.conf\n}}"
+            )
         self.config.write_text(
             f"""
 protocols = imap lmtp
@@ -82,18 +95,20 @@ base_dir = {self.base}/run
 instance_name = csm-test-{self.imap_port}
 {tls}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if introspection_url else ""}
 auth_failure_delay = 0secs
 log_path = {self.base}/dovecot.log
 default_internal_user = dovecot
 default_login_user = dovenull
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%n {self.passwd}
 }}
+{oauth2}
 userdb {{
   driver = static
-  args = uid=nobody gid=nogroup home={self.base}/mail/%n
+  args = uid=nobody gid=nogroup home={self.base}/mail/%n allow_all_users=yes
 }}
 mail_location = maildir:~/Maildir
 service imap-login {{
@@ -172,3 +187,36 @@ protocol lmtp {{
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class TokenIntrospection:
+    """A tiny OAuth2 token introspection endpoint (RFC 7662): token -> user, for Dovecot's XOAUTH2."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs
+
+        tokens = self.tokens = {}  # type: dict[str, str]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                token = form.get("token", [""])[0]
+                body = json.dumps({"active": token in tokens, "username": tokens.get(token, "")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/introspect"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()

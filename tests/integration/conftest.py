@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.servers import Dovecot
+from tests.servers import Dovecot, TokenIntrospection
 
 PASSWORD = "s3cret"
 _users = itertools.count(1)
@@ -32,8 +32,15 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def dovecot(certs: dict[str, Path]) -> Iterator[Dovecot]:
-    server = Dovecot(certs["cert"], certs["key"])
+def oauth() -> Iterator[TokenIntrospection]:
+    endpoint = TokenIntrospection()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture(scope="session")
+def dovecot(certs: dict[str, Path], oauth: TokenIntrospection) -> Iterator[Dovecot]:
+    server = Dovecot(certs["cert"], certs["key"], introspection_url=oauth.url)
     for i in range(1, 100):  # Dovecot reads its passwd-file at start: one fresh mailbox per test
         server.add_user(f"agent{i}", PASSWORD)
     server.start()

@@ -18,7 +18,7 @@ from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, Harness
 from tests.integration.conftest import PASSWORD, imap_config
-from tests.servers import Dovecot
+from tests.servers import Dovecot, TokenIntrospection
 
 
 def harness_for(config_path: Path) -> Harness:
@@ -279,3 +279,19 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_processes_each_message_ex
     assert len(rows) == total and all(count == 1 for _, count in rows)
     assert {s for s, _ in rows} == {f"Batch message {i}" for i in range(total)}
     assert events == total
+
+
+@pytest.mark.integration
+def test_xoauth2_login_with_an_access_token(
+    tmp_path: Path, dovecot: Dovecot, user: str, oauth: TokenIntrospection
+) -> None:
+    oauth.tokens["ya29.good-token"] = user
+    cfg = imap_config(tmp_path, dovecot, user, 'auth = "xoauth2"')
+    (tmp_path / "imap-password").write_text("ya29.good-token\n")  # the secret is the access token
+    h = harness_for(cfg)
+    dovecot.deliver(user, email("Over OAuth"))
+    assert h.run().messages == 1
+    (tmp_path / "imap-password").write_text("ya29.expired\n")
+    refused = harness_for(cfg)
+    refused.run()
+    assert "authentication" in refused.agent.last_mail_error.lower()
