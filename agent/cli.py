@@ -320,7 +320,7 @@ def cmd_unmatched_list(app: App) -> int:
 def cmd_unmatched_assign(app: App) -> int:
     with app.change("assign") as (repo, cause):
         msg = repo.message(app.args.message)
-        if msg is None or msg.status != "unmatched":
+        if msg is None or msg.status not in ("unmatched", "held"):
             raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
         deal = app.deal(repo, app.args.deal)
         app.runtime.processor.messages.assign(repo, msg, deal, cause, app.clock.now(), "the command line")

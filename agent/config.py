@@ -58,6 +58,11 @@ class AgentSection(Section):
     timezone: str = Field("UTC", description="Default IANA time zone for deals without one")
     business_days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"))
     holidays: tuple[str, ...] = Field((), description="ISO dates (YYYY-MM-DD) that are not business days")
+    trusted_authserv_ids: tuple[str, ...] = Field(
+        (),
+        description="Authentication-Results authserv-ids whose DKIM/SPF/DMARC verdicts prove an internal From",
+    )
+    unmatched_notice_to: tuple[str, ...] = Field((), description="Who gets the daily list of unmatched mail")
     max_emails_per_deal_per_day: int = Field(20, ge=1)
     max_emails_per_recipient_per_day: int = Field(10, ge=1)
 

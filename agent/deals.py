@@ -84,6 +84,7 @@ def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline]) -> list[str]:
 def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -> m.Deal:
     deal = m.Deal(
         name=spec.name.strip(),
+        name_key=m.name_key(spec.name),
         pipeline=spec.pipeline,
         stage="",
         token=repo.new_token(),

@@ -71,6 +71,7 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     calendar_parts: tuple[bytes, ...] = ()  # raw text/calendar or application/ics payloads
     content_hash: str = ""  # sha256 of the raw bytes
+    authentication_results: tuple[str, ...] = ()  # raw Authentication-Results values (RFC 8601), top first
 
 
 class MeetingStatus(StrEnum):

@@ -13,17 +13,16 @@ from typing import TYPE_CHECKING
 
 from agent import deals
 from agent.calendars.parse import parse_invitation_parts
+from agent.commands import Command, parse_commands
 from agent.domain import Address, InboundMessage, MessageKind
-from agent.matching import match_message
+from agent.mailboxes.authenticity import verify_sender
+from agent.matching import Match, match_message
 from agent.pipeline.engine import Trigger
 from agent.store import models as m
 from agent.store.repo import Repo
 
 if TYPE_CHECKING:
     from agent.processor import Cause, Processor
-
-APPROVE_WORDS = {"approve", "approved", "yes", "ok", "okay", "agreed"}
-REJECT_WORDS = {"reject", "rejected", "no", "deny", "denied"}
 
 
 class MessageHandler:
@@ -32,8 +31,9 @@ class MessageHandler:
 
     def handle(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime, raw: bytes) -> str | None:
         """Log the message and run its rules; returns "unmatched" when no deal could be told."""
-        if msg.sender and self.p.party.is_agent(msg.sender.email):
-            self._log_message(repo, msg, cause, now, None, "outbound", "ignored", "", "the agent's own email")
+        party = self.p.party
+        if msg.sender and party.is_agent(msg.sender.email):
+            self._log_message(repo, msg, cause, now, None, "outbound", "ignored", "the agent's own email")
             return None
         if repo.message_by_id(msg.message_id) is not None:
             repo.audit(
@@ -47,20 +47,15 @@ class MessageHandler:
         if msg.kind is MessageKind.BOUNCE:
             self._bounce(repo, msg, cause, now)
             return None
-        match = match_message(msg, repo, self.p.party)
         direction = self._direction(msg)
+        commands = self._commands(repo, msg, direction, cause, now)
+        if commands is not None and self._answer(repo, msg, cause, now):
+            return None
+        deal_ref = next((c.arg for c in commands or [] if c.verb == "deal"), "")
+        match = match_message(msg, repo, party, deal_ref)
         if msg.kind is MessageKind.INVITATION:
-            self._log_message(
-                repo,
-                msg,
-                cause,
-                now,
-                match.deal_id,
-                direction,
-                "matched" if match.deal_id else "ignored",
-                match.strategy,
-                match.reason,
-            )
+            status = "matched" if match.deal_id else "ignored"
+            self._log_message(repo, msg, cause, now, match.deal_id, direction, status, match.reason, match)
             self._invitation(repo, msg, cause, now)
             return None
         if msg.auto_submitted:
@@ -73,8 +68,8 @@ class MessageHandler:
                 match.deal_id,
                 direction,
                 "ignored",
-                match.strategy,
                 f"{msg.kind_reason}; {match.reason}",
+                match,
             )
             repo.audit(
                 now,
@@ -85,15 +80,27 @@ class MessageHandler:
             )
             return None
         if match.deal_id is None:
-            row = self._log_message(repo, msg, cause, now, None, direction, "unmatched", "", match.reason)
+            status = "held" if match.ambiguous else "unmatched"
+            row = self._log_message(repo, msg, cause, now, None, direction, status, match.reason, match)
             row.candidates = list(match.candidates)
             row.raw = raw  # kept whole until a person assigns it: nothing of it is lost
-            repo.audit(now, "message_unmatched", deal_id=None, event_id=cause.event_id, reason=match.reason)
+            repo.audit(now, "message_" + status, deal_id=None, event_id=cause.event_id, reason=match.reason)
+            if match.ambiguous:
+                self._ask(repo, msg, row, cause, now)
             return "unmatched"
         deal = repo.deal(match.deal_id)
         assert deal is not None
+        ignored = any(c.verb == "ignore" for c in commands or [])
         row = self._log_message(
-            repo, msg, cause, now, deal.id, direction, "matched", match.strategy, match.reason
+            repo,
+            msg,
+            cause,
+            now,
+            deal.id,
+            direction,
+            "ignored" if ignored else "matched",
+            match.reason,
+            match,
         )
         cause.message = row
         repo.audit(
@@ -101,10 +108,34 @@ class MessageHandler:
             "message_logged",
             deal_id=deal.id,
             event_id=cause.event_id,
-            reason=f"{direction} message '{msg.subject}' matched: {match.reason}",
+            reason=f"{direction} message '{msg.subject}' matched ({match.confidence:.2f}): {match.reason}"
+            + ("; a person said: ignore" if ignored else ""),
         )
-        self._message_triggers(repo, deal, msg, direction, cause, now)
+        if not ignored:
+            self._message_triggers(repo, deal, msg, direction, commands or [], cause, now)
         return None
+
+    def _commands(
+        self, repo: Repo, msg: InboundMessage, direction: str, cause: Cause, now: datetime
+    ) -> list[Command] | None:
+        """Commands of a verified person writing to the agent; None when the sender is not one of ours."""
+        if direction == "inbound":
+            return None
+        verdict = verify_sender(
+            msg, self.p.config.agent.internal_domains, self.p.config.agent.trusted_authserv_ids
+        )
+        found = parse_commands(msg.subject, msg.new_text) if direction == "internal" else []
+        if not verdict.trusted:
+            if found:
+                repo.audit(
+                    now,
+                    "command_refused",
+                    deal_id=None,
+                    event_id=cause.event_id,
+                    reason=f"'{found[0].line}' from {msg.sender.email if msg.sender else '?'}: {verdict.reason}",
+                )
+            return None
+        return found
 
     def assign(
         self, repo: Repo, message: m.Message, deal: m.Deal, cause: Cause, now: datetime, who: str
@@ -150,8 +181,8 @@ class MessageHandler:
         deal_id: int | None,
         direction: str,
         status: str,
-        strategy: str,
         reason: str,
+        match: Match | None = None,
     ) -> m.Message:
         row = m.Message(
             deal_id=deal_id,
@@ -163,8 +194,9 @@ class MessageHandler:
             direction=direction,
             kind=msg.kind.value,
             status=status,
-            match_strategy=strategy,
+            match_strategy=match.strategy if match else "",
             match_reason=reason,
+            match_confidence=match.confidence if match else 0.0,
             candidates=[],
             received_at=now,
             date=msg.date,
@@ -174,25 +206,24 @@ class MessageHandler:
         return row
 
     def _message_triggers(
-        self, repo: Repo, deal: m.Deal, msg: InboundMessage, direction: str, cause: Cause, now: datetime
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        msg: InboundMessage,
+        direction: str,
+        commands: list[Command],
+        cause: Cause,
+        now: datetime,
     ) -> None:
         side = "client" if direction == "inbound" else "internal"
         sender = msg.sender.email if msg.sender else ""
-        word = _first_word(msg.new_text)
         triggers = [Trigger("message_received", side, f"{side} message '{msg.subject}' from {sender}")]
-        approval = repo.pending_approval(deal.id)
-        if approval is not None and sender == approval.approver and word in APPROVE_WORDS | REJECT_WORDS:
-            self.p.decide_approval(repo, deal, word in APPROVE_WORDS, cause, now, who=sender)
-        elif side == "internal" and word == "no-show":
-            held = [
-                mt
-                for mt in repo.meetings_for(deal.id)
-                if mt.status in ("scheduled", "completed") and mt.start <= now
-            ]
-            if held:
-                self.p.meetings.mark_no_show(repo, held[-1], cause, now, who=sender)
-        elif side == "internal" and word:
-            triggers.append(Trigger("command", word, f"command '{word}' from {sender}"))
+        for command in commands:
+            self._obey(repo, deal, command, sender, cause, now)
+        if direction == "internal" and not commands:
+            word = _first_word(msg.new_text)
+            if word:  # a word of the pipeline's own, for rules with `when: {command: WORD}`
+                triggers.append(Trigger("command", word, f"command '{word}' from {sender}"))
         if side == "client" and repo.has_sent(deal.id, "survey"):
             score = _csat(msg.new_text)
             if score is not None:
@@ -208,8 +239,132 @@ class MessageHandler:
                 triggers.append(Trigger("csat_received", str(score), f"CSAT {score} from {sender}"))
         self.p.dispatch(repo, deal, triggers, cause, now)
 
+    def _obey(
+        self, repo: Repo, deal: m.Deal, command: Command, sender: str, cause: Cause, now: datetime
+    ) -> None:
+        """Carry out one command of a verified person; what cannot be done is said in the audit trail."""
+        pipeline = self.p.pipelines.get(deal.pipeline)
+        problem = ""
+        if command.verb == "advance" and pipeline is not None:
+            target = command.arg or pipeline.next_stage(deal.stage) or ""
+            if pipeline.has_stage(target):
+                self.p.advance(repo, deal, target, cause, now, who=sender)
+            else:
+                problem = f"no stage {target!r} in {deal.pipeline}"
+        elif command.verb == "done":
+            if repo.task(deal.id, command.arg) is not None:
+                self.p.complete_task(repo, deal, command.arg, cause, now, who=sender)
+            else:
+                problem = f"no task {command.arg!r} on this deal"
+        elif command.verb == "no-show":
+            held = [
+                mt
+                for mt in repo.meetings_for(deal.id)
+                if mt.status in ("scheduled", "completed") and mt.start <= now
+            ]
+            if held:
+                self.p.meetings.mark_no_show(repo, held[-1], cause, now, who=sender)
+            else:
+                problem = "no meeting has started yet"
+        elif command.verb in ("approve", "reject"):
+            approval = repo.pending_approval(deal.id)
+            if approval is not None and approval.approver == sender:
+                self.p.decide_approval(repo, deal, command.verb == "approve", cause, now, who=sender)
+            else:
+                problem = "no approval of this deal is waiting for this sender"
+        kind = "command_failed" if problem else "command"
+        repo.audit(
+            now,
+            kind,
+            deal_id=deal.id,
+            event_id=cause.event_id,
+            reason=f"'{command.line}' from {sender}" + (f": {problem}" if problem else ""),
+        )
+
+    # --- asking a person --------------------------------------------------------------------
+    def _ask(self, repo: Repo, msg: InboundMessage, row: m.Message, cause: Cause, now: datetime) -> None:
+        """Several deals fit: ask the Responsible CSM (or our own sender) which one, and hold the message."""
+        candidates = [d for d in (repo.deal(i) for i in row.candidates) if d is not None]
+        sender = msg.sender.email if msg.sender else ""
+        if sender and self.p.party.is_internal(sender):
+            ask = [Address(sender, msg.sender.name if msg.sender else "")]
+        else:
+            ask = list(
+                dict.fromkeys(
+                    Address(r.email, r.name) for d in candidates for r in d.roles if r.role == "csm"
+                )
+            )
+        if not ask:
+            return
+        options = [
+            {"number": n, "name": d.name, "ref": d.token, "stage": d.stage}
+            for n, d in enumerate(candidates, start=1)
+        ]
+        question = {
+            "subject": msg.subject,
+            "sender": sender,
+            "excerpt": msg.new_text[:500],
+            "options": options,
+        }
+        self.p.queue_standalone(
+            repo,
+            "question",
+            tuple(ask),
+            {"question": question},
+            cause=cause,
+            now=now,
+            reason=f"which deal is '{msg.subject}' about?",
+            about_message_id=row.id,
+            in_reply_to=msg.message_id,
+        )
+
+    def _answer(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> bool:
+        """A reply to one of our questions: "2" assigns the held message to option 2, "none" lets it go."""
+        question = repo.question_in_thread([i for i in (msg.in_reply_to, *msg.references) if i])
+        if question is None or question.about_message_id is None:
+            return False
+        held = repo.message(question.about_message_id)
+        sender = msg.sender.email if msg.sender else ""
+        self._log_message(
+            repo, msg, cause, now, None, "internal", "ignored", "an answer to the agent's question"
+        )
+        if held is None or held.status != "held":
+            repo.audit(
+                now,
+                "answer_ignored",
+                deal_id=None,
+                event_id=cause.event_id,
+                reason=f"{sender} answered, but the message was already decided",
+            )
+            return True
+        words = msg.new_text.strip().split()
+        first = words[0].strip(".:)#").lower() if words else ""
+        if first.isdigit() and 1 <= int(first) <= len(held.candidates):
+            deal = repo.deal(int(held.candidates[int(first) - 1]))
+            if deal is not None:
+                self.assign(repo, held, deal, cause, now, f"{sender} (answering the agent)")
+                return True
+        if first in ("none", "ignore", "neither"):
+            held.status = "ignored"
+            repo.audit(
+                now,
+                "message_ignored",
+                deal_id=None,
+                event_id=cause.event_id,
+                reason=f"{sender} said '{held.subject}' is about none of the deals",
+            )
+            return True
+        repo.audit(
+            now,
+            "answer_not_understood",
+            deal_id=None,
+            event_id=cause.event_id,
+            reason=f"{sender} answered {first!r}; expected a number 1-{len(held.candidates)} or 'none'",
+        )
+        return True
+
     def _bounce(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> None:
-        self._log_message(repo, msg, cause, now, None, "inbound", "ignored", "", msg.kind_reason)
+        self._log_message(repo, msg, cause, now, None, "inbound", "ignored", msg.kind_reason)
         for address in msg.bounced_recipients:
             flag = repo.flag(address)
             flag.bounced_at = now

@@ -542,6 +542,61 @@ class Processor:
                 )
         return email
 
+    def queue_standalone(
+        self,
+        repo: Repo,
+        template: str,
+        to: tuple[Address, ...],
+        extra: dict[str, Any],
+        *,
+        cause: Cause,
+        now: datetime,
+        reason: str,
+        about_message_id: int | None = None,
+        in_reply_to: str = "",
+    ) -> m.OutboxEmail | None:
+        """An email to our own people that belongs to no deal (a question, a digest)."""
+        recipients = ",".join(sorted(a.email for a in to))
+        key = f"{cause.key}|standalone|{template}|{recipients}"
+        if not to or repo.outbox_by_key(key) is not None:
+            return None
+        to_list = [person(a.name, a.email) for a in to]
+        context = {
+            "agent": {"name": self.config.agent.name, "address": self.config.agent.address},
+            "recipients": to_list,
+            **extra,
+        }
+        rendered = self.templates.render(template, context)
+        email = m.OutboxEmail(
+            deal_id=None,
+            template=template,
+            idempotency_key=key,
+            message_id=new_message_id(self.config.agent, None),
+            to=to_list,
+            cc=[],
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            in_reply_to=in_reply_to,
+            references=[in_reply_to] if in_reply_to else [],
+            status="queued",
+            due_at=now,
+            created_at=now,
+            rule="",
+            stage="",
+            about_message_id=about_message_id,
+        )
+        repo.add(email)
+        repo.audit(
+            now,
+            "email_queued",
+            deal_id=None,
+            event_id=cause.event_id,
+            reason=f"{template} to {', '.join(a['email'] for a in to_list)}: {reason}",
+            outbox_id=email.id,
+        )
+        return email
+
     # --- messages ---------------------------------------------------------------------
 
     # --- meetings ---------------------------------------------------------------------

@@ -122,6 +122,7 @@ def _build(msg: Message, digest: str, agent_address: str) -> InboundMessage:
         attachments=_attachments(msg),
         calendar_parts=tuple(data for _, data in calendars),
         content_hash=digest,
+        authentication_results=tuple(headers.raw_values("authentication-results")),
     )
 
 

@@ -1,10 +1,13 @@
-"""Tie a message or a meeting to a deal, and say why.
+"""Tie a message or a meeting to a deal, say why, and how sure.
 
-Strategies run in order, strongest first. Each names the deals it can see and
-the reason; a later strategy only narrows what an earlier one found, so two
-deals of the same client are told apart by, say, the deal name in the subject.
-When the candidates cannot be narrowed to one, the item is ambiguous and a
-person is asked.
+Layers run in order, strongest first: the agent's own thread, the Reply-To
+plus-address token, the subject tag, a person's `deal ...` command, the
+participants' exact addresses, their domain (never a free-mail one), and the
+entity or deal name in the subject. Each names the deals it can see and the
+reason; a later layer only narrows what an earlier one found, so two deals of
+the same client are told apart by, say, the deal name in the subject. When
+the candidates cannot be narrowed to one, the item is ambiguous and a person
+is asked. Every lookup is an indexed query: no layer scans all deals.
 """
 
 from __future__ import annotations
@@ -57,14 +60,16 @@ class Directory(Protocol):
     def deals_by_email(self, email: str) -> set[int]: ...
     def deals_by_domain(self, domain: str) -> set[int]: ...
     def deals_named_in(self, text: str) -> set[int]: ...
+    def deals_by_id(self, deal_id: int) -> set[int]: ...
 
 
 @dataclass(frozen=True)
 class Match:
     deal_id: int | None
-    strategy: str  # the strategy that decided, or "" when unmatched
+    strategy: str  # the layer that decided, or "" when unmatched
     reason: str
     candidates: tuple[int, ...] = ()
+    confidence: float = 0.0  # how sure the deciding layer is, 0..1
 
     @property
     def ambiguous(self) -> bool:
@@ -91,6 +96,18 @@ class Party:
 
 Strategy = Callable[[Directory], tuple[set[int], str]]
 
+# How sure each layer is when it alone decides: our own thread and token are
+# near-certain, a domain shared by several people less so, a name in a subject least.
+CONFIDENCE = {
+    "thread": 0.99,
+    "reply-token": 0.99,
+    "subject-tag": 0.97,
+    "command": 1.0,
+    "contact": 0.9,
+    "client-domain": 0.7,
+    "deal-name": 0.6,
+}
+
 
 def decide(directory: Directory, strategies: list[tuple[str, Strategy]]) -> Match:
     candidates: set[int] | None = None
@@ -108,21 +125,25 @@ def decide(directory: Directory, strategies: list[tuple[str, Strategy]]) -> Matc
             decided_by = name
         candidates = narrowed
         if len(candidates) == 1:
-            return Match(next(iter(candidates)), decided_by, "; ".join(reasons))
+            return Match(
+                next(iter(candidates)), decided_by, "; ".join(reasons), confidence=CONFIDENCE[decided_by]
+            )
     if candidates:
         return Match(None, "", "ambiguous: " + "; ".join(reasons), tuple(sorted(candidates)))
     return Match(None, "", "no deal token, thread, contact, client domain or deal name matched")
 
 
-def match_message(msg: InboundMessage, directory: Directory, party: Party) -> Match:
+def match_message(msg: InboundMessage, directory: Directory, party: Party, deal_ref: str = "") -> Match:
+    """`deal_ref` is the argument of a person's `deal ...` command, if they gave one."""
     addresses = [*msg.to, *msg.cc, *msg.delivered_to]
     senders = [msg.sender] if msg.sender else []
     forwarded = [a for f in msg.forwarded for a in ([f.sender] if f.sender else []) + [*f.to, *f.cc]]
     external = _external([*senders, *msg.to, *msg.cc, *forwarded], party)
     strategies: list[tuple[str, Strategy]] = [
+        ("thread", lambda d: _by_thread(d, msg)),
         ("reply-token", lambda d: _by_token(d, addresses, party)),
         ("subject-tag", lambda d: _by_tag(d, msg.subject)),
-        ("thread", lambda d: _by_thread(d, msg)),
+        ("command", lambda d: _by_ref(d, deal_ref)),
         ("contact", lambda d: _by_contact(d, external)),
         ("client-domain", lambda d: _by_domain(d, external)),
         ("deal-name", lambda d: _by_name(d, msg.subject, "subject")),
@@ -167,6 +188,25 @@ def _by_tag(d: Directory, text: str) -> tuple[set[int], str]:
         if found:
             return found, f"carries the deal tag [ref:{token}]"
     return set(), ""
+
+
+def resolve_ref(d: Directory, ref: str) -> set[int]:
+    """A deal named by a person: [ref:TOKEN], the token, #12 or 12, or the deal's (or client's) name."""
+    ref = ref.strip().strip("\"'")
+    tag = TAG.search(ref)
+    if tag:
+        return d.deals_by_token(tag.group(1))
+    if re.fullmatch(r"#?\d+", ref):
+        return d.deals_by_id(int(ref.lstrip("#")))
+    by_token = d.deals_by_token(ref) if re.fullmatch(r"[A-Za-z0-9]{8}", ref) else set()
+    return by_token or d.deals_named_in(ref)
+
+
+def _by_ref(d: Directory, ref: str) -> tuple[set[int], str]:
+    if not ref:
+        return set(), ""
+    found = resolve_ref(d, ref)
+    return found, f"a person said so: 'deal {ref}'" if found else ""
 
 
 def _by_thread(d: Directory, msg: InboundMessage) -> tuple[set[int], str]:

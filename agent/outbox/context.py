@@ -126,4 +126,25 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
     recipients = [person("Jane Client", "jane@acme-radio.example")]
     ctx = deal_context(agent, deal, pipeline, recipients=recipients, meeting=meeting)
     ctx["notice"] = {"subject": "A sample notice", "message": "Something needs your attention."}
+    ctx["question"] = {
+        "subject": "Quick question",
+        "sender": "jane@acme-radio.example",
+        "excerpt": "Can we move the training?",
+        "options": [
+            {"number": 1, "name": "Acme Radio", "ref": "SAMPLE01", "stage": "set-up"},
+            {"number": 2, "name": "Acme TV", "ref": "SAMPLE02", "stage": "training"},
+        ],
+    }
+    ctx["digest"] = {
+        "date": "Monday 2 March 2026",
+        "messages": [
+            {
+                "id": 7,
+                "subject": "Hello",
+                "sender": "someone@unknown.example",
+                "received_at": "2026-03-01 10:00",
+                "reason": "no deal token, thread, contact, client domain or deal name matched",
+            },
+        ],
+    }
     return ctx

@@ -57,12 +57,14 @@ class Account(Base):
     __tablename__ = "accounts"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    name_key: Mapped[str] = mapped_column(String(200), index=True, default="")  # see name_key()
 
 
 class Deal(Base):
     __tablename__ = "deals"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
+    name_key: Mapped[str] = mapped_column(String(200), index=True, default="")  # see name_key()
     pipeline: Mapped[str] = mapped_column(String(80))
     stage: Mapped[str] = mapped_column(String(80))
     token: Mapped[str] = mapped_column(String(16), unique=True)
@@ -160,9 +162,12 @@ class Message(Base):
     recipients: Mapped[list[Any]] = mapped_column(default=list)
     direction: Mapped[str] = mapped_column(String(20))  # inbound | outbound | internal | bcc
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))  # matched | unmatched | ignored
+    status: Mapped[str] = mapped_column(
+        String(20)
+    )  # matched | unmatched | held (a person is asked) | ignored
     match_strategy: Mapped[str] = mapped_column(String(40), default="")
     match_reason: Mapped[str] = mapped_column(Text, default="")
+    match_confidence: Mapped[float] = mapped_column(default=0.0)
     candidates: Mapped[list[Any]] = mapped_column(default=list)
     received_at: Mapped[datetime]  # when the agent read it: ordering never trusts a sender's clock
     date: Mapped[datetime | None]  # the Date header, as the sender's client wrote it
@@ -253,6 +258,10 @@ class OutboxEmail(Base):
     stage: Mapped[str] = mapped_column(String(80), default="")
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     unless_replied: Mapped[bool] = mapped_column(default=False)
+    # a question to a person about this message (which deal is it?); their reply answers it
+    about_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", name="fk_outbox_about_message")
+    )
 
     __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
 
@@ -290,3 +299,8 @@ class Approval(Base):
     status: Mapped[str] = mapped_column(String(20))  # pending | granted | denied
     requested_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+
+
+def name_key(name: str) -> str:
+    """Names compared the way people write them: case and spacing do not matter."""
+    return " ".join(name.lower().split())

@@ -35,7 +35,7 @@ class Repo:
     def account(self, name: str) -> m.Account:
         acc = self.s.scalars(select(m.Account).where(m.Account.name == name)).first()
         if acc is None:
-            acc = m.Account(name=name)
+            acc = m.Account(name=name, name_key=m.name_key(name))
             self.s.add(acc)
         return acc
 
@@ -70,12 +70,21 @@ class Repo:
         )
 
     def deals_named_in(self, text: str) -> set[int]:
-        lowered = text.lower()
-        found = set()
-        for deal_id, name in self.s.execute(select(m.Deal.id, m.Deal.name)):
-            if re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered):
-                found.add(deal_id)
+        """Deals whose name, or whose client's name, appears in `text` as whole words.
+
+        The text's word sequences are looked up in an index of normalised names, so the cost
+        grows with the length of the subject, not with the number of deals.
+        """
+        grams = _word_grams(text)
+        if not grams:
+            return set()
+        found = set(self.s.scalars(select(m.Deal.id).where(m.Deal.name_key.in_(grams))))
+        accounts = select(m.Account.id).where(m.Account.name_key.in_(grams))
+        found |= set(self.s.scalars(select(m.Deal.id).where(m.Deal.account_id.in_(accounts))))
         return found
+
+    def deals_by_id(self, deal_id: int) -> set[int]:
+        return {deal_id} if self.s.get(m.Deal, deal_id) is not None else set()
 
     # --- inbound events ---------------------------------------------------
     def event(self, key: str) -> m.InboundEvent | None:
@@ -123,7 +132,7 @@ class Repo:
         return self.s.scalars(q).all()
 
     def unmatched(self) -> Sequence[m.Message]:
-        q = select(m.Message).where(m.Message.status == "unmatched").order_by(m.Message.id)
+        q = select(m.Message).where(m.Message.status.in_(("unmatched", "held"))).order_by(m.Message.id)
         return self.s.scalars(q).all()
 
     def client_message_since(self, deal_id: int, since: datetime) -> bool:
@@ -208,6 +217,15 @@ class Repo:
     def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
         return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
 
+    def question_in_thread(self, message_ids: list[str]) -> m.OutboxEmail | None:
+        """One of the agent's questions about a held message, among these Message-IDs."""
+        if not message_ids:
+            return None
+        q = select(m.OutboxEmail).where(
+            m.OutboxEmail.message_id.in_(message_ids), m.OutboxEmail.about_message_id.is_not(None)
+        )
+        return self.s.scalars(q).first()
+
     def outbox(self, email_id: int) -> m.OutboxEmail | None:
         return self.s.get(m.OutboxEmail, email_id)
 
@@ -273,3 +291,16 @@ class Repo:
                 details=details,
             )
         )
+
+
+MAX_NAME_WORDS = 8
+
+
+def _word_grams(text: str) -> list[str]:
+    """Every run of 1..8 consecutive words, normalised like `name_key`."""
+    words = re.findall(r"[\w&'.-]+", text.lower())
+    words = [w.strip(".'-") for w in words if w.strip(".'-")]
+    grams = {
+        " ".join(words[i : i + n]) for n in range(1, MAX_NAME_WORDS + 1) for i in range(len(words) - n + 1)
+    }
+    return sorted(grams)

@@ -59,9 +59,26 @@ def test_every_template_renders_for_every_pipeline(name: str, pipeline_id: str |
     for part in (out.subject, out.text, out.html):
         assert "{{" not in part and "{%" not in part and "}}" not in part
         assert "Undefined" not in part and "None" not in part
-    assert DEAL_NAME in out.subject + out.text
-    assert DEAL_NAME in out.html
+    if name not in STANDALONE:
+        assert DEAL_NAME in out.subject + out.text
+        assert DEAL_NAME in out.html
     assert out.html.lstrip().lower().startswith("<!doctype html>")
+
+
+STANDALONE = {"question", "unmatched-digest"}  # emails to our people about no single deal
+
+
+@pytest.mark.parametrize("name", sorted(STANDALONE))
+def test_standalone_templates_need_no_deal(name: str) -> None:
+    full = sample_context(AGENT, None)
+    key = "question" if name == "question" else "digest"
+    ctx = {"agent": full["agent"], "recipients": full["recipients"], key: full[key]}  # no deal at all
+    out = SHIPPED_TEMPLATES.render(name, ctx)
+    assert "Acme Radio · ref" not in out.html  # the layout's deal footer is left out
+    if name == "question":
+        assert "1. Acme Radio (ref SAMPLE01" in out.text and "2. Acme TV" in out.text
+    else:
+        assert "1 message matched no deal" in out.subject and "someone@unknown.example" in out.text
 
 
 def test_intro_uses_the_deal_and_the_stage(tmp_path: Path) -> None:

@@ -1,0 +1,53 @@
+"""Commands our people give the agent by email, in the subject or the first lines.
+
+    deal Acme Radio | attach to deal [ref:7F3K2Q9A] | deal #12   which deal this message is about
+    advance | advance to training | set stage training           move the deal
+    done import-data | mark task done import-data                tick a task
+    no-show                                                      the last call did not happen
+    ignore                                                       log only; no rule runs
+    approve | reject                                             answer an approval request
+
+Only mail addressed to the agent itself (To, not Cc or Bcc) carries commands,
+so that a line in a CSM's email to a client is never taken for one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PREFIX = re.compile(r"^\s*((re|aw|fw|fwd|wg|tr)\s*:\s*)+", re.IGNORECASE)
+_GRAMMAR: list[tuple[str, re.Pattern[str]]] = [
+    ("deal", re.compile(r"^(?:attach\s+to\s+deal|attach\s+to|deal)\s*:?\s+(?P<arg>.+?)\.?$", re.I)),
+    ("advance", re.compile(r"^advance(?:\s+to\s+(?P<arg>[\w-]+))?\s*[.!]?$", re.I)),
+    ("advance", re.compile(r"^(?:set\s+stage|stage)\s*:?\s+(?:to\s+)?(?P<arg>[\w-]+)\s*[.!]?$", re.I)),
+    ("done", re.compile(r"^(?:mark\s+task\s+done|task\s+done|done)\s*:?\s+(?P<arg>[\w-]+)\s*[.!]?$", re.I)),
+    ("done", re.compile(r"^mark\s+(?:task\s+)?(?P<arg>[\w-]+)\s+(?:as\s+)?done\s*[.!]?$", re.I)),
+    ("no-show", re.compile(r"^no-?show\s*[.!]?$", re.I)),
+    ("ignore", re.compile(r"^ignore\s*[.!]?$", re.I)),
+    ("approve", re.compile(r"^(?:approve|approved|yes|ok|okay|agreed)\b", re.I)),
+    ("reject", re.compile(r"^(?:reject|rejected|deny|denied|decline|declined)\b", re.I)),
+]
+BODY_ONLY = {"approve", "reject"}  # a subject such as "Re: Approve: ..." is our own question, not an answer
+LINES_READ = 3  # a command is in the first lines; below that is the person's own text
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str  # deal | advance | done | no-show | ignore | approve | reject
+    arg: str  # "" when the verb takes none (advance to the next stage, ignore, ...)
+    line: str  # the words as written, for the audit trail
+
+
+def parse_commands(subject: str, new_text: str) -> list[Command]:
+    """Every command found, subject first; a `deal` command may come with one action."""
+    lines = [(_PREFIX.sub("", subject).strip(), True)]
+    lines += [(line.strip(), False) for line in new_text.splitlines() if line.strip()][:LINES_READ]
+    found: list[Command] = []
+    for line, in_subject in lines:
+        for verb, pattern in _GRAMMAR:
+            m = pattern.match(line)
+            if m and not (in_subject and verb in BODY_ONLY):
+                found.append(Command(verb, (m.groupdict().get("arg") or "").strip(), line))
+                break
+    return found
