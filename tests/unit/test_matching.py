@@ -40,6 +40,9 @@ class Directory:
     def deals_named_in(self, text: str) -> set[int]:
         return {i for i, n in self.names.items() if n.lower() in text.lower()}
 
+    def deals_by_id(self, deal_id: int) -> set[int]:
+        return {deal_id} if deal_id in self.names else set()
+
 
 def msg(sender: str, to: list[str], subject: str = "Hello", **kw: object) -> InboundMessage:
     base = InboundMessage(
@@ -146,3 +149,31 @@ def test_meeting_attendees_then_title() -> None:
     assert r.deal_id == 1 and "title" in r.reason
     internal_only = replace(mv, attendees=(), title="Team sync")
     assert match_meeting(internal_only, D, PARTY).deal_id is None
+
+
+def test_each_layer_says_how_sure_it_is() -> None:
+    assert (
+        match_message(msg("jane@acme.example", ["onboarding+TV567890@example.com"]), D, PARTY).confidence
+        == 0.99
+    )
+    assert match_message(msg("gil@globex.example", ["sam@example.com"]), D, PARTY).confidence == 0.9
+    by_domain = match_message(msg("new@globex.example", ["onboarding@example.com"]), D, PARTY)
+    assert by_domain.confidence == 0.7
+    assert match_message(msg("x@gmail.com", ["y@gmail.com"], "Globex renewal"), D, PARTY).confidence == 0.6
+
+
+def test_our_own_thread_comes_before_the_token() -> None:
+    m = msg("jane@acme.example", ["onboarding+TV567890@example.com"], references=("<intro-1@example.com>",))
+    r = match_message(m, D, PARTY)
+    assert (r.deal_id, r.strategy) == (1, "thread")
+
+
+def test_a_persons_deal_command_decides_between_two_deals_of_one_client() -> None:
+    m = msg(
+        "sam@example.com", ["onboarding@example.com"], "Fwd: question", cc=(Address("jane@acme.example"),)
+    )
+    assert match_message(m, D, PARTY).ambiguous
+    for ref in ("Acme TV", "[ref:TV567890]", "TV567890", "#2", "2"):
+        r = match_message(m, D, PARTY, deal_ref=ref)
+        assert (r.deal_id, r.strategy, r.confidence) == (2, "command", 1.0), ref
+    assert match_message(m, D, PARTY, deal_ref="No Such Deal").ambiguous

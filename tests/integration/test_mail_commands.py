@@ -1,0 +1,147 @@
+"""Our people steer the agent by email; ambiguous mail is held and a person is asked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from agent.clock import ManualClock
+from agent.config import load_config
+from agent.store import models as m
+from agent.store.repo import Repo
+from tests.conftest import CLIENT, CSM, Harness, write_config
+
+AGENT = ("Agent", "onboarding@example.com")
+AUTH_OK = "mx.example.com; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=sam@example.com"
+
+
+def test_a_csm_advances_a_deal_and_ticks_a_task_by_writing_to_the_agent(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="set-up")
+    harness.mail(
+        CSM, [AGENT], f"Acme Radio [ref:{harness.show(deal_id)['token']}]", "done import-data\n\nSam"
+    )
+    harness.run()
+    tasks = {t["id"]: t["status"] for t in harness.show(deal_id)["tasks"]}
+    assert tasks["import-data"] == "done" and tasks["provision-account"] == "open"
+    harness.mail(CSM, [(AGENT[0], harness.reply_address(deal_id))], "Re: set-up", "advance to training")
+    harness.run()
+    assert harness.stage(deal_id) == "training"
+    commands = [e["reason"] for e in harness.show(deal_id)["events"] if e["kind"] == "command"]
+    assert commands == [
+        "'done import-data' from sam@example.com",
+        "'advance to training' from sam@example.com",
+    ]
+
+
+def test_commands_are_only_read_in_mail_to_the_agent_not_in_bcc(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="set-up")
+    harness.mail(
+        CSM, [CLIENT], "Advance notice: training next week", "advance\n\nHi Jane, ..."
+    )  # agent in BCC
+    harness.run()
+    assert harness.stage(deal_id) == "set-up"
+
+
+def test_a_command_that_cannot_be_done_is_said_in_the_audit_trail(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="set-up")
+    harness.mail(CSM, [(AGENT[0], harness.reply_address(deal_id))], "Re: x", "set stage nowhere")
+    harness.run()
+    [failed] = [e for e in harness.show(deal_id)["events"] if e["kind"] == "command_failed"]
+    assert "no stage 'nowhere'" in failed["reason"]
+    assert harness.stage(deal_id) == "set-up"
+
+
+def test_with_trusted_servers_a_spoofed_csm_is_refused_and_a_verified_one_obeyed(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    cfg.write_text(
+        cfg.read_text().replace("[agent]\n", '[agent]\ntrusted_authserv_ids = ["mx.example.com"]\n')
+    )
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    deal_id = h.add_deal(stage="set-up")
+    to = [(AGENT[0], h.reply_address(deal_id))]
+    h.mail(CSM, to, "Re: x", "advance")  # From says sam@example.com; nothing proves it
+    h.run()
+    assert h.stage(deal_id) == "set-up"
+    with h.agent.sessions.begin() as s:
+        refused = s.scalars(select(m.AuditEntry.reason).where(m.AuditEntry.kind == "command_refused")).all()
+    assert len(refused) == 1 and "no DKIM, DMARC or SPF pass" in refused[0]
+    h.mail(CSM, to, "Re: x", "advance", headers={"Authentication-Results": AUTH_OK})
+    h.run()
+    assert h.stage(deal_id) == "training"
+
+
+def test_ignore_logs_the_message_and_runs_no_rule(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="post-training-cs")
+    harness.mail(
+        CSM, [(AGENT[0], harness.reply_address(deal_id))], "Re: survey", "ignore\n\n5 stars from Jane"
+    )
+    harness.run()
+    [msg] = [m for m in harness.show(deal_id)["messages"] if m["subject"] == "Re: survey"]
+    assert msg["match_reason"]
+    assert not any(
+        e["kind"] == "rule_fired" and "message" in e["reason"] for e in harness.show(deal_id)["events"]
+    )
+
+
+def test_ambiguous_mail_is_held_the_csm_is_asked_and_their_number_assigns_it(harness: Harness) -> None:
+    radio = harness.add_deal("Acme Radio")
+    tv = harness.add_deal("Acme TV")  # the same client contact on both deals
+    harness.run()
+    sent_before = len(harness.sent())
+    harness.mail(CLIENT, [CSM], "Quick question", "Can we move the training to Friday?")
+    harness.run()
+    with harness.agent.sessions.begin() as s:
+        [held] = Repo(s).unmatched()
+        assert held.status == "held" and held.candidates == [radio, tv]
+    [question] = harness.sent()[sent_before:]
+    assert question["To"].addresses[0].addr_spec == CSM[1]  # the Responsible CSM of the candidates
+    body = question.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "1. Acme Radio" in body and "2. Acme TV" in body
+    harness.mail(
+        CSM,
+        [AGENT],
+        "Re: " + question["Subject"],
+        "2\n\nSam",
+        headers={"In-Reply-To": question["Message-ID"], "References": question["Message-ID"]},
+    )
+    harness.run()
+    [msg] = [m for m in harness.show(tv)["messages"] if m["subject"] == "Quick question"]
+    assert "answering the agent" in msg["match_reason"]
+    assert not [m for m in harness.show(radio)["messages"] if m["subject"] == "Quick question"]
+    with harness.agent.sessions.begin() as s:
+        assert Repo(s).unmatched() == []
+
+
+def test_a_deal_command_in_a_forward_decides_between_two_deals(harness: Harness) -> None:
+    harness.add_deal("Acme Radio")
+    tv = harness.add_deal("Acme TV")
+    body = (
+        "deal Acme TV\n\n---------- Forwarded message ---------\nFrom: Jane Doe <jane@acme-radio.example>\n"
+        "Date: Mon, 30 Nov 2026 at 08:00\nSubject: Question\nTo: Sam Carter <sam@example.com>\n\nHi Sam..."
+    )
+    harness.mail(CSM, [AGENT], "Fwd: Question", body)
+    harness.run()
+    [msg] = [m for m in harness.show(tv)["messages"] if m["subject"] == "Fwd: Question"]
+    assert msg["match_reason"] == "a person said so: 'deal Acme TV'"
+
+
+def test_deal_names_are_found_by_index_among_many_deals(harness: Harness) -> None:
+    with harness.agent.sessions.begin() as s:
+        repo = Repo(s)
+        for i in range(300):
+            repo.add(
+                m.Deal(
+                    name=f"Client {i} Ltd",
+                    name_key=m.name_key(f"Client {i} Ltd"),
+                    pipeline="standard-onboarding",
+                    stage="set-up",
+                    token=f"TOKEN{i:03d}",
+                    timezone="UTC",
+                    created_at=harness.clock.now(),
+                )
+            )
+        found = repo.deals_named_in("Re: Kick-off for CLIENT 42  LTD next week")
+        assert [repo.deal(i).name for i in found] == ["Client 42 Ltd"]  # type: ignore[union-attr]
+        assert repo.deals_named_in("Client 4") == set()  # whole names only
