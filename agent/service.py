@@ -14,8 +14,10 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from datetime import timedelta
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 import schedule
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +27,7 @@ from agent.businesstime import BusinessCalendar
 from agent.calendars.parse import CalendarParseError, parse_calendar
 from agent.clock import Clock, SystemClock
 from agent.config import Config
-from agent.domain import MeetingVersion
+from agent.domain import Address, MeetingVersion
 from agent.mailboxes import MailboxUnavailable
 from agent.mailboxes.parse import MessageParseError, parse_message
 from agent.outbox.queue import FlushResult, Outbox
@@ -38,6 +40,7 @@ from agent.store.db import open_store
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
+DIGEST_AT = dt_time(9, 0)  # the unmatched-mail digest goes out after this, local time
 QUICK_PASS_SECONDS = 30.0  # the longest a due timer (a recap, a delayed email) waits between full passes
 
 # A unit of work inside one transaction; it may return a label such as "unmatched".
@@ -107,6 +110,7 @@ class Agent:
         if calendar:
             self.ingest_calendar(report)
         self.fire_timers(report)
+        self.digest_unmatched()
         if not self.stop_requested:
             report.outbox = self.outbox.flush(lambda: self.stop_requested)
         return report
@@ -190,6 +194,50 @@ class Agent:
                     self._disarm(timer_id)  # quarantined or seen before: never fire it again
                 report.timers += outcome == "processed"
                 report.quarantined += outcome == "quarantined"
+
+    def digest_unmatched(self) -> None:
+        """Once a day, from 09:00 in the agent's zone: tell `unmatched_notice_to` what no deal claimed."""
+        to = self.config.agent.unmatched_notice_to
+        local = self.clock.now().astimezone(ZoneInfo(self.config.agent.timezone))
+        if not to or local.time() < DIGEST_AT:
+            return
+        with self.sessions.begin() as s:
+            waiting = [
+                (x.id, x.subject, x.sender, x.received_at, x.match_reason) for x in Repo(s).unmatched()
+            ]
+        if not waiting:
+            return
+        day = local.date()
+
+        def work(repo: Repo, cause: Cause) -> str | None:
+            digest = {
+                "date": f"{day:%A} {day.day} {day:%B %Y}",
+                "messages": [
+                    {
+                        "id": i,
+                        "subject": subj,
+                        "sender": sender,
+                        "reason": reason,
+                        "received_at": f"{at.astimezone(local.tzinfo):%Y-%m-%d %H:%M}",
+                    }
+                    for i, subj, sender, at, reason in waiting
+                ],
+            }
+            recipients = tuple(Address(a) for a in to)
+            self.processor.queue_standalone(
+                repo,
+                "unmatched-digest",
+                recipients,
+                {"digest": digest},
+                cause=cause,
+                now=self.clock.now(),
+                reason=f"{len(waiting)} messages matched no deal",
+            )
+            return None
+
+        self.process(
+            f"digest:unmatched:{day.isoformat()}", "timer", None, work
+        )  # the key makes it once a day
 
     def _disarm(self, timer_id: int) -> None:
         with self.sessions.begin() as s:

@@ -145,3 +145,24 @@ def test_deal_names_are_found_by_index_among_many_deals(harness: Harness) -> Non
         found = repo.deals_named_in("Re: Kick-off for CLIENT 42  LTD next week")
         assert [repo.deal(i).name for i in found] == ["Client 42 Ltd"]  # type: ignore[union-attr]
         assert repo.deals_named_in("Client 4") == set()  # whole names only
+
+
+def test_unmatched_mail_is_listed_in_a_daily_notice_once_a_day(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    cfg.write_text(
+        cfg.read_text().replace("[agent]\n", '[agent]\nunmatched_notice_to = ["lead@example.com"]\n')
+    )
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 7, 0, tzinfo=UTC)))  # 07:00 in London
+    h.mail(("Stranger", "someone@unknown.example"), [AGENT], "Who handles my account?")
+    h.run()
+    assert h.sent() == []  # before 09:00
+    h.at(datetime(2026, 11, 30, 9, 5, tzinfo=UTC))
+    h.run()
+    h.run()
+    [digest] = h.sent()
+    assert digest["To"].addresses[0].addr_spec == "lead@example.com"
+    assert "1 message matched no deal" in digest["Subject"]
+    assert "Who handles my account?" in digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    h.at(datetime(2026, 12, 1, 9, 5, tzinfo=UTC))
+    h.run()
+    assert len(h.sent()) == 2  # the next day, again, while it is still unassigned
