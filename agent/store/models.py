@@ -68,7 +68,7 @@ class Deal(Base):
     pipeline: Mapped[str] = mapped_column(String(80))
     stage: Mapped[str] = mapped_column(String(80))
     token: Mapped[str] = mapped_column(String(16), unique=True)
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     contract_start: Mapped[date | None] = mapped_column(Date)
     contract_end: Mapped[date | None] = mapped_column(Date)

@@ -295,3 +295,18 @@ def test_xoauth2_login_with_an_access_token(
     refused = harness_for(cfg)
     refused.run()
     assert "authentication" in refused.agent.last_mail_error.lower()
+
+
+@pytest.mark.integration
+def test_idle_is_reissued_before_the_renewal_time(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    mailbox = h.agent.mailbox
+    # the config allows no less than 30 s; a copy with 1 s shows the renewal without a long test
+    mailbox.s = mailbox.s.model_copy(update={"idle_renew_seconds": 1})  # type: ignore[attr-defined]
+    started = time.monotonic()
+    mailbox.wait(20, lambda: False)  # nothing arrives: IDLE ends at the renewal time, not at the timeout
+    took = time.monotonic() - started
+    assert 0.9 < took < 5
+    assert mailbox.client is not None  # type: ignore[attr-defined]  # still connected: IDLE done, ready again
+    dovecot.deliver(user, email("After a renewal"))
+    assert h.run().messages == 1  # the same connection goes on working

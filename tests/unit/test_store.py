@@ -39,3 +39,29 @@ def test_datetimes_come_back_as_utc_and_naive_ones_are_refused(tmp_path: Path) -
         assert timer.due_at.tzinfo is UTC
     with pytest.raises(Exception, match="naive datetime"), sessions.begin() as s:
         s.add(m.Timer(key="k2", kind="x", due_at=datetime(2026, 12, 1), payload={}))
+
+
+def test_upgrading_a_database_with_deals_keeps_them_and_indexes_their_names(tmp_path: Path) -> None:
+    from alembic import command
+
+    from agent.store.db import alembic_config
+    from agent.store.repo import Repo
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0001")  # a database from the first release
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO deals (id, name, pipeline, stage, token, timezone, products, attributes, created_at) "
+                "VALUES (1, 'Acme Radio', 'standard-onboarding', 'set-up', 'ABCDEFGH', 'UTC', '[]', '{}', "
+                "'2026-11-30 09:00:00')"
+            )
+        )
+    sessions = open_store(url)  # upgrades to the newest revision
+    with sessions.begin() as s:
+        assert Repo(s).deals_named_in("Re: Acme Radio kick-off") == {1}
+    command.downgrade(alembic_config(url), "0001")  # and back, for a rollback
+    with engine.connect() as conn:
+        assert "name_key" not in {c["name"] for c in inspect(conn).get_columns("deals")}
+        assert conn.execute(text("SELECT name FROM deals")).scalar() == "Acme Radio"

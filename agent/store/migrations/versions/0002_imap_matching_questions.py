@@ -33,6 +33,7 @@ def upgrade() -> None:
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("name_key", sa.String(length=200), nullable=False, server_default=""))
         batch_op.create_index(batch_op.f("ix_deals_name_key"), ["name_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_deals_account_id"), ["account_id"], unique=False)
 
     with op.batch_alter_table("inbound_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("content_hash", sa.String(length=64), nullable=True))
@@ -62,6 +63,7 @@ def downgrade() -> None:
         batch_op.drop_column("content_hash")
 
     with op.batch_alter_table("deals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deals_account_id"))
         batch_op.drop_index(batch_op.f("ix_deals_name_key"))
         batch_op.drop_column("name_key")
 
