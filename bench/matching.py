@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agent.domain import Address, InboundMessage, MessageKind  # noqa: E402
-from agent.matching import Party, match_message  # noqa: E402
-from agent.store import models as m  # noqa: E402
-from agent.store.db import open_store  # noqa: E402
-from agent.store.repo import Repo  # noqa: E402
+from agent.domain import Address, InboundMessage, MessageKind
+from agent.matching import Party, match_message
+from agent.store import models as m
+from agent.store.db import open_store
+from agent.store.repo import Repo
 
 PARTY = Party("onboarding@example.com", ("example.com",))
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -37,11 +34,24 @@ def build(folder: Path, deals: int) -> Repo:
     sessions = open_store(f"sqlite:///{folder / f'bench-{deals}.db'}")
     session = sessions()
     for i in range(deals):
-        session.add(m.Deal(id=i + 1, name=f"Client {i} Ltd", name_key=f"client {i} ltd", pipeline="standard-onboarding",
-                           stage="set-up", token=f"T{i:07d}", timezone="UTC", created_at=NOW))
+        session.add(
+            m.Deal(
+                id=i + 1,
+                name=f"Client {i} Ltd",
+                name_key=f"client {i} ltd",
+                pipeline="standard-onboarding",
+                stage="set-up",
+                token=f"T{i:07d}",
+                timezone="UTC",
+                created_at=NOW,
+            )
+        )
     session.flush()
-    session.add_all(m.Contact(deal_id=i + 1, name=f"Person {j}", email=f"p{j}@client{i}.example", role="contact")
-                    for i in range(deals) for j in range(10))
+    session.add_all(
+        m.Contact(deal_id=i + 1, name=f"Person {j}", email=f"p{j}@client{i}.example", role="contact")
+        for i in range(deals)
+        for j in range(10)
+    )
     session.add_all(m.ClientDomain(deal_id=i + 1, domain=f"client{i}.example") for i in range(deals))
     session.commit()
     return Repo(session)
@@ -49,9 +59,21 @@ def build(folder: Path, deals: int) -> Repo:
 
 def message(kind: str, i: int) -> InboundMessage:
     base = InboundMessage(
-        message_id=f"<{kind}{i}@x>", subject="Hello", sender=Address(f"p3@client{i}.example"),
-        to=(Address("onboarding@example.com"),), cc=(), reply_to=(), delivered_to=(), date=None, in_reply_to=None,
-        references=(), text="", new_text="", kind=MessageKind.NORMAL, kind_reason="", auto_submitted=False,
+        message_id=f"<{kind}{i}@x>",
+        subject="Hello",
+        sender=Address(f"p3@client{i}.example"),
+        to=(Address("onboarding@example.com"),),
+        cc=(),
+        reply_to=(),
+        delivered_to=(),
+        date=None,
+        in_reply_to=None,
+        references=(),
+        text="",
+        new_text="",
+        kind=MessageKind.NORMAL,
+        kind_reason="",
+        auto_submitted=False,
     )
     if kind == "token":
         return replace(base, to=(Address(f"onboarding+t{i:07d}@example.com"),))
@@ -83,8 +105,11 @@ def main() -> None:
         results = {n: measure(build(Path(tmp), n), n, args.messages) for n in args.sizes}
     base = args.sizes[0]
     print(f"matching cost per message (µs), {args.messages} messages per kind; ratio against {base:,} deals")
-    print(f"{'layer':<10}" + "".join(f"{n:>12,} deals" for n in args.sizes) + "".join(
-        f"{'ratio ' + format(n, ','):>16}" for n in args.sizes[1:]))
+    print(
+        f"{'layer':<10}"
+        + "".join(f"{n:>12,} deals" for n in args.sizes)
+        + "".join(f"{'ratio ' + format(n, ','):>16}" for n in args.sizes[1:])
+    )
     for kind in results[base]:
         row = f"{kind:<10}" + "".join(f"{results[n][kind]:>18.1f}" for n in args.sizes)
         row += "".join(f"{results[n][kind] / results[base][kind]:>16.2f}" for n in args.sizes[1:])
