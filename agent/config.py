@@ -126,6 +126,8 @@ class MailboxSection(ServerSection):
 class TransportSection(ServerSection):
     backend: Literal["file", "smtp", "exchange", "graph"] = "file"
     path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
+    max_attempts: int = Field(8, ge=1, le=100, description="Give up on an email after this many attempts")
+    retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; it doubles each time")
 
 
 class CalendarSection(ServerSection):

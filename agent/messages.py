@@ -11,7 +11,6 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from agent import deals
 from agent.calendars.parse import parse_invitation_parts
 from agent.commands import Command, parse_commands
 from agent.domain import Address, InboundMessage, MessageKind
@@ -379,30 +378,14 @@ class MessageHandler:
                     event_id=cause.event_id,
                     reason=f"{address} bounced; no more mail goes to it",
                 )
-                extra = {
-                    "notice": {
-                        "subject": f"{deal.name}: {address} bounced",
-                        "message": f"Mail to {address} bounced ({msg.kind_reason}). "
-                        "Please find a working address for this contact.",
-                    }
-                }
-                raci = deals.raci(repo, deal)
-                to = tuple(
-                    Address(r.email, r.name) for r in deal.roles if r.role in (raci.responsible or ("csm",))
-                )
-                self.p.queue_email(
+                self.p.notify_responsible(
                     repo,
                     deal,
-                    "notice",
-                    to,
-                    (),
-                    due=now,
-                    rule="",
-                    reason=f"{address} bounced",
-                    cause=cause,
-                    trigger=Trigger("bounce", address),
-                    now=now,
-                    extra=extra,
+                    cause,
+                    now,
+                    subject=f"{deal.name}: {address} bounced",
+                    message=f"Mail to {address} bounced ({msg.kind_reason}). "
+                    "Please find a working address for this contact.",
                 )
 
     def _invitation(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> None:

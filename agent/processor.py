@@ -542,6 +542,28 @@ class Processor:
                 )
         return email
 
+    def notify_responsible(
+        self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime, *, subject: str, message: str
+    ) -> None:
+        """A notice to whoever is Responsible in the deal's stage (the CSM when no task says)."""
+        raci = deals.raci(repo, deal)
+        to = tuple(Address(r.email, r.name) for r in deal.roles if r.role in (raci.responsible or ("csm",)))
+        extra = {"notice": {"subject": subject, "message": message}}
+        self.queue_email(
+            repo,
+            deal,
+            "notice",
+            to,
+            (),
+            due=now,
+            rule="",
+            reason=subject,
+            cause=cause,
+            trigger=Trigger("notice", subject),
+            now=now,
+            extra=extra,
+        )
+
     def queue_standalone(
         self,
         repo: Repo,

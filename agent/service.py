@@ -94,7 +94,13 @@ class Agent:
         self.calendar = calendars.load(config)
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
         self.outbox = Outbox(
-            self.sessions, config, load_transport(config), self.clock, stage_order=order, dry_run=dry_run
+            self.sessions,
+            config,
+            load_transport(config),
+            self.clock,
+            stage_order=order,
+            dry_run=dry_run,
+            on_failure=self.report_delivery_failure,
         )
         self.stop_requested = False
         self.last_mail_error = ""
@@ -194,6 +200,28 @@ class Agent:
                     self._disarm(timer_id)  # quarantined or seen before: never fire it again
                 report.timers += outcome == "processed"
                 report.quarantined += outcome == "quarantined"
+
+    def report_delivery_failure(self, email_id: int, error: str) -> None:
+        """Tell the deal's Responsible person that an email could not go; once per email, whatever the retries."""
+
+        def work(repo: Repo, cause: Cause) -> str | None:
+            email = repo.outbox(email_id)
+            deal = repo.deal(email.deal_id) if email and email.deal_id else None
+            if email is None or deal is None or email.template == "notice":
+                return None  # nobody to tell on a deal, or the notice itself failed: the log has it
+            self.processor.notify_responsible(
+                repo,
+                deal,
+                cause,
+                self.clock.now(),
+                subject=f"{deal.name}: the {email.template} email could not be delivered",
+                message=f"The {email.template} email to {', '.join(a['email'] for a in email.to)} could not be "
+                f"delivered: {error}. The agent keeps trying where that can help "
+                f"(`python -m agent outbox show {email.id}`).",
+            )
+            return None
+
+        self.process(f"delivery-failure:{email_id}", "timer", None, work)
 
     def digest_unmatched(self) -> None:
         """Once a day, from 09:00 in the agent's zone: tell `unmatched_notice_to` what no deal claimed."""

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,6 +98,8 @@ instance_name = csm-test-{self.imap_port}
 disable_plaintext_auth = no
 auth_mechanisms = plain login{" xoauth2 oauthbearer" if introspection_url else ""}
 auth_failure_delay = 0secs
+# Failed logins (tests of wrong passwords) must not slow down the next tests from the same IP.
+login_trusted_networks = 127.0.0.0/8
 log_path = {self.base}/dovecot.log
 default_internal_user = dovecot
 default_login_user = dovenull
@@ -220,3 +223,87 @@ class TokenIntrospection:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class SmtpRelay:
+    """aiosmtpd with STARTTLS and AUTH that delivers each recipient into Dovecot over LMTP.
+
+    Faults are injected per test: `rcpt_codes` answers RCPT for an address (kept until
+    removed), `data_codes` answers the next DATA commands (consumed one by one).
+    """
+
+    def __init__(self, dovecot: Dovecot, cert_file: Path, key_file: Path, login: tuple[str, str]) -> None:
+        import ssl
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        self.dovecot = dovecot
+        self.port = free_port()
+        self.rcpt_codes: dict[str, str] = {}
+        self.data_codes: list[str] = []
+        self.accepted: list[tuple[str, list[str]]] = []  # (Message-ID, recipients) of each delivery
+        relay = self
+
+        class Handler:
+            async def handle_RCPT(
+                self,
+                server: object,
+                session: object,
+                envelope: Any,
+                address: str,
+                rcpt_options: list[str],
+            ) -> str:
+                code = relay.rcpt_codes.get(address.lower())
+                if code:
+                    return code
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+                if relay.data_codes:
+                    return relay.data_codes.pop(0)
+                data = envelope.original_content or envelope.content
+                with smtplib.LMTP("127.0.0.1", relay.dovecot.lmtp_port) as lmtp:
+                    for rcpt in envelope.rcpt_tos:  # one recipient per LMTP transaction (RECIPES.md)
+                        lmtp.sendmail(envelope.mail_from, [rcpt], data)
+                mid = next(
+                    (
+                        line.split(":", 1)[1].strip()
+                        for line in data.decode("utf-8", "replace").splitlines()
+                        if line.lower().startswith("message-id:")
+                    ),
+                    "",
+                )
+                relay.accepted.append((mid, list(envelope.rcpt_tos)))
+                return "250 Message accepted for delivery"
+
+        def authenticate(
+            server: object, session: object, envelope: object, mechanism: str, auth_data: object
+        ) -> AuthResult:
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and (auth_data.login.decode(), auth_data.password.decode()) == login
+            )
+            return AuthResult(success=ok)
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert_file), str(key_file))
+        # A stopped Controller cannot start again (its event loop is closed): make one per start.
+        self._controller_args: dict[str, Any] = dict(
+            handler=Handler(),
+            hostname="127.0.0.1",
+            port=self.port,
+            tls_context=context,
+            require_starttls=True,
+            authenticator=authenticate,
+            auth_require_tls=True,
+        )
+        self._controller_class = Controller
+
+    def start(self) -> None:
+        self.controller = self._controller_class(**self._controller_args)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -46,7 +46,7 @@ def compose(
     references: list[str],
     date: datetime,
 ) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=OUTGOING_POLICY)  # smtplib.send_message serialises with the message's policy
     msg["From"] = HeaderAddress(agent.name, addr_spec=agent.address)
     msg["To"] = [_addr(a) for a in to]
     if cc:

@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.clock import Clock
 from agent.config import Config
 from agent.outbox.compose import compose
-from agent.outbox.transports import Transport, TransportError
+from agent.outbox.transports import SendResult, Transport, TransportError
 from agent.store import models as m
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
 
 
 @dataclass
@@ -46,9 +45,11 @@ class Outbox:
         *,
         stage_order: dict[str, list[str]],
         dry_run: bool = False,
+        on_failure: Callable[[int, str], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.stage_order = stage_order  # pipeline id -> stage ids in order
+        self.on_failure = on_failure
         self.config = config
         self.transport = transport
         self.clock = clock
@@ -108,52 +109,107 @@ class Outbox:
                 references=list(email.references),
                 date=now,
             )
-            recipients = [a["email"] for a in (*email.to, *email.cc)]
+            # Who still needs it: a retry after a partial refusal goes only to those not yet served.
+            recipients = [
+                a["email"] for a in (*email.to, *email.cc) if _state(email, a["email"]) == "pending"
+            ]
             if self.dry_run:
                 log.info(
                     "dry run: would send %s to %s: %s", email.template, ", ".join(recipients), email.subject
                 )
                 result.held += 1
                 return
+            if email.status == "sending":
+                # A crash came after a previous attempt was recorded and before its outcome was:
+                # the server may have the email already (docs/outbox.md). Same Message-ID, logged.
+                repo.audit(
+                    now,
+                    "email_resent",
+                    deal_id=email.deal_id,
+                    event_id=None,
+                    rule=email.rule,
+                    reason=f"{email.template}: the last attempt's outcome is unknown; sending again with "
+                    f"the same Message-ID",
+                    outbox_id=email.id,
+                )
             email.status = "sending"
             email.attempts += 1
         try:
-            self.transport.send(message, recipients, email_id)
+            sent = self.transport.send(message, recipients, email_id)
         except TransportError as exc:
-            self._failed(email_id, exc, result)
+            self._failed(email_id, str(exc), exc.permanent, exc.operator, result)
             return
-        with self.sessions.begin() as s:
-            repo = Repo(s)
-            row = repo.outbox(email_id)
-            assert row is not None
-            row.status, row.sent_at = "sent", self.clock.now()
-            repo.audit(
-                row.sent_at,
-                "email_sent",
-                deal_id=row.deal_id,
-                event_id=None,
-                rule=row.rule,
-                reason=f"sent {row.template} to {', '.join(recipients)} via {self.transport.name}",
-                outbox_id=row.id,
-                message_id=row.message_id,
-            )
-        log.info(
-            "sent %s for deal %s to %s (rule %s)",
-            email.template,
-            email.deal_id,
-            ", ".join(recipients),
-            email.rule or "manual",
-        )
-        result.sent += 1
+        self._record(email_id, sent, result)
 
-    def _failed(self, email_id: int, exc: TransportError, result: FlushResult) -> None:
+    def _record(self, email_id: int, sent: SendResult, result: FlushResult) -> None:
         now = self.clock.now()
         with self.sessions.begin() as s:
             repo = Repo(s)
             row = repo.outbox(email_id)
             assert row is not None
-            row.last_error = str(exc)
-            if exc.permanent or row.attempts >= MAX_ATTEMPTS:
+            delivery = dict(row.delivery or {})  # a new dict: JSON columns do not track in-place changes
+            delivery.update({r: "sent" for r in sent.accepted})
+            delivery.update({r: f"refused: {why}" for r, why in sent.refused.items()})
+            delivery.update({r: f"deferred: {why}" for r, why in sent.deferred.items()})
+            row.delivery = delivery
+            for address, why in sent.refused.items():
+                flag = repo.flag(address)  # a 5xx for a recipient is a bounce told at once
+                flag.bounced_at, flag.reason = now, f"refused by the SMTP server: {why}"
+            if sent.accepted:
+                repo.audit(
+                    now,
+                    "email_sent",
+                    deal_id=row.deal_id,
+                    event_id=None,
+                    rule=row.rule,
+                    reason=f"sent {row.template} to {', '.join(sent.accepted)} via {self.transport.name}",
+                    outbox_id=row.id,
+                    message_id=row.message_id,
+                )
+                row.sent_at = row.sent_at or now
+        log.info(
+            "outbox %d: sent to %s; deferred %s; refused %s",
+            email_id,
+            ", ".join(sent.accepted) or "nobody",
+            ", ".join(sent.deferred) or "nobody",
+            ", ".join(sent.refused) or "nobody",
+        )
+        if sent.deferred:
+            self._failed(
+                email_id, "; ".join(f"{r}: {w}" for r, w in sent.deferred.items()), False, False, result
+            )
+        elif sent.refused and not self._anyone_served(email_id):
+            self._failed(
+                email_id, "; ".join(f"{r}: {w}" for r, w in sent.refused.items()), True, False, result
+            )
+        else:
+            with self.sessions.begin() as s:
+                row = Repo(s).outbox(email_id)
+                assert row is not None
+                row.status = "sent"
+            result.sent += 1
+            if sent.refused:
+                self._report(
+                    email_id, "refused for " + "; ".join(f"{r} ({w})" for r, w in sent.refused.items())
+                )
+
+    def _anyone_served(self, email_id: int) -> bool:
+        with self.sessions.begin() as s:
+            row = Repo(s).outbox(email_id)
+            return row is not None and any(v == "sent" for v in (row.delivery or {}).values())
+
+    def _failed(
+        self, email_id: int, error: str, permanent: bool, operator: bool, result: FlushResult
+    ) -> None:
+        now = self.clock.now()
+        settings = self.config.transport
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            row = repo.outbox(email_id)
+            assert row is not None
+            row.last_error = error
+            gave_up = permanent or row.attempts >= settings.max_attempts
+            if gave_up:
                 row.status = "failed"
                 result.failed += 1
                 repo.audit(
@@ -162,15 +218,33 @@ class Outbox:
                     deal_id=row.deal_id,
                     event_id=None,
                     rule=row.rule,
-                    reason=f"{row.template}: {exc}",
+                    reason=f"{row.template} after {row.attempts} attempts: {error}",
                     outbox_id=row.id,
                 )
             else:
                 # exponential backoff with jitter, so a flapping server is not hammered in lockstep
-                delay = min(3600.0, 30.0 * 2 ** (row.attempts - 1)) * random.uniform(0.8, 1.2)
+                delay = min(3600.0, settings.retry_base_seconds * 2 ** (row.attempts - 1)) * random.uniform(
+                    0.8, 1.2
+                )
                 row.status, row.due_at = "queued", now + timedelta(seconds=delay)
                 result.postponed += 1
-        log.warning("sending outbox %d failed: %s", email_id, exc)
+                repo.audit(
+                    now,
+                    "email_retry",
+                    deal_id=row.deal_id,
+                    event_id=None,
+                    rule=row.rule,
+                    reason=f"{row.template}: {error}; attempt {row.attempts + 1} in {delay:.0f} s",
+                    outbox_id=row.id,
+                )
+        log.warning("sending outbox %d failed: %s", email_id, error)
+        if gave_up or operator:
+            self._report(email_id, error)
+
+    def _report(self, email_id: int, error: str) -> None:
+        """Tell the deal's Responsible person, once per email (the callback keys the notice by the email)."""
+        if self.on_failure is not None:
+            self.on_failure(email_id, error)
 
     def _recheck(
         self, repo: Repo, email: m.OutboxEmail, now: datetime
@@ -224,3 +298,9 @@ class Outbox:
                     now + timedelta(hours=1),
                 )
         return None
+
+
+def _state(email: m.OutboxEmail, address: str) -> str:
+    """pending | sent | refused, for one recipient of one email."""
+    value = (email.delivery or {}).get(address, "")
+    return "sent" if value == "sent" else "refused" if value.startswith("refused") else "pending"

@@ -254,6 +254,8 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # per recipient: "sent", "deferred: 451 ...", "refused: 550 ..."; a retry goes to the others only
+    delivery: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rule: Mapped[str] = mapped_column(String(120), default="")
     stage: Mapped[str] = mapped_column(String(80), default="")
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))

@@ -9,9 +9,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.servers import Dovecot, TokenIntrospection
+from tests.servers import Dovecot, SmtpRelay, TokenIntrospection
 
 PASSWORD = "s3cret"
+PEOPLE = (
+    "jane",
+    "bob",
+    "tim",
+    "sam",
+    "alex",
+    "olivia",
+)  # <name>@<any domain> delivers to Dovecot user <name>
+SMTP_LOGIN = ("agent", "smtp-s3cret")
 _users = itertools.count(1)
 
 
@@ -43,6 +52,8 @@ def dovecot(certs: dict[str, Path], oauth: TokenIntrospection) -> Iterator[Dovec
     server = Dovecot(certs["cert"], certs["key"], introspection_url=oauth.url)
     for i in range(1, 100):  # Dovecot reads its passwd-file at start: one fresh mailbox per test
         server.add_user(f"agent{i}", PASSWORD)
+    for person in PEOPLE:  # recipients of the agent's email, to read it back over IMAP
+        server.add_user(person, PASSWORD)
     server.start()
     yield server
     server.cleanup()
@@ -74,6 +85,37 @@ tls = "{tls}"
 username = "{user}"
 password_file = "{tmp_path / "imap-password"}"
 timeout_seconds = 10
+{extra}
+""",
+    )
+
+
+@pytest.fixture(scope="session")
+def smtp(dovecot: Dovecot, certs: dict[str, Path]) -> Iterator[SmtpRelay]:
+    relay = SmtpRelay(dovecot, certs["cert"], certs["key"], SMTP_LOGIN)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+def smtp_config(
+    tmp_path: Path, smtp: SmtpRelay, certs: dict[str, Path], extra: str = "", *, ca: bool = True
+) -> Path:
+    (tmp_path / "smtp-password").write_text(SMTP_LOGIN[1] + "\n")
+    ca_line = f'tls_ca_file = "{certs["ca"]}"' if ca else ""
+    return write_config(
+        tmp_path,
+        f"""
+[transport]
+backend = "smtp"
+host = "127.0.0.1"
+port = {smtp.port}
+tls = "starttls"
+{ca_line}
+username = "{SMTP_LOGIN[0]}"
+password_file = "{tmp_path / "smtp-password"}"
+timeout_seconds = 10
+retry_base_seconds = 60
 {extra}
 """,
     )

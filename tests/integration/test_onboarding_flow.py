@@ -11,6 +11,7 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.outbox.transports import SendResult
 from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, ROOT, Harness, write_config
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday
@@ -298,7 +299,7 @@ def test_killed_after_delivery_before_recording_it_sends_nothing_twice(harness: 
     transport = harness.agent.outbox.transport
     real_send = transport.send
 
-    def send_then_die(message: Any, recipients: list[str], outbox_id: int) -> None:
+    def send_then_die(message: Any, recipients: list[str], outbox_id: int) -> SendResult:
         real_send(message, recipients, outbox_id)
         raise KeyboardInterrupt("killed between delivery and the status update")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -10,18 +11,39 @@ from agent.errors import ConfigError
 
 
 class TransportError(Exception):
-    """Delivery failed; `permanent` says whether retrying can help."""
+    """Delivery of the whole message failed.
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    `permanent`: retrying cannot help (5xx). `operator`: only a person can fix it
+    (a refused login, a certificate that does not verify); the agent still
+    retries, in case they do, and tells them once.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, operator: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.operator = operator
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to each recipient of one delivery attempt."""
+
+    accepted: tuple[str, ...]
+    deferred: dict[str, str] = field(default_factory=dict)  # 4xx: try these again later
+    refused: dict[str, str] = field(default_factory=dict)  # 5xx: never again
+
+    @classmethod
+    def split(cls, recipients: list[str], failures: dict[str, tuple[int, str]]) -> SendResult:
+        deferred = {r: f"{code} {text}" for r, (code, text) in failures.items() if code < 500}
+        refused = {r: f"{code} {text}" for r, (code, text) in failures.items() if code >= 500}
+        return cls(tuple(r for r in recipients if r not in failures), deferred, refused)
 
 
 class Transport(Protocol):
     name: str
 
-    def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> None:
-        """Deliver; must be safe to call again for the same outbox_id after a crash."""
+    def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
+        """Deliver to `recipients` (the envelope); must be safe to call again for the same outbox_id."""
 
 
 def load(config: Config) -> Transport:
@@ -30,6 +52,10 @@ def load(config: Config) -> Transport:
         from agent.outbox.transports.file import FileTransport
 
         return FileTransport(config.sent_path)
+    if backend == "smtp":
+        from agent.outbox.transports.smtp import SmtpTransport
+
+        return SmtpTransport(config.transport, config.agent.address)
     raise ConfigError(
-        f"{config.source}: [transport] backend = {backend!r}: not available in this version; use 'file'"
+        f"{config.source}: [transport] backend = {backend!r}: not available in this version; use 'file' or 'smtp'"
     )

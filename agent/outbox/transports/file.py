@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from agent.outbox.compose import OUTGOING_POLICY
+from agent.outbox.transports import SendResult
 
 
 class FileTransport:
@@ -18,11 +19,13 @@ class FileTransport:
     def path_for(self, outbox_id: int) -> Path:
         return self.folder / f"{outbox_id:06d}.eml"
 
-    def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> None:
+    def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path_for(outbox_id)
         if target.exists():
-            return  # written before a crash: the same Message-ID, so it is already "sent"
+            return SendResult(
+                tuple(recipients)
+            )  # written before a crash: the same Message-ID, already "sent"
         tmp = target.with_suffix(".tmp")
         data = message.as_bytes(policy=OUTGOING_POLICY)
         with open(tmp, "wb") as fh:
@@ -31,3 +34,4 @@ class FileTransport:
             os.fsync(fh.fileno())
         # rename is atomic: a reader never sees half an email, a crash leaves only a .tmp
         os.replace(tmp, target)
+        return SendResult(tuple(recipients))

@@ -44,6 +44,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("about_message_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("delivery", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.create_foreign_key("fk_outbox_about_message", "messages", ["about_message_id"], ["id"])
     # Existing names get their lookup key (lower case; new names are also space-normalised).
     op.execute("UPDATE accounts SET name_key = lower(name)")
@@ -54,6 +55,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_constraint("fk_outbox_about_message", type_="foreignkey")
         batch_op.drop_column("about_message_id")
+        batch_op.drop_column("delivery")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_column("match_confidence")

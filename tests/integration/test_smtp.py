@@ -1,0 +1,181 @@
+"""Sending over real SMTP (aiosmtpd with STARTTLS and AUTH, relaying into Dovecot) and reading it back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+from imapclient import IMAPClient
+
+from agent.clock import ManualClock
+from agent.config import load_config
+from agent.store.repo import Repo
+from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, Harness
+from tests.integration.conftest import PASSWORD, smtp_config
+from tests.servers import Dovecot, SmtpRelay
+
+MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+BOB = ("Bob Roe", "bob@acme-radio.example")
+TIM = ("Tim Poe", "tim@acme-radio.example")
+
+
+def received(dovecot: Dovecot, person: str, message_id: str) -> list[EmailMessage]:
+    """What `person` has in their INBOX with this Message-ID, read over IMAP."""
+    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as client:
+        client.login(person, PASSWORD)
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search(["HEADER", "Message-ID", message_id])
+        fetched = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+    return [BytesParser(policy=default).parsebytes(v[b"BODY[]"]) for v in fetched.values()]
+
+
+def outbox(h: Harness) -> list[dict[str, Any]]:
+    with h.agent.sessions.begin() as s:
+        return [
+            {
+                "id": e.id,
+                "template": e.template,
+                "status": e.status,
+                "message_id": e.message_id,
+                "delivery": dict(e.delivery or {}),
+                "attempts": e.attempts,
+                "error": e.last_error,
+            }
+            for e in Repo(s).outbox_all()
+        ]
+
+
+def harness(cfg: Path) -> Harness:
+    return Harness(load_config(cfg), ManualClock(MONDAY))
+
+
+@pytest.mark.integration
+def test_recap_arrives_once_in_each_mailbox_with_threading_headers_and_raci_copies(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    h = harness(smtp_config(tmp_path, smtp, certs))
+    deal_id = h.add_deal(f"Acme Radio {tmp_path.name}")
+    h.run()
+    [intro] = outbox(h)
+    h.meeting("intro", "Acme Radio introduction call", INTRO_AT, description="Agreed: go-live 15 January.")
+    h.run()
+    h.at(INTRO_AT + timedelta(hours=1))
+    h.run()
+    recap = next(e for e in outbox(h) if e["template"] == "recap")
+    assert recap["status"] == "sent"
+    assert recap["delivery"] == {CLIENT[1]: "sent", CSM[1]: "sent", ACCOUNT_MANAGER[1]: "sent"}
+    for person in ("jane", "sam", "alex"):
+        [copy] = received(dovecot, person, recap["message_id"])  # exactly one copy each
+    token = h.show(deal_id)["token"]
+    assert copy["Message-ID"] == recap["message_id"]
+    assert [a.addr_spec for a in copy["To"].addresses] == [CLIENT[1]]
+    assert sorted(a.addr_spec for a in copy["Cc"].addresses) == sorted([CSM[1], ACCOUNT_MANAGER[1]])
+    assert copy["Reply-To"].addresses[0].addr_spec == f"onboarding+{token}@example.com"
+    assert copy["Subject"].endswith(f"[ref:{token}]")
+    assert copy["Auto-Submitted"] == "auto-generated"
+    assert copy["In-Reply-To"] == intro["message_id"] and intro["message_id"] in copy["References"]
+    assert [p.get_content_type() for p in copy.iter_parts()] == ["text/plain", "text/html"]
+    assert "Agreed: go-live 15 January." in copy.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Agreed: go-live 15 January." in copy.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+@pytest.mark.integration
+def test_a_451_is_retried_later_and_delivers_once(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    h = harness(smtp_config(tmp_path, smtp, certs))
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    smtp.data_codes.append("451 4.3.0 Try again later")
+    h.run()
+    [email] = outbox(h)
+    assert email["status"] == "queued" and "451" in email["error"] and email["attempts"] == 1
+    h.run()  # not due yet: the backoff holds it
+    assert outbox(h)[0]["attempts"] == 1
+    h.at(MONDAY + timedelta(minutes=2))
+    h.run()
+    [email] = outbox(h)
+    assert email["status"] == "sent" and email["attempts"] == 2
+    assert len(received(dovecot, "jane", email["message_id"])) == 1
+
+
+@pytest.mark.integration
+def test_a_550_for_one_of_three_recipients_refuses_only_that_one(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    from agent.deals import ContactSpec
+
+    h = harness(smtp_config(tmp_path, smtp, certs))
+    contacts = [
+        ContactSpec(*CLIENT, "client_admin"),
+        ContactSpec(*BOB, "client_sponsor"),
+        ContactSpec(*TIM, "contact"),
+    ]
+    deal_id = h.add_deal(f"Acme Radio {tmp_path.name}", contacts=contacts)
+    smtp.rcpt_codes[BOB[1]] = "550 5.1.1 <bob@acme-radio.example>: user unknown"
+    try:
+        h.run()
+        h.at(MONDAY + timedelta(hours=2))
+        h.run()  # a later pass must not send it again to anyone
+    finally:
+        del smtp.rcpt_codes[BOB[1]]
+    intro = next(e for e in outbox(h) if e["template"] == "intro")
+    assert intro["status"] == "sent" and intro["attempts"] == 1
+    assert intro["delivery"][BOB[1]].startswith("refused: 550")
+    assert len(received(dovecot, "jane", intro["message_id"])) == 1
+    assert len(received(dovecot, "tim", intro["message_id"])) == 1
+    assert received(dovecot, "bob", intro["message_id"]) == []
+    notices = [e for e in outbox(h) if e["template"] == "notice"]
+    assert len(notices) == 1 and notices[0]["status"] == "sent"  # the CSM is told, once
+    [told] = received(dovecot, "sam", notices[0]["message_id"])
+    assert "bob@acme-radio.example" in told.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with h.agent.sessions.begin() as s:
+        assert Repo(s).blocked([BOB[1]]) == {BOB[1]}  # no more mail goes to the refused address
+    assert deal_id
+
+
+@pytest.mark.integration
+def test_a_certificate_that_does_not_verify_is_refused_then_works_once_trusted(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    h = harness(smtp_config(tmp_path, smtp, certs, ca=False))  # the test CA is not trusted
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    h.run()
+    h.at(MONDAY + timedelta(minutes=5))
+    h.run()
+    emails = outbox(h)
+    intro = next(e for e in emails if e["template"] == "intro")
+    assert intro["status"] == "queued" and "CERTIFICATE_VERIFY_FAILED" in intro["error"]
+    assert [e["template"] for e in emails].count("notice") == 1  # told once, not on every retry
+    assert smtp.accepted == [] or all(mid != intro["message_id"] for mid, _ in smtp.accepted)
+    fixed = harness(smtp_config(tmp_path, smtp, certs))  # the operator adds the CA and restarts
+    fixed.at(MONDAY + timedelta(hours=1))
+    fixed.run()
+    assert len(received(dovecot, "jane", intro["message_id"])) == 1
+
+
+@pytest.mark.integration
+def test_server_down_for_a_while_then_back(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    h = harness(smtp_config(tmp_path, smtp, certs))
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    smtp.stop()
+    try:
+        h.run()
+        h.at(MONDAY + timedelta(minutes=2))
+        h.run()
+        [email] = outbox(h)
+        assert email["status"] == "queued" and email["attempts"] == 2 and "cannot reach" in email["error"]
+    finally:
+        smtp.start()
+    h.at(MONDAY + timedelta(minutes=10))
+    h.run()
+    [email] = outbox(h)
+    assert email["status"] == "sent"
+    assert len(received(dovecot, "jane", email["message_id"])) == 1
