@@ -129,10 +129,17 @@ class Processor:
         elif timer.kind == "no_reply" and deal is not None:
             email = repo.outbox(int(p["outbox_id"]))
             if email is not None and email.status in ("queued", "sending"):
-                # not sent yet (delayed or postponed): the wait starts when it goes, so look again later
+                # not sent yet (delayed or postponed): look again later; the wait starts when it goes
                 timer.fired_at, timer.due_at = None, now + timedelta(hours=1)
                 return
             if email is None or email.status != "sent" or email.sent_at is None:
+                return
+            rule = next((r for r in self.pipelines[deal.pipeline].rules if r.id == p["rule"]), None)
+            if rule is None or rule.when.for_ is None:
+                return  # the rule is gone (rules reloaded): nothing to nudge for
+            wait_until = self.calendar.add(email.sent_at, rule.when.for_, deal.timezone)
+            if now < wait_until:
+                timer.fired_at, timer.due_at = None, wait_until  # sent later than queued: wait from the send
                 return
             if not repo.client_message_since(deal.id, email.sent_at):
                 self.dispatch(

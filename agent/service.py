@@ -184,10 +184,10 @@ class Agent:
     def fire_timers(self, report: PassReport) -> None:
         while not self.stop_requested:
             with self.sessions.begin() as s:
-                due = [(t.id, t.key) for t in Repo(s).due_timers(self.clock.now())]
+                due = [(t.id, t.key, t.due_at) for t in Repo(s).due_timers(self.clock.now())]
             if not due:
                 return
-            for timer_id, key in due:
+            for timer_id, key, due_at in due:
 
                 def work(repo: Repo, cause: Cause, timer_id: int = timer_id) -> str | None:
                     timer = repo.s.get(m.Timer, timer_id)
@@ -195,7 +195,8 @@ class Agent:
                     self.processor.fire_timer(repo, timer, cause, self.clock.now())
                     return None
 
-                outcome = self.process(f"timer:{key}", "timer", None, work)
+                # timer id + due time (DESIGN.md): a timer re-armed for later fires again, once
+                outcome = self.process(f"timer:{key}@{due_at.isoformat()}", "timer", None, work)
                 if outcome != "processed":
                     self._disarm(timer_id)  # quarantined or seen before: never fire it again
                 report.timers += outcome == "processed"

@@ -137,7 +137,10 @@ class Repo:
 
     def client_message_since(self, deal_id: int, since: datetime) -> bool:
         q = select(func.count(m.Message.id)).where(
-            m.Message.deal_id == deal_id, m.Message.direction == "inbound", m.Message.received_at >= since
+            m.Message.deal_id == deal_id,
+            m.Message.direction == "inbound",
+            m.Message.status == "matched",  # an out-of-office or a bounce is no reply
+            m.Message.received_at >= since,
         )
         return bool(self.s.scalar(q))
 

@@ -11,7 +11,7 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
-from agent.outbox.transports import SendResult
+from agent.outbox.transports import SendResult, TransportError
 from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, ROOT, Harness, write_config
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday
@@ -246,6 +246,11 @@ def test_crash_after_commit_before_ack_does_not_process_the_message_twice(harnes
 def test_nudge_goes_after_three_business_days_without_a_reply_and_not_after_one(harness: Harness) -> None:
     harness.add_deal()
     harness.run()
+    harness.at(datetime(2026, 12, 1, 9, 1, tzinfo=UTC))  # one business day: too early
+    harness.run()
+    harness.at(datetime(2026, 12, 3, 8, 59, tzinfo=UTC))  # a minute early
+    harness.run()
+    assert harness.sent_templates() == ["intro"]
     harness.at(datetime(2026, 12, 3, 9, 1, tzinfo=UTC))  # Thursday: Mon + 3 business days is Thu 09:00
     harness.run()
     assert harness.sent_templates() == ["intro", "intro-followup"]
@@ -404,3 +409,42 @@ def test_daily_cap_per_recipient_postpones_instead_of_sending(tmp_path: Path) ->
     h.at(datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
     h.run()
     assert len(h.sent()) == 2
+
+
+def test_an_out_of_office_is_no_reply_so_the_nudge_still_goes(harness: Harness) -> None:
+    harness.add_deal()
+    harness.run()
+    harness.at(datetime(2026, 11, 30, 9, 5, tzinfo=UTC))
+    harness.mail(
+        CLIENT,
+        [("Agent", harness.reply_address(1))],
+        "Automatic reply: Welcome",
+        "I am away until 2 December.",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    harness.run()
+    harness.at(datetime(2026, 12, 3, 9, 1, tzinfo=UTC))
+    harness.run()
+    assert harness.sent_templates() == ["intro", "intro-followup"]
+
+
+def test_an_intro_sent_late_is_nudged_three_business_days_after_it_went(harness: Harness) -> None:
+    harness.add_deal()
+    transport = harness.agent.outbox.transport
+    real_send = transport.send
+
+    def down(message: Any, recipients: list[str], outbox_id: int) -> SendResult:
+        raise TransportError("server down", permanent=False)
+
+    transport.send = down  # type: ignore[method-assign]
+    harness.run()  # the intro cannot go: queued with a backoff
+    transport.send = real_send  # type: ignore[method-assign]
+    harness.at(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))  # Wednesday: it finally goes
+    harness.run()
+    assert harness.sent_templates() == ["intro"]
+    harness.at(datetime(2026, 12, 3, 9, 1, tzinfo=UTC))  # three business days after it was *queued*
+    harness.run()
+    assert "intro-followup" not in harness.sent_templates()
+    harness.at(datetime(2026, 12, 7, 9, 1, tzinfo=UTC))  # Monday: three business days after it went
+    harness.run()
+    assert harness.sent_templates().count("intro-followup") == 1
