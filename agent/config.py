@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,9 +70,22 @@ class AgentSection(Section):
     @field_validator("address")
     @classmethod
     def _address(cls, v: str) -> str:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
-            raise ValueError("expected an email address like onboarding@example.com")
-        return v.lower()
+        return check_address(v)
+
+    @field_validator("unmatched_notice_to")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_address(a) for a in v)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for day in v:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise ValueError(f"{day!r} is not a date; expected YYYY-MM-DD") from None
+        return v
 
     @field_validator("internal_domains")
     @classmethod
@@ -205,6 +219,21 @@ def _shipped(rel: str, base: Path) -> Path:
     """Prefer the folder beside the config (or cwd); fall back to the one shipped with the code."""
     local = base / rel
     return local if local.is_dir() else PROJECT_ROOT / rel
+
+
+def check_address(value: str) -> str:
+    """An addr-spec as email headers need it; raises ValueError naming what is wrong."""
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+
+    value = value.strip()
+    try:
+        parsed = Address(addr_spec=value)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise ValueError("expected an email address like name@example.com") from exc
+    if not parsed.domain or "." not in parsed.domain or parsed.addr_spec != value:
+        raise ValueError("expected an email address like name@example.com")
+    return value.lower()
 
 
 def check_timezone(name: str) -> str:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from agent.businesstime import BusinessCalendar
+from agent.config import check_address, check_timezone
 from agent.domain import DealView, Participant
 from agent.matching import FREE_MAIL
 from agent.pipeline.actions import Raci
@@ -62,23 +63,27 @@ def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline]) -> list[str]:
             f"stage: unknown stage {spec.stage!r}; expected one of {[s.id for s in pipeline.stages]}"
         )
     for c in spec.contacts:
-        if "@" not in c.email or " " in c.email.strip():
-            problems.append(f"contact_email: {c.email!r} is not an email address")
+        problems += _address_problem("contact_email", c.email)
     for role, (_, email) in spec.roles.items():
         if role not in pipeline.internal_roles():
             problems.append(
                 f"{role}: not an internal role of {pipeline.id}; expected one of {pipeline.internal_roles()}"
             )
-        if "@" not in email:
-            problems.append(f"{role}: {email!r} is not an email address")
+        problems += _address_problem(role, email)
     if spec.timezone:
-        from agent.config import check_timezone
-
         try:
             check_timezone(spec.timezone)
         except ValueError as exc:
             problems.append(f"timezone: {spec.timezone!r}: {exc}")
     return problems
+
+
+def _address_problem(key: str, value: str) -> list[str]:
+    try:
+        check_address(value)
+    except ValueError as exc:
+        return [f"{key}: {value!r}: {exc}"]
+    return []
 
 
 def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -> m.Deal:

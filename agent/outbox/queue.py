@@ -63,7 +63,11 @@ class Outbox:
         for email_id in due:
             if should_stop():
                 break
-            self._one(email_id, result)
+            try:
+                self._one(email_id, result)
+            except Exception as exc:  # one email that cannot be built or sent must not hold up the others
+                log.exception("outbox %d cannot be sent", email_id)
+                self._failed(email_id, f"{type(exc).__name__}: {exc}", True, True, result)
         return result
 
     def _one(self, email_id: int, result: FlushResult) -> None:

@@ -121,7 +121,7 @@ def test_import_csv_reports_broken_rows_by_line_and_imports_the_good_ones(
     assert code == 2  # some rows were broken
     assert "imported 1 deals" in out
     assert f"{csv}:4: pipeline: unknown pipeline 'no-such-pipeline'" in err
-    assert f"{csv}:5: contact_email: 'not-an-email' is not an email address" in err
+    assert f"{csv}:5: contact_email: 'not-an-email': expected an email address" in err
     assert f"{csv}:6: timezone: 'Mars/Base'" in err
     show = as_json(cfg, capsys, "deals", "show", "Acme Radio")
     assert [c["email"] for c in show["contacts"]] == ["jane@acme.example", "bob@acme.example"]

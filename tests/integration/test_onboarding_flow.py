@@ -11,6 +11,7 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.deals import ContactSpec
 from agent.outbox.transports import SendResult, TransportError
 from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, ROOT, Harness, write_config
 
@@ -448,3 +449,18 @@ def test_an_intro_sent_late_is_nudged_three_business_days_after_it_went(harness:
     harness.at(datetime(2026, 12, 7, 9, 1, tzinfo=UTC))  # Monday: three business days after it went
     harness.run()
     assert harness.sent_templates().count("intro-followup") == 1
+
+
+def test_one_email_that_cannot_be_built_does_not_hold_up_the_others(harness: Harness) -> None:
+    from agent.store import models as m
+
+    first = harness.add_deal("Acme Radio")
+    harness.add_deal("Globex", contacts=[ContactSpec("Gil", "gil@globex.example", "client_admin")])
+    with harness.agent.sessions.begin() as s:  # an address that slipped in before validation existed
+        s.query(m.OutboxEmail).filter_by(deal_id=first).one().to = [
+            {"name": "", "email": "<jane@acme.example>"}
+        ]
+    harness.run()
+    statuses = {e["template"] + str(e["id"]): e["status"] for e in harness.show(first)["emails"]}
+    assert "failed" in statuses.values()
+    assert harness.show(2)["emails"][0]["status"] == "sent"  # Globex's intro went all the same
