@@ -111,7 +111,7 @@ class MessageHandler:
             + ("; a person said: ignore" if ignored else ""),
         )
         if not ignored:
-            self._message_triggers(repo, deal, msg, direction, commands or [], cause, now)
+            self._message_triggers(repo, deal, msg, direction, commands, cause, now)
         return None
 
     def _commands(
@@ -210,16 +210,17 @@ class MessageHandler:
         deal: m.Deal,
         msg: InboundMessage,
         direction: str,
-        commands: list[Command],
+        commands: list[Command] | None,
         cause: Cause,
         now: datetime,
     ) -> None:
+        """`commands` is None when the sender is not a verified one of ours: then nothing is obeyed."""
         side = "client" if direction == "inbound" else "internal"
         sender = msg.sender.email if msg.sender else ""
         triggers = [Trigger("message_received", side, f"{side} message '{msg.subject}' from {sender}")]
-        for command in commands:
+        for command in commands or []:
             self._obey(repo, deal, command, sender, cause, now)
-        if direction == "internal" and not commands:
+        if direction == "internal" and commands == []:
             word = _first_word(msg.new_text)
             if word:  # a word of the pipeline's own, for rules with `when: {command: WORD}`
                 triggers.append(Trigger("command", word, f"command '{word}' from {sender}"))

@@ -166,3 +166,33 @@ def test_unmatched_mail_is_listed_in_a_daily_notice_once_a_day(tmp_path: Path) -
     h.at(datetime(2026, 12, 1, 9, 5, tzinfo=UTC))
     h.run()
     assert len(h.sent()) == 2  # the next day, again, while it is still unassigned
+
+
+def test_a_spoofed_sender_cannot_fire_a_pipelines_own_command_rule(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import ROOT
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "standard-onboarding.yaml"
+    path.write_text(
+        path.read_text() + "\n  - id: skip\n    when: {command: skip}\n    then: [{advance: next}]\n"
+    )
+    cfg = write_config(tmp_path)
+    text = cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"')
+    cfg.write_text(text.replace("[agent]\n", '[agent]\ntrusted_authserv_ids = ["mx.example.com"]\n'))
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    deal_id = h.add_deal(stage="set-up")
+    h.mail(CSM, [(AGENT[0], h.reply_address(deal_id))], "Re: x", "skip")  # forged: nothing proves the From
+    h.run()
+    assert h.stage(deal_id) == "set-up"
+    h.mail(
+        CSM,
+        [(AGENT[0], h.reply_address(deal_id))],
+        "Re: x",
+        "skip",
+        headers={"Authentication-Results": AUTH_OK},
+    )
+    h.run()
+    assert h.stage(deal_id) == "training"  # the same words from the verified CSM do fire the rule
