@@ -276,16 +276,26 @@ class Agent:
 
     # --- transactions and quarantine -------------------------------------------------------
     def process(
-        self, key: str, source: str, payload: bytes | None, work: Work, content_hash: str | None = None
+        self,
+        key: str,
+        source: str,
+        payload: bytes | None,
+        work: Work,
+        content_hash: str | None = None,
+        retry_of: int | None = None,
     ) -> str:
         """Run `work` for one item in one transaction.
 
         Returns "processed" (or the work's own label, e.g. "unmatched"), "seen" when the item was
-        handled before, or "quarantined".
+        handled before, or "quarantined". `retry_of` is the quarantined row being tried again: it
+        goes in the same transaction, so a crash or a new failure leaves it where it was.
         """
         try:
             with self.sessions.begin() as s:
                 repo = Repo(s)
+                if retry_of is not None:
+                    s.delete(s.get(m.InboundEvent, retry_of))
+                    s.flush()
                 cause = self.processor.begin(repo, key, source, self.clock.now(), content_hash)
                 if cause is None:
                     return "seen"
@@ -299,22 +309,28 @@ class Agent:
     def quarantine(
         self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None
     ) -> bool:
+        """Keep the item aside with its error; False when it was processed before (then nothing to keep)."""
+        now = self.clock.now()
         with self.sessions.begin() as s:
             repo = Repo(s)
-            if repo.event(key) is not None or (content_hash and repo.event_with_hash(content_hash)):
+            existing = repo.event(key) or (repo.event_with_hash(content_hash) if content_hash else None)
+            if existing is not None and existing.status != "quarantined":
                 return False
-            repo.add(
-                m.InboundEvent(
-                    key=key,
-                    source=source,
-                    status="quarantined",
-                    received_at=self.clock.now(),
-                    error=error,
-                    payload=payload,
-                    content_hash=content_hash,
+            if existing is not None:  # failed again on a retry: one row, its latest error, how often
+                existing.error, existing.attempts = error, existing.attempts + 1
+            else:
+                repo.add(
+                    m.InboundEvent(
+                        key=key,
+                        source=source,
+                        status="quarantined",
+                        received_at=now,
+                        error=error,
+                        payload=payload,
+                        content_hash=content_hash,
+                    )
                 )
-            )
-            repo.audit(self.clock.now(), "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
+            repo.audit(now, "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
         return True
 
     def retry_quarantined(self, event_id: int) -> str:
@@ -324,13 +340,20 @@ class Agent:
             if row is None or row.status != "quarantined":
                 return "not quarantined"
             key, source, payload, digest = row.key, row.source, row.payload, row.content_hash
-            s.delete(row)
-        if source == "mail" and payload is not None:
-            return self.process(key, source, payload, self._mail_work(payload), content_hash=digest)
-        if source == "calendar" and payload is not None:
-            outcomes = self._calendar_object(key, key, payload)
-            return "quarantined" if "quarantined" in outcomes else "processed"
-        return "cannot retry: nothing was kept for this item"
+        if payload is None:
+            return "cannot retry: nothing was kept for this item (see its error)"
+        if source == "mail":
+            return self.process(
+                key, source, payload, self._mail_work(payload), content_hash=digest, retry_of=event_id
+            )
+        outcomes = self._calendar_object(key, key, payload)
+        if "quarantined" in outcomes:
+            return "quarantined"
+        with self.sessions.begin() as s:  # its meetings are in: the file itself is done with
+            row = s.get(m.InboundEvent, event_id)
+            if row is not None:
+                row.status, row.error = "processed", ""
+        return "processed"
 
     # --- the loop ---------------------------------------------------------------------------
     def run_forever(self) -> None:

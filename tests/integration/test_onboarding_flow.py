@@ -464,3 +464,41 @@ def test_one_email_that_cannot_be_built_does_not_hold_up_the_others(harness: Har
     statuses = {e["template"] + str(e["id"]): e["status"] for e in harness.show(first)["emails"]}
     assert "failed" in statuses.values()
     assert harness.show(2)["emails"][0]["status"] == "sent"  # Globex's intro went all the same
+
+
+def test_quarantine_retry_keeps_the_item_until_it_goes_through(harness: Harness) -> None:
+    from agent.store.repo import Repo
+
+    deal_id = harness.add_deal()
+    handler = harness.agent.processor.messages
+    real = handler.handle
+
+    def broken(*args: Any, **kwargs: Any) -> str | None:
+        raise RuntimeError("a bug in this version")
+
+    handler.handle = broken  # type: ignore[method-assign]
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "A question")
+    harness.run()
+    with harness.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+        item_id = item.id
+    assert harness.agent.retry_quarantined(item_id) == "quarantined"  # still broken: kept, not lost
+    with harness.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+        assert (item.id, item.attempts, item.error) == (item_id, 2, "RuntimeError: a bug in this version")
+    handler.handle = real  # type: ignore[method-assign]  # the fix is deployed
+    assert harness.agent.retry_quarantined(item_id) == "processed"
+    with harness.agent.sessions.begin() as s:
+        assert Repo(s).quarantined() == []
+    assert [m["subject"] for m in harness.show(deal_id)["messages"]] == ["A question"]
+
+
+def test_an_item_with_nothing_kept_is_not_deleted_by_a_retry(harness: Harness) -> None:
+    from agent.store.repo import Repo
+
+    harness.agent.quarantine("meeting:x", "calendar", None, "ValueError: bad meeting")
+    with harness.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+    assert harness.agent.retry_quarantined(item.id).startswith("cannot retry")
+    with harness.agent.sessions.begin() as s:
+        assert len(Repo(s).quarantined()) == 1
