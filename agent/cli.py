@@ -28,6 +28,17 @@ from agent.store.db import open_store
 from agent.store.repo import Repo
 
 log = logging.getLogger("agent")
+# the templates the agent itself sends, whatever the rules say
+REQUIRED_TEMPLATES = (
+    "intro",
+    "recap",
+    "completion",
+    "survey",
+    "notice",
+    "approval-request",
+    "question",
+    "unmatched-digest",
+)
 
 
 class App:
@@ -83,7 +94,7 @@ def cmd_check(app: App) -> int:
         if issue.severity != "error":
             print(issue)
     names = rt.templates.names()
-    for required in ("intro", "recap", "completion", "survey", "notice", "approval-request"):
+    for required in REQUIRED_TEMPLATES:
         if required not in names:
             problems.append(f"{rt.templates.folder}: missing template {required!r}")
     pipelines: list[Pipeline | None] = [*rt.rules.pipelines.values()] or [None]

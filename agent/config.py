@@ -215,6 +215,32 @@ class Config(Section):
         return p if p.is_absolute() else (self.base_dir / p)
 
 
+# Backends this version has; the others are named in the schema so that their keys are known.
+AVAILABLE = {
+    "mailbox": ("maildir", "imap"),
+    "transport": ("file", "smtp"),
+    "calendar": ("ics", "invites"),
+}
+NEEDS_HOST = {"imap", "smtp"}
+
+
+def _check_backends(config: Config, text: str) -> None:
+    problems = []
+    for section, names in AVAILABLE.items():
+        settings = getattr(config, section)
+        at = _line_of(text, section, "backend")
+        where = f"{config.source}:{at}" if at else config.source
+        if settings.backend not in names:
+            problems.append(
+                f"{where}: [{section}] backend = {settings.backend!r}: not available in this version; "
+                f"expected one of {', '.join(names)}"
+            )
+        elif settings.backend in NEEDS_HOST and not settings.host:
+            problems.append(f"{where}: [{section}] host: the {settings.backend} backend needs a host name")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def _shipped(rel: str, base: Path) -> Path:
     """Prefer the folder beside the config (or cwd); fall back to the one shipped with the code."""
     local = base / rel
@@ -277,9 +303,11 @@ def load_config(path: Path | None, *, state_override: Path | None = None) -> Con
     if state_override is not None:
         data.setdefault("paths", {})["state"] = str(state_override)
     try:
-        return Config.model_validate({**data, "source": source, "base_dir": base})
+        config = Config.model_validate({**data, "source": source, "base_dir": base})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source, text if path else "")) from exc
+    _check_backends(config, text if path else "")
+    return config
 
 
 def _describe(exc: ValidationError, source: str, text: str) -> str:

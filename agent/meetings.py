@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from agent.domain import MeetingVersion
+from agent.domain import Address, MeetingVersion
 from agent.matching import match_meeting
 from agent.pipeline.engine import Trigger
 from agent.store import models as m
@@ -76,6 +76,9 @@ class MeetingHandler:
         )
         repo.add(meeting)
         cause.meeting = meeting
+        if not mv.cancelled:
+            # also for a meeting of no deal yet: the deal may be handed over before the call ends
+            self._completion_timer(repo, meeting)
         if deal is None:
             repo.audit(
                 now,
@@ -95,7 +98,6 @@ class MeetingHandler:
         )
         if mv.cancelled:
             return
-        self._completion_timer(repo, meeting)
         self.p.dispatch(
             repo, deal, [Trigger("meeting_scheduled", mtype, f"'{mv.title}' was scheduled")], cause, now
         )
@@ -108,7 +110,7 @@ class MeetingHandler:
         meeting.title, meeting.description = mv.title, mv.description
         meeting.attendees = [{"email": a.email, "name": a.name} for a in mv.attendees]
         cause.meeting = meeting
-        deal = repo.deal(meeting.deal_id) if meeting.deal_id else None
+        deal = repo.deal(meeting.deal_id) if meeting.deal_id else self._claim(repo, meeting, mv, cause, now)
         if meeting.status in ("completed", "no_show"):
             return  # history is not rewritten by a late update
         trigger: Trigger | None = None
@@ -125,6 +127,26 @@ class MeetingHandler:
             return
         repo.audit(now, trigger.kind, deal_id=deal.id, event_id=cause.event_id, reason=trigger.detail)
         self.p.dispatch(repo, deal, [trigger], cause, now)
+
+    def _claim(
+        self, repo: Repo, meeting: m.Meeting, mv: MeetingVersion, cause: Cause, now: datetime
+    ) -> m.Deal | None:
+        """Match a meeting that had no deal again: the deal may have been handed over since."""
+        match = match_meeting(mv, repo, self.p.party)
+        deal = repo.deal(match.deal_id) if match.deal_id else None
+        pipeline = self.p.pipelines.get(deal.pipeline) if deal else None
+        if deal is None or pipeline is None:
+            return None
+        meeting.deal_id, meeting.match_reason = deal.id, match.reason
+        meeting.type = pipeline.meeting_type(deal.stage, meeting.title)
+        repo.audit(
+            now,
+            "meeting_matched",
+            deal_id=deal.id,
+            event_id=cause.event_id,
+            reason=f"'{meeting.title}' is a {meeting.type or 'meeting of no known type'}: {match.reason}",
+        )
+        return deal
 
     def _completion_timer(self, repo: Repo, meeting: m.Meeting) -> None:
         grace = timedelta(minutes=self.p.config.calendar.completion_grace_minutes)
@@ -145,6 +167,8 @@ class MeetingHandler:
             return  # cancelled, moved (a newer timer exists) or marked a no-show meanwhile
         meeting.status = "completed"
         cause.meeting = meeting
+        if deal is None:  # booked before the deal was handed over: it may be claimable now
+            deal = self._claim(repo, meeting, _version_of(meeting), cause, now)
         if deal is None:
             return
         repo.audit(
@@ -172,3 +196,23 @@ class MeetingHandler:
 
 def _version(sequence: int, dtstamp: datetime | None) -> tuple[int, float]:
     return sequence, dtstamp.timestamp() if dtstamp else 0.0
+
+
+def _version_of(meeting: m.Meeting) -> MeetingVersion:
+    """The stored meeting as the matcher reads it."""
+    return MeetingVersion(
+        uid=meeting.uid,
+        recurrence_id=meeting.recurrence_id,
+        sequence=meeting.sequence,
+        dtstamp=meeting.dtstamp,
+        method="",
+        cancelled=meeting.status == "cancelled",
+        title=meeting.title,
+        description=meeting.description,
+        location="",
+        start=meeting.start,
+        end=meeting.end,
+        all_day=False,
+        organizer=Address(meeting.organizer) if meeting.organizer else None,
+        attendees=tuple(Address(a["email"], a.get("name", "")) for a in meeting.attendees or []),
+    )

@@ -7,6 +7,7 @@ from the outbox, after the commit.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -489,7 +490,7 @@ class Processor:
             )
             return None
         recipients = ",".join(sorted(a.email for a in to + cc))
-        key = f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}"
+        key = _key(f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}")
         if repo.outbox_by_key(key) is not None:
             return None  # the same cause already queued this email: never twice
         to_list = [person(a.name, a.email) for a in to]
@@ -586,7 +587,7 @@ class Processor:
     ) -> m.OutboxEmail | None:
         """An email to our own people that belongs to no deal (a question, a digest)."""
         recipients = ",".join(sorted(a.email for a in to))
-        key = f"{cause.key}|standalone|{template}|{recipients}"
+        key = _key(f"{cause.key}|standalone|{template}|{recipients}")
         if not to or repo.outbox_by_key(key) is not None:
             return None
         to_list = [person(a.name, a.email) for a in to]
@@ -629,3 +630,8 @@ class Processor:
     # --- messages ---------------------------------------------------------------------
 
     # --- meetings ---------------------------------------------------------------------
+
+
+def _key(cause: str) -> str:
+    """An idempotency key of fixed length: the cause can be long (meeting UIDs, many recipients)."""
+    return hashlib.sha256(cause.encode()).hexdigest()

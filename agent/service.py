@@ -230,13 +230,15 @@ class Agent:
         local = self.clock.now().astimezone(ZoneInfo(self.config.agent.timezone))
         if not to or local.time() < DIGEST_AT:
             return
+        day = local.date()
+        key = f"digest:unmatched:{day.isoformat()}"
         with self.sessions.begin() as s:
-            waiting = [
-                (x.id, x.subject, x.sender, x.received_at, x.match_reason) for x in Repo(s).unmatched()
-            ]
+            repo = Repo(s)
+            if repo.event(key) is not None:
+                return  # today's went out already
+            waiting = [(x.id, x.subject, x.sender, x.received_at, x.match_reason) for x in repo.unmatched()]
         if not waiting:
             return
-        day = local.date()
 
         def work(repo: Repo, cause: Cause) -> str | None:
             digest = {
@@ -264,9 +266,7 @@ class Agent:
             )
             return None
 
-        self.process(
-            f"digest:unmatched:{day.isoformat()}", "timer", None, work
-        )  # the key makes it once a day
+        self.process(key, "timer", None, work)  # the key makes it once a day
 
     def _disarm(self, timer_id: int) -> None:
         with self.sessions.begin() as s:

@@ -34,7 +34,4 @@ def load(config: Config) -> CalendarSource | None:
         return IcsFolder(config.ics_path)
     if backend == "invites":
         return None  # invitations arrive by mail and are handled with the mailbox
-    raise ConfigError(
-        f"{config.source}: [calendar] backend = {backend!r}: not available in this version; "
-        "use 'ics' or 'invites'"
-    )
+    raise ConfigError(f"[calendar] backend = {backend!r}: not available")  # load_config refuses it first

@@ -56,6 +56,4 @@ def load(config: Config, cursors: CursorStore) -> Mailbox:
         from agent.mailboxes.imap import ImapMailbox
 
         return ImapMailbox(config.mailbox, cursors)
-    raise ConfigError(
-        f"{config.source}: [mailbox] backend = {backend!r}: not available in this version; use 'maildir' or 'imap'"
-    )
+    raise ConfigError(f"[mailbox] backend = {backend!r}: not available")  # load_config refuses it first

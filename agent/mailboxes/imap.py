@@ -31,6 +31,7 @@ from imapclient.exceptions import IMAPClientError
 
 from agent.config import MailboxSection
 from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+from agent.tls import client_context
 
 log = logging.getLogger(__name__)
 NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, imaplib.IMAP4.error, EOFError)
@@ -41,10 +42,6 @@ class ImapMailbox:
     name = "imap"
 
     def __init__(self, settings: MailboxSection, cursors: CursorStore) -> None:
-        if not settings.host:
-            from agent.errors import ConfigError
-
-            raise ConfigError("[mailbox] host: the imap backend needs a host name")
         self.s = settings
         self.cursors = cursors
         self.client: IMAPClient | None = None
@@ -54,14 +51,6 @@ class ImapMailbox:
         self.last_contact: float | None = None
 
     # --- connection ------------------------------------------------------------------------
-    def _context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.s.tls_ca_file) if self.s.tls_ca_file else None)
-        if not self.s.tls_verify:
-            log.warning("%s: TLS certificate verification is OFF ([mailbox] tls_verify = false)", self.source)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
     def connect(self) -> IMAPClient:
         if self.client is not None:
             return self.client
@@ -88,12 +77,12 @@ class ImapMailbox:
             s.host,
             port=port,
             ssl=implicit,
-            ssl_context=self._context() if implicit else None,
+            ssl_context=client_context(self.s, self.source) if implicit else None,
             timeout=s.timeout_seconds,
         )
         try:
             if s.tls == "starttls":
-                client.starttls(self._context())
+                client.starttls(client_context(self.s, self.source))
             secret = s.password() or ""
             if s.auth == "xoauth2":
                 client.oauth2_login(s.username, secret)
@@ -144,7 +133,8 @@ class ImapMailbox:
                 data = fetched.get(uid, {}).get(b"BODY[]")
                 if data is None:
                     continue  # expunged between SEARCH and FETCH
-                yield RawMail(f"imap:{folder}:{uidvalidity}:{uid}", bytes(data), f"{uidvalidity}:{uid}")
+                # the key names the account too: another mailbox may reuse the same UIDVALIDITY and UIDs
+                yield RawMail(f"{self.source}:{uidvalidity}:{uid}", bytes(data), f"{uidvalidity}:{uid}")
 
     def _last_uid(self, uidvalidity: int) -> int:
         stored = self.cursors.get(self.source)

@@ -52,7 +52,7 @@ class MaildirMailbox:
         pass
 
     def _key(self, filename: str) -> str:
-        return f"maildir:{self.root.name}:{filename.split(':', 1)[0]}"
+        return f"maildir:{self.root.resolve()}:{filename.split(':', 1)[0]}"
 
     def deliver(self, data: bytes, unique: str) -> Path:
         """Drop a message into new/ the Maildir way (tmp/ then rename); used by the demo and tests."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent.domain import Address, InboundMessage, MeetingVersion
+from agent.mailboxes.classify import same_mailbox
 
 FREE_MAIL = frozenset(
     [
@@ -89,9 +90,7 @@ class Party:
         return domain in self.internal_domains or self.is_agent(email)
 
     def is_agent(self, email: str) -> bool:
-        local, _, domain = email.partition("@")
-        agent_local, _, agent_domain = self.agent_address.partition("@")
-        return domain == agent_domain and local.split("+", 1)[0] == agent_local
+        return same_mailbox(email, self.agent_address)
 
 
 Strategy = Callable[[Directory], tuple[set[int], str]]

@@ -286,7 +286,7 @@ class Outbox:
     ) -> tuple[str, str, datetime] | None:
         agent = self.config.agent
         recent = repo.sent_since(now - timedelta(days=1))
-        per_deal = sum(1 for e in recent if e.deal_id == email.deal_id)
+        per_deal = sum(1 for deal_id, _ in recent if deal_id == email.deal_id)
         if email.deal_id and per_deal >= agent.max_emails_per_deal_per_day:
             return (
                 "postpone",
@@ -294,7 +294,7 @@ class Outbox:
                 now + timedelta(hours=1),
             )
         for a in email.to:
-            count = sum(1 for e in recent for r in e.to if r["email"] == a["email"])
+            count = sum(1 for _, to in recent for r in to if r["email"] == a["email"])
             if count >= agent.max_emails_per_recipient_per_day:
                 return (
                     "postpone",

@@ -266,7 +266,7 @@ class _References:
             yield from self._task(action.create_task, at + ("create_task",), set())
         elif kind == "notify":
             for who in action.notify or []:
-                if not (who in SPECIAL_RECIPIENTS or who in self.head.roles):
+                if not (who in SPECIAL_RECIPIENTS or who in self.head.roles or EMAIL.match(who)):
                     yield at + ("notify",), self._unknown_recipient(who), "error"
 
     def _unknown_recipient(self, who: str) -> str:

@@ -162,9 +162,8 @@ class Message(Base):
     recipients: Mapped[list[Any]] = mapped_column(default=list)
     direction: Mapped[str] = mapped_column(String(20))  # inbound | outbound | internal | bcc
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(
-        String(20)
-    )  # matched | unmatched | held (a person is asked) | ignored
+    # matched | unmatched | held (a person is asked) | ignored
+    status: Mapped[str] = mapped_column(String(20), index=True)
     match_strategy: Mapped[str] = mapped_column(String(40), default="")
     match_reason: Mapped[str] = mapped_column(Text, default="")
     match_confidence: Mapped[float] = mapped_column(default=0.0)
@@ -265,18 +264,22 @@ class OutboxEmail(Base):
         ForeignKey("messages.id", name="fk_outbox_about_message")
     )
 
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        Index("ix_outbox_status_sent", "status", "sent_at"),
+    )
 
 
 class Timer(Base):
     """Work that comes due later; fires once, also if it came due while the agent was down."""
 
     __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_pending", "fired_at", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))  # in_stage_for | no_reply | meeting_end
-    due_at: Mapped[datetime] = mapped_column(index=True)
+    due_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fired_at: Mapped[datetime | None]
 

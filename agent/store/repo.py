@@ -244,9 +244,12 @@ class Repo:
         )
         return self.s.scalars(q.order_by(m.OutboxEmail.due_at, m.OutboxEmail.id).limit(limit)).all()
 
-    def sent_since(self, since: datetime) -> Sequence[m.OutboxEmail]:
-        q = select(m.OutboxEmail).where(m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since)
-        return self.s.scalars(q).all()
+    def sent_since(self, since: datetime) -> list[tuple[int | None, list[Any]]]:
+        """(deal id, To) of every email sent since then: what the daily caps count (no bodies loaded)."""
+        q = select(m.OutboxEmail.deal_id, m.OutboxEmail.to).where(
+            m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since
+        )
+        return [(deal_id, to) for deal_id, to in self.s.execute(q)]
 
     def has_sent(self, deal_id: int, template: str) -> bool:
         q = select(m.OutboxEmail.id).where(

@@ -502,3 +502,13 @@ def test_an_item_with_nothing_kept_is_not_deleted_by_a_retry(harness: Harness) -
     assert harness.agent.retry_quarantined(item.id).startswith("cannot retry")
     with harness.agent.sessions.begin() as s:
         assert len(Repo(s).quarantined()) == 1
+
+
+def test_a_call_booked_before_the_hand_over_gets_its_recap(harness: Harness) -> None:
+    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT)  # the CSM booked it first
+    harness.run()
+    deal_id = harness.add_deal()  # ... and Sales handed the deal over afterwards
+    harness.at(INTRO_AT + timedelta(hours=1))
+    harness.run()
+    assert harness.sent_templates() == ["intro", "recap"]
+    assert harness.stage(deal_id) == "set-up"

@@ -119,7 +119,7 @@ username = "onboarding"
 password_file = "smtp-password.txt"
 
 [calendar]
-backend = "caldav"
+backend = "invites"
 url = "https://dav.acme.example/calendars/onboarding/"
 username = "onboarding"
 password_env = "CSM_TEST_DAV_PASSWORD"
@@ -169,7 +169,7 @@ def test_full_config_with_every_section_loads(tmp_path: Path) -> None:
     assert (tr.backend, tr.host, tr.port, tr.tls) == ("smtp", "smtp.acme.example", 587, "starttls")
     assert tr.password_file == base / "smtp-password.txt"
     cal = cfg.calendar
-    assert (cal.backend, cal.url) == ("caldav", "https://dav.acme.example/calendars/onboarding/")
+    assert (cal.backend, cal.url) == ("invites", "https://dav.acme.example/calendars/onboarding/")
     assert (cal.completion_grace_minutes, cal.lookahead_days, cal.lookbehind_days) == (30, 60, 7)
 
     assert cfg.rules_dir == base / "my-rules"
@@ -270,7 +270,9 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 
 # --- secrets ----------------------------------------------------------------------------------
 def test_password_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path / "agent.toml", '[mailbox]\nbackend = "imap"\npassword_env = "CSM_TEST_PW"\n')
+    path = write(
+        tmp_path / "agent.toml", '[mailbox]\nbackend = "imap"\nhost = "h"\npassword_env = "CSM_TEST_PW"\n'
+    )
     cfg = load_config(path)
     monkeypatch.setenv("CSM_TEST_PW", "s3cret")
     assert cfg.mailbox.password() == "s3cret"
@@ -280,13 +282,15 @@ def test_password_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_secret_configured_means_no_password(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path / "agent.toml", '[transport]\nbackend = "smtp"\n'))
+    cfg = load_config(write(tmp_path / "agent.toml", '[transport]\nbackend = "smtp"\nhost = "h"\n'))
     assert cfg.transport.password() is None
 
 
 def test_password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = write(tmp_path / "secrets" / "smtp.txt", "hunter2  \nsecond line is ignored\n")
-    path = write(tmp_path / "agent.toml", f"[transport]\nbackend = \"smtp\"\npassword_file = '{secret}'\n")
+    path = write(
+        tmp_path / "agent.toml", f'[transport]\nbackend = "smtp"\nhost = "h"\npassword_file = \'{secret}\'\n'
+    )
     assert load_config(path).transport.password() == "hunter2"
 
     secret.unlink()
@@ -379,3 +383,30 @@ def test_check_with_bad_config_exits_2_and_creates_nothing(
     # Nothing on disk: no state folder, no database, not even in the working folder.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
     assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "text", "expected"),
+    [
+        (
+            "calendar",
+            '[calendar]\nbackend = "caldav"\n',
+            "[calendar] backend = 'caldav': not available in this version",
+        ),
+        ("mailbox", '[mailbox]\nbackend = "imap"\n', "[mailbox] host: the imap backend needs a host name"),
+        (
+            "transport",
+            '[transport]\nbackend = "smtp"\n',
+            "[transport] host: the smtp backend needs a host name",
+        ),
+    ],
+)
+def test_backends_this_version_cannot_run_are_refused_before_any_io(
+    tmp_path: Path, section: str, text: str, expected: str
+) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}:2: {expected}" in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.toml"]

@@ -17,8 +17,8 @@ import ssl
 from email.message import EmailMessage
 
 from agent.config import TransportSection
-from agent.errors import ConfigError
 from agent.outbox.transports import SendResult, TransportError
+from agent.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -27,31 +27,22 @@ class SmtpTransport:
     name = "smtp"
 
     def __init__(self, settings: TransportSection, envelope_from: str) -> None:
-        if not settings.host:
-            raise ConfigError("[transport] host: the smtp backend needs a host name")
         self.s = settings
         self.envelope_from = envelope_from
-
-    def _context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.s.tls_ca_file) if self.s.tls_ca_file else None)
-        if not self.s.tls_verify:
-            log.warning(
-                "SMTP %s: TLS certificate verification is OFF ([transport] tls_verify = false)", self.s.host
-            )
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
 
     def _connect(self) -> smtplib.SMTP:
         s = self.s
         if s.tls == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port or 465, timeout=s.timeout_seconds, context=self._context()
+                s.host,
+                s.port or 465,
+                timeout=s.timeout_seconds,
+                context=client_context(self.s, f"SMTP {self.s.host}"),
             )
         else:
             client = smtplib.SMTP(s.host, s.port or 587, timeout=s.timeout_seconds)
             if s.tls == "starttls":
-                client.starttls(context=self._context())
+                client.starttls(context=client_context(self.s, f"SMTP {self.s.host}"))
         if s.username:
             client.login(s.username, s.password() or "")
         return client

@@ -41,23 +41,35 @@ def upgrade() -> None:
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("match_confidence", sa.Double(), nullable=False, server_default="0"))
+        batch_op.create_index(batch_op.f("ix_messages_status"), ["status"], unique=False)
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("about_message_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("delivery", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.create_foreign_key("fk_outbox_about_message", "messages", ["about_message_id"], ["id"])
+        batch_op.create_index("ix_outbox_status_sent", ["status", "sent_at"], unique=False)
+
+    with op.batch_alter_table("timers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_timers_due_at"))
+        batch_op.create_index("ix_timers_pending", ["fired_at", "due_at"], unique=False)
     # Existing names get their lookup key (lower case; new names are also space-normalised).
     op.execute("UPDATE accounts SET name_key = lower(name)")
     op.execute("UPDATE deals SET name_key = lower(name)")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("timers", schema=None) as batch_op:
+        batch_op.drop_index("ix_timers_pending")
+        batch_op.create_index(batch_op.f("ix_timers_due_at"), ["due_at"], unique=False)
+
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_status_sent")
         batch_op.drop_constraint("fk_outbox_about_message", type_="foreignkey")
         batch_op.drop_column("about_message_id")
         batch_op.drop_column("delivery")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_messages_status"))
         batch_op.drop_column("match_confidence")
 
     with op.batch_alter_table("inbound_events", schema=None) as batch_op:
