@@ -312,3 +312,14 @@ def test_idle_is_reissued_before_the_renewal_time(tmp_path: Path, dovecot: Dovec
     assert mailbox.client is not None  # type: ignore[attr-defined]  # still connected: IDLE done, ready again
     dovecot.deliver(user, email("After a renewal"))
     assert h.run().messages == 1  # the same connection goes on working
+
+
+@pytest.mark.integration
+def test_nothing_is_fetched_again_although_uid_n_star_returns_the_last_uid(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    dovecot.deliver(user, email("Only one"))
+    assert h.run().messages == 1
+    # the server answers UID SEARCH UID 2:* with UID 1 (RFC 3501): the agent must not fetch it again
+    assert list(h.agent.mailbox.fetch()) == []
