@@ -212,8 +212,7 @@ def cmd_deals_add(app: App) -> int:
     with app.change("deals-add") as (repo, cause):
         if repo.deal_by_name(spec.name) is not None:
             raise InputError(f"a deal named {spec.name!r} exists already")
-        deal = deals.create_deal(repo, spec, now=app.clock.now(), default_tz=app.config.agent.timezone)
-        app.runtime.processor.deal_created(repo, deal, cause, app.clock.now(), spec.stage)
+        deal = app.runtime.processor.hand_over(repo, spec, cause, app.clock.now())
         print(f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}")
     return 0
 
@@ -226,8 +225,7 @@ def cmd_deals_import(app: App) -> int:
             if repo.deal_by_name(spec.name) is not None:
                 result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
                 continue
-            deal = deals.create_deal(repo, spec, now=app.clock.now(), default_tz=app.config.agent.timezone)
-            app.runtime.processor.deal_created(repo, deal, cause, app.clock.now(), spec.stage)
+            app.runtime.processor.hand_over(repo, spec, cause, app.clock.now())
             created += 1
     for p in result.problems:
         print(p, file=sys.stderr)

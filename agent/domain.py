@@ -74,13 +74,6 @@ class InboundMessage:
     authentication_results: tuple[str, ...] = ()  # raw Authentication-Results values (RFC 8601), top first
 
 
-class MeetingStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    NO_SHOW = "no_show"
-
-
 @dataclass(frozen=True)
 class MeetingVersion:
     """One version of one meeting (or of one occurrence of a recurring series).

@@ -85,9 +85,11 @@ class Processor:
         repo.add(row)
         return Cause(row.id, key)
 
-    def deal_created(self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime, stage: str | None) -> None:
+    def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
+        """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules."""
+        deal = deals.create_deal(repo, spec, now=now, default_tz=self.config.agent.timezone)
         pipeline = self.pipelines[deal.pipeline]
-        target = stage or pipeline.first_stage()
+        target = spec.stage or pipeline.first_stage()
         deals.enter_stage(repo, deal, pipeline, target, now=now, calendar=self.calendar)
         repo.audit(
             now,
@@ -106,6 +108,7 @@ class Processor:
             cause,
             now,
         )
+        return deal
 
     def fire_timer(self, repo: Repo, timer: m.Timer, cause: Cause, now: datetime) -> None:
         timer.fired_at = now

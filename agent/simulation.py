@@ -60,9 +60,7 @@ class Simulation:
             repo = Repo(s)
             cause = self.agent.processor.begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
             assert cause is not None
-            deal = deals.create_deal(repo, spec, now=self.clock.now(), default_tz="UTC")
-            self.agent.processor.deal_created(repo, deal, cause, self.clock.now(), spec.stage)
-            return deal.id
+            return self.agent.processor.hand_over(repo, spec, cause, self.clock.now()).id
 
     def task_done(self, deal_id: int, task: str) -> None:
         with self.agent.sessions.begin() as s:

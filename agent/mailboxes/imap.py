@@ -48,7 +48,6 @@ class ImapMailbox:
         self.failures = 0
         self.retry_at = 0.0  # monotonic time before which no reconnect is tried
         self.source = f"imap:{settings.username}@{settings.host}/{settings.folder}"
-        self.last_contact: float | None = None
 
     # --- connection ------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -66,7 +65,6 @@ class ImapMailbox:
             raise MailboxUnavailable(f"{self.source}: {type(exc).__name__}: {exc}") from exc
         self.client = client
         self.failures = 0
-        self.last_contact = time.monotonic()
         return client
 
     def _open(self) -> IMAPClient:
@@ -125,7 +123,6 @@ class ImapMailbox:
         last = self._last_uid(uidvalidity)
         # `UID n:*` returns the highest UID even when it is below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
-        self.last_contact = time.monotonic()
         for start in range(0, len(uids), self.s.batch_size):
             batch = uids[start : start + self.s.batch_size]
             fetched: dict[int, dict[bytes, Any]] = client.fetch(batch, ["BODY.PEEK[]"])
@@ -206,7 +203,6 @@ class ImapMailbox:
                 slice_ = min(1.0, left)  # short slices: a stop request is noticed within a second
                 started = time.monotonic()
                 responses = client.idle_check(timeout=slice_)
-                self.last_contact = time.monotonic()
                 if any(_is_bye(r) for r in responses):
                     raise ConnectionResetError("the server said BYE")
                 if not responses and time.monotonic() - started < slice_ * 0.5:

@@ -48,8 +48,7 @@ class CompleteTask:
 
 @dataclass(frozen=True)
 class CreateTask:
-    task: TaskDef
-    due_at: datetime | None
+    task: TaskDef  # its due time is set when it is added to the deal (deals.add_task)
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def plan(
     if kind == "create_task":
         assert action.create_task is not None
         task = action.create_task
-        return CreateTask(task, calendar.add(now, task.due, deal.timezone) if task.due else None)
+        return CreateTask(task)
     if kind == "notify":
         to, missing = resolve(action.notify or [], deal, raci)
         return Notify(to, action.message, missing)

@@ -69,16 +69,6 @@ class Pipeline:
     def first_stage(self) -> str:
         return self.head.stages[0].id
 
-    def task(self, task_id: str) -> tuple[StageDef, TaskDef] | None:
-        for s in self.head.stages:
-            for t in s.tasks:
-                if t.id == task_id:
-                    return s, t
-        return None
-
-    def meeting_types(self) -> set[str]:
-        return {m for s in self.head.stages for m in s.meetings}
-
     def meeting_type(self, stage_id: str, title: str) -> str:
         """The meeting type whose title pattern matches, preferring the deal's current stage."""
         ordered = sorted(self.head.stages, key=lambda s: s.id != stage_id)
@@ -90,9 +80,6 @@ class Pipeline:
 
     def internal_roles(self) -> list[str]:
         return [r for r, d in self.head.roles.items() if d.side == "ours"]
-
-    def client_roles(self) -> list[str]:
-        return [r for r, d in self.head.roles.items() if d.side == "client"]
 
 
 @dataclass

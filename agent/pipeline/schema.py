@@ -194,11 +194,6 @@ class StageDef(Strict):
     links: dict[str, str] = {}
 
 
-class SettingsDef(Strict):
-    # Filled by rules that send; documented in docs/rules.md.
-    completion_grace: DurationField | None = None
-
-
 class PipelineHead(Strict):
     """Everything but the rules: if this is wrong the whole file is unusable."""
 
@@ -206,6 +201,5 @@ class PipelineHead(Strict):
     name: str
     description: str = ""
     roles: dict[str, RoleDef]
-    settings: SettingsDef = SettingsDef()
     stages: list[StageDef] = Field(min_length=1)
     rules: list[Any] = []

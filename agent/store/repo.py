@@ -213,9 +213,6 @@ class Repo:
         q = select(m.Timer).where(m.Timer.fired_at.is_(None), m.Timer.due_at <= now)
         return self.s.scalars(q.order_by(m.Timer.due_at, m.Timer.id).limit(limit)).all()
 
-    def next_timer_due(self) -> datetime | None:
-        return self.s.scalar(select(func.min(m.Timer.due_at)).where(m.Timer.fired_at.is_(None)))
-
     # --- outbox ----------------------------------------------------------------
     def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
         return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
