@@ -200,6 +200,7 @@ class MessageHandler:
             received_at=now,
             date=msg.date,
             excerpt=msg.new_text[:2000],
+            references=list(msg.references),
         )
         repo.add(row)
         return row

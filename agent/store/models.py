@@ -171,6 +171,7 @@ class Message(Base):
     received_at: Mapped[datetime]  # when the agent read it: ordering never trusts a sender's clock
     date: Mapped[datetime | None]  # the Date header, as the sender's client wrote it
     excerpt: Mapped[str] = mapped_column(Text, default="")
+    references: Mapped[list[Any]] = mapped_column(default=list)  # its References: our replies extend them
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

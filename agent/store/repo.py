@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from agent.store import models as m
 
+MAX_REFERENCES = 20
 TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people read these aloud
 
 
@@ -145,19 +146,32 @@ class Repo:
         return bool(self.s.scalar(q))
 
     def thread_ids(self, deal_id: int) -> tuple[str, list[str]]:
-        """(In-Reply-To, References) for a new email on the deal's conversation."""
-        first = self.s.scalars(
-            select(m.OutboxEmail.message_id)
-            .where(m.OutboxEmail.deal_id == deal_id)
-            .order_by(m.OutboxEmail.id)
-        ).first()
-        last_in = self.s.scalars(
-            select(m.Message.message_id)
-            .where(m.Message.deal_id == deal_id, m.Message.direction.in_(("inbound", "bcc", "cc")))
+        """(In-Reply-To, References) for a new email on the deal's conversation.
+
+        The parent is the latest message of the conversation, ours or the client's; a reply's
+        References are the parent's References plus the parent's Message-ID (RFC 5322).
+        """
+        last_in = self.s.execute(
+            select(m.Message.message_id, m.Message.references, m.Message.received_at)
+            .where(
+                m.Message.deal_id == deal_id,
+                m.Message.direction.in_(("inbound", "bcc", "cc")),
+                m.Message.status == "matched",
+            )
             .order_by(m.Message.received_at.desc(), m.Message.id.desc())
         ).first()
-        refs = [i for i in (first, last_in) if i]
-        return (last_in or first or ""), list(dict.fromkeys(refs))
+        last_out = self.s.execute(
+            select(m.OutboxEmail.message_id, m.OutboxEmail.references, m.OutboxEmail.created_at)
+            .where(m.OutboxEmail.deal_id == deal_id, m.OutboxEmail.status != "withdrawn")
+            .order_by(m.OutboxEmail.created_at.desc(), m.OutboxEmail.id.desc())
+        ).first()
+        candidates = [p for p in (last_in, last_out) if p is not None]
+        if not candidates:
+            return "", []
+        parent_id, parent_refs, _ = max(candidates, key=lambda p: p[2])
+        refs = list(dict.fromkeys([*(parent_refs or []), parent_id]))
+        # Long threads: keep the first (the thread's root) and the latest, as RFC 5322 suggests.
+        return parent_id, refs if len(refs) <= MAX_REFERENCES else [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
 
     # --- meetings ----------------------------------------------------------
     def meeting(self, uid: str, recurrence_id: str) -> m.Meeting | None:

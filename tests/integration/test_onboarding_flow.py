@@ -512,3 +512,24 @@ def test_a_call_booked_before_the_hand_over_gets_its_recap(harness: Harness) -> 
     harness.run()
     assert harness.sent_templates() == ["intro", "recap"]
     assert harness.stage(deal_id) == "set-up"
+
+
+def test_a_reply_threads_under_the_latest_message_with_its_references_extended(harness: Harness) -> None:
+    harness.add_deal()
+    harness.run()
+    [intro] = harness.sent()
+    harness.at(datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
+    reply_id = harness.mail(
+        CLIENT,
+        [("Agent", intro["Reply-To"].addresses[0].addr_spec)],
+        "Re: Welcome",
+        "Tuesday 2pm works.",
+        headers={"In-Reply-To": intro["Message-ID"], "References": intro["Message-ID"]},
+    )
+    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT)
+    harness.run()
+    harness.at(INTRO_AT + timedelta(hours=1))
+    harness.run()
+    recap = harness.sent()[-1]
+    assert recap["In-Reply-To"] == reply_id
+    assert recap["References"].split() == [intro["Message-ID"], reply_id]

@@ -41,6 +41,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("match_confidence", sa.Double(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("references", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.create_index(batch_op.f("ix_messages_status"), ["status"], unique=False)
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
@@ -71,6 +72,7 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_status"))
         batch_op.drop_column("match_confidence")
+        batch_op.drop_column("references")
 
     with op.batch_alter_table("inbound_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbound_events_content_hash"))
