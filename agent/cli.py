@@ -301,6 +301,97 @@ def cmd_outbox_list(app: App) -> int:
     return 0
 
 
+def _email(repo: Repo, email_id: int) -> m.OutboxEmail:
+    email = repo.outbox(email_id)
+    if email is None:
+        raise NotFound(f"no email {email_id} in the outbox (see `outbox list`)")
+    return email
+
+
+def cmd_outbox_show(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        e = _email(repo, app.args.id)
+        data = {
+            "id": e.id,
+            "deal": e.deal_id,
+            "template": e.template,
+            "status": e.status,
+            "message_id": e.message_id,
+            "to": [a["email"] for a in e.to],
+            "cc": [a["email"] for a in e.cc],
+            "subject": e.subject,
+            "due_at": e.due_at.isoformat(),
+            "created_at": e.created_at.isoformat(),
+            "sent_at": e.sent_at.isoformat() if e.sent_at else None,
+            "attempts": e.attempts,
+            "last_error": e.last_error,
+            "delivery": dict(e.delivery or {}),
+            "rule": e.rule,
+            "in_reply_to": e.in_reply_to,
+            "references": list(e.references),
+            "body_text": e.body_text,
+            "history": [
+                {"at": a.at.isoformat(), "kind": a.kind, "reason": a.reason} for a in repo.email_history(e)
+            ],
+        }
+
+    def text(d: dict[str, Any]) -> str:
+        lines = [
+            f"email {d['id']} ({d['template']}, deal {d['deal']}): {d['status']}, {d['attempts']} attempts",
+            f"  to {', '.join(d['to'])}" + (f"; cc {', '.join(d['cc'])}" if d["cc"] else ""),
+            f"  subject {d['subject']}",
+            f"  due {d['due_at']}; sent {d['sent_at'] or '-'}",
+        ]
+        lines += [f"  {who}: {state}" for who, state in d["delivery"].items()]
+        lines += [f"  last error: {d['last_error']}"] if d["last_error"] else []
+        lines += ["  history:"] + [f"    {h['at'][:19]} {h['kind']:<16} {h['reason']}" for h in d["history"]]
+        return "\n".join(lines)
+
+    out(data, app.args.json, text)
+    return 0
+
+
+def cmd_outbox_retry(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        e = _email(repo, app.args.id)
+        if e.status not in ("failed", "withdrawn"):
+            raise InputError(f"email {e.id} is {e.status}; only failed or withdrawn emails can be retried")
+        e.status, e.due_at, e.attempts, e.last_error = "queued", app.clock.now(), 0, ""
+        repo.audit(
+            app.clock.now(),
+            "email_requeued",
+            deal_id=e.deal_id,
+            event_id=None,
+            rule=e.rule,
+            reason=f"{e.template}: queued again by the command line",
+            outbox_id=e.id,
+        )
+        print(f"email {e.id} queued again; the next pass sends it")
+    return 0
+
+
+def cmd_outbox_cancel(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        e = _email(repo, app.args.id)
+        if e.status not in ("queued", "failed"):
+            raise InputError(f"email {e.id} is {e.status}; only queued or failed emails can be cancelled")
+        e.status, e.last_error = "withdrawn", "cancelled by the command line"
+        repo.audit(
+            app.clock.now(),
+            "email_withdraw",
+            deal_id=e.deal_id,
+            event_id=None,
+            rule=e.rule,
+            reason=f"{e.template}: cancelled by the command line",
+            outbox_id=e.id,
+        )
+        print(f"email {e.id} cancelled")
+    return 0
+
+
 def cmd_unmatched_list(app: App) -> int:
     with app.sessions.begin() as s:
         rows = [
@@ -449,6 +540,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("list", cmd_outbox_list, "list emails with their status", outbox_p)
     p.add_argument("--json", action="store_true")
+    p = add(
+        "show", cmd_outbox_show, "one email: recipients, delivery per recipient, errors, history", outbox_p
+    )
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p = add("retry", cmd_outbox_retry, "queue a failed or withdrawn email again", outbox_p)
+    p.add_argument("id", type=int)
+    p = add("cancel", cmd_outbox_cancel, "withdraw a queued email (it is never sent)", outbox_p)
+    p.add_argument("id", type=int)
 
     unmatched_p = sub.add_parser("unmatched", help="messages no deal could be found for").add_subparsers(
         dest="unmatched_command", required=True, metavar="ACTION"

@@ -249,6 +249,18 @@ class Repo:
             q = q.where(m.OutboxEmail.deal_id == deal_id)
         return self.s.scalars(q).all()
 
+    def email_history(self, email: m.OutboxEmail) -> list[m.AuditEntry]:
+        """The audit entries about one email, oldest first."""
+        q = select(m.AuditEntry).where(
+            m.AuditEntry.deal_id == email.deal_id if email.deal_id else m.AuditEntry.deal_id.is_(None),
+            m.AuditEntry.kind.like("email_%"),
+        )
+        return [
+            a
+            for a in self.s.scalars(q.order_by(m.AuditEntry.id))
+            if (a.details or {}).get("outbox_id") == email.id
+        ]
+
     def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[int]:
         q = select(m.OutboxEmail.id).where(
             m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now

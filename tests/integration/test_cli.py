@@ -237,3 +237,34 @@ def test_bad_config_exits_2_naming_file_and_key(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{cfg}:" in done.stderr and "[mailbox] backend = 'pigeon'" in done.stderr
     assert not (tmp_path / "state").exists()  # refused before any I/O
+
+
+def test_outbox_show_cancel_and_retry(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_acme(cfg, capsys)
+    shown = as_json(cfg, capsys, "outbox", "show", "1")
+    assert (shown["template"], shown["status"], shown["to"]) == ("intro", "queued", ["jane@acme.example"])
+    assert [h["kind"] for h in shown["history"]] == ["email_queued"]
+    code, _, err = run(cfg, "outbox", "retry", "1", capsys=capsys)
+    assert code == 2 and "only failed or withdrawn" in err
+    code, out, _ = run(cfg, "outbox", "cancel", "1", capsys=capsys)
+    assert code == 0 and "cancelled" in out
+    run(cfg, "run", "--once", capsys=capsys)
+    assert not (cfg.parent / "state" / "sent").exists() or not list((cfg.parent / "state" / "sent").iterdir())
+    code, out, _ = run(cfg, "outbox", "retry", "1", capsys=capsys)
+    assert code == 0
+    run(cfg, "run", "--once", capsys=capsys)
+    shown = as_json(cfg, capsys, "outbox", "show", "1")
+    assert shown["status"] == "sent" and shown["delivery"] == {
+        "jane@acme.example": "sent",
+        "sam@example.com": "sent",
+    }
+    assert [h["kind"] for h in shown["history"]] == [
+        "email_queued",
+        "email_withdraw",
+        "email_requeued",
+        "email_sent",
+    ]
+    code, out, _ = run(cfg, "outbox", "show", "1", capsys=capsys)
+    assert "jane@acme.example: sent" in out and "email_requeued" in out
+    code, _, err = run(cfg, "outbox", "show", "42", capsys=capsys)
+    assert code == 2 and "no email 42" in err
