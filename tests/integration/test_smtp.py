@@ -179,3 +179,70 @@ def test_server_down_for_a_while_then_back(
     [email] = outbox(h)
     assert email["status"] == "sent"
     assert len(received(dovecot, "jane", email["message_id"])) == 1
+
+
+@pytest.mark.integration
+def test_sigkill_while_sending_a_batch_then_restart_delivers_every_email_once(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    import collections
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    cfg = smtp_config(tmp_path, smtp, certs)
+    cfg.write_text(cfg.read_text().replace("[agent]\n", "[agent]\nmax_emails_per_recipient_per_day = 1000\n"))
+    total = 60
+    csv = tmp_path / "deals.csv"
+    csv.write_text(
+        "deal,pipeline,contact_name,contact_email,contact_role,csm\n"
+        + "".join(
+            f"Batch {i},standard-onboarding,Jane,jane@acme-radio.example,client_admin,sam@example.com\n"
+            for i in range(total)
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = [sys.executable, "-m", "agent", "--config", str(cfg)]
+    subprocess.run([*cli, "deals", "import", str(csv)], env=env, check=True, capture_output=True, timeout=120)
+    db = tmp_path / "state" / "agent.db"
+
+    def sent() -> int:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("select count(*) from outbox where status = 'sent'").fetchone()[0])
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sent() < 10 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    at_kill = sent()
+    assert 0 < at_kill < total, "the kill must land in the middle of the batch"
+    done = subprocess.run([*cli, "run", "--once"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        ours = dict(conn.execute("select message_id, status from outbox").fetchall())
+        resent = {
+            row[0]
+            for row in conn.execute(
+                "select o.message_id from audit_log a join outbox o on a.details like '%\"outbox_id\": ' || o.id || '%' "
+                "where a.kind = 'email_resent'"
+            )
+        }
+    assert len(ours) == total and set(ours.values()) == {"sent"}
+    deliveries = collections.Counter(mid for mid, _ in smtp.accepted if mid in ours)
+    assert set(deliveries) == set(ours)  # none lost
+    # once each; a second copy only where the agent said it could not know (docs/outbox.md)
+    assert all(count == 1 or mid in resent for mid, count in deliveries.items())
