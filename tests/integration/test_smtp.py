@@ -239,7 +239,7 @@ def test_sigkill_while_sending_a_batch_then_restart_delivers_every_email_once(
             for row in conn.execute(
                 "select o.message_id from audit_log a join outbox o"
                 " on json_extract(a.details, '$.outbox_id') = o.id"
-                "where a.kind = 'email_resent'"
+                " where a.kind = 'email_resent'"
             )
         }
     assert len(ours) == total and set(ours.values()) == {"sent"}
