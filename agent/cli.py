@@ -38,6 +38,7 @@ REQUIRED_TEMPLATES = (
     "approval-request",
     "question",
     "unmatched-digest",
+    "review-request",
 )
 
 

@@ -163,6 +163,20 @@ class PathsSection(Section):
     state: Path = Field(Path("state"), description="Runtime data folder")
 
 
+class ReviewSection(Section):
+    templates: tuple[str, ...] = Field(
+        ("recap",), description="Drafts of these templates go to the Responsible person before they are sent"
+    )
+    per_csm: dict[str, tuple[str, ...]] = Field(
+        {}, description="CSM email -> the templates they review (overrides `templates` for their deals)"
+    )
+    answer_within_hours: float = Field(24.0, gt=0, description="How long a draft waits for an answer")
+    on_timeout: Literal["send", "drop"] = Field("send", description="What happens to a draft nobody answered")
+
+    def needs_review(self, template: str, csm: str) -> bool:
+        return template in self.per_csm.get(csm.lower(), self.templates)
+
+
 class DaemonSection(Section):
     poll_seconds: int = Field(30, ge=1, description="Seconds between passes")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -175,6 +189,7 @@ class Config(Section):
     transport: TransportSection = TransportSection()
     calendar: CalendarSection = CalendarSection()
     paths: PathsSection = PathsSection()
+    review: ReviewSection = ReviewSection()
     daemon: DaemonSection = DaemonSection()
     # Where the config came from; relative paths are resolved against its folder.
     source: str = Field("embedded defaults", exclude=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default
 from pathlib import Path
 
 from agent.clock import ManualClock
@@ -89,7 +92,9 @@ class _Demo:
             )
         self.show_sent()
 
-        self.title("The introduction call is booked (an .ics in state/calendar/), then held")
+        self.title(
+            "The introduction call is booked (an .ics in state/calendar/), held, and its recap reviewed"
+        )
         intro = self.start + DAY + timedelta(hours=5)  # Tuesday 14:00
         self.meeting(
             "intro",
@@ -102,8 +107,19 @@ class _Demo:
         self.show_stage(deal)
         self.at(intro + timedelta(minutes=45 + 16))
         sim.run()
-        self.show_sent()
+        self.show_sent()  # the recap's draft, for the CSM to review
         self.show_stage(deal)
+        review = sim.sent()[-1]
+        self.at(intro + timedelta(minutes=45 + 40))
+        self.mail(
+            CSM,
+            [(self.config.agent.name, self.config.agent.address)],
+            f"Re: {review['Subject']}",
+            "send\n\nSam",
+            headers={"In-Reply-To": review["Message-ID"], "References": review["Message-ID"]},
+        )
+        sim.run()
+        self.show_sent()
 
         self.title("Set-up is done (the CSM ticks the tasks: `deals task-done`)")
         self.at(self.start + 4 * DAY + timedelta(hours=7))
@@ -189,11 +205,17 @@ class _Demo:
         print(f"\n{self.step}. {text}")
 
     def show_sent(self) -> None:
+        folder = self.config.sent_path
+        names = {m["Message-ID"]: p.name for p in folder.glob("*.eml") for m in [self._headers(p)]}
         sent = self.sim.sent()
-        for i, msg in enumerate(sent[self.sent_seen :], start=self.sent_seen + 1):
+        for msg in sent[self.sent_seen :]:
             cc = f" cc {msg['Cc']}" if msg["Cc"] else ""
-            print(f"   ✉ sent {i:06d}.eml: '{msg['Subject']}' to {msg['To']}{cc}")
+            print(f"   ✉ sent {names[msg['Message-ID']]}: '{msg['Subject']}' to {msg['To']}{cc}")
         self.sent_seen = len(sent)
+
+    @staticmethod
+    def _headers(path: Path) -> EmailMessage:
+        return BytesParser(policy=default).parsebytes(path.read_bytes(), headersonly=True)
 
     def show_stage(self, deal_id: int) -> None:
         show = self.sim.show(deal_id)

@@ -48,7 +48,9 @@ class MessageHandler:
             return None
         direction = self._direction(msg)
         commands = self._commands(repo, msg, direction, cause, now)
-        if commands is not None and self._answer(repo, msg, cause, now):
+        if commands is not None and (
+            self._answer(repo, msg, cause, now) or self._review(repo, msg, cause, now)
+        ):
             return None
         deal_ref = next((c.arg for c in commands or [] if c.verb == "deal"), "")
         match = match_message(msg, repo, party, deal_ref)
@@ -362,6 +364,31 @@ class MessageHandler:
             event_id=cause.event_id,
             reason=f"{sender} answered {first!r}; expected a number 1-{len(held.candidates)} or 'none'",
         )
+        return True
+
+    def _review(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> bool:
+        """A reply to a review request: only the reviewers asked may decide the draft."""
+        request = repo.review_in_thread([i for i in (msg.in_reply_to, *msg.references) if i])
+        if request is None or request.review_of is None:
+            return False
+        draft = repo.outbox(request.review_of)
+        sender = msg.sender.email if msg.sender else ""
+        self._log_message(
+            repo, msg, cause, now, request.deal_id, "internal", "ignored", "an answer to a review"
+        )
+        if draft is None:
+            return True
+        if sender not in {a["email"] for a in request.to}:
+            repo.audit(
+                now,
+                "review_refused",
+                deal_id=draft.deal_id,
+                event_id=cause.event_id,
+                reason=f"{sender} answered a review that was asked of {request.to[0]['email']}",
+                outbox_id=draft.id,
+            )
+            return True
+        self.p.reviews.answer(repo, draft, msg.new_text, sender, cause, now)
         return True
 
     def _bounce(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> None:

@@ -36,6 +36,7 @@ from agent.pipeline.actions import (
 )
 from agent.pipeline.engine import Firing, Trigger, evaluate, timer_rules
 from agent.pipeline.loader import Pipeline
+from agent.review import Reviews
 from agent.store import models as m
 from agent.store.repo import Repo
 
@@ -68,6 +69,7 @@ class Processor:
         self.party = Party(config.agent.address, config.agent.internal_domains)
         self.messages = MessageHandler(self)
         self.meetings = MeetingHandler(self)
+        self.reviews = Reviews(self)
 
     # --- entry points ------------------------------------------------------------
     def begin(
@@ -114,7 +116,9 @@ class Processor:
         timer.fired_at = now
         deal = repo.deal(timer.deal_id) if timer.deal_id else None
         p = timer.payload
-        if timer.kind == "meeting_end":
+        if timer.kind == "review_timeout":
+            self.reviews.timeout(repo, int(p["outbox_id"]), cause, now)
+        elif timer.kind == "meeting_end":
             self.meetings.held(repo, int(p["meeting_id"]), p["end"], deal, cause, now)
         elif timer.kind == "in_stage_for" and deal is not None:
             visit = repo.open_visit(deal.id)
@@ -472,6 +476,7 @@ class Processor:
         unless_replied: bool = False,
         unfilled: tuple[str, ...] = (),
         extra: dict[str, Any] | None = None,
+        review_of: int | None = None,
     ) -> m.OutboxEmail | None:
         if unfilled:
             repo.audit(
@@ -528,8 +533,10 @@ class Processor:
             # only an email about a held meeting depends on it: a cancellation notice must still go
             meeting_id=cause.meeting.id if cause.meeting and trigger.kind == "meeting_completed" else None,
             unless_replied=unless_replied,
+            review_of=review_of,
         )
         repo.add(email)
+        self.reviews.hold(repo, deal, email, cause, now)
         when = "now" if due <= now else f"at {due.isoformat()}"
         repo.audit(
             now,

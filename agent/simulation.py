@@ -146,7 +146,12 @@ class Simulation:
     # --- outputs -------------------------------------------------------------------------
     def sent(self) -> list[EmailMessage]:
         folder = self.config.sent_path
-        files = sorted(folder.glob("*.eml")) if folder.exists() else []
+        # in the order they were sent (a reviewed draft goes out after emails queued later)
+        files = (
+            sorted(folder.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+            if folder.exists()
+            else []
+        )
         return [BytesParser(policy=default).parsebytes(p.read_bytes()) for p in files]
 
     def sent_templates(self) -> list[str]:

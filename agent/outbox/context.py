@@ -135,6 +135,14 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
             {"number": 2, "name": "Acme TV", "ref": "SAMPLE02", "stage": "training"},
         ],
     }
+    ctx["draft"] = {
+        "subject": "Recap: Acme Radio introduction call [ref:SAMPLE01]",
+        "text": "Hello Jane,\n\nThank you for your time.",
+        "to": "jane@acme-radio.example",
+        "cc": "sam@example.com",
+        "deadline": "Tuesday 3 March 14:00 UTC",
+        "on_timeout": "send",
+    }
     ctx["digest"] = {
         "date": "Monday 2 March 2026",
         "messages": [

@@ -264,6 +264,8 @@ class OutboxEmail(Base):
     about_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", name="fk_outbox_about_message")
     )
+    # a request to review this draft (another outbox row); the reviewer's reply decides it
+    review_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_outbox_review_of"))
 
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),

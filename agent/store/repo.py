@@ -231,6 +231,15 @@ class Repo:
     def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
         return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
 
+    def review_in_thread(self, message_ids: list[str]) -> m.OutboxEmail | None:
+        """One of the agent's review requests among these Message-IDs."""
+        if not message_ids:
+            return None
+        q = select(m.OutboxEmail).where(
+            m.OutboxEmail.message_id.in_(message_ids), m.OutboxEmail.review_of.is_not(None)
+        )
+        return self.s.scalars(q).first()
+
     def question_in_thread(self, message_ids: list[str]) -> m.OutboxEmail | None:
         """One of the agent's questions about a held message, among these Message-IDs."""
         if not message_ids:

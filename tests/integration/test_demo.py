@@ -20,10 +20,11 @@ def test_demo_shows_the_whole_flow(
         "sent 000001.eml: 'Welcome to standard onboarding",
         "(bcc, normal): logged on the deal — jane@acme-radio.example is a contact on the deal",
         "(inbound, auto_reply): logged, never answered",
+        "sent 000003.eml: '[agent] Review before it goes: Recap: Acme Radio introduction call",
         "sent 000002.eml: 'Recap: Acme Radio introduction call",
         "deal is in stage 'set-up'",
-        "sent 000003.eml: 'Acme Radio: your onboarding is complete",
-        "sent 000004.eml: 'One question about your onboarding",
+        "sent 000004.eml: 'Acme Radio: your onboarding is complete",
+        "sent 000005.eml: 'One question about your onboarding",
         "CSAT 5",
         "deal is in stage 'won'",
         "total onboarding time:",
@@ -31,10 +32,10 @@ def test_demo_shows_the_whole_flow(
     ):
         assert expected in out, expected
     sent = sorted((tmp_path / "state" / "demo" / "sent").glob("*.eml"))
-    assert [p.name for p in sent] == [f"{i:06d}.eml" for i in range(1, 6)]
+    assert [p.name for p in sent] == [f"{i:06d}.eml" for i in range(1, 7)]
     assert main(["demo"]) == 0  # runs again from a fresh demo folder
     capsys.readouterr()
-    assert len(list((tmp_path / "state" / "demo" / "sent").glob("*.eml"))) == 5
+    assert len(list((tmp_path / "state" / "demo" / "sent").glob("*.eml"))) == 6
 
 
 def test_demo_never_wipes_a_folder_it_did_not_make(
