@@ -142,6 +142,9 @@ class TransportSection(ServerSection):
     path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
     max_attempts: int = Field(8, ge=1, le=100, description="Give up on an email after this many attempts")
     retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; it doubles each time")
+    sent_folder: str = Field(
+        "", description="Append a copy of each sent email to this IMAP folder of [mailbox]"
+    )
 
 
 class CalendarSection(ServerSection):
@@ -252,6 +255,12 @@ def _check_backends(config: Config, text: str) -> None:
             )
         elif settings.backend in NEEDS_HOST and not settings.host:
             problems.append(f"{where}: [{section}] host: the {settings.backend} backend needs a host name")
+    if config.transport.sent_folder and config.mailbox.backend != "imap":
+        at = _line_of(text, "transport", "sent_folder")
+        problems.append(
+            f"{config.source}{f':{at}' if at else ''}: [transport] sent_folder = "
+            f"{config.transport.sent_folder!r}: needs [mailbox] backend = 'imap' (its Sent folder)"
+        )
     if problems:
         raise ConfigError("\n".join(problems))
 

@@ -68,28 +68,8 @@ class ImapMailbox:
         return client
 
     def _open(self) -> IMAPClient:
-        s = self.s
-        implicit = s.tls == "ssl"
-        port = s.port or (993 if implicit else 143)
-        client = IMAPClient(
-            s.host,
-            port=port,
-            ssl=implicit,
-            ssl_context=client_context(self.s, self.source) if implicit else None,
-            timeout=s.timeout_seconds,
-        )
-        try:
-            if s.tls == "starttls":
-                client.starttls(client_context(self.s, self.source))
-            secret = s.password() or ""
-            if s.auth == "xoauth2":
-                client.oauth2_login(s.username, secret)
-            else:
-                client.login(s.username, secret)
-        except BaseException:
-            _quietly(client.logout)
-            raise
-        log.info("%s: connected (%s)", self.source, s.tls)
+        client = open_imap(self.s, self.source)
+        log.info("%s: connected (%s)", self.source, self.s.tls)
         return client
 
     def _failed(self, exc: BaseException) -> None:
@@ -213,6 +193,41 @@ class ImapMailbox:
         finally:
             # raises on a dead socket, which `wait` turns into a reconnect
             client.idle_done()
+
+
+def open_imap(s: MailboxSection, source: str) -> IMAPClient:
+    """A logged-in connection: TLS as configured (verified), then password or XOAUTH2 login."""
+    implicit = s.tls == "ssl"
+    client = IMAPClient(
+        s.host,
+        port=s.port or (993 if implicit else 143),
+        ssl=implicit,
+        ssl_context=client_context(s, source) if implicit else None,
+        timeout=s.timeout_seconds,
+    )
+    try:
+        if s.tls == "starttls":
+            client.starttls(client_context(s, source))
+        secret = s.password() or ""
+        if s.auth == "xoauth2":
+            client.oauth2_login(s.username, secret)
+        else:
+            client.login(s.username, secret)
+    except BaseException:
+        _quietly(client.logout)
+        raise
+    return client
+
+
+def append_sent(s: MailboxSection, folder: str, data: bytes) -> None:
+    """Put a copy of a sent email in the mailbox's Sent folder (created if missing), marked read."""
+    client = open_imap(s, f"imap:{s.username}@{s.host}/{folder}")
+    try:
+        if not client.folder_exists(folder):
+            client.create_folder(folder)
+        client.append(folder, data, flags=[b"\\Seen"])
+    finally:
+        _quietly(client.logout)
 
 
 def _is_bye(response: Any) -> bool:

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -144,6 +145,28 @@ class Outbox:
             self._failed(email_id, str(exc), exc.permanent, exc.operator, result)
             return
         self._record(email_id, sent, result)
+        if sent.accepted and self.config.transport.sent_folder:
+            self._keep_copy(email_id, message)
+
+    def _keep_copy(self, email_id: int, message: EmailMessage) -> None:
+        """A copy in the mailbox's Sent folder, so people see what the agent sent; best effort."""
+        from agent.mailboxes.imap import append_sent
+
+        folder = self.config.transport.sent_folder
+        try:
+            append_sent(self.config.mailbox, folder, message.as_bytes())
+        except Exception as exc:  # the email went; only its copy failed: say so, do not send again
+            log.warning("outbox %d: no copy in %s: %s", email_id, folder, exc)
+            with self.sessions.begin() as s:
+                row = Repo(s).outbox(email_id)
+                Repo(s).audit(
+                    self.clock.now(),
+                    "email_copy_failed",
+                    deal_id=row.deal_id if row else None,
+                    event_id=None,
+                    reason=f"no copy in {folder}: {exc}",
+                    outbox_id=email_id,
+                )
 
     def _record(self, email_id: int, sent: SendResult, result: FlushResult) -> None:
         now = self.clock.now()

@@ -247,3 +247,39 @@ def test_sigkill_while_sending_a_batch_then_restart_delivers_every_email_once(
     assert set(deliveries) == set(ours)  # none lost
     # once each; a second copy only where the agent said it could not know (docs/outbox.md)
     assert all(count == 1 or mid in resent for mid, count in deliveries.items())
+
+
+@pytest.mark.integration
+def test_a_copy_of_each_sent_email_lands_in_the_mailboxs_sent_folder(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path], user: str
+) -> None:
+    from tests.integration.conftest import imap_config
+
+    (tmp_path / "imap").mkdir()
+    imap = imap_config(tmp_path / "imap", dovecot, user).read_text()
+    mailbox = imap[imap.index("[mailbox]") :]
+    cfg = smtp_config(tmp_path, smtp, certs, 'sent_folder = "Sent"')
+    cfg.write_text(cfg.read_text() + mailbox)
+    h = harness(cfg)
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    h.run()
+    [email] = outbox(h)
+    assert email["status"] == "sent"
+    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as client:
+        client.login(user, PASSWORD)
+        client.select_folder("Sent", readonly=True)
+        uids = client.search(["HEADER", "Message-ID", email["message_id"]])
+        assert len(uids) == 1
+        assert b"\\Seen" in client.get_flags(uids)[uids[0]]
+    assert len(received(dovecot, "jane", email["message_id"])) == 1
+
+
+def test_a_sent_folder_needs_an_imap_mailbox(tmp_path: Path) -> None:
+    from agent.errors import ConfigError
+    from tests.conftest import write_config
+
+    cfg = write_config(tmp_path, '[transport]\nbackend = "smtp"\nhost = "h"\nsent_folder = "Sent"\n')
+    with pytest.raises(
+        ConfigError, match=r"\[transport\] sent_folder = 'Sent': needs \[mailbox\] backend = 'imap'"
+    ):
+        load_config(cfg)
