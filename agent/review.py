@@ -102,16 +102,7 @@ class Reviews:
         if first in SEND_WORDS and len(words) <= 3:
             self._release(repo, draft, now, f"approved by {who}", cause)
         elif first in CANCEL_WORDS and len(words) <= 3:
-            draft.status, draft.last_error = "withdrawn", f"cancelled by {who} in review"
-            repo.audit(
-                now,
-                "email_withdraw",
-                deal_id=draft.deal_id,
-                event_id=cause.event_id,
-                rule=draft.rule,
-                reason=f"{draft.template}: cancelled by {who} in review",
-                outbox_id=draft.id,
-            )
+            self._drop(repo, draft, now, f"cancelled by {who} in review", cause)
         elif reply.strip():
             draft.body_text = reply.strip() + "\n"
             draft.body_html = text_to_html(reply.strip())
@@ -124,16 +115,20 @@ class Reviews:
         if self.p.config.review.on_timeout == "send":
             self._release(repo, draft, now, "nobody answered the review in time", cause)
         else:
-            draft.status, draft.last_error = "withdrawn", "nobody answered the review in time"
-            repo.audit(
-                now,
-                "email_withdraw",
-                deal_id=draft.deal_id,
-                event_id=cause.event_id,
-                rule=draft.rule,
-                reason=f"{draft.template}: nobody answered the review in time",
-                outbox_id=draft.id,
-            )
+            self._drop(repo, draft, now, "nobody answered the review in time", cause)
+
+    @staticmethod
+    def _drop(repo: Repo, draft: m.OutboxEmail, now: datetime, why: str, cause: Cause) -> None:
+        draft.status, draft.last_error = "withdrawn", why
+        repo.audit(
+            now,
+            "email_withdraw",
+            deal_id=draft.deal_id,
+            event_id=cause.event_id,
+            rule=draft.rule,
+            reason=f"{draft.template}: {why}",
+            outbox_id=draft.id,
+        )
 
     @staticmethod
     def _release(repo: Repo, draft: m.OutboxEmail, now: datetime, why: str, cause: Cause) -> None:
