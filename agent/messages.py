@@ -435,12 +435,25 @@ def _first_word(text: str) -> str:
     return m_.group(1).lower() if m_ else ""
 
 
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+_LEAD = (
+    r"\s*(?:(?:my\s+)?(?:rating|score)\s*(?:is|:)?\s*|i'?d\s+say\s+|i\s+give\s+(?:it\s+|you\s+)?(?:a\s+)?)?"
+)
+_OUT_OF = r"\s*(?:/|out\s+of)\s*(?:5|10|five|ten)"
+_DIGITS = re.compile(_LEAD + r"(10|[0-9])(?:" + _OUT_OF + r")?(?![\d.\w])", re.IGNORECASE)
+# A number in words counts only standing alone or "out of" something: "One more thing" is no score.
+_WORDS = re.compile(
+    _LEAD + r"(" + "|".join(_NUMBER_WORDS) + r")(?:" + _OUT_OF + r"|\s*[.!)]*\s*$|\s*[.!,)-])", re.IGNORECASE
+)
+
+
 def _csat(text: str) -> int | None:
-    """A 1-5 (or 1-10) rating opening a survey reply: "5", "4/5", "Rating: 3 - good".
+    """A rating opening a survey reply (1-5 or 0-10, digits or words): "5", "4/5", "Rating: 3", "Nine out of ten".
 
     Only at the start: "we have 3 more questions" is not a score.
     """
-    found = re.match(
-        r"\s*(?:(?:rating|score)\s*:?\s*)?(10|[1-9])(?:\s*/\s*(?:5|10))?(?![\d.])", text or "", re.I
-    )
-    return int(found.group(1)) if found else None
+    found = _DIGITS.match(text or "") or _WORDS.match(text or "")
+    if not found:
+        return None
+    value = found.group(1).lower()
+    return int(value) if value.isdigit() else _NUMBER_WORDS.index(value)

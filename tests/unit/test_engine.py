@@ -159,6 +159,15 @@ def test_advance_next_and_past_the_last_stage(shipped: LoadResult) -> None:
         ("On 2 March you wrote", None),
         ("", None),
         ("3.5", None),
+        ("0", 0),
+        ("Nine out of ten", 9),
+        ("five!", 5),
+        ("Four. The training was great", 4),
+        ("I'd say 8", 8),
+        ("My score is 7/10", 7),
+        ("Fivefold thanks", None),
+        ("One more thing: the invoice", None),
+        ("Two questions about the setup", None),
     ],
 )
 def test_csat_is_read_only_from_the_start_of_a_reply(text: str, score: int | None) -> None:
