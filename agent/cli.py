@@ -272,6 +272,27 @@ def cmd_deals_approve(app: App) -> int:
     return 0
 
 
+def cmd_deals_no_show(app: App) -> int:
+    with app.change("no-show") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        meetings = [
+            mt
+            for mt in repo.meetings_for(deal.id)
+            if mt.status in ("scheduled", "completed") and mt.start <= app.clock.now()
+        ]
+        if app.args.meeting:
+            meetings = [mt for mt in meetings if mt.uid == app.args.meeting]
+        if not meetings:
+            raise InputError(
+                f"deal {deal.id} has no meeting that has started{' with that UID' if app.args.meeting else ''}"
+            )
+        app.runtime.processor.meetings.mark_no_show(
+            repo, meetings[-1], cause, app.clock.now(), who="the command line"
+        )
+        print(f"'{meetings[-1].title}' marked a no-show")
+    return 0
+
+
 def cmd_outbox_list(app: App) -> int:
     with app.sessions.begin() as s:
         rows = [
@@ -532,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("task-done", cmd_deals_task_done, "mark a task of a deal done", deals_p)
     p.add_argument("deal")
     p.add_argument("task")
+    p = add("no-show", cmd_deals_no_show, "the deal's last call did not happen: no recap, R is told", deals_p)
+    p.add_argument("deal")
+    p.add_argument("--meeting", help="the meeting's UID (default: the latest that has started)")
     p = add("approve", cmd_deals_approve, "answer a pending approval to leave a stage", deals_p)
     p.add_argument("deal")
     p.add_argument("--reject", action="store_true")

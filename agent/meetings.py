@@ -184,6 +184,7 @@ class MeetingHandler:
         self.p.dispatch(repo, deal, [trigger], cause, now)
 
     def mark_no_show(self, repo: Repo, meeting: m.Meeting, cause: Cause, now: datetime, *, who: str) -> None:
+        """Nothing is sent for a call that did not happen (a queued recap is withdrawn); R is told."""
         meeting.status = "no_show"
         repo.audit(
             now,
@@ -192,6 +193,28 @@ class MeetingHandler:
             event_id=cause.event_id,
             reason=f"{who} marked '{meeting.title}' a no-show",
         )
+        for email in repo.unsent_about_meeting(meeting.id):  # a recap waiting for review or for its time
+            email.status, email.last_error = "withdrawn", f"'{meeting.title}' was a no-show"
+            repo.audit(
+                now,
+                "email_withdraw",
+                deal_id=email.deal_id,
+                event_id=cause.event_id,
+                rule=email.rule,
+                reason=f"{email.template}: '{meeting.title}' was a no-show",
+                outbox_id=email.id,
+            )
+        deal = repo.deal(meeting.deal_id) if meeting.deal_id else None
+        if deal is not None:
+            self.p.notify_responsible(
+                repo,
+                deal,
+                cause,
+                now,
+                subject=f"{deal.name}: '{meeting.title}' was a no-show",
+                message=f"{who} marked '{meeting.title}' ({meeting.start:%d %b %H:%M} UTC) a no-show. No recap "
+                "goes out for it; please book the call again.",
+            )
 
 
 def _version(sequence: int, dtstamp: datetime | None) -> tuple[int, float]:

@@ -258,6 +258,12 @@ class Repo:
             q = q.where(m.OutboxEmail.deal_id == deal_id)
         return self.s.scalars(q).all()
 
+    def unsent_about_meeting(self, meeting_id: int) -> Sequence[m.OutboxEmail]:
+        q = select(m.OutboxEmail).where(
+            m.OutboxEmail.meeting_id == meeting_id, m.OutboxEmail.status.in_(("queued", "review"))
+        )
+        return self.s.scalars(q).all()
+
     def email_history(self, email: m.OutboxEmail) -> list[m.AuditEntry]:
         """The audit entries about one email, oldest first."""
         q = select(m.AuditEntry).where(

@@ -268,3 +268,40 @@ def test_outbox_show_cancel_and_retry(cfg: Path, capsys: pytest.CaptureFixture[s
     assert "jane@acme.example: sent" in out and "email_requeued" in out
     code, _, err = run(cfg, "outbox", "show", "42", capsys=capsys)
     assert code == 2 and "no email 42" in err
+
+
+def test_no_show_from_the_command_line(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_acme(cfg, capsys)
+    code, _, err = run(cfg, "deals", "no-show", "1", capsys=capsys)
+    assert code == 2 and "no meeting that has started" in err
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(minutes=5)  # started, not yet over
+    fmt = "%Y%m%dT%H%M%SZ"
+    ics = cfg.parent / "state" / "calendar" / "intro.ics"
+    ics.parent.mkdir(parents=True, exist_ok=True)
+    ics.write_text(
+        "\r\n".join(
+            [
+                "BEGIN:VCALENDAR",
+                "VERSION:2.0",
+                "PRODID:-//t//EN",
+                "BEGIN:VEVENT",
+                "UID:cli-intro@example.com",
+                f"DTSTAMP:{start:{fmt}}",
+                f"DTSTART:{start:{fmt}}",
+                f"DTEND:{start + timedelta(hours=1):{fmt}}",
+                "SUMMARY:Acme Radio intro",
+                "ATTENDEE:mailto:jane@acme.example",
+                "END:VEVENT",
+                "END:VCALENDAR",
+                "",
+            ]
+        )
+    )
+    run(cfg, "run", "--once", capsys=capsys)
+    code, out, _ = run(cfg, "deals", "no-show", "Acme Radio", capsys=capsys)
+    assert code == 0 and "'Acme Radio intro' marked a no-show" in out
+    show = as_json(cfg, capsys, "deals", "show", "1")
+    assert show["meetings"][0]["status"] == "no_show"
+    assert any(e["template"] == "notice" for e in show["emails"])  # the Responsible person is told

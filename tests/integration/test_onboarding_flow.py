@@ -533,3 +533,21 @@ def test_a_reply_threads_under_the_latest_message_with_its_references_extended(h
     recap = harness.sent()[-1]
     assert recap["In-Reply-To"] == reply_id
     assert recap["References"].split() == [intro["Message-ID"], reply_id]
+
+
+def test_a_no_show_sends_no_recap_and_tells_the_responsible_person(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("[review]\ntemplates = []", '[review]\ntemplates = ["recap"]'))
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    deal_id = h.add_deal()
+    h.meeting("intro", "Acme Radio intro", INTRO_AT)
+    h.run()
+    h.at(INTRO_AT + timedelta(hours=1))
+    h.run()  # held as far as the calendar knows: the recap's draft waits for review
+    h.mail(CSM, [("Agent", h.reply_address(deal_id))], "Re: intro", "no-show\n\nJane never joined.")
+    h.run()
+    statuses = {e["template"]: e["status"] for e in h.show(deal_id)["emails"]}
+    assert statuses["recap"] == "withdrawn" and statuses["notice"] == "sent"
+    notice = h.sent()[-1]
+    assert notice["To"].addresses[0].addr_spec == CSM[1] and "no-show" in notice["Subject"]
+    assert h.show(deal_id)["meetings"][0]["status"] == "no_show"
