@@ -76,6 +76,11 @@ class BusinessCalendar:
         moved = datetime.combine(day, local.timetz().replace(tzinfo=None), ZoneInfo(tz))
         return moved.astimezone(UTC)
 
+    def start_of_day(self, when: datetime, tz: str) -> datetime:
+        """Midnight (local, in `tz`) of the day `when` falls on."""
+        zone = ZoneInfo(tz)
+        return datetime.combine(when.astimezone(zone).date(), time(0, 0), zone).astimezone(UTC)
+
     def next_at(self, after: datetime, at: time, tz: str) -> datetime:
         """The first business day at wall-clock `at` in `tz` that is not before `after`."""
         zone = ZoneInfo(tz)

@@ -289,21 +289,22 @@ class Processor:
         now: datetime,
     ) -> list[Trigger]:
         if isinstance(effect, SendEmail):
-            self.queue_email(
-                repo,
-                deal,
-                effect.template,
-                effect.to,
-                effect.cc,
-                due=effect.due_at,
-                rule=firing.rule,
-                reason=firing.reason,
-                cause=cause,
-                trigger=trigger,
-                now=now,
-                unless_replied=effect.unless_replied,
-                unfilled=effect.unfilled,
-            )
+            for to in [(a,) for a in effect.to] if effect.each else [effect.to]:
+                self.queue_email(
+                    repo,
+                    deal,
+                    effect.template,
+                    to,
+                    effect.cc,
+                    due=effect.due_at,
+                    rule=firing.rule,
+                    reason=firing.reason,
+                    cause=cause,
+                    trigger=trigger,
+                    now=now,
+                    unless_replied=effect.unless_replied,
+                    unfilled=effect.unfilled,
+                )
         elif isinstance(effect, MoveStage):
             return self._move(
                 repo, deal, effect.target, cause, now, rule=firing.rule, reason=firing.reason, dispatch=False

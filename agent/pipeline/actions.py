@@ -34,6 +34,7 @@ class SendEmail:
     due_at: datetime
     unless_replied: bool
     unfilled: tuple[str, ...]  # recipient roles nobody fills on this deal (said in the audit trail)
+    each: bool = False  # one email per To recipient (a survey answered by each contact)
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,14 @@ def plan(
         due = now
         if action.after:
             due = calendar.add(due, action.after, deal.timezone)
+            if action.at:
+                # "1 business day later at 10:00" is that day at 10:00, not the first 10:00 after it
+                due = calendar.start_of_day(due, deal.timezone)
         if action.at:
             due = calendar.next_at(due, action.at, deal.timezone)
-        return SendEmail(action.send, to, cc, due, action.unless_replied, missing_to + missing_cc)
+        return SendEmail(
+            action.send, to, cc, due, action.unless_replied, missing_to + missing_cc, action.each
+        )
     if kind == "advance":
         target = pipeline.next_stage(deal.stage) if action.advance == "next" else action.advance
         return MoveStage(target) if target and target != deal.stage else None

@@ -80,6 +80,7 @@ class ActionDef(Strict):
         None, description="Send at this time of day (deal's zone), next business day"
     )
     unless_replied: bool = Field(False, description="Withdraw the email if the client replied meanwhile")
+    each: bool = Field(False, description="One email per To recipient instead of one to all")
     advance: str | None = None
     complete_task: str | None = None
     create_task: TaskDef | None = None
@@ -94,8 +95,8 @@ class ActionDef(Strict):
             raise ValueError(
                 f"an action needs exactly one of {', '.join(ACTION_KINDS)}; got {kinds or 'none'}"
             )
-        if self.send is None and (self.after or self.at or self.cc or self.unless_replied):
-            raise ValueError("after, at, cc and unless_replied only go with send")
+        if self.send is None and (self.after or self.at or self.cc or self.unless_replied or self.each):
+            raise ValueError("after, at, cc, each and unless_replied only go with send")
         return self
 
     @property

@@ -146,10 +146,11 @@ def test_final_call_sends_completion_then_survey_one_business_day_later_and_reco
     harness.run()
     assert harness.sent_templates() == ["completion"]
     assert harness.stage(deal_id) == "post-training-cs"
-    harness.at(LAUNCH_AT + timedelta(days=1, minutes=79))  # not yet one business day after it was held
+    # one business day later (Wednesday) at 10:00 in the client's zone (London: 10:00 UTC in December)
+    harness.at(datetime(2026, 12, 9, 9, 59, tzinfo=UTC))
     harness.run()
     assert harness.sent_templates() == ["completion"]
-    harness.at(LAUNCH_AT + timedelta(days=1, minutes=80))
+    harness.at(datetime(2026, 12, 9, 10, 0, tzinfo=UTC))
     harness.run()
     assert harness.sent_templates() == ["completion", "survey"]
     survey = harness.sent()[-1]
@@ -551,3 +552,26 @@ def test_a_no_show_sends_no_recap_and_tells_the_responsible_person(tmp_path: Pat
     notice = h.sent()[-1]
     assert notice["To"].addresses[0].addr_spec == CSM[1] and "no-show" in notice["Subject"]
     assert h.show(deal_id)["meetings"][0]["status"] == "no_show"
+
+
+def test_the_survey_goes_to_each_contact_on_its_own(harness: Harness) -> None:
+    contacts = [
+        ContactSpec(*CLIENT, "client_admin"),
+        ContactSpec("Bob Roe", "bob@acme-radio.example", "contact"),
+    ]
+    deal_id = harness.add_deal(stage="training", contacts=contacts)
+    harness.meeting("launch", "Acme Radio learner launch", LAUNCH_AT, 60)
+    harness.run()
+    harness.at(LAUNCH_AT + timedelta(minutes=80))
+    harness.run()
+    harness.at(datetime(2026, 12, 9, 10, 1, tzinfo=UTC))
+    harness.run()
+    surveys = [m for m in harness.sent() if m["Subject"].startswith("One question")]
+    assert sorted(m["To"].addresses[0].addr_spec for m in surveys) == ["bob@acme-radio.example", CLIENT[1]]
+    assert all(len(m["To"].addresses) == 1 for m in surveys)
+    texts = [m.get_body(("plain",)).get_content() for m in surveys]  # type: ignore[union-attr]
+    assert any("Hello Bob" in t for t in texts) and any("Hello Jane" in t for t in texts)
+    assert [e["status"] for e in harness.show(deal_id)["emails"] if e["template"] == "survey"] == [
+        "sent",
+        "sent",
+    ]

@@ -128,9 +128,8 @@ def test_send_after_business_day_at_a_time_of_day(shipped: LoadResult) -> None:
         calendar=BusinessCalendar(),
     )
     assert isinstance(effect, SendEmail)
-    assert effect.due_at == datetime(
-        2026, 12, 8, 10, 0, tzinfo=UTC
-    )  # Mon 16:00 is past 10:00: Tue 10:00 London
+    # one business day after Friday 16:00 is Monday; at 10:00 London that day
+    assert effect.due_at == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert effect.to == (Address("jane@acme.example", "Jane"), Address("bob@acme.example", "Bob"))
 
 
