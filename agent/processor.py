@@ -16,6 +16,7 @@ from typing import Any
 
 from agent import deals
 from agent.businesstime import BusinessCalendar
+from agent.commands import parse_commands
 from agent.config import Config
 from agent.domain import Address
 from agent.matching import Party
@@ -510,6 +511,7 @@ class Processor:
             self.pipelines.get(deal.pipeline),
             recipients=to_list,
             meeting=cause.meeting,
+            notes=self._notes(repo, deal, cause.meeting) if cause.meeting else None,
             extra=extra,
         )
         rendered = self.templates.render(template, context)
@@ -582,6 +584,11 @@ class Processor:
             now=now,
             extra=extra,
         )
+
+    @staticmethod
+    def _notes(repo: Repo, deal: m.Deal, meeting: m.Meeting) -> list[str]:
+        """Our people's notes on the call: what they wrote to the agent since it began, commands left out."""
+        return [n for n in repo.internal_notes(deal.id, meeting.start) if not parse_commands("", n)]
 
     def queue_standalone(
         self,

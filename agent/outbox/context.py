@@ -27,6 +27,7 @@ def deal_context(
     *,
     recipients: list[dict[str, str]],
     meeting: m.Meeting | None = None,
+    notes: list[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     stage = pipeline.stage(deal.stage) if pipeline and pipeline.has_stage(deal.stage) else None
@@ -66,14 +67,14 @@ def deal_context(
             "links": dict(stage.links) if stage else {},
         },
         "next_stage": {"id": nxt or "", "name": pipeline.stage(nxt).name if pipeline and nxt else ""},
-        "meeting": meeting_context(meeting, deal.timezone) if meeting else None,
+        "meeting": meeting_context(meeting, deal.timezone, notes) if meeting else None,
         "notice": {"message": "", "subject": ""},
     }
     ctx.update(extra or {})
     return ctx
 
 
-def meeting_context(meeting: m.Meeting, tz: str) -> dict[str, Any]:
+def meeting_context(meeting: m.Meeting, tz: str, notes: list[str] | None = None) -> dict[str, Any]:
     local = meeting.start.astimezone(ZoneInfo(tz))
     return {
         "title": meeting.title,
@@ -85,6 +86,7 @@ def meeting_context(meeting: m.Meeting, tz: str) -> dict[str, Any]:
         "timezone": tz,
         "description": meeting.description.strip(),
         "attendees": [person(a.get("name", ""), a["email"]) for a in meeting.attendees or []],
+        "notes": list(notes or []),  # what our people emailed the agent about the call since it began
     }
 
 
@@ -124,7 +126,14 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         attendees=[{"email": "jane@acme-radio.example", "name": "Jane Client"}],
     )
     recipients = [person("Jane Client", "jane@acme-radio.example")]
-    ctx = deal_context(agent, deal, pipeline, recipients=recipients, meeting=meeting)
+    ctx = deal_context(
+        agent,
+        deal,
+        pipeline,
+        recipients=recipients,
+        meeting=meeting,
+        notes=["Jane will send the user list by Friday."],
+    )
     ctx["notice"] = {"subject": "A sample notice", "message": "Something needs your attention."}
     ctx["question"] = {
         "subject": "Quick question",

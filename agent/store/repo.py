@@ -136,6 +136,16 @@ class Repo:
         q = select(m.Message).where(m.Message.status.in_(("unmatched", "held"))).order_by(m.Message.id)
         return self.s.scalars(q).all()
 
+    def internal_notes(self, deal_id: int, since: datetime) -> list[str]:
+        """What our people wrote to the agent on the deal since then (their notes from a call)."""
+        q = select(m.Message.excerpt).where(
+            m.Message.deal_id == deal_id,
+            m.Message.direction == "internal",
+            m.Message.status == "matched",
+            m.Message.received_at >= since,
+        )
+        return [text.strip() for text in self.s.scalars(q.order_by(m.Message.received_at)) if text.strip()]
+
     def client_message_since(self, deal_id: int, since: datetime) -> bool:
         q = select(func.count(m.Message.id)).where(
             m.Message.deal_id == deal_id,

@@ -575,3 +575,20 @@ def test_the_survey_goes_to_each_contact_on_its_own(harness: Harness) -> None:
         "sent",
         "sent",
     ]
+
+
+def test_the_csms_notes_emailed_after_the_call_are_in_the_recap(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT, description="Agenda: goals, timeline.")
+    harness.run()
+    harness.at(INTRO_AT + timedelta(minutes=50))  # the call is over; the grace is not
+    to = [("Agent", harness.reply_address(deal_id))]
+    harness.mail(CSM, to, "Notes: Acme Radio intro", "Jane owns the data import.\nGo-live is 15 January.")
+    harness.mail(CSM, to, "Re: Acme Radio", "done schedule-intro")  # a command is not a note
+    harness.at(INTRO_AT + timedelta(hours=1))
+    harness.run()
+    recap = harness.sent()[-1]
+    text = recap.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert "Notes from the call:\nJane owns the data import.\nGo-live is 15 January." in text
+    assert "done schedule-intro" not in text
+    assert "Go-live is 15 January." in recap.get_body(("html",)).get_content()  # type: ignore[union-attr]
