@@ -237,7 +237,7 @@ class Config(Section):
 AVAILABLE = {
     "mailbox": ("maildir", "imap"),
     "transport": ("file", "smtp"),
-    "calendar": ("ics", "invites"),
+    "calendar": ("ics", "invites", "caldav"),
 }
 NEEDS_HOST = {"imap", "smtp"}
 
@@ -255,6 +255,11 @@ def _check_backends(config: Config, text: str) -> None:
             )
         elif settings.backend in NEEDS_HOST and not settings.host:
             problems.append(f"{where}: [{section}] host: the {settings.backend} backend needs a host name")
+        elif settings.backend == "caldav" and not config.calendar.url.startswith(("http://", "https://")):
+            problems.append(
+                f"{where}: [calendar] url = {config.calendar.url!r}: the caldav backend needs the "
+                "calendar's URL, like https://dav.example.com/calendars/onboarding/"
+            )
     if config.transport.sent_folder and config.mailbox.backend != "imap":
         at = _line_of(text, "transport", "sent_folder")
         problems.append(

@@ -24,7 +24,7 @@ class MeetingHandler:
     def __init__(self, processor: Processor) -> None:
         self.p = processor
 
-    def handle(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime) -> None:
+    def handle(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str = "") -> None:
         if mv.all_day:
             repo.audit(
                 now,
@@ -49,11 +49,12 @@ class MeetingHandler:
             )
             return
         if meeting is None:
-            self._new(repo, mv, cause, now)
+            self._new(repo, mv, cause, now, source)
         else:
+            meeting.source = source or meeting.source
             self._update(repo, meeting, mv, cause, now)
 
-    def _new(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime) -> None:
+    def _new(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str) -> None:
         match = match_meeting(mv, repo, self.p.party)
         deal = repo.deal(match.deal_id) if match.deal_id else None
         pipeline = self.p.pipelines.get(deal.pipeline) if deal else None
@@ -73,6 +74,7 @@ class MeetingHandler:
             organizer=mv.organizer.email if mv.organizer else "",
             attendees=[{"email": a.email, "name": a.name} for a in mv.attendees],
             match_reason=match.reason,
+            source=source,
         )
         repo.add(meeting)
         cause.meeting = meeting
@@ -182,6 +184,21 @@ class MeetingHandler:
             "meeting_completed", meeting.type, f"{meeting.type or 'meeting'} '{meeting.title}' was held"
         )
         self.p.dispatch(repo, deal, [trigger], cause, now)
+
+    def deleted(self, repo: Repo, source: str, cause: Cause, now: datetime) -> None:
+        """The calendar object is gone from the server: its meetings that have not happened are cancelled."""
+        for meeting in repo.meetings_from(source):
+            if meeting.status != "scheduled":
+                continue
+            meeting.status = "cancelled"
+            deal = repo.deal(meeting.deal_id) if meeting.deal_id else None
+            if deal is None:
+                continue
+            trigger = Trigger(
+                "meeting_cancelled", meeting.type, f"'{meeting.title}' was deleted from the calendar"
+            )
+            repo.audit(now, trigger.kind, deal_id=deal.id, event_id=cause.event_id, reason=trigger.detail)
+            self.p.dispatch(repo, deal, [trigger], cause, now)
 
     def mark_no_show(self, repo: Repo, meeting: m.Meeting, cause: Cause, now: datetime, *, who: str) -> None:
         """Nothing is sent for a call that did not happen (a queued recap is withdrawn); R is told."""

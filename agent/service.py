@@ -91,7 +91,7 @@ class Agent:
         self.runtime = load_runtime(config)
         self.sessions = sessions or open_store(config.store_url)
         self.mailbox = mailboxes.load(config, DbCursors(self.sessions, self.clock))
-        self.calendar = calendars.load(config)
+        self.calendar = calendars.load(config, DbCursors(self.sessions, self.clock))
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
         self.outbox = Outbox(
             self.sessions,
@@ -153,7 +153,15 @@ class Agent:
         for obj in self.calendar.poll():
             if self.stop_requested:
                 return
-            outcomes = self._calendar_object(obj.key, obj.source, obj.data)
+            if obj.deleted:
+
+                def gone(repo: Repo, cause: Cause, source: str = obj.source) -> str | None:
+                    self.processor.meetings.deleted(repo, source, cause, self.clock.now())
+                    return None
+
+                outcomes = [self.process(obj.key, "calendar", None, gone)]
+            else:
+                outcomes = self._calendar_object(obj.key, obj.source, obj.data)
             report.meetings += outcomes.count("processed")
             report.quarantined += outcomes.count("quarantined")
 
@@ -175,7 +183,7 @@ class Agent:
         for mv in versions:
 
             def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv) -> str | None:
-                self.processor.meetings.handle(repo, mv, cause, self.clock.now())
+                self.processor.meetings.handle(repo, mv, cause, self.clock.now(), source=source)
                 return None
 
             outcomes.append(self.process(meeting_key(mv), "calendar", None, work))

@@ -307,3 +307,44 @@ class SmtpRelay:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class Radicale:
+    """A private Radicale (CalDAV) on a loopback port, with one htpasswd user."""
+
+    def __init__(self, user: str, password: str) -> None:
+        import sys
+
+        self.base = Path(tempfile.mkdtemp(prefix="csm-radicale-"))
+        self.port = free_port()
+        self.user, self.password = user, password
+        (self.base / "users").write_text(f"{user}:{password}\n")
+        self.config = self.base / "radicale.conf"
+        # Radicale 3's default auth is `denyall`: set it (RECIPES.md).
+        self.config.write_text(
+            f"[server]\nhosts = 127.0.0.1:{self.port}\n"
+            f"[auth]\ntype = htpasswd\nhtpasswd_filename = {self.base / 'users'}\nhtpasswd_encryption = plain\n"
+            f"[storage]\nfilesystem_folder = {self.base / 'collections'}\n"
+            "[logging]\nlevel = warning\n"
+        )
+        self.command = [sys.executable, "-m", "radicale", "--config", str(self.config)]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.user}/"
+
+    def start(self) -> None:
+        with open(self.base / "radicale.log", "ab") as log:  # the child keeps its own copy of the handle
+            self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=log)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)

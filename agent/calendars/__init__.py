@@ -8,6 +8,7 @@ from typing import Protocol
 
 from agent.config import Config
 from agent.errors import ConfigError
+from agent.mailboxes import CursorStore
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,9 @@ class CalendarObject:
     """One iCalendar object as fetched; parsing happens in the service, so a bad one can be quarantined."""
 
     key: str  # source + content hash: the same bytes are looked at once
-    source: str  # file name or URL, for error messages
+    source: str  # file name or URL: meetings remember it, so a deletion there cancels them
     data: bytes
+    deleted: bool = False  # the object is gone from the server
 
 
 class CalendarSource(Protocol):
@@ -26,12 +28,16 @@ class CalendarSource(Protocol):
         """Calendar objects that are new or changed since the last poll."""
 
 
-def load(config: Config) -> CalendarSource | None:
+def load(config: Config, cursors: CursorStore) -> CalendarSource | None:
     backend = config.calendar.backend
     if backend == "ics":
         from agent.calendars.ics_folder import IcsFolder
 
         return IcsFolder(config.ics_path)
+    if backend == "caldav":
+        from agent.calendars.caldav_source import CaldavCalendar
+
+        return CaldavCalendar(config.calendar, cursors)
     if backend == "invites":
         return None  # invitations arrive by mail and are handled with the mailbox
     raise ConfigError(f"[calendar] backend = {backend!r}: not available")  # load_config refuses it first

@@ -193,6 +193,7 @@ class Meeting(Base):
     organizer: Mapped[str] = mapped_column(String(320), default="")
     attendees: Mapped[list[Any]] = mapped_column(default=list)
     match_reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(1000), default="", index=True)  # file or URL it came from
 
 
 class InboundEvent(Base):

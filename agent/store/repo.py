@@ -191,6 +191,9 @@ class Repo:
     def meeting_by_id(self, meeting_id: int) -> m.Meeting | None:
         return self.s.get(m.Meeting, meeting_id)
 
+    def meetings_from(self, source: str) -> Sequence[m.Meeting]:
+        return self.s.scalars(select(m.Meeting).where(m.Meeting.source == source)).all()
+
     def meetings_for(self, deal_id: int) -> Sequence[m.Meeting]:
         q = select(m.Meeting).where(m.Meeting.deal_id == deal_id).order_by(m.Meeting.start)
         return self.s.scalars(q).all()

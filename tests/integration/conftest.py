@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.servers import Dovecot, SmtpRelay, TokenIntrospection
+from tests.servers import Dovecot, Radicale, SmtpRelay, TokenIntrospection
 
 PASSWORD = "s3cret"
 PEOPLE = (
@@ -119,3 +119,11 @@ retry_base_seconds = 60
 {extra}
 """,
     )
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[Radicale]:
+    server = Radicale("csm", "dav-s3cret")
+    server.start()
+    yield server
+    server.cleanup()

@@ -390,8 +390,8 @@ def test_check_with_bad_config_exits_2_and_creates_nothing(
     [
         (
             "calendar",
-            '[calendar]\nbackend = "caldav"\n',
-            "[calendar] backend = 'caldav': not available in this version",
+            '[calendar]\nbackend = "exchange"\n',
+            "[calendar] backend = 'exchange': not available in this version",
         ),
         ("mailbox", '[mailbox]\nbackend = "imap"\n', "[mailbox] host: the imap backend needs a host name"),
         (

@@ -39,6 +39,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("content_hash", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_inbound_events_content_hash"), ["content_hash"], unique=False)
 
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("source", sa.String(length=1000), nullable=False, server_default=""))
+        batch_op.create_index(batch_op.f("ix_meetings_source"), ["source"], unique=False)
+
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("match_confidence", sa.Double(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("references", sa.JSON(), nullable=False, server_default="[]"))
@@ -72,6 +76,10 @@ def downgrade() -> None:
         batch_op.drop_column("delivery")
         batch_op.drop_constraint("fk_outbox_review_of", type_="foreignkey")
         batch_op.drop_column("review_of")
+
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_meetings_source"))
+        batch_op.drop_column("source")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_status"))
