@@ -89,6 +89,24 @@ class MeetingHandler:
                 event_id=cause.event_id,
                 reason=f"'{mv.title}': {match.reason}",
             )
+            if match.ambiguous:
+                meeting.candidates = list(match.candidates)
+                when = mv.start.strftime("%A %-d %B %H:%M UTC")
+                question = {
+                    "what": "meeting",
+                    "subject": mv.title,
+                    "excerpt": f"{when}. {mv.description[:300]}",
+                    "sender": mv.organizer.email if mv.organizer else "",
+                }
+                self.p.ask_which_deal(
+                    repo,
+                    list(match.candidates),
+                    mv.organizer,
+                    question,
+                    cause,
+                    now,
+                    about_meeting_id=meeting.id,
+                )
             return
         repo.audit(
             now,
@@ -160,15 +178,15 @@ class MeetingHandler:
             {"meeting_id": meeting.id, "end": meeting.end.isoformat()},
         )
 
-    def held(
-        self, repo: Repo, meeting_id: int, end: str, deal: m.Deal | None, cause: Cause, now: datetime
-    ) -> None:
+    def held(self, repo: Repo, meeting_id: int, end: str, cause: Cause, now: datetime) -> None:
         """The meeting's completion timer fired: it was held unless something changed since."""
         meeting = repo.meeting_by_id(meeting_id)
         if meeting is None or meeting.status != "scheduled" or meeting.end.isoformat() != end:
             return  # cancelled, moved (a newer timer exists) or marked a no-show meanwhile
         meeting.status = "completed"
         cause.meeting = meeting
+        # The deal as it is now: a person may have told us since the timer was set.
+        deal = repo.deal(meeting.deal_id) if meeting.deal_id else None
         if deal is None:  # booked before the deal was handed over: it may be claimable now
             deal = self._claim(repo, meeting, _version_of(meeting), cause, now)
         if deal is None:
@@ -184,6 +202,29 @@ class MeetingHandler:
             "meeting_completed", meeting.type, f"{meeting.type or 'meeting'} '{meeting.title}' was held"
         )
         self.p.dispatch(repo, deal, [trigger], cause, now)
+
+    def assign(
+        self, repo: Repo, meeting: m.Meeting, deal: m.Deal, cause: Cause, now: datetime, who: str
+    ) -> None:
+        """A person told us which deal a meeting is about."""
+        pipeline = self.p.pipelines.get(deal.pipeline)
+        meeting.deal_id, meeting.candidates = deal.id, []
+        meeting.type = pipeline.meeting_type(deal.stage, meeting.title) if pipeline else ""
+        meeting.match_reason = f"assigned by {who}"
+        cause.meeting = meeting
+        repo.audit(
+            now,
+            "meeting_assigned",
+            deal_id=deal.id,
+            event_id=cause.event_id,
+            reason=f"'{meeting.title}' assigned to {deal.name} by {who}",
+        )
+        if meeting.status == "scheduled":
+            trigger = Trigger("meeting_scheduled", meeting.type, f"'{meeting.title}' was scheduled")
+            self.p.dispatch(repo, deal, [trigger], cause, now)
+        elif meeting.status == "completed":  # held before anyone answered: its recap is due now
+            trigger = Trigger("meeting_completed", meeting.type, f"'{meeting.title}' was held")
+            self.p.dispatch(repo, deal, [trigger], cause, now)
 
     def deleted(self, repo: Repo, source: str, cause: Cause, now: datetime) -> None:
         """The calendar object is gone from the server: its meetings that have not happened are cancelled."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from agent.calendars.parse import parse_invitation_parts
 from agent.commands import Command, parse_commands
-from agent.domain import Address, InboundMessage, MessageKind
+from agent.domain import InboundMessage, MessageKind
 from agent.mailboxes.authenticity import verify_sender
 from agent.matching import Match, match_message
 from agent.pipeline.engine import Trigger
@@ -286,84 +286,80 @@ class MessageHandler:
 
     # --- asking a person --------------------------------------------------------------------
     def _ask(self, repo: Repo, msg: InboundMessage, row: m.Message, cause: Cause, now: datetime) -> None:
-        """Several deals fit: ask the Responsible CSM (or our own sender) which one, and hold the message."""
-        candidates = [d for d in (repo.deal(i) for i in row.candidates) if d is not None]
-        sender = msg.sender.email if msg.sender else ""
-        if sender and self.p.party.is_internal(sender):
-            ask = [Address(sender, msg.sender.name if msg.sender else "")]
-        else:
-            ask = list(
-                dict.fromkeys(
-                    Address(r.email, r.name) for d in candidates for r in d.roles if r.role == "csm"
-                )
-            )
-        if not ask:
-            return
-        options = [
-            {"number": n, "name": d.name, "ref": d.token, "stage": d.stage}
-            for n, d in enumerate(candidates, start=1)
-        ]
+        """Several deals fit: ask our own sender (or the candidates' CSMs) which one, and hold the message."""
         question = {
+            "what": "message",
             "subject": msg.subject,
-            "sender": sender,
+            "sender": msg.sender.email if msg.sender else "",
             "excerpt": msg.new_text[:500],
-            "options": options,
         }
-        self.p.queue_standalone(
+        self.p.ask_which_deal(
             repo,
-            "question",
-            tuple(ask),
-            {"question": question},
-            cause=cause,
-            now=now,
-            reason=f"which deal is '{msg.subject}' about?",
+            list(row.candidates),
+            msg.sender,
+            question,
+            cause,
+            now,
             about_message_id=row.id,
             in_reply_to=msg.message_id,
         )
 
     def _answer(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> bool:
-        """A reply to one of our questions: "2" assigns the held message to option 2, "none" lets it go."""
+        """A reply to one of our questions: "2" ties the held message or meeting to option 2, "none" lets it go."""
         question = repo.question_in_thread([i for i in (msg.in_reply_to, *msg.references) if i])
-        if question is None or question.about_message_id is None:
+        if question is None:
             return False
-        held = repo.message(question.about_message_id)
         sender = msg.sender.email if msg.sender else ""
+        who = f"{sender} (answering the agent)"
         self._log_message(
             repo, msg, cause, now, None, "internal", "ignored", "an answer to the agent's question"
         )
-        if held is None or held.status != "held":
+        held_msg = repo.message(question.about_message_id) if question.about_message_id else None
+        meeting = repo.meeting_by_id(question.about_meeting_id) if question.about_meeting_id else None
+        if held_msg is not None and held_msg.status == "held":
+            what, candidates = f"'{held_msg.subject}'", list(held_msg.candidates)
+        elif meeting is not None and meeting.deal_id is None and meeting.candidates:
+            what, candidates = f"meeting '{meeting.title}'", list(meeting.candidates)
+        else:
             repo.audit(
                 now,
                 "answer_ignored",
                 deal_id=None,
                 event_id=cause.event_id,
-                reason=f"{sender} answered, but the message was already decided",
+                reason=f"{sender} answered, but it was already decided",
             )
             return True
         words = msg.new_text.strip().split()
         first = words[0].strip(".:)#").lower() if words else ""
-        if first.isdigit() and 1 <= int(first) <= len(held.candidates):
-            deal = repo.deal(int(held.candidates[int(first) - 1]))
-            if deal is not None:
-                self.assign(repo, held, deal, cause, now, f"{sender} (answering the agent)")
-                return True
-        if first in ("none", "ignore", "neither"):
-            held.status = "ignored"
+        deal = (
+            repo.deal(int(candidates[int(first) - 1]))
+            if first.isdigit() and 1 <= int(first) <= len(candidates)
+            else None
+        )
+        if deal is not None and held_msg is not None:
+            self.assign(repo, held_msg, deal, cause, now, who)
+        elif deal is not None and meeting is not None:
+            self.p.meetings.assign(repo, meeting, deal, cause, now, who)
+        elif first in ("none", "ignore", "neither"):
+            if held_msg is not None:
+                held_msg.status = "ignored"
+            if meeting is not None:
+                meeting.candidates = []
             repo.audit(
                 now,
-                "message_ignored",
+                "answer_none",
                 deal_id=None,
                 event_id=cause.event_id,
-                reason=f"{sender} said '{held.subject}' is about none of the deals",
+                reason=f"{sender} said {what} is about none of the deals",
             )
-            return True
-        repo.audit(
-            now,
-            "answer_not_understood",
-            deal_id=None,
-            event_id=cause.event_id,
-            reason=f"{sender} answered {first!r}; expected a number 1-{len(held.candidates)} or 'none'",
-        )
+        else:
+            repo.audit(
+                now,
+                "answer_not_understood",
+                deal_id=None,
+                event_id=cause.event_id,
+                reason=f"{sender} answered {first!r}; expected a number 1-{len(candidates)} or 'none'",
+            )
         return True
 
     def _review(self, repo: Repo, msg: InboundMessage, cause: Cause, now: datetime) -> bool:

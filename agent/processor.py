@@ -120,7 +120,7 @@ class Processor:
         if timer.kind == "review_timeout":
             self.reviews.timeout(repo, int(p["outbox_id"]), cause, now)
         elif timer.kind == "meeting_end":
-            self.meetings.held(repo, int(p["meeting_id"]), p["end"], deal, cause, now)
+            self.meetings.held(repo, int(p["meeting_id"]), p["end"], cause, now)
         elif timer.kind == "in_stage_for" and deal is not None:
             visit = repo.open_visit(deal.id)
             if visit is not None and visit.id == p["visit"]:
@@ -590,6 +590,46 @@ class Processor:
         """Our people's notes on the call: what they wrote to the agent since it began, commands left out."""
         return [n for n in repo.internal_notes(deal.id, meeting.start) if not parse_commands("", n)]
 
+    def ask_which_deal(
+        self,
+        repo: Repo,
+        candidate_ids: list[int],
+        asker: Address | None,
+        question: dict[str, Any],
+        cause: Cause,
+        now: datetime,
+        *,
+        about_message_id: int | None = None,
+        about_meeting_id: int | None = None,
+        in_reply_to: str = "",
+    ) -> None:
+        """Ask which deal a message or meeting is about: our own person who sent it, else the candidates' CSMs."""
+        candidates = [d for d in (repo.deal(i) for i in candidate_ids) if d is not None]
+        if asker is not None and self.party.is_internal(asker.email) and not self.party.is_agent(asker.email):
+            ask = [asker]
+        else:
+            ask = list(
+                dict.fromkeys(
+                    Address(r.email, r.name) for d in candidates for r in d.roles if r.role == "csm"
+                )
+            )
+        options = [
+            {"number": n, "name": d.name, "ref": d.token, "stage": d.stage}
+            for n, d in enumerate(candidates, start=1)
+        ]
+        self.queue_standalone(
+            repo,
+            "question",
+            tuple(ask),
+            {"question": {**question, "options": options}},
+            cause=cause,
+            now=now,
+            reason=f"which deal is '{question['subject']}' about?",
+            about_message_id=about_message_id,
+            about_meeting_id=about_meeting_id,
+            in_reply_to=in_reply_to,
+        )
+
     def queue_standalone(
         self,
         repo: Repo,
@@ -601,6 +641,7 @@ class Processor:
         now: datetime,
         reason: str,
         about_message_id: int | None = None,
+        about_meeting_id: int | None = None,
         in_reply_to: str = "",
     ) -> m.OutboxEmail | None:
         """An email to our own people that belongs to no deal (a question, a digest)."""
@@ -633,6 +674,7 @@ class Processor:
             rule="",
             stage="",
             about_message_id=about_message_id,
+            about_meeting_id=about_meeting_id,
         )
         repo.add(email)
         repo.audit(

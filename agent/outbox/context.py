@@ -136,6 +136,7 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
     )
     ctx["notice"] = {"subject": "A sample notice", "message": "Something needs your attention."}
     ctx["question"] = {
+        "what": "message",
         "subject": "Quick question",
         "sender": "jane@acme-radio.example",
         "excerpt": "Can we move the training?",

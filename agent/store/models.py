@@ -194,6 +194,9 @@ class Meeting(Base):
     attendees: Mapped[list[Any]] = mapped_column(default=list)
     match_reason: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(1000), default="", index=True)  # file or URL it came from
+    candidates: Mapped[list[Any]] = mapped_column(
+        default=list
+    )  # deals it may be about, while a person is asked
 
 
 class InboundEvent(Base):
@@ -264,6 +267,9 @@ class OutboxEmail(Base):
     # a question to a person about this message (which deal is it?); their reply answers it
     about_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", name="fk_outbox_about_message")
+    )
+    about_meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", name="fk_outbox_about_meeting")
     )
     # a request to review this draft (another outbox row); the reviewer's reply decides it
     review_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_outbox_review_of"))

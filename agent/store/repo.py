@@ -258,7 +258,8 @@ class Repo:
         if not message_ids:
             return None
         q = select(m.OutboxEmail).where(
-            m.OutboxEmail.message_id.in_(message_ids), m.OutboxEmail.about_message_id.is_not(None)
+            m.OutboxEmail.message_id.in_(message_ids),
+            m.OutboxEmail.about_message_id.is_not(None) | m.OutboxEmail.about_meeting_id.is_not(None),
         )
         return self.s.scalars(q).first()
 

@@ -196,3 +196,34 @@ def test_a_spoofed_sender_cannot_fire_a_pipelines_own_command_rule(tmp_path: Pat
     )
     h.run()
     assert h.stage(deal_id) == "training"  # the same words from the verified CSM do fire the rule
+
+
+def test_a_meeting_of_two_possible_deals_is_asked_about_and_the_answer_gets_its_recap(
+    harness: Harness,
+) -> None:
+    from datetime import timedelta
+
+    harness.add_deal("Acme Radio")
+    tv = harness.add_deal("Acme TV")
+    harness.run()
+    intro_at = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    harness.meeting("which", "Introduction call", intro_at)  # Jane is a contact of both deals
+    harness.run()
+    [question] = [q for q in harness.sent() if "Which deal" in q["Subject"]]
+    assert question["To"].addresses[0].addr_spec == CSM[1]  # the organizer, one of ours
+    body = question.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "A meeting could belong" in body and "2. Acme TV" in body
+    harness.mail(
+        CSM,
+        [AGENT],
+        "Re: " + question["Subject"],
+        "2",
+        headers={"In-Reply-To": question["Message-ID"], "References": question["Message-ID"]},
+    )
+    harness.run()
+    [meeting] = harness.show(tv)["meetings"]
+    assert meeting["type"] == "introduction-call" and "answering the agent" in meeting["match_reason"]
+    harness.at(intro_at + timedelta(hours=1))
+    harness.run()
+    assert [e["template"] for e in harness.show(tv)["emails"]] == ["intro", "recap"]
+    assert [e["template"] for e in harness.show(1)["emails"]] == ["intro"]

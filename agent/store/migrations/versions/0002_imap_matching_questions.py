@@ -41,6 +41,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("meetings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("source", sa.String(length=1000), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("candidates", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.create_index(batch_op.f("ix_meetings_source"), ["source"], unique=False)
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -52,6 +53,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("about_message_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("delivery", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("review_of", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("about_meeting_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key("fk_outbox_about_meeting", "meetings", ["about_meeting_id"], ["id"])
         batch_op.create_foreign_key("fk_outbox_review_of", "outbox", ["review_of"], ["id"])
         batch_op.create_foreign_key("fk_outbox_about_message", "messages", ["about_message_id"], ["id"])
         batch_op.create_index("ix_outbox_status_sent", ["status", "sent_at"], unique=False)
@@ -76,10 +79,13 @@ def downgrade() -> None:
         batch_op.drop_column("delivery")
         batch_op.drop_constraint("fk_outbox_review_of", type_="foreignkey")
         batch_op.drop_column("review_of")
+        batch_op.drop_constraint("fk_outbox_about_meeting", type_="foreignkey")
+        batch_op.drop_column("about_meeting_id")
 
     with op.batch_alter_table("meetings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_meetings_source"))
         batch_op.drop_column("source")
+        batch_op.drop_column("candidates")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_status"))
