@@ -382,13 +382,20 @@ class Agent:
             # take in mail, fire due timers and send: a reply gets its answer within seconds.
             idle = scheduler.idle_seconds
             self.mailbox.wait(
-                min(QUICK_PASS_SECONDS, max(0.0, idle if idle is not None else 1.0)),
+                min(QUICK_PASS_SECONDS, self._until_next_due(), max(0.0, idle if idle is not None else 1.0)),
                 lambda: self.stop_requested,
             )
             if not self.stop_requested:
                 self._safe_pass(quick=True)
         self.mailbox.close()
         log.info("agent stopped")
+
+    def _until_next_due(self) -> float:
+        """Seconds until the next timer or email comes due: a recap goes out within a second of its time."""
+        with self.sessions.begin() as s:
+            # a dry run leaves emails queued: they must not make the loop spin
+            due = Repo(s).next_due(emails=not self.outbox.dry_run)
+        return QUICK_PASS_SECONDS if due is None else max(0.0, (due - self.clock.now()).total_seconds())
 
     def _safe_pass(self, quick: bool = False) -> None:
         # `schedule` does not catch exceptions: one failing pass must not end the daemon.

@@ -236,6 +236,17 @@ class Repo:
         if self.s.scalars(select(m.Timer.id).where(m.Timer.key == key)).first() is None:
             self.add(m.Timer(key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload))
 
+    def next_due(self, *, emails: bool = True) -> datetime | None:
+        """The earliest pending timer or queued email (both indexed)."""
+        timer = self.s.scalar(select(func.min(m.Timer.due_at)).where(m.Timer.fired_at.is_(None)))
+        email = (
+            self.s.scalar(select(func.min(m.OutboxEmail.due_at)).where(m.OutboxEmail.status == "queued"))
+            if emails
+            else None
+        )
+        found = [d for d in (timer, email) if d is not None]
+        return min(found) if found else None
+
     def due_timers(self, now: datetime, limit: int = 100) -> Sequence[m.Timer]:
         q = select(m.Timer).where(m.Timer.fired_at.is_(None), m.Timer.due_at <= now)
         return self.s.scalars(q.order_by(m.Timer.due_at, m.Timer.id).limit(limit)).all()

@@ -592,3 +592,30 @@ def test_the_csms_notes_emailed_after_the_call_are_in_the_recap(harness: Harness
     assert "Notes from the call:\nJane owns the data import.\nGo-live is 15 January." in text
     assert "done schedule-intro" not in text
     assert "Go-live is 15 January." in recap.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def test_while_the_daemon_runs_the_recap_goes_within_seconds_of_the_call_being_held(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from agent.clock import SystemClock
+
+    cfg = write_config(tmp_path, "[calendar]\ncompletion_grace_minutes = 0\n[daemon]\npoll_seconds = 300\n")
+    h = Harness(load_config(cfg), ManualClock(datetime.now(UTC)))
+    h.agent.clock = h.agent.outbox.clock = SystemClock()  # real time, as in production
+    h.clock = ManualClock(datetime.now(UTC))
+    deal_id = h.add_deal()
+    end = datetime.now(UTC) + timedelta(seconds=2)
+    h.meeting("soon", "Acme Radio introduction call", end - timedelta(minutes=30), 30)
+    thread = threading.Thread(target=h.agent.run_forever, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "recap" not in h.sent_templates() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        took = (datetime.now(UTC) - end).total_seconds()
+    finally:
+        h.agent.request_stop()
+        thread.join(timeout=15)
+    assert "recap" in h.sent_templates() and h.stage(deal_id) == "set-up"
+    assert took < 5  # full passes come every 300 s: this is the wait on the next due timer
