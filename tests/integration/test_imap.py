@@ -323,3 +323,48 @@ def test_nothing_is_fetched_again_although_uid_n_star_returns_the_last_uid(
     assert h.run().messages == 1
     # the server answers UID SEARCH UID 2:* with UID 1 (RFC 3501): the agent must not fetch it again
     assert list(h.agent.mailbox.fetch()) == []
+
+
+@pytest.mark.integration
+def test_an_invitation_delivered_to_the_mailbox_is_picked_up_by_the_watcher(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    from datetime import timedelta
+
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    h.add_deal()
+    start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    fmt = "%Y%m%dT%H%M%SZ"
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Google Inc//Google Calendar 70.9054//EN",
+            "METHOD:REQUEST",
+            "BEGIN:VEVENT",
+            "UID:imap-invite@google.com",
+            "SEQUENCE:0",
+            f"DTSTAMP:{start:{fmt}}",
+            f"DTSTART:{start:{fmt}}",
+            f"DTEND:{start + timedelta(minutes=45):{fmt}}",
+            "SUMMARY:Acme Radio kick-off",
+            f"ORGANIZER:mailto:{CLIENT[1]}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    dovecot.deliver(
+        user,
+        (
+            f"From: Jane <{CLIENT[1]}>\r\nTo: onboarding@example.com\r\nSubject: Invitation: Acme Radio kick-off\r\n"
+            "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: text/calendar; charset="UTF-8"; method=REQUEST\r\n\r\n' + ics
+        ).encode(),
+    )
+    h.run()
+    [meeting] = h.show(1)["meetings"]
+    assert (meeting["type"], meeting["start"]) == ("introduction-call", "2026-12-01T14:00:00+00:00")
+    h.at(start + timedelta(hours=1))
+    h.run()
+    assert h.sent_templates() == ["intro", "recap"]

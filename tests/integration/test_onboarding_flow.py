@@ -619,3 +619,21 @@ def test_while_the_daemon_runs_the_recap_goes_within_seconds_of_the_call_being_h
         thread.join(timeout=15)
     assert "recap" in h.sent_templates() and h.stage(deal_id) == "set-up"
     assert took < 5  # full passes come every 300 s: this is the wait on the next due timer
+
+
+def test_hybrid_deal_moves_on_only_when_both_teams_calls_are_held(harness: Harness) -> None:
+    roles = {"csm": CSM, "content_csm": ("Cara Content", "cara@example.com"), "onboarding_manager": MANAGER}
+    deal_id = harness.add_deal(pipeline="hybrid-onboarding", stage="parallel-onboarding", roles=roles)
+    platform_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    content_at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    harness.meeting("platform", "Acme Radio platform onboarding", platform_at, 60)
+    harness.meeting("content", "Acme Radio content onboarding", content_at, 60)
+    harness.run()
+    harness.at(platform_at + timedelta(hours=2))
+    harness.run()
+    assert harness.stage(deal_id) == "parallel-onboarding"  # one team done: the deal waits
+    assert harness.sent_templates() == ["recap"]
+    harness.at(content_at + timedelta(hours=2))
+    harness.run()
+    assert harness.stage(deal_id) == "post-onboarding"
+    assert harness.sent_templates() == ["recap", "recap", "completion"]
