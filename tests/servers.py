@@ -226,13 +226,21 @@ class TokenIntrospection:
 
 
 class SmtpRelay:
-    """aiosmtpd with STARTTLS and AUTH that delivers each recipient into Dovecot over LMTP.
+    """aiosmtpd with STARTTLS (or implicit TLS) and AUTH that delivers each recipient into Dovecot over LMTP.
 
     Faults are injected per test: `rcpt_codes` answers RCPT for an address (kept until
     removed), `data_codes` answers the next DATA commands (consumed one by one).
     """
 
-    def __init__(self, dovecot: Dovecot, cert_file: Path, key_file: Path, login: tuple[str, str]) -> None:
+    def __init__(
+        self,
+        dovecot: Dovecot,
+        cert_file: Path,
+        key_file: Path,
+        login: tuple[str, str],
+        *,
+        implicit: bool = False,
+    ) -> None:
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -290,14 +298,17 @@ class SmtpRelay:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert_file), str(key_file))
         # A stopped Controller cannot start again (its event loop is closed): make one per start.
+        tls: dict[str, Any] = (
+            {"ssl_context": context} if implicit else {"tls_context": context, "require_starttls": True}
+        )
         self._controller_args: dict[str, Any] = dict(
             handler=Handler(),
             hostname="127.0.0.1",
             port=self.port,
-            tls_context=context,
-            require_starttls=True,
             authenticator=authenticate,
-            auth_require_tls=True,
+            # aiosmtpd does not count implicit TLS as TLS for AUTH; the channel is encrypted either way
+            auth_require_tls=not implicit,
+            **tls,
         )
         self._controller_class = Controller
 

@@ -98,6 +98,14 @@ def smtp(dovecot: Dovecot, certs: dict[str, Path]) -> Iterator[SmtpRelay]:
     relay.stop()
 
 
+@pytest.fixture(scope="session")
+def smtps(dovecot: Dovecot, certs: dict[str, Path]) -> Iterator[SmtpRelay]:
+    relay = SmtpRelay(dovecot, certs["cert"], certs["key"], SMTP_LOGIN, implicit=True)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
 def smtp_config(
     tmp_path: Path, smtp: SmtpRelay, certs: dict[str, Path], extra: str = "", *, ca: bool = True
 ) -> Path:

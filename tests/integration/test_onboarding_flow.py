@@ -637,3 +637,33 @@ def test_hybrid_deal_moves_on_only_when_both_teams_calls_are_held(harness: Harne
     harness.run()
     assert harness.stage(deal_id) == "post-onboarding"
     assert harness.sent_templates() == ["recap", "recap", "completion"]
+
+
+def test_an_all_day_event_is_not_a_call(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    path = harness.config.ics_path / "offsite.ics"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "\r\n".join(
+            [
+                "BEGIN:VCALENDAR",
+                "VERSION:2.0",
+                "PRODID:-//t//EN",
+                "BEGIN:VEVENT",
+                "UID:allday@example.com",
+                "DTSTAMP:20261130T090000Z",
+                "DTSTART;VALUE=DATE:20261201",
+                "DTEND;VALUE=DATE:20261202",
+                "SUMMARY:Acme Radio introduction day",
+                f"ATTENDEE:mailto:{CLIENT[1]}",
+                "END:VEVENT",
+                "END:VCALENDAR",
+                "",
+            ]
+        )
+    )
+    harness.run()
+    assert harness.show(deal_id)["meetings"] == []
+    harness.at(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+    harness.run()
+    assert "recap" not in harness.sent_templates()

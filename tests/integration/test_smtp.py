@@ -283,3 +283,17 @@ def test_a_sent_folder_needs_an_imap_mailbox(tmp_path: Path) -> None:
         ConfigError, match=r"\[transport\] sent_folder = 'Sent': needs \[mailbox\] backend = 'imap'"
     ):
         load_config(cfg)
+
+
+@pytest.mark.integration
+def test_implicit_tls_on_its_own_port(
+    tmp_path: Path, dovecot: Dovecot, smtps: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    cfg = smtp_config(tmp_path, smtps, certs)
+    cfg.write_text(cfg.read_text().replace('tls = "starttls"', 'tls = "ssl"'))
+    h = harness(cfg)
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    h.run()
+    [email] = outbox(h)
+    assert email["status"] == "sent", email["error"]
+    assert len(received(dovecot, "jane", email["message_id"])) == 1
