@@ -19,6 +19,7 @@ from agent.clock import Clock, SystemClock
 from agent.config import Config, find_config, load_config
 from agent.errors import InputError, NotFound
 from agent.handover import parse_contact, read_csv
+from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person, sample_context
 from agent.pipeline.loader import Pipeline
 from agent.processor import Cause
@@ -119,6 +120,15 @@ def cmd_check(app: App) -> int:
 
 
 def cmd_run(app: App) -> int:
+    try:
+        with instance_lock(app.config.state_dir):
+            return _run(app)
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(app: App) -> int:
     agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run)
     if app.args.once:
         r = agent.run_once()

@@ -305,3 +305,39 @@ def test_no_show_from_the_command_line(cfg: Path, capsys: pytest.CaptureFixture[
     show = as_json(cfg, capsys, "deals", "show", "1")
     assert show["meetings"][0]["status"] == "no_show"
     assert any(e["template"] == "notice" for e in show["emails"])  # the Responsible person is told
+
+
+def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "state" / "agent.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        second = subprocess.run(
+            [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg), "--once"],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert f"another agent (pid {first.pid}) is running" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=15)
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg), "--once"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr  # the lock went with the first process
