@@ -44,6 +44,12 @@ class Secret(Section):
             return value
         if self.password_file:
             try:
+                mode = self.password_file.stat().st_mode
+                if mode & 0o077:
+                    raise ConfigError(
+                        f"password_file {self.password_file}: others may read it (mode {mode & 0o777:o}); "
+                        f"expected it private: chmod 600 {self.password_file}"
+                    )
                 return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
             except (OSError, IndexError) as exc:
                 raise ConfigError(
@@ -274,6 +280,14 @@ def _shipped(rel: str, base: Path) -> Path:
     """Prefer the folder beside the config (or cwd); fall back to the one shipped with the code."""
     local = base / rel
     return local if local.is_dir() else PROJECT_ROOT / rel
+
+
+def private_dir(path: Path) -> Path:
+    """Create a folder only its owner can enter (client data lives there); an existing one is left alone."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    return path
 
 
 def check_address(value: str) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agent.config import private_dir
+
 
 class AlreadyRunning(Exception):
     pass
@@ -21,8 +23,7 @@ class AlreadyRunning(Exception):
 
 @contextmanager
 def instance_lock(state_dir: Path) -> Iterator[None]:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "agent.lock"
+    path = private_dir(state_dir) / "agent.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -10,6 +10,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent.config import private_dir
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -17,11 +19,18 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """The database holds client data: its folder 0700, the file 0600 (SQLite gives -wal/-shm the same)."""
+    private_dir(path.parent)
+    if not path.exists():
+        path.touch(mode=0o600)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -74,6 +74,7 @@ def imap_config(
     port: int | None = None,
 ) -> Path:
     (tmp_path / "imap-password").write_text(PASSWORD + "\n")
+    (tmp_path / "imap-password").chmod(0o600)
     return write_config(
         tmp_path,
         f"""
@@ -110,6 +111,7 @@ def smtp_config(
     tmp_path: Path, smtp: SmtpRelay, certs: dict[str, Path], extra: str = "", *, ca: bool = True
 ) -> Path:
     (tmp_path / "smtp-password").write_text(SMTP_LOGIN[1] + "\n")
+    (tmp_path / "smtp-password").chmod(0o600)
     ca_line = f'tls_ca_file = "{certs["ca"]}"' if ca else ""
     return write_config(
         tmp_path,

@@ -54,6 +54,7 @@ def event(uid: str, title: str, start: datetime, *, sequence: int = 0, minutes: 
 
 def harness(tmp_path: Path, radicale: Radicale, calendar: Any) -> Harness:
     (tmp_path / "dav-password").write_text(radicale.password + "\n")
+    (tmp_path / "dav-password").chmod(0o600)
     cfg = write_config(
         tmp_path,
         f"""

@@ -199,6 +199,8 @@ def test_daemon_once_with_embedded_defaults_in_a_fresh_folder(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "pass done" in done.stdout
     assert (tmp_path / "state" / "agent.db").is_file()  # SQLite at state/agent.db
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700  # client data: private
+    assert (tmp_path / "state" / "agent.db").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "state" / "mail" / "new").is_dir()  # Maildir at state/mail
     assert (tmp_path / "state" / "calendar").is_dir()
 

@@ -288,9 +288,13 @@ def test_no_secret_configured_means_no_password(tmp_path: Path) -> None:
 
 def test_password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = write(tmp_path / "secrets" / "smtp.txt", "hunter2  \nsecond line is ignored\n")
+    secret.chmod(0o644)
     path = write(
         tmp_path / "agent.toml", f'[transport]\nbackend = "smtp"\nhost = "h"\npassword_file = \'{secret}\'\n'
     )
+    with pytest.raises(ConfigError, match=r"others may read it \(mode 644\); expected it private: chmod 600"):
+        load_config(path).transport.password()
+    secret.chmod(0o600)
     assert load_config(path).transport.password() == "hunter2"
 
     secret.unlink()
@@ -298,7 +302,7 @@ def test_password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_config(path).transport.password()
     assert f"password_file {secret}: cannot read a password" in str(info.value)
 
-    write(secret, "")
+    write(secret, "").chmod(0o600)
     with pytest.raises(ConfigError, match="cannot read a password"):
         load_config(path).transport.password()
 
@@ -306,8 +310,8 @@ def test_password_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_relative_password_file_is_read_beside_the_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(tmp_path / "etc" / "smtp.txt", "from-beside-config\n")
-    write(tmp_path / "elsewhere" / "smtp.txt", "from-working-folder\n")
+    write(tmp_path / "etc" / "smtp.txt", "from-beside-config\n").chmod(0o600)
+    write(tmp_path / "elsewhere" / "smtp.txt", "from-working-folder\n").chmod(0o600)
     path = write(tmp_path / "etc" / "agent.toml", '[transport]\npassword_file = "smtp.txt"\n')
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert load_config(path).transport.password() == "from-beside-config"
