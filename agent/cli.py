@@ -20,27 +20,14 @@ from agent.config import Config, find_config, load_config
 from agent.errors import InputError, NotFound
 from agent.handover import parse_contact, read_csv
 from agent.lock import AlreadyRunning, instance_lock
-from agent.outbox.context import deal_context, person, sample_context
-from agent.pipeline.loader import Pipeline
+from agent.outbox.context import deal_context, person
 from agent.processor import Cause
-from agent.service import Agent, Runtime, load_runtime
+from agent.service import Agent, Runtime, load_runtime, problems_of
 from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
 
 log = logging.getLogger("agent")
-# the templates the agent itself sends, whatever the rules say
-REQUIRED_TEMPLATES = (
-    "intro",
-    "recap",
-    "completion",
-    "survey",
-    "notice",
-    "approval-request",
-    "question",
-    "unmatched-digest",
-    "review-request",
-)
 
 
 class App:
@@ -49,12 +36,16 @@ class App:
     def __init__(self, args: argparse.Namespace, clock: Clock | None = None) -> None:
         self.args = args
         self.clock = clock or SystemClock()
-        state = Path(args.state) if args.state else None
-        if args.command == "demo" and state is None:
-            state = Path("state/demo")  # the demo never touches the real state folder
-        self.config: Config = load_config(find_config(args.config), state_override=state)
+        self.config: Config = self.load()
         self._runtime: Runtime | None = None
         self._sessions: sessionmaker[Session] | None = None
+
+    def load(self) -> Config:
+        """The config as the command line names it (again on SIGHUP)."""
+        state = Path(self.args.state) if self.args.state else None
+        if self.args.command == "demo" and state is None:
+            state = Path("state/demo")  # the demo never touches the real state folder
+        return load_config(find_config(self.args.config), state_override=state)
 
     @property
     def runtime(self) -> Runtime:
@@ -91,22 +82,10 @@ def out(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
 # --- commands ---------------------------------------------------------------------------------
 def cmd_check(app: App) -> int:
     rt = app.runtime
-    problems = [str(i) for i in rt.rules.issues if i.severity == "error"]
     for issue in rt.rules.issues:
         if issue.severity != "error":
             print(issue)
-    names = rt.templates.names()
-    for required in REQUIRED_TEMPLATES:
-        if required not in names:
-            problems.append(f"{rt.templates.folder}: missing template {required!r}")
-    pipelines: list[Pipeline | None] = [*rt.rules.pipelines.values()] or [None]
-    for name in names:
-        for pipeline in pipelines:
-            try:
-                rt.templates.render(name, sample_context(app.config.agent, pipeline))
-            except InputError as exc:
-                problems.append(str(exc))
-                break
+    problems = problems_of(rt)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
@@ -114,7 +93,7 @@ def cmd_check(app: App) -> int:
     rules = sum(len(p.rules) for p in rt.rules.pipelines.values())
     print(
         f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
-        f"{rules} rules; {len(names)} templates"
+        f"{rules} rules; {len(rt.templates.names())} templates"
     )
     return 0
 
@@ -129,7 +108,7 @@ def cmd_run(app: App) -> int:
 
 
 def _run(app: App) -> int:
-    agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run)
+    agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
     if app.args.once:
         r = agent.run_once()
         print(

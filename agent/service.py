@@ -28,12 +28,14 @@ from agent.calendars.parse import CalendarParseError, parse_calendar
 from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.domain import Address, MeetingVersion
+from agent.errors import InputError
 from agent.mailboxes import MailboxUnavailable
 from agent.mailboxes.parse import MessageParseError, parse_message
+from agent.outbox.context import sample_context
 from agent.outbox.queue import FlushResult, Outbox
 from agent.outbox.render import TemplateSet
 from agent.outbox.transports import load as load_transport
-from agent.pipeline.loader import LoadResult, load_pipelines
+from agent.pipeline.loader import LoadResult, Pipeline, load_pipelines
 from agent.processor import Cause, Processor
 from agent.store import models as m
 from agent.store.db import open_store
@@ -68,6 +70,38 @@ def load_runtime(config: Config) -> Runtime:
     return Runtime(config, rules, templates, Processor(config, rules.pipelines, templates, calendar))
 
 
+# the templates the agent itself sends, whatever the rules say
+REQUIRED_TEMPLATES = (
+    "intro",
+    "recap",
+    "completion",
+    "survey",
+    "notice",
+    "approval-request",
+    "question",
+    "unmatched-digest",
+    "review-request",
+)
+
+
+def problems_of(runtime: Runtime) -> list[str]:
+    """What `check` refuses: rule errors, missing templates, templates that do not render on a sample deal."""
+    problems = [str(i) for i in runtime.rules.issues if i.severity == "error"]
+    names = runtime.templates.names()
+    problems += [
+        f"{runtime.templates.folder}: missing template {t!r}" for t in REQUIRED_TEMPLATES if t not in names
+    ]
+    pipelines: list[Pipeline | None] = [*runtime.rules.pipelines.values()] or [None]
+    for name in names:
+        for pipeline in pipelines:
+            try:
+                runtime.templates.render(name, sample_context(runtime.config.agent, pipeline))
+            except InputError as exc:
+                problems.append(str(exc))
+                break
+    return problems
+
+
 @dataclass
 class PassReport:
     messages: int = 0
@@ -85,8 +119,11 @@ class Agent:
         clock: Clock | None = None,
         dry_run: bool = False,
         sessions: sessionmaker[Session] | None = None,
+        reload_config: Callable[[], Config] | None = None,
     ) -> None:
         self.config = config
+        self.reload_config = reload_config or (lambda: self.config)
+        self.reload_requested = False
         self.clock = clock or SystemClock()
         self.runtime = load_runtime(config)
         self.sessions = sessions or open_store(config.store_url)
@@ -377,6 +414,9 @@ class Agent:
         )
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         while not self.stop_requested:
+            if self.reload_requested:
+                self.reload_requested = False
+                self.reload()
             scheduler.run_pending()
             # Between full passes, wait on the mailbox (IMAP IDLE pushes new mail at once), then
             # take in mail, fire due timers and send: a reply gets its answer within seconds.
@@ -389,6 +429,31 @@ class Agent:
                 self._safe_pass(quick=True)
         self.mailbox.close()
         log.info("agent stopped")
+
+    def reload(self) -> bool:
+        """SIGHUP: read config, rules and templates again; a new version with errors is refused, the old one kept.
+
+        Mailbox, calendar and transport connections stay as they are: changing those needs a restart.
+        """
+        try:
+            runtime = load_runtime(self.reload_config())
+            problems = problems_of(runtime)
+        except InputError as exc:
+            problems = [str(exc)]
+        if problems:
+            log.error("reload refused, the running version stays:\n%s", "\n".join(problems))
+            return False
+        self.runtime = runtime
+        self.outbox.config = runtime.config
+        self.outbox.stage_order = {
+            pid: [s.id for s in p.stages] for pid, p in runtime.rules.pipelines.items()
+        }
+        log.info(
+            "reloaded: %d pipelines, %d templates",
+            len(runtime.rules.pipelines),
+            len(runtime.templates.names()),
+        )
+        return True
 
     def _until_next_due(self) -> float:
         """Seconds until the next timer or email comes due: a recap goes out within a second of its time."""
@@ -416,10 +481,14 @@ class Agent:
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         self.stop_requested = True
 
+    def request_reload(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        self.reload_requested = True  # signals only set a flag; the loop reloads between items
+
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # only the main thread may take signals; an embedding caller uses request_stop()
         signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGHUP, self.request_reload)
         signal.signal(signal.SIGINT, self.request_stop)
 
 

@@ -343,3 +343,39 @@ def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path: Path) -> N
         timeout=60,
     )
     assert again.returncode == 0, again.stderr  # the lock went with the first process
+
+
+def test_sighup_reloads_rules_and_a_broken_version_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
+    cfg.write_text(cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"'))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "state" / "agent.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        standard = rules / "standard-onboarding.yaml"
+        good = standard.read_text()
+        standard.write_text(good.replace("{advance: set-up}", "{advance: nowhere}"))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        standard.write_text(good.replace("name: Standard onboarding", "name: Standard onboarding v2"))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        assert proc.poll() is None  # still running after both
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert "reload refused, the running version stays" in err and "unknown stage 'nowhere'" in err
+    assert err.index("reload refused") < err.index("reloaded: 3 pipelines")
