@@ -121,6 +121,43 @@ def _run(app: App) -> int:
     return 0
 
 
+def cmd_status(app: App) -> int:
+    """How each part is doing: last success and error, backlog, quarantine and outbox sizes."""
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        data: dict[str, Any] = {"state": str(app.config.state_dir), **repo.counts()}
+        for part, backend in (
+            ("mailbox", app.config.mailbox.backend),
+            ("calendar", app.config.calendar.backend),
+            ("outbox", app.config.transport.backend),
+        ):
+            data[part] = {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
+    if app.config.mailbox.backend == "maildir":
+        new = app.config.maildir_path / "new"
+        data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
+
+    def text(d: dict[str, Any]) -> str:
+        lines = [f"state {d['state']}: {d['deals']} deals"]
+        for part in ("mailbox", "calendar", "outbox"):
+            p = d[part]
+            line = f"  {part:<9} {p['backend']:<8} last ok {p.get('last_ok') or 'never'}"
+            if "backlog" in p:
+                line += f"; {p['backlog']} waiting"
+            if p.get("last_error"):
+                line += f"; last error at {p.get('error_at')}: {p['last_error']}"
+            lines.append(line)
+        queued = ", ".join(f"{n} {s}" for s, n in sorted(d["emails"].items())) or "empty"
+        lines.append(f"  emails: {queued}")
+        lines.append(
+            f"  quarantined: {d['quarantined']}; unmatched mail: {d['unmatched']}; "
+            f"timers pending: {d['timers_pending']}"
+        )
+        return "\n".join(lines)
+
+    out(data, app.args.json, text)
+    return 0
+
+
 def cmd_deals_list(app: App) -> int:
     with app.sessions.begin() as s:
         rows = [
@@ -503,6 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("check", cmd_check, "validate the config, every rules file and every template")
+    p = add("status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine")
+    p.add_argument("--json", action="store_true")
     p = add("run", cmd_run, "run the agent (forever, or one pass with --once)")
     p.add_argument("--once", action="store_true", help="one full pass, then exit")
     p.add_argument("--dry-run", action="store_true", help="queue and render, send nothing")

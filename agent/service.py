@@ -9,6 +9,7 @@ hand is finished before the loop stops.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import signal
 import threading
@@ -156,6 +157,9 @@ class Agent:
         self.digest_unmatched()
         if not self.stop_requested:
             report.outbox = self.outbox.flush(lambda: self.stop_requested)
+            self.health(
+                "outbox", self.outbox.last_error if report.outbox.postponed or report.outbox.failed else ""
+            )
         return report
 
     def ingest_mail(self, report: PassReport) -> None:
@@ -170,9 +174,11 @@ class Agent:
                 report.messages += outcome in ("processed", "unmatched")
                 report.quarantined += outcome == "quarantined"
                 self.mailbox.ack(raw, outcome)
+            self.health("mailbox")
         except MailboxUnavailable as exc:
             # Logged by the backend with its backoff; timers, calendar and outbox go on meanwhile.
             self.last_mail_error = str(exc)
+            self.health("mailbox", str(exc))
 
     def _mail_work(self, data: bytes) -> Work:
         def work(repo: Repo, cause: Cause) -> str | None:
@@ -187,6 +193,15 @@ class Agent:
     def ingest_calendar(self, report: PassReport) -> None:
         if self.calendar is None:
             return
+        try:
+            self._ingest_calendar(report)
+            self.health("calendar")
+        except Exception as exc:  # a calendar server answering 500 must not stop mail, timers or sending
+            log.warning("calendar %s unavailable: %s", self.calendar.name, exc)
+            self.health("calendar", f"{type(exc).__name__}: {exc}")
+
+    def _ingest_calendar(self, report: PassReport) -> None:
+        assert self.calendar is not None
         for obj in self.calendar.poll():
             if self.stop_requested:
                 return
@@ -246,6 +261,20 @@ class Agent:
                     self._disarm(timer_id)  # quarantined or seen before: never fire it again
                 report.timers += outcome == "processed"
                 report.quarantined += outcome == "quarantined"
+
+    def health(self, part: str, error: str = "") -> None:
+        """Remember how a part last did, for `status`: the last success, and the last error if any."""
+        now = self.clock.now().isoformat()
+        key = f"health:{part}"
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            old = json.loads(repo.cursor(key) or "{}")
+            new = (
+                {**old, "last_error": error, "error_at": now}
+                if error
+                else {**old, "last_ok": now, "last_error": ""}
+            )
+            repo.set_cursor(key, json.dumps(new), self.clock.now())
 
     def report_delivery_failure(self, email_id: int, error: str) -> None:
         """Tell the deal's Responsible person that an email could not go; once per email, whatever the retries."""

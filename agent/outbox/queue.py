@@ -51,6 +51,7 @@ class Outbox:
         self.sessions = sessions
         self.stage_order = stage_order  # pipeline id -> stage ids in order
         self.on_failure = on_failure
+        self.last_error = ""
         self.config = config
         self.transport = transport
         self.clock = clock
@@ -265,6 +266,7 @@ class Outbox:
                     outbox_id=row.id,
                 )
         log.warning("sending outbox %d failed: %s", email_id, error)
+        self.last_error = error
         if gave_up or operator:
             self._report(email_id, error)
 

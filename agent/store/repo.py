@@ -289,6 +289,25 @@ class Repo:
         )
         return self.s.scalars(q).all()
 
+    def counts(self) -> dict[str, Any]:
+        """Sizes for `status`: outbox by status, quarantine, mail waiting for a person, pending timers."""
+        outbox = dict(
+            self.s.execute(select(m.OutboxEmail.status, func.count()).group_by(m.OutboxEmail.status)).all()
+        )
+        return {
+            "emails": {str(k): int(v) for k, v in outbox.items()},
+            "quarantined": self.s.scalar(
+                select(func.count()).select_from(m.InboundEvent).where(m.InboundEvent.status == "quarantined")
+            ),
+            "unmatched": self.s.scalar(
+                select(func.count()).select_from(m.Message).where(m.Message.status.in_(("unmatched", "held")))
+            ),
+            "timers_pending": self.s.scalar(
+                select(func.count()).select_from(m.Timer).where(m.Timer.fired_at.is_(None))
+            ),
+            "deals": self.s.scalar(select(func.count()).select_from(m.Deal)),
+        }
+
     def email_history(self, email: m.OutboxEmail) -> list[m.AuditEntry]:
         """The audit entries about one email, oldest first."""
         q = select(m.AuditEntry).where(

@@ -135,3 +135,36 @@ def test_a_refused_sync_token_means_a_full_resync_that_repeats_nothing(
     assert token and "unknown-token" not in token
     assert len(h.show(1)["meetings"]) == 1
     assert [e["kind"] for e in h.show(1)["events"]].count("meeting_scheduled") == 1
+
+
+def test_a_calendar_server_answering_500_does_not_stop_mail_or_sending(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Broken(BaseHTTPRequestHandler):
+        def handle_one_request(self) -> None:  # every method, every path
+            self.raw_requestline = self.rfile.readline()
+            if not self.parse_request():
+                return
+            self.send_error(500, "Internal Server Error")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = write_config(
+            tmp_path, f'[calendar]\nbackend = "caldav"\nurl = "http://127.0.0.1:{server.server_port}/c/"\n'
+        )
+        h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+        h.add_deal()
+        h.mail(CLIENT, [("Agent", "onboarding@example.com")], "A question")
+        h.run()
+    finally:
+        server.shutdown()
+    assert h.sent_templates() == ["intro"]  # the outbox went on
+    assert [m["subject"] for m in h.show(1)["messages"]] == ["A question"]  # and so did the mail
+    with h.agent.sessions.begin() as s:
+        health = Repo(s).cursor("health:calendar") or ""
+    assert "500" in health

@@ -379,3 +379,23 @@ def test_sighup_reloads_rules_and_a_broken_version_is_refused(tmp_path: Path) ->
     assert proc.returncode == 0
     assert "reload refused, the running version stays" in err and "unknown stage 'nowhere'" in err
     assert err.index("reload refused") < err.index("reloaded: 3 pipelines")
+
+
+def test_status_shows_each_part_its_errors_and_the_sizes(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_acme(cfg, capsys)
+    (cfg.parent / "state" / "mail" / "new").mkdir(parents=True, exist_ok=True)
+    (cfg.parent / "state" / "mail" / "new" / "1.x.test").write_bytes(b"")  # will be quarantined
+    (cfg.parent / "state" / "calendar").mkdir(parents=True, exist_ok=True)
+    before = as_json(cfg, capsys, "status")
+    assert before["mailbox"]["backlog"] == 1 and "last_ok" not in before["mailbox"]
+    assert before["outbox"] == {"backend": "file"} and before["deals"] == 1
+    run(cfg, "run", "--once", capsys=capsys)
+    after = as_json(cfg, capsys, "status")
+    assert after["mailbox"]["backlog"] == 0 and after["mailbox"]["last_ok"]
+    assert after["quarantined"] == 1 and after["emails"] == {"sent": 1}
+    assert after["outbox"]["last_ok"] and not after["outbox"]["last_error"]
+    assert after["calendar"]["last_ok"] and not after["calendar"]["last_error"]
+    code, text, _ = run(cfg, "status", capsys=capsys)
+    assert code == 0 and "quarantined: 1" in text and "mailbox   maildir" in text
