@@ -24,7 +24,7 @@ from agent.outbox.context import deal_context, person
 from agent.processor import Cause
 from agent.service import Agent, Runtime, load_runtime, problems_of
 from agent.store import models as m
-from agent.store.db import open_store
+from agent.store.db import make_engine, migrate, open_store, schema_state
 from agent.store.repo import Repo
 
 log = logging.getLogger("agent")
@@ -155,6 +155,18 @@ def cmd_status(app: App) -> int:
         return "\n".join(lines)
 
     out(data, app.args.json, text)
+    return 0
+
+
+def cmd_migrate(app: App) -> int:
+    engine = make_engine(app.config.store_url)
+    before, head = schema_state(engine)
+    migrate(engine)
+    print(
+        f"database schema {before or 'empty'} → {head}"
+        if before != head
+        else f"database schema {head}: current"
+    )
     return 0
 
 
@@ -540,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("check", cmd_check, "validate the config, every rules file and every template")
+    add("migrate", cmd_migrate, "upgrade the database schema to this version's (back it up first)")
     p = add("status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine")
     p.add_argument("--json", action="store_true")
     p = add("run", cmd_run, "run the agent (forever, or one pass with --once)")

@@ -7,10 +7,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.config import private_dir
+from agent.errors import InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -58,7 +61,28 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def schema_state(engine: Engine) -> tuple[str | None, str]:
+    """(the database's revision or None for an empty database, the revision this version needs)."""
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = script.get_current_head()
+    assert head is not None
+    return current, head
+
+
 def open_store(url: str) -> sessionmaker[Session]:
+    """Open the store; a new database gets the schema, an old one must be upgraded on purpose.
+
+    Upgrades never run silently: an operator runs `python -m agent migrate` (after a backup).
+    """
     engine = make_engine(url)
-    migrate(engine)
+    current, head = schema_state(engine)
+    if current is None:
+        migrate(engine)  # empty: nothing to lose
+    elif current != head:
+        raise InputError(
+            f"the database {engine.url.render_as_string(hide_password=True)} has schema {current}; this "
+            f"version needs {head}. Back it up, then run: python -m agent migrate"
+        )
     return sessionmaker(engine, expire_on_commit=False)

@@ -399,3 +399,19 @@ def test_status_shows_each_part_its_errors_and_the_sizes(
     assert after["calendar"]["last_ok"] and not after["calendar"]["last_error"]
     code, text, _ = run(cfg, "status", capsys=capsys)
     assert code == 0 and "quarantined: 1" in text and "mailbox   maildir" in text
+
+
+def test_an_old_database_is_upgraded_only_by_migrate(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alembic import command
+
+    from agent.store.db import alembic_config
+
+    db = cfg.parent / "state" / "agent.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(f"sqlite:///{db}"), "0001")
+    code, _, err = run(cfg, "run", "--once", capsys=capsys)
+    assert code == 2 and "python -m agent migrate" in err
+    code, out, _ = run(cfg, "migrate", capsys=capsys)
+    assert code == 0 and "0001 → 0002" in out
+    code, _, _ = run(cfg, "run", "--once", capsys=capsys)
+    assert code == 0

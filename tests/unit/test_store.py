@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from agent.errors import InputError
 from agent.store import models as m
 from agent.store.db import make_engine, migrate, open_store
 
@@ -58,7 +59,14 @@ def test_upgrading_a_database_with_deals_keeps_them_and_indexes_their_names(tmp_
                 "'2026-11-30 09:00:00')"
             )
         )
-    sessions = open_store(url)  # upgrades to the newest revision
+    with pytest.raises(
+        InputError,
+        match=r"has schema 0001; this version needs 0002\. Back it up, then run: "
+        r"python -m agent migrate",
+    ):
+        open_store(url)  # an old database is never upgraded silently
+    migrate(engine)  # what `python -m agent migrate` does
+    sessions = open_store(url)
     with sessions.begin() as s:
         assert Repo(s).deals_named_in("Re: Acme Radio kick-off") == {1}
     command.downgrade(alembic_config(url), "0001")  # and back, for a rollback
