@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent import deals
+from agent import deals, logs
 from agent.clock import Clock, SystemClock
 from agent.config import Config, find_config, load_config
 from agent.errors import InputError, NotFound
@@ -642,14 +642,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.setup("DEBUG" if args.verbose else "INFO", "plain")
     try:
         app = App(args, clock)
-        logging.getLogger().setLevel(logging.DEBUG if args.verbose else app.config.daemon.log_level)
+        daemon = app.config.daemon
+        logs.setup(
+            "DEBUG" if args.verbose else daemon.log_level, daemon.log_format, logs.secrets_of(app.config)
+        )
         code: int = args.fn(app)
         return code
     except InputError as exc:

@@ -189,6 +189,7 @@ class ReviewSection(Section):
 class DaemonSection(Section):
     poll_seconds: int = Field(30, ge=1, description="Seconds between passes")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
 
 
 class Config(Section):

@@ -368,3 +368,24 @@ def test_an_invitation_delivered_to_the_mailbox_is_picked_up_by_the_watcher(
     h.at(start + timedelta(hours=1))
     h.run()
     assert h.sent_templates() == ["intro", "recap"]
+
+
+@pytest.mark.integration
+def test_the_password_never_appears_in_a_verbose_log(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    cfg = imap_config(tmp_path, dovecot, user)
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "-v", "--config", str(cfg), "run", "--once"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "LOGIN" in done.stderr or "login" in done.stderr.lower()  # the debug log shows the login ...
+    assert PASSWORD not in done.stderr  # ... but never the password (test_logs.py shows the filter itself)
