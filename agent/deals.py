@@ -64,6 +64,8 @@ def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline]) -> list[str]:
         )
     for c in spec.contacts:
         problems += _address_problem("contact_email", c.email)
+        if any(ch in c.name for ch in "\r\n\x00"):
+            problems.append(f"contact_name: {c.name!r}: a name cannot hold line breaks (a header injection)")
     for role, (_, email) in spec.roles.items():
         if role not in pipeline.internal_roles():
             problems.append(

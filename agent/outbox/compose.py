@@ -69,4 +69,6 @@ def compose(
 
 
 def _addr(a: dict[str, str]) -> HeaderAddress:
-    return HeaderAddress(a.get("name", ""), addr_spec=a["email"])
+    # Line breaks in a name could add headers (Bcc: ...): a name is one line, whatever got stored.
+    name = " ".join(a.get("name", "").split())
+    return HeaderAddress(name, addr_spec=a["email"])

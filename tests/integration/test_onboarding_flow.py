@@ -667,3 +667,56 @@ def test_an_all_day_event_is_not_a_call(harness: Harness) -> None:
     harness.at(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
     harness.run()
     assert "recap" not in harness.sent_templates()
+
+
+def test_a_header_injection_in_a_contact_name_is_refused_and_cannot_reach_a_header(harness: Harness) -> None:
+    from agent import deals
+    from agent.outbox.compose import compose
+
+    spec = deals.DealSpec(
+        name="Evil",
+        pipeline="standard-onboarding",
+        roles={"csm": CSM},
+        contacts=[ContactSpec("Jane\r\nBcc: thief@evil.example", "jane@acme.example", "contact")],
+    )
+    problems = deals.validate_spec(spec, harness.agent.runtime.rules.pipelines)
+    assert problems == [
+        "contact_name: 'Jane\\r\\nBcc: thief@evil.example': a name cannot hold line breaks "
+        "(a header injection)"
+    ]
+    msg = compose(
+        harness.config.agent,
+        to=[{"name": "Jane\r\nBcc: thief@evil.example", "email": "jane@acme.example"}],
+        cc=[],
+        subject="Hi",
+        text="t",
+        html="<p>h</p>",
+        message_id="<x@example.com>",
+        token=None,
+        in_reply_to="",
+        references=[],
+        date=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    assert msg["Bcc"] is None and b"\r\nBcc:" not in msg.as_bytes()
+
+
+def test_a_storm_of_500_messages_from_one_sender_is_held_to_the_daily_caps(tmp_path: Path) -> None:
+    # A (careless) rule that answers every client message: the caps still stop a mail loop.
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "standard-onboarding.yaml"
+    path.write_text(
+        path.read_text() + "\n  - id: answer-everything\n    when: {message_received: client}\n"
+        "    then: [{send: intro-followup, to: [client_contacts]}]\n"
+    )
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"'))
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    deal_id = h.add_deal()
+    for i in range(500):
+        h.mail(CLIENT, [("Agent", h.reply_address(deal_id))], f"Storm {i}", "Hello again")
+    report = h.run()
+    assert report.messages == 500 and len(h.show(deal_id)["messages"]) == 500  # every one logged
+    assert len(h.sent()) == 10  # max_emails_per_recipient_per_day, not 500
+    postponed = [e for e in h.show(deal_id)["events"] if e["kind"] == "email_postpone"]
+    assert postponed and "limit" in postponed[0]["reason"]
