@@ -19,6 +19,7 @@ from agent.clock import Clock, SystemClock
 from agent.config import Config, find_config, load_config
 from agent.errors import InputError, NotFound
 from agent.handover import parse_contact, read_csv
+from agent.health import status_data
 from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person
 from agent.processor import Cause
@@ -123,18 +124,7 @@ def _run(app: App) -> int:
 
 def cmd_status(app: App) -> int:
     """How each part is doing: last success and error, backlog, quarantine and outbox sizes."""
-    with app.sessions.begin() as s:
-        repo = Repo(s)
-        data: dict[str, Any] = {"state": str(app.config.state_dir), **repo.counts()}
-        for part, backend in (
-            ("mailbox", app.config.mailbox.backend),
-            ("calendar", app.config.calendar.backend),
-            ("outbox", app.config.transport.backend),
-        ):
-            data[part] = {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
-    if app.config.mailbox.backend == "maildir":
-        new = app.config.maildir_path / "new"
-        data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
+    data = status_data(app.config, app.sessions)
 
     def text(d: dict[str, Any]) -> str:
         lines = [f"state {d['state']}: {d['deals']} deals"]

@@ -190,6 +190,9 @@ class DaemonSection(Section):
     poll_seconds: int = Field(30, ge=1, description="Seconds between passes")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
+    health_port: int = Field(
+        0, ge=0, le=65535, description="Serve /health and /metrics on 127.0.0.1 (0: off)"
+    )
 
 
 class Config(Section):

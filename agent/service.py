@@ -30,6 +30,8 @@ from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.domain import Address, MeetingVersion
 from agent.errors import InputError
+from agent.health import serve as serve_health
+from agent.health import status_data
 from agent.mailboxes import MailboxUnavailable
 from agent.mailboxes.parse import MessageParseError, parse_message
 from agent.outbox.context import sample_context
@@ -441,6 +443,11 @@ class Agent:
             self.calendar.name if self.calendar else "invites",
             self.outbox.transport.name,
         )
+        health = None
+        if self.config.daemon.health_port:
+            health = serve_health(
+                self.config.daemon.health_port, lambda: status_data(self.config, self.sessions)
+            )
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         while not self.stop_requested:
             if self.reload_requested:
@@ -457,6 +464,8 @@ class Agent:
             if not self.stop_requested:
                 self._safe_pass(quick=True)
         self.mailbox.close()
+        if health is not None:
+            health.shutdown()
         log.info("agent stopped")
 
     def reload(self) -> bool:

@@ -294,8 +294,12 @@ class Repo:
         outbox = dict(
             self.s.execute(select(m.OutboxEmail.status, func.count()).group_by(m.OutboxEmail.status)).all()
         )
+        messages = dict(
+            self.s.execute(select(m.Message.status, func.count()).group_by(m.Message.status)).all()
+        )
         return {
             "emails": {str(k): int(v) for k, v in outbox.items()},
+            "messages": {str(k): int(v) for k, v in messages.items()},
             "quarantined": self.s.scalar(
                 select(func.count()).select_from(m.InboundEvent).where(m.InboundEvent.status == "quarantined")
             ),

@@ -415,3 +415,56 @@ def test_an_old_database_is_upgraded_only_by_migrate(cfg: Path, capsys: pytest.C
     assert code == 0 and "0001 → 0002" in out
     code, _, _ = run(cfg, "run", "--once", capsys=capsys)
     assert code == 0
+
+
+def test_health_endpoint_and_metrics_on_loopback(tmp_path: Path) -> None:
+    import json as json_
+    import urllib.error
+    import urllib.request
+
+    from tests.servers import free_port
+
+    port = free_port()
+    cfg = write_config(tmp_path, f"[daemon]\npoll_seconds = 1\nhealth_port = {port}\n")
+    main(
+        [
+            "--config",
+            str(cfg),
+            "deals",
+            "add",
+            "--name",
+            "Acme Radio",
+            "--contact",
+            "Jane,jane@acme.example",
+            "--csm",
+            "sam@example.com",
+        ]
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health: dict[str, Any] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    health = json_.loads(r.read())
+                if health.get("emails", {}).get("sent"):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            metrics = r.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert health["deals"] == 1 and health["emails"] == {"sent": 1} and health["mailbox"]["last_ok"]
+    assert 'csm_agent_emails{status="sent"} 1' in metrics
+    assert 'csm_agent_part_up{part="mailbox",backend="maildir"} 1' in metrics
+    assert "csm_agent_quarantined 0" in metrics

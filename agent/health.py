@@ -1,0 +1,108 @@
+"""What `status`, the health endpoint and the metrics report: one source, three views.
+
+The endpoint is off by default (`[daemon] health_port`), and binds to 127.0.0.1
+only: put a reverse proxy in front to expose it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.config import Config
+from agent.store.repo import Repo
+
+log = logging.getLogger(__name__)
+
+
+def status_data(config: Config, sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Each part's last success and last error, the backlog, and the sizes of what waits."""
+    with sessions.begin() as s:
+        repo = Repo(s)
+        data: dict[str, Any] = {"state": str(config.state_dir), **repo.counts()}
+        for part, backend in (
+            ("mailbox", config.mailbox.backend),
+            ("calendar", config.calendar.backend),
+            ("outbox", config.transport.backend),
+        ):
+            data[part] = {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
+    if config.mailbox.backend == "maildir":
+        new = config.maildir_path / "new"
+        data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
+    return data
+
+
+def metrics_text(data: dict[str, Any]) -> str:
+    """The same figures in the Prometheus text format."""
+    lines = [
+        "# HELP csm_agent_deals Deals in the store.",
+        "# TYPE csm_agent_deals gauge",
+        f"csm_agent_deals {data['deals']}",
+        "# HELP csm_agent_emails Emails in the outbox by status (sent, queued, review, failed, withdrawn).",
+        "# TYPE csm_agent_emails gauge",
+    ]
+    lines += [f'csm_agent_emails{{status="{k}"}} {v}' for k, v in sorted(data["emails"].items())]
+    lines += [
+        "# HELP csm_agent_messages Messages read, by how they were matched.",
+        "# TYPE csm_agent_messages gauge",
+    ]
+    lines += [f'csm_agent_messages{{status="{k}"}} {v}' for k, v in sorted(data["messages"].items())]
+    for name, help_ in (
+        ("quarantined", "Inputs kept aside with an error."),
+        ("unmatched", "Messages waiting for a person to tell their deal."),
+        ("timers_pending", "Timers not yet fired."),
+    ):
+        lines += [
+            f"# HELP csm_agent_{name} {help_}",
+            f"# TYPE csm_agent_{name} gauge",
+            f"csm_agent_{name} {data[name]}",
+        ]
+    lines += [
+        "# HELP csm_agent_part_up 1 when the part's last attempt worked.",
+        "# TYPE csm_agent_part_up gauge",
+    ]
+    for part in ("mailbox", "calendar", "outbox"):
+        up = 0 if data[part].get("last_error") else 1
+        lines.append(f'csm_agent_part_up{{part="{part}",backend="{data[part]["backend"]}"}} {up}')
+    return "\n".join(lines) + "\n"
+
+
+def serve(port: int, data: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
+    """GET /health (JSON) and /metrics (Prometheus) on 127.0.0.1:port, in a thread of its own."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                current = data()
+            except Exception as exc:  # the store is down: say so, with the status code monitors read
+                self._reply(503, "application/json", json.dumps({"error": str(exc)}))
+                return
+            if self.path == "/health":
+                healthy = all(not current[p].get("last_error") for p in ("mailbox", "calendar", "outbox"))
+                self._reply(200 if healthy else 503, "application/json", json.dumps(current))
+            elif self.path == "/metrics":
+                self._reply(200, "text/plain; version=0.0.4", metrics_text(current))
+            else:
+                self._reply(404, "text/plain", "try /health or /metrics\n")
+
+        def _reply(self, code: int, kind: str, body: str) -> None:
+            raw = body.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("health: " + format, *args)
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    log.info("health endpoint on http://127.0.0.1:%d/health and /metrics", port)
+    return server
