@@ -103,7 +103,6 @@ class MessageHandler:
             match.reason,
             match,
         )
-        cause.message = row
         repo.audit(
             now,
             "message_logged",
@@ -146,7 +145,6 @@ class MessageHandler:
         message.status = "matched"
         message.match_strategy = "manual"
         message.match_reason = f"assigned by {who}"
-        cause.message = message
         repo.audit(
             now,
             "message_assigned",

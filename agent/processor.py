@@ -52,7 +52,6 @@ class Cause:
     event_id: int
     key: str
     meeting: m.Meeting | None = None
-    message: m.Message | None = None
 
 
 class Processor:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +17,18 @@ from agent.clock import ManualClock
 from agent.config import load_config
 from agent.simulation import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, Simulation
 
-__all__ = ["ACCOUNT_MANAGER", "CLIENT", "CSM", "MANAGER", "Harness", "write_config"]
+__all__ = [
+    "ACCOUNT_MANAGER",
+    "CLIENT",
+    "CSM",
+    "MANAGER",
+    "Harness",
+    "agent_env",
+    "start_daemon",
+    "stop_daemon",
+    "wait_until",
+    "write_config",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -45,6 +61,46 @@ templates = "{ROOT / "templates" / "emails"}"
 
 class Harness(Simulation):
     """The simulation, as the tests use it."""
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> float:
+    """Seconds until `condition` held; fails the test after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"not true after {timeout} s")
+
+
+def agent_env() -> dict[str, str]:
+    """The environment for running the agent (daemon.py, python -m agent) in a child process."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def start_daemon(cfg: Path, *, quiet: bool = False) -> subprocess.Popen[str]:
+    """`python daemon.py --config cfg` in the background, returned once it holds its instance lock."""
+    out = subprocess.DEVNULL if quiet else subprocess.PIPE
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=agent_env(),
+        stdout=out,
+        stderr=out,
+        text=True,
+    )
+    lock = load_config(cfg).state_dir / "agent.lock"
+    wait_until(lambda: lock.exists() or proc.poll() is not None, timeout=30)
+    return proc
+
+
+def stop_daemon(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, as systemd does; returns what the daemon wrote to stderr."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    return err or ""
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, agent_env, start_daemon, stop_daemon, write_config
 
 
 @pytest.fixture
@@ -183,19 +182,20 @@ def test_task_done_and_quarantine_commands(cfg: Path, capsys: pytest.CaptureFixt
     assert len(as_json(cfg, capsys, "quarantine", "list")) == 1
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def test_daemon_once_with_embedded_defaults_in_a_fresh_folder(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "daemon.py"), "--once"],
-        cwd=tmp_path,
-        env=_env(),
+def daemon(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python daemon.py ARGS` to its end, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "daemon.py"), *args],
+        cwd=cwd,
+        env=agent_env(),
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_daemon_once_with_embedded_defaults_in_a_fresh_folder(tmp_path: Path) -> None:
+    done = daemon("--once", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "pass done" in done.stdout
     assert (tmp_path / "state" / "agent.db").is_file()  # SQLite at state/agent.db
@@ -207,35 +207,16 @@ def test_daemon_once_with_embedded_defaults_in_a_fresh_folder(tmp_path: Path) ->
 
 def test_daemon_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "state" / "agent.db").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
+    proc = start_daemon(cfg)
+    time.sleep(1.5)  # in its loop
+    err = stop_daemon(proc)
     assert proc.returncode == 0, err
     assert "agent stopped" in err
 
 
 def test_bad_config_exits_2_naming_file_and_key(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, '[mailbox]\nbackend = "pigeon"\n')
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg), "--once"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = daemon("--config", str(cfg), "--once")
     assert done.returncode == 2
     assert f"{cfg}:" in done.stderr and "[mailbox] backend = 'pigeon'" in done.stderr
     assert not (tmp_path / "state").exists()  # refused before any I/O
@@ -311,37 +292,15 @@ def test_no_show_from_the_command_line(cfg: Path, capsys: pytest.CaptureFixture[
 
 def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
-    first = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_daemon(cfg)
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "state" / "agent.lock").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
         time.sleep(0.5)
-        second = subprocess.run(
-            [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg), "--once"],
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = daemon("--config", str(cfg), "--once")
         assert second.returncode == 1
         assert f"another agent (pid {first.pid}) is running" in second.stderr
     finally:
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=15)
-    again = subprocess.run(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg), "--once"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+        stop_daemon(first)
+    again = daemon("--config", str(cfg), "--once")
     assert again.returncode == 0, again.stderr  # the lock went with the first process
 
 
@@ -352,17 +311,8 @@ def test_sighup_reloads_rules_and_a_broken_version_is_refused(tmp_path: Path) ->
     shutil.copytree(ROOT / "rules", rules)
     cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
     cfg.write_text(cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"'))
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_daemon(cfg)
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "state" / "agent.lock").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
         time.sleep(1.0)
         standard = rules / "standard-onboarding.yaml"
         good = standard.read_text()
@@ -374,8 +324,7 @@ def test_sighup_reloads_rules_and_a_broken_version_is_refused(tmp_path: Path) ->
         time.sleep(1.5)
         assert proc.poll() is None  # still running after both
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=15)
+        err = stop_daemon(proc)
     assert proc.returncode == 0
     assert "reload refused, the running version stays" in err and "unknown stage 'nowhere'" in err
     assert err.index("reload refused") < err.index("reloaded: 3 pipelines")
@@ -440,13 +389,7 @@ def test_health_endpoint_and_metrics_on_loopback(tmp_path: Path) -> None:
             "sam@example.com",
         ]
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_daemon(cfg)
     try:
         health: dict[str, Any] = {}
         deadline = time.monotonic() + 30
@@ -462,8 +405,7 @@ def test_health_endpoint_and_metrics_on_loopback(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
             metrics = r.read().decode()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=15)
+        stop_daemon(proc)
     assert health["deals"] == 1 and health["emails"] == {"sent": 1} and health["mailbox"]["last_ok"]
     assert 'csm_agent_emails{status="sent"} 1' in metrics
     assert 'csm_agent_part_up{part="mailbox",backend="maildir"} 1' in metrics

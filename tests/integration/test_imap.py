@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,7 +15,7 @@ from agent.clock import ManualClock
 from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, Harness
+from tests.conftest import CLIENT, Harness, agent_env, start_daemon, wait_until
 from tests.integration.conftest import PASSWORD, imap_config
 from tests.servers import Dovecot, TokenIntrospection
 
@@ -43,15 +42,6 @@ def subjects(h: Harness) -> list[str]:
         from agent.store import models as m
 
         return list(s.scalars(select(m.Message.subject).order_by(m.Message.id)))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"not true after {timeout} s")
 
 
 # --- connecting -------------------------------------------------------------------------------------
@@ -233,10 +223,8 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_processes_each_message_ex
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
-
     cfg = imap_config(tmp_path, dovecot, user)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = agent_env()
     cli = [sys.executable, "-m", "agent", "--config", str(cfg)]
     add = [
         *cli,
@@ -258,12 +246,7 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_processes_each_message_ex
         with sqlite3.connect(db) as conn:
             return int(conn.execute("select count(*) from messages").fetchone()[0])
 
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_daemon(cfg, quiet=True)
     try:
         wait_until(lambda: processed() >= 25, timeout=60)
         os.kill(proc.pid, signal.SIGKILL)  # mid-batch: some of the batch committed, the rest not

@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.store.repo import Repo
-from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, Harness
+from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, Harness, agent_env, start_daemon, wait_until
 from tests.integration.conftest import PASSWORD, smtp_config
 from tests.servers import Dovecot, SmtpRelay
 
@@ -191,9 +191,6 @@ def test_sigkill_while_sending_a_batch_then_restart_delivers_every_email_once(
     import sqlite3
     import subprocess
     import sys
-    import time
-
-    from tests.conftest import ROOT
 
     cfg = smtp_config(tmp_path, smtp, certs)
     cfg.write_text(cfg.read_text().replace("[agent]\n", "[agent]\nmax_emails_per_recipient_per_day = 1000\n"))
@@ -206,7 +203,7 @@ def test_sigkill_while_sending_a_batch_then_restart_delivers_every_email_once(
             for i in range(total)
         )
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = agent_env()
     cli = [sys.executable, "-m", "agent", "--config", str(cfg)]
     subprocess.run([*cli, "deals", "import", str(csv)], env=env, check=True, capture_output=True, timeout=120)
     db = tmp_path / "state" / "agent.db"
@@ -215,16 +212,9 @@ def test_sigkill_while_sending_a_batch_then_restart_delivers_every_email_once(
         with sqlite3.connect(db) as conn:
             return int(conn.execute("select count(*) from outbox where status = 'sent'").fetchone()[0])
 
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_daemon(cfg, quiet=True)
     try:
-        deadline = time.monotonic() + 60
-        while sent() < 10 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda: sent() >= 10, timeout=60)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
