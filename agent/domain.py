@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class MessageKind(StrEnum):
@@ -72,6 +73,27 @@ class InboundMessage:
     calendar_parts: tuple[bytes, ...] = ()  # raw text/calendar or application/ics payloads
     content_hash: str = ""  # sha256 of the raw bytes
     authentication_results: tuple[str, ...] = ()  # raw Authentication-Results values (RFC 8601), top first
+
+    @classmethod
+    def bare(cls, message_id: str, **fields: Any) -> InboundMessage:
+        """A message holding only what is given (the unparseable fallback, tests, benchmarks)."""
+        empty: dict[str, Any] = {
+            "subject": "",
+            "sender": None,
+            "to": (),
+            "cc": (),
+            "reply_to": (),
+            "delivered_to": (),
+            "date": None,
+            "in_reply_to": None,
+            "references": (),
+            "text": "",
+            "new_text": "",
+            "kind": MessageKind.NORMAL,
+            "kind_reason": "",
+            "auto_submitted": False,
+        }
+        return cls(message_id=message_id, **{**empty, **fields})
 
 
 @dataclass(frozen=True)

@@ -112,28 +112,21 @@ class Simulation:
         attendees: tuple[str, ...] = (CLIENT[1],),
         description: str = "Agreed: next steps.",
     ) -> Path:
-        fmt = "%Y%m%dT%H%M%SZ"
-        lines = [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//csm-agent tests//EN",
-            f"METHOD:{method}",
-            "BEGIN:VEVENT",
-            f"UID:{name}@example.com",
-            f"SEQUENCE:{sequence}",
-            f"DTSTAMP:{self.clock.now():{fmt}}",
-            f"DTSTART:{start:{fmt}}",
-            f"DTEND:{start + timedelta(minutes=minutes):{fmt}}",
-            f"SUMMARY:{title}",
-            f"DESCRIPTION:{description}",
-            f"ORGANIZER;CN={CSM[0]}:mailto:{CSM[1]}",
-        ]
-        lines += [f"ATTENDEE:mailto:{a}" for a in attendees]
-        lines += [f"STATUS:{status}"] if status else []
-        lines += ["END:VEVENT", "END:VCALENDAR", ""]
+        text = ics_event(
+            f"{name}@example.com",
+            title,
+            start,
+            minutes,
+            stamp=self.clock.now(),
+            sequence=sequence,
+            method=method,
+            status=status,
+            attendees=attendees,
+            description=description,
+        )
         path = self.config.ics_path / f"{name}.ics"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\r\n".join(lines), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         return path
 
     # --- time and passes -----------------------------------------------------------------
@@ -173,3 +166,38 @@ class Simulation:
 
     def stage(self, deal_id: int) -> str:
         return str(self.show(deal_id)["stage"])
+
+
+def ics_event(
+    uid: str,
+    title: str,
+    start: datetime,
+    minutes: int = 45,
+    *,
+    stamp: datetime,
+    sequence: int = 0,
+    method: str = "REQUEST",
+    status: str = "",
+    organizer: str = CSM[1],
+    attendees: tuple[str, ...] = (CLIENT[1],),
+    description: str = "Agreed: next steps.",
+) -> str:
+    """One meeting as an iCalendar object, the way calendar servers and invitations carry it."""
+    fmt = "%Y%m%dT%H%M%SZ"
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//csm-agent simulation//EN"]
+    lines += [f"METHOD:{method}"] if method else []
+    lines += [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"SEQUENCE:{sequence}",
+        f"DTSTAMP:{stamp:{fmt}}",
+        f"DTSTART:{start:{fmt}}",
+        f"DTEND:{start + timedelta(minutes=minutes):{fmt}}",
+        f"SUMMARY:{title}",
+        f"DESCRIPTION:{description}",
+        f"ORGANIZER:mailto:{organizer}",
+    ]
+    lines += [f"ATTENDEE:mailto:{a}" for a in attendees]
+    lines += [f"STATUS:{status}"] if status else []
+    lines += ["END:VEVENT", "END:VCALENDAR", ""]
+    return "\r\n".join(lines)

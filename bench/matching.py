@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.domain import Address, InboundMessage, MessageKind
+from agent.domain import Address, InboundMessage
 from agent.matching import Party, match_message
 from agent.store import models as m
 from agent.store.db import open_store
@@ -58,22 +58,11 @@ def build(folder: Path, deals: int) -> Repo:
 
 
 def message(kind: str, i: int) -> InboundMessage:
-    base = InboundMessage(
-        message_id=f"<{kind}{i}@x>",
+    base = InboundMessage.bare(
+        f"<{kind}{i}@x>",
         subject="Hello",
         sender=Address(f"p3@client{i}.example"),
         to=(Address("onboarding@example.com"),),
-        cc=(),
-        reply_to=(),
-        delivered_to=(),
-        date=None,
-        in_reply_to=None,
-        references=(),
-        text="",
-        new_text="",
-        kind=MessageKind.NORMAL,
-        kind_reason="",
-        auto_submitted=False,
     )
     if kind == "token":
         return replace(base, to=(Address(f"onboarding+t{i:07d}@example.com"),))

@@ -129,20 +129,8 @@ def _build(msg: Message, digest: str, agent_address: str) -> InboundMessage:
 def _unparseable(digest: str, error: Exception | None) -> InboundMessage:
     # Only reached through a bug in this module; the message is still stored and never answered.
     log.error("message %s could not be parsed: %r", digest[:12], error)
-    return InboundMessage(
-        message_id=f"<{digest[:32]}@csm-agent.invalid>",
-        subject="",
-        sender=None,
-        to=(),
-        cc=(),
-        reply_to=(),
-        delivered_to=(),
-        date=None,
-        in_reply_to=None,
-        references=(),
-        text="",
-        new_text="",
-        kind=MessageKind.NORMAL,
+    return InboundMessage.bare(
+        f"<{digest[:32]}@csm-agent.invalid>",
         kind_reason=f"could not be parsed ({error!r}); never answered",
         auto_submitted=True,
         content_hash=digest,

@@ -12,8 +12,9 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.simulation import ics_event
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, CSM, Harness, write_config
+from tests.conftest import CLIENT, Harness, write_config
 from tests.servers import Radicale
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -30,25 +31,15 @@ def calendar(radicale: Radicale) -> Any:
 
 
 def event(uid: str, title: str, start: datetime, *, sequence: int = 0, minutes: int = 45) -> str:
-    fmt = "%Y%m%dT%H%M%SZ"
-    return "\r\n".join(
-        [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//csm-agent tests//EN",
-            "BEGIN:VEVENT",
-            f"UID:{uid}",
-            f"SEQUENCE:{sequence}",
-            f"DTSTAMP:{datetime(2026, 11, 30, 9, sequence, tzinfo=UTC):{fmt}}",
-            f"DTSTART:{start:{fmt}}",
-            f"DTEND:{start + timedelta(minutes=minutes):{fmt}}",
-            f"SUMMARY:{title}",
-            f"ORGANIZER:mailto:{CSM[1]}",
-            f"ATTENDEE:mailto:{CLIENT[1]}",
-            "END:VEVENT",
-            "END:VCALENDAR",
-            "",
-        ]
+    # a calendar server's copy has no METHOD; each new version has a later DTSTAMP
+    return ics_event(
+        uid,
+        title,
+        start,
+        minutes,
+        stamp=datetime(2026, 11, 30, 9, sequence, tzinfo=UTC),
+        sequence=sequence,
+        method="",
     )
 
 

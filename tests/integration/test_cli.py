@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main
+from agent.simulation import ics_event
 from tests.conftest import ROOT, agent_env, start_daemon, stop_daemon, write_config
 
 
@@ -260,26 +261,18 @@ def test_no_show_from_the_command_line(cfg: Path, capsys: pytest.CaptureFixture[
     from datetime import UTC, datetime, timedelta
 
     start = datetime.now(UTC) - timedelta(minutes=5)  # started, not yet over
-    fmt = "%Y%m%dT%H%M%SZ"
     ics = cfg.parent / "state" / "calendar" / "intro.ics"
     ics.parent.mkdir(parents=True, exist_ok=True)
     ics.write_text(
-        "\r\n".join(
-            [
-                "BEGIN:VCALENDAR",
-                "VERSION:2.0",
-                "PRODID:-//t//EN",
-                "BEGIN:VEVENT",
-                "UID:cli-intro@example.com",
-                f"DTSTAMP:{start:{fmt}}",
-                f"DTSTART:{start:{fmt}}",
-                f"DTEND:{start + timedelta(hours=1):{fmt}}",
-                "SUMMARY:Acme Radio intro",
-                "ATTENDEE:mailto:jane@acme.example",
-                "END:VEVENT",
-                "END:VCALENDAR",
-                "",
-            ]
+        ics_event(
+            "cli-intro@example.com",
+            "Acme Radio intro",
+            start,
+            60,
+            stamp=start,
+            method="",
+            organizer="sam@example.com",
+            attendees=("jane@acme.example",),
         )
     )
     run(cfg, "run", "--once", capsys=capsys)

@@ -14,6 +14,7 @@ from imapclient import IMAPClient
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
+from agent.simulation import ics_event
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, Harness, agent_env, start_daemon, wait_until
 from tests.integration.conftest import PASSWORD, imap_config
@@ -317,25 +318,8 @@ def test_an_invitation_delivered_to_the_mailbox_is_picked_up_by_the_watcher(
     h = harness_for(imap_config(tmp_path, dovecot, user))
     h.add_deal()
     start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
-    fmt = "%Y%m%dT%H%M%SZ"
-    ics = "\r\n".join(
-        [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//Google Inc//Google Calendar 70.9054//EN",
-            "METHOD:REQUEST",
-            "BEGIN:VEVENT",
-            "UID:imap-invite@google.com",
-            "SEQUENCE:0",
-            f"DTSTAMP:{start:{fmt}}",
-            f"DTSTART:{start:{fmt}}",
-            f"DTEND:{start + timedelta(minutes=45):{fmt}}",
-            "SUMMARY:Acme Radio kick-off",
-            f"ORGANIZER:mailto:{CLIENT[1]}",
-            "END:VEVENT",
-            "END:VCALENDAR",
-            "",
-        ]
+    ics = ics_event(
+        "imap-invite@google.com", "Acme Radio kick-off", start, stamp=start, organizer=CLIENT[1], attendees=()
     )
     dovecot.deliver(
         user,

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from agent.commands import Command, parse_commands
-from agent.domain import Address, InboundMessage, MessageKind
+from agent.domain import Address, InboundMessage
 from agent.mailboxes.authenticity import verify_sender
 
 
@@ -54,24 +52,9 @@ def test_ordinary_mail_is_not_taken_for_a_command(subject: str, body: str) -> No
 
 
 def message(sender: str, *auth: str) -> InboundMessage:
-    base = InboundMessage(
-        message_id="<m@x>",
-        subject="advance",
-        sender=Address(sender),
-        to=(),
-        cc=(),
-        reply_to=(),
-        delivered_to=(),
-        date=None,
-        in_reply_to=None,
-        references=(),
-        text="",
-        new_text="",
-        kind=MessageKind.NORMAL,
-        kind_reason="",
-        auto_submitted=False,
+    return InboundMessage.bare(
+        "<m@x>", subject="advance", sender=Address(sender), authentication_results=auth
     )
-    return replace(base, authentication_results=auth)
 
 
 INTERNAL = ("example.com",)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import ClassVar
 
-from agent.domain import Address, ForwardedBlock, InboundMessage, MeetingVersion, MessageKind
+from agent.domain import Address, ForwardedBlock, InboundMessage, MeetingVersion
 from agent.matching import Party, match_meeting, match_message
 
 PARTY = Party("onboarding@example.com", ("example.com",))
@@ -45,24 +45,9 @@ class Directory:
 
 
 def msg(sender: str, to: list[str], subject: str = "Hello", **kw: object) -> InboundMessage:
-    base = InboundMessage(
-        message_id="<m@x>",
-        subject=subject,
-        sender=Address(sender),
-        to=tuple(Address(a) for a in to),
-        cc=(),
-        reply_to=(),
-        delivered_to=(),
-        date=None,
-        in_reply_to=None,
-        references=(),
-        text="",
-        new_text="",
-        kind=MessageKind.NORMAL,
-        kind_reason="",
-        auto_submitted=False,
+    return InboundMessage.bare(
+        "<m@x>", subject=subject, sender=Address(sender), to=tuple(Address(a) for a in to), **kw
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
 
 
 D = Directory()
