@@ -57,7 +57,7 @@ class App:
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
-            self._sessions = open_store(self.config.store_url)
+            self._sessions = open_store(self.config.store_url, self.config.store.busy_timeout_seconds)
         return self._sessions
 
     @contextmanager
@@ -124,7 +124,7 @@ def _run(app: App) -> int:
 
 def cmd_status(app: App) -> int:
     """How each part is doing: last success and error, backlog, quarantine and outbox sizes."""
-    data = status_data(app.config, app.sessions)
+    data = status_data(app.config, app.sessions, app.clock.now())
 
     def text(d: dict[str, Any]) -> str:
         lines = [f"state {d['state']}: {d['deals']} deals"]
@@ -142,6 +142,12 @@ def cmd_status(app: App) -> int:
             f"  quarantined: {d['quarantined']}; unmatched mail: {d['unmatched']}; "
             f"timers pending: {d['timers_pending']}"
         )
+        lat = d["latency"]
+        if lat["count"]:
+            lines.append(
+                f"  reaction time (arrival to email sent), last 24 h: median {lat['p50']} s, "
+                f"95% within {lat['p95']} s, worst {lat['max']} s, over {lat['count']} emails"
+            )
         return "\n".join(lines)
 
     out(data, app.args.json, text)

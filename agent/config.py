@@ -110,6 +110,12 @@ class AgentSection(Section):
 
 class StoreSection(Section):
     url: str = Field("", description="SQLAlchemy URL; empty means sqlite at <state>/agent.db")
+    busy_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="SQLite: how long a write waits for another process's lock before the pass is "
+        "rolled back and retried later",
+    )
 
 
 class ServerSection(Secret):
@@ -146,8 +152,17 @@ class MailboxSection(ServerSection):
 class TransportSection(ServerSection):
     backend: Literal["file", "smtp", "exchange", "graph"] = "file"
     path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
-    max_attempts: int = Field(8, ge=1, le=100, description="Give up on an email after this many attempts")
+    max_attempts: int = Field(
+        100, ge=1, le=10000, description="Give up on an email after this many attempts (or retry_for_hours)"
+    )
     retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; it doubles each time")
+    retry_max_seconds: float = Field(1800.0, gt=0, description="The longest wait between two attempts")
+    retry_for_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Keep retrying a deferred email (4xx, server unreachable) this long after its first "
+        "attempt, then give up and tell the Responsible person",
+    )
     sent_folder: str = Field(
         "", description="Append a copy of each sent email to this IMAP folder of [mailbox]"
     )

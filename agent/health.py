@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,11 +23,18 @@ from agent.store.repo import Repo
 log = logging.getLogger(__name__)
 
 
-def status_data(config: Config, sessions: sessionmaker[Session]) -> dict[str, Any]:
-    """Each part's last success and last error, the backlog, and the sizes of what waits."""
+LATENCY_WINDOW = timedelta(hours=24)
+
+
+def status_data(
+    config: Config, sessions: sessionmaker[Session], now: datetime | None = None
+) -> dict[str, Any]:
+    """Each part's last success and last error, the backlog, the sizes of what waits, the reaction time."""
+    now = now or datetime.now(UTC)
     with sessions.begin() as s:
         repo = Repo(s)
         data: dict[str, Any] = {"state": str(config.state_dir), **repo.counts()}
+        data["latency"] = latency_summary(repo.reaction_seconds(now - LATENCY_WINDOW))
         for part, backend in (
             ("mailbox", config.mailbox.backend),
             ("calendar", config.calendar.backend),
@@ -36,6 +45,22 @@ def status_data(config: Config, sessions: sessionmaker[Session]) -> dict[str, An
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
     return data
+
+
+def latency_summary(seconds: list[float]) -> dict[str, Any]:
+    """Arrival to action over the window: how many, median, 95th percentile, worst (sorted input)."""
+
+    def rank(q: float) -> float | None:
+        # nearest rank: a value that really occurred, not an interpolation between two
+        return round(seconds[max(0, math.ceil(q * len(seconds)) - 1)], 3) if seconds else None
+
+    return {
+        "window_hours": LATENCY_WINDOW.total_seconds() / 3600,
+        "count": len(seconds),
+        "p50": rank(0.5),
+        "p95": rank(0.95),
+        "max": rank(1.0),
+    }
 
 
 def metrics_text(data: dict[str, Any]) -> str:
@@ -63,6 +88,22 @@ def metrics_text(data: dict[str, Any]) -> str:
             f"# TYPE csm_agent_{name} gauge",
             f"csm_agent_{name} {data[name]}",
         ]
+    latency = data["latency"]
+    lines += [
+        "# HELP csm_agent_action_latency_seconds From an input's arrival (a message reaching the mailbox, "
+        "a call ending, a delayed email coming due) to the email it caused being sent; last 24 h.",
+        "# TYPE csm_agent_action_latency_seconds gauge",
+    ]
+    lines += [
+        f'csm_agent_action_latency_seconds{{quantile="{q}"}} {latency[k]}'
+        for q, k in (("0.5", "p50"), ("0.95", "p95"), ("1", "max"))
+        if latency[k] is not None
+    ]
+    lines += [
+        "# HELP csm_agent_actions_24h Emails sent in the last 24 h that the latency is measured over.",
+        "# TYPE csm_agent_actions_24h gauge",
+        f"csm_agent_actions_24h {latency['count']}",
+    ]
     lines += [
         "# HELP csm_agent_part_up 1 when the part's last attempt worked.",
         "# TYPE csm_agent_part_up gauge",

@@ -51,6 +51,8 @@ class Cause:
 
     event_id: int
     key: str
+    # when the input reached the agent's mailbox or calendar, or came due: where latency starts
+    arrived_at: datetime
     meeting: m.Meeting | None = None
 
 
@@ -73,11 +75,18 @@ class Processor:
 
     # --- entry points ------------------------------------------------------------
     def begin(
-        self, repo: Repo, key: str, source: str, now: datetime, content_hash: str | None = None
+        self,
+        repo: Repo,
+        key: str,
+        source: str,
+        now: datetime,
+        content_hash: str | None = None,
+        arrived_at: datetime | None = None,
     ) -> Cause | None:
         """Record the inbound event; None when it was handled before (at-least-once delivery upstream).
 
         A mail is also known by its content: after a UIDVALIDITY change it comes back under a new key.
+        `arrived_at` is when the input reached the source (never later than now); default now.
         """
         if repo.event(key) is not None or (content_hash and repo.event_with_hash(content_hash)):
             return None
@@ -85,7 +94,7 @@ class Processor:
             key=key, source=source, status="processed", received_at=now, content_hash=content_hash
         )
         repo.add(row)
-        return Cause(row.id, key)
+        return Cause(row.id, key, min(arrived_at or now, now))
 
     def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
         """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules."""
@@ -530,6 +539,7 @@ class Processor:
             status="queued",
             due_at=due,
             created_at=now,
+            ready_at=cause.arrived_at if due <= now else due,
             rule=rule,
             stage=deal.stage,
             # only an email about a held meeting depends on it: a cancellation notice must still go
@@ -670,6 +680,7 @@ class Processor:
             status="queued",
             due_at=now,
             created_at=now,
+            ready_at=cause.arrived_at,
             rule="",
             stage="",
             about_message_id=about_message_id,

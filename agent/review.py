@@ -132,6 +132,8 @@ class Reviews:
 
     @staticmethod
     def _release(repo: Repo, draft: m.OutboxEmail, now: datetime, why: str, cause: Cause) -> None:
+        # the time a person took to review is theirs: the agent's reaction starts with their answer
+        draft.ready_at = draft.due_at if draft.due_at > now else cause.arrived_at
         draft.status, draft.due_at = "queued", max(draft.due_at, now)
         repo.audit(
             now,

@@ -15,8 +15,8 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from datetime import time as dt_time
-from datetime import timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -41,12 +41,13 @@ from agent.outbox.transports import load as load_transport
 from agent.pipeline.loader import LoadResult, Pipeline, load_pipelines
 from agent.processor import Cause, Processor
 from agent.store import models as m
-from agent.store.db import open_store
+from agent.store.db import STORE_FAILURES, StoreUnavailable, open_store
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
 DIGEST_AT = dt_time(9, 0)  # the unmatched-mail digest goes out after this, local time
 QUICK_PASS_SECONDS = 30.0  # the longest a due timer (a recap, a delayed email) waits between full passes
+STORE_BACKOFF_MAX = 60.0  # while the database is locked or full, passes are retried at most this far apart
 
 # A unit of work inside one transaction; it may return a label such as "unmatched".
 Work = Callable[[Repo, Cause], str | None]
@@ -129,7 +130,7 @@ class Agent:
         self.reload_requested = False
         self.clock = clock or SystemClock()
         self.runtime = load_runtime(config)
-        self.sessions = sessions or open_store(config.store_url)
+        self.sessions = sessions or open_store(config.store_url, config.store.busy_timeout_seconds)
         self.mailbox = mailboxes.load(config, DbCursors(self.sessions, self.clock))
         self.calendar = calendars.load(config, DbCursors(self.sessions, self.clock))
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
@@ -144,6 +145,7 @@ class Agent:
         )
         self.stop_requested = False
         self.last_mail_error = ""
+        self.store_failures = 0  # passes in a row that the database refused
 
     @property
     def processor(self) -> Processor:
@@ -171,7 +173,12 @@ class Agent:
                     return
                 digest = hashlib.sha256(raw.data).hexdigest()
                 outcome = self.process(
-                    raw.key, "mail", raw.data, self._mail_work(raw.data), content_hash=digest
+                    raw.key,
+                    "mail",
+                    raw.data,
+                    self._mail_work(raw.data),
+                    content_hash=digest,
+                    arrived_at=raw.arrived_at,
                 )
                 report.messages += outcome in ("processed", "unmatched")
                 report.quarantined += outcome == "quarantined"
@@ -198,6 +205,8 @@ class Agent:
         try:
             self._ingest_calendar(report)
             self.health("calendar")
+        except StoreUnavailable:
+            raise  # ours, not the calendar's: the pass stops and is tried again
         except Exception as exc:  # a calendar server answering 500 must not stop mail, timers or sending
             log.warning("calendar %s unavailable: %s", self.calendar.name, exc)
             self.health("calendar", f"{type(exc).__name__}: {exc}")
@@ -258,7 +267,9 @@ class Agent:
                     return None
 
                 # timer id + due time (DESIGN.md): a timer re-armed for later fires again, once
-                outcome = self.process(f"timer:{key}@{due_at.isoformat()}", "timer", None, work)
+                outcome = self.process(
+                    f"timer:{key}@{due_at.isoformat()}", "timer", None, work, arrived_at=due_at
+                )
                 if outcome != "processed":
                     self._disarm(timer_id)  # quarantined or seen before: never fire it again
                 report.timers += outcome == "processed"
@@ -359,12 +370,15 @@ class Agent:
         work: Work,
         content_hash: str | None = None,
         retry_of: int | None = None,
+        arrived_at: datetime | None = None,
     ) -> str:
         """Run `work` for one item in one transaction.
 
         Returns "processed" (or the work's own label, e.g. "unmatched"), "seen" when the item was
         handled before, or "quarantined". `retry_of` is the quarantined row being tried again: it
         goes in the same transaction, so a crash or a new failure leaves it where it was.
+        Raises StoreUnavailable when the database itself failed: the item was not at fault, so it
+        is not quarantined; nothing was committed or acknowledged, and the next pass tries again.
         """
         try:
             with self.sessions.begin() as s:
@@ -372,15 +386,23 @@ class Agent:
                 if retry_of is not None:
                     s.delete(s.get(m.InboundEvent, retry_of))
                     s.flush()
-                cause = self.processor.begin(repo, key, source, self.clock.now(), content_hash)
+                cause = self.processor.begin(
+                    repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at
+                )
                 if cause is None:
                     return "seen"
                 label = work(repo, cause)
             return label or "processed"
+        except STORE_FAILURES as exc:
+            raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
             log.exception("quarantining %s", key)
             error = f"{type(exc).__name__}: {exc}"
-            return "quarantined" if self.quarantine(key, source, payload, error, content_hash) else "seen"
+            try:
+                kept = self.quarantine(key, source, payload, error, content_hash)
+            except STORE_FAILURES as store_exc:
+                raise StoreUnavailable(f"{key}: {store_exc.orig}") from store_exc
+            return "quarantined" if kept else "seen"
 
     def quarantine(
         self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None
@@ -446,7 +468,8 @@ class Agent:
         health = None
         if self.config.daemon.health_port:
             health = serve_health(
-                self.config.daemon.health_port, lambda: status_data(self.config, self.sessions)
+                self.config.daemon.health_port,
+                lambda: status_data(self.config, self.sessions, self.clock.now()),
             )
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         while not self.stop_requested:
@@ -456,11 +479,7 @@ class Agent:
             scheduler.run_pending()
             # Between full passes, wait on the mailbox (IMAP IDLE pushes new mail at once), then
             # take in mail, fire due timers and send: a reply gets its answer within seconds.
-            idle = scheduler.idle_seconds
-            self.mailbox.wait(
-                min(QUICK_PASS_SECONDS, self._until_next_due(), max(0.0, idle if idle is not None else 1.0)),
-                lambda: self.stop_requested,
-            )
+            self.mailbox.wait(self._wait_seconds(scheduler), lambda: self.stop_requested)
             if not self.stop_requested:
                 self._safe_pass(quick=True)
         self.mailbox.close()
@@ -493,6 +512,16 @@ class Agent:
         )
         return True
 
+    def _wait_seconds(self, scheduler: schedule.Scheduler) -> float:
+        if self.store_failures:  # the database refused the last pass: back off, 2, 4, ... 60 s
+            return min(STORE_BACKOFF_MAX, 2.0**self.store_failures)
+        idle = scheduler.idle_seconds
+        try:
+            until_due = self._until_next_due()
+        except STORE_FAILURES:
+            until_due = QUICK_PASS_SECONDS
+        return min(QUICK_PASS_SECONDS, until_due, max(0.0, idle if idle is not None else 1.0))
+
     def _until_next_due(self) -> float:
         """Seconds until the next timer or email comes due: a recap goes out within a second of its time."""
         with self.sessions.begin() as s:
@@ -504,6 +533,7 @@ class Agent:
         # `schedule` does not catch exceptions: one failing pass must not end the daemon.
         try:
             report = self.run_once(calendar=not quick)
+            self.store_failures = 0
             if report.messages or report.meetings or report.timers or report.outbox.sent:
                 log.info(
                     "pass: %d messages, %d meetings, %d timers, %d emails sent, %d quarantined",
@@ -513,6 +543,15 @@ class Agent:
                     report.outbox.sent,
                     report.quarantined,
                 )
+        except (StoreUnavailable, *STORE_FAILURES) as exc:
+            # Locked by another program, disk full, server gone: every item's transaction rolled back
+            # and nothing was acknowledged, so nothing is lost; the same items come again.
+            self.store_failures += 1
+            log.error(
+                "the database refused a write (%s); nothing was lost, the pass is retried in %.0f s",
+                exc,
+                min(STORE_BACKOFF_MAX, 2.0**self.store_failures),
+            )
         except Exception:
             log.exception("pass failed; retrying at the next interval")
 

@@ -97,7 +97,8 @@ class Simulation:
         return mid
 
     def deliver(self, data: bytes) -> None:
-        self.maildir.deliver(data, f"{self.clock.now().timestamp():.0f}.{next(self._ids)}.test")
+        now = self.clock.now()
+        self.maildir.deliver(data, f"{now.timestamp():.0f}.{next(self._ids)}.test", at=now)
 
     def meeting(
         self,

@@ -27,5 +27,6 @@ class IcsFolder:
             digest = hashlib.sha256(data).hexdigest()[:32]
             if self._seen.get(path) == digest:
                 continue  # unchanged since the last pass: skip the parse
-            self._seen[path] = digest
             yield CalendarObject(f"ics:{path.name}:{digest}", str(path), data)
+            # only once it was taken in: when the database refused it, the next pass reads it again
+            self._seen[path] = digest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from agent.config import Config
@@ -15,6 +16,15 @@ class RawMail:
     key: str  # natural key of this copy: maildir:<folder>:<name> or imap:<folder>:<uidvalidity>:<uid>
     data: bytes
     cursor: str = ""  # the source's position after this message, stored once it is processed
+    # when the mailbox got it (IMAP INTERNALDATE, the Maildir file's time): where latency starts
+    arrived_at: datetime | None = None
+
+
+def arrival(value: datetime | None) -> datetime | None:
+    """A server's arrival time as aware UTC (imapclient gives naive local time by default)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC)
 
 
 class CursorStore(Protocol):

@@ -30,7 +30,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from agent.config import MailboxSection
-from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail, arrival
 from agent.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -105,13 +105,18 @@ class ImapMailbox:
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
         for start in range(0, len(uids), self.s.batch_size):
             batch = uids[start : start + self.s.batch_size]
-            fetched: dict[int, dict[bytes, Any]] = client.fetch(batch, ["BODY.PEEK[]"])
+            fetched: dict[int, dict[bytes, Any]] = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
                 if data is None:
                     continue  # expunged between SEARCH and FETCH
                 # the key names the account too: another mailbox may reuse the same UIDVALIDITY and UIDs
-                yield RawMail(f"{self.source}:{uidvalidity}:{uid}", bytes(data), f"{uidvalidity}:{uid}")
+                yield RawMail(
+                    f"{self.source}:{uidvalidity}:{uid}",
+                    bytes(data),
+                    f"{uidvalidity}:{uid}",
+                    arrival(fetched[uid].get(b"INTERNALDATE")),
+                )
 
     def _last_uid(self, uidvalidity: int) -> int:
         stored = self.cursors.get(self.source)

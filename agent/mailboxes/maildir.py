@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.mailboxes import RawMail
@@ -30,7 +31,8 @@ class MaildirMailbox:
                 data = Path(entry.path).read_bytes()
             except FileNotFoundError:
                 continue  # another reader took it
-            yield RawMail(self._key(entry.name), data)
+            arrived = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
+            yield RawMail(self._key(entry.name), data, arrived_at=arrived)
 
     def ack(self, mail: RawMail, outcome: str) -> None:
         unique = mail.key.rsplit(":", 1)[1]
@@ -54,10 +56,15 @@ class MaildirMailbox:
     def _key(self, filename: str) -> str:
         return f"maildir:{self.root.resolve()}:{filename.split(':', 1)[0]}"
 
-    def deliver(self, data: bytes, unique: str) -> Path:
-        """Drop a message into new/ the Maildir way (tmp/ then rename); used by the demo and tests."""
+    def deliver(self, data: bytes, unique: str, at: datetime | None = None) -> Path:
+        """Drop a message into new/ the Maildir way (tmp/ then rename); used by the demo and tests.
+
+        `at` sets the file's time, which is when the message arrived (a simulated clock's now).
+        """
         tmp = self.root / "tmp" / unique
         tmp.write_bytes(data)
+        if at is not None:
+            os.utime(tmp, (at.timestamp(), at.timestamp()))
         target = self.root / "new" / unique
         os.replace(tmp, target)
         return target

@@ -22,6 +22,7 @@ from agent.config import Config
 from agent.outbox.compose import compose
 from agent.outbox.transports import SendResult, Transport, TransportError
 from agent.store import models as m
+from agent.store.db import STORE_FAILURES
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Outbox:
                 break
             try:
                 self._one(email_id, result)
+            except STORE_FAILURES:
+                raise  # the database, not the email: nothing recorded, the pass is retried (service)
             except Exception as exc:  # one email that cannot be built or sent must not hold up the others
                 log.exception("outbox %d cannot be sent", email_id)
                 self._failed(email_id, f"{type(exc).__name__}: {exc}", True, True, result)
@@ -140,6 +143,7 @@ class Outbox:
                 )
             email.status = "sending"
             email.attempts += 1
+            email.first_attempt_at = email.first_attempt_at or now
         try:
             sent = self.transport.send(message, recipients, email_id)
         except TransportError as exc:
@@ -236,7 +240,14 @@ class Outbox:
             row = repo.outbox(email_id)
             assert row is not None
             row.last_error = error
-            gave_up = permanent or row.attempts >= settings.max_attempts
+            # Like a mail server's queue lifetime: a server refusing for an hour (or a night) only
+            # delays the email; it is given up on after retry_for_hours or max_attempts.
+            started = row.first_attempt_at or now
+            gave_up = (
+                permanent
+                or row.attempts >= settings.max_attempts
+                or now - started >= timedelta(hours=settings.retry_for_hours)
+            )
             if gave_up:
                 row.status = "failed"
                 result.failed += 1
@@ -251,9 +262,9 @@ class Outbox:
                 )
             else:
                 # exponential backoff with jitter, so a flapping server is not hammered in lockstep
-                delay = min(3600.0, settings.retry_base_seconds * 2 ** (row.attempts - 1)) * random.uniform(
-                    0.8, 1.2
-                )
+                delay = min(
+                    settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (row.attempts - 1)
+                ) * random.uniform(0.8, 1.2)
                 row.status, row.due_at = "queued", now + timedelta(seconds=delay)
                 result.postponed += 1
                 repo.audit(

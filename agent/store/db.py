@@ -10,6 +10,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.config import private_dir
@@ -17,13 +18,22 @@ from agent.errors import InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# The database itself failing (locked, disk full, I/O error, connection lost), as opposed to
+# bad data: the transaction rolls back, and the work is tried again later instead of being
+# quarantined, since the input is not at fault.
+STORE_FAILURES = (OperationalError, InterfaceError)
 
-def make_engine(url: str) -> Engine:
+
+class StoreUnavailable(Exception):
+    """The store could not write (or read) just now; nothing was committed, so nothing is lost."""
+
+
+def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             _private_file(Path(path))
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -71,12 +81,12 @@ def schema_state(engine: Engine) -> tuple[str | None, str]:
     return current, head
 
 
-def open_store(url: str) -> sessionmaker[Session]:
+def open_store(url: str, busy_timeout: float = 30.0) -> sessionmaker[Session]:
     """Open the store; a new database gets the schema, an old one must be upgraded on purpose.
 
     Upgrades never run silently: an operator runs `python -m agent migrate` (after a backup).
     """
-    engine = make_engine(url)
+    engine = make_engine(url, busy_timeout)
     current, head = schema_state(engine)
     if current is None:
         migrate(engine)  # empty: nothing to lose

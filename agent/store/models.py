@@ -256,6 +256,12 @@ class OutboxEmail(Base):
     due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # When it could first have gone: the arrival of the input that caused it (a reply, a calendar
+    # change, a timer coming due), or its due time when it was delayed; sent_at - ready_at is the
+    # agent's reaction time, reported by `status` and /metrics.
+    ready_at: Mapped[datetime | None]
+    # 4xx and unreachable servers are retried for [transport] retry_for_hours from this moment
+    first_attempt_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     # per recipient: "sent", "deferred: 451 ...", "refused: 550 ..."; a retry goes to the others only

@@ -312,6 +312,17 @@ class Repo:
             "deals": self.s.scalar(select(func.count()).select_from(m.Deal)),
         }
 
+    def reaction_seconds(self, since: datetime) -> list[float]:
+        """For each email sent since then: seconds from when it was ready to go to when it went."""
+        q = select(m.OutboxEmail.ready_at, m.OutboxEmail.sent_at).where(
+            m.OutboxEmail.status == "sent",
+            m.OutboxEmail.sent_at >= since,
+            m.OutboxEmail.ready_at.is_not(None),
+        )
+        return sorted(
+            max(0.0, (sent - ready).total_seconds()) for ready, sent in self.s.execute(q) if sent and ready
+        )
+
     def email_history(self, email: m.OutboxEmail) -> list[m.AuditEntry]:
         """The audit entries about one email, oldest first."""
         q = select(m.AuditEntry).where(

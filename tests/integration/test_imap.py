@@ -361,3 +361,14 @@ def test_no_secret_appears_in_a_verbose_log(
     # ... but never the secret. imapclient masks logins itself; test_logs.py shows the agent's own filter,
     # which also covers what any other library or our own code might log.
     assert secret not in done.stderr
+
+
+@pytest.mark.integration
+def test_arrival_time_is_the_servers_internaldate_in_utc(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    before = datetime.now(UTC).replace(microsecond=0)
+    dovecot.deliver(user, email("Timed"))
+    [raw] = list(h.agent.mailbox.fetch())
+    # where the reaction-time metric starts: when Dovecot got it, not the Date header (2026-11-30 09:00)
+    assert raw.arrived_at is not None and raw.arrived_at.utcoffset() == UTC.utcoffset(None)
+    assert before <= raw.arrived_at <= datetime.now(UTC)

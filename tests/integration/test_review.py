@@ -110,3 +110,28 @@ def test_review_is_configured_per_csm(tmp_path: Path) -> None:
     h = reviewing(tmp_path, f'templates = ["recap"]\nper_csm = {{ "{CSM[1]}" = [] }}')
     assert status(h, "recap") == "sent"  # Sam reviews nothing
     assert not any("Review before it goes" in m["Subject"] for m in h.sent())
+
+
+def test_reaction_time_counts_from_the_reviewers_answer_not_from_the_draft(tmp_path: Path) -> None:
+    from agent.health import metrics_text, status_data
+
+    h = reviewing(tmp_path, 'templates = ["recap"]\nanswer_within_hours = 48')
+    request = review_request(h)
+    h.at(INTRO_AT + timedelta(hours=5))  # the CSM answers four hours after the draft was made
+    h.mail(
+        CSM,
+        [AGENT],
+        f"Re: {request['Subject']}",
+        "send",
+        headers={"In-Reply-To": request["Message-ID"], "References": request["Message-ID"]},
+    )
+    h.at(INTRO_AT + timedelta(hours=5, seconds=3))  # the agent sees it three seconds after it arrived
+    h.run()
+    assert status(h, "recap") == "sent"
+    data = status_data(h.config, h.agent.sessions, h.clock.now())["latency"]
+    # the review request went the moment the call's completion came due (0 s); the recap 3 s after
+    # the answer arrived, not the 4 hours the draft waited for a person
+    assert (data["count"], data["p50"], data["max"]) == (2, 0.0, 3.0)
+    metrics = metrics_text(status_data(h.config, h.agent.sessions, h.clock.now()))
+    assert 'csm_agent_action_latency_seconds{quantile="1"} 3.0' in metrics
+    assert "csm_agent_actions_24h 2" in metrics
