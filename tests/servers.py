@@ -229,7 +229,8 @@ class SmtpRelay:
     """aiosmtpd with STARTTLS (or implicit TLS) and AUTH that delivers each recipient into Dovecot over LMTP.
 
     Faults are injected per test: `rcpt_codes` answers RCPT for an address (kept until
-    removed), `data_codes` answers the next DATA commands (consumed one by one).
+    removed), `data_codes` answers the next DATA commands (consumed one by one), `refusing`
+    answers every DATA while it is set.
     """
 
     def __init__(
@@ -250,6 +251,8 @@ class SmtpRelay:
         self.port = free_port()
         self.rcpt_codes: dict[str, str] = {}
         self.data_codes: list[str] = []
+        self.refusing = ""
+        self.refused = 0  # DATA commands answered with `refusing`
         self.accepted: list[tuple[str, list[str]]] = []  # (Message-ID, recipients) of each delivery
         relay = self
 
@@ -271,6 +274,9 @@ class SmtpRelay:
             async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
                 if relay.data_codes:
                     return relay.data_codes.pop(0)
+                if relay.refusing:
+                    relay.refused += 1
+                    return relay.refusing
                 data = envelope.original_content or envelope.content
                 with smtplib.LMTP("127.0.0.1", relay.dovecot.lmtp_port) as lmtp:
                     for rcpt in envelope.rcpt_tos:  # one recipient per LMTP transaction (RECIPES.md)

@@ -105,6 +105,53 @@ def test_a_451_is_retried_later_and_delivers_once(
 
 
 @pytest.mark.integration
+def test_a_server_refusing_for_three_hours_only_delays_the_email(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    h = harness(smtp_config(tmp_path, smtp, certs))
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    smtp.refusing = "451 4.3.0 Temporarily refusing mail"
+    try:
+        for minute in range(0, 181, 5):  # the daemon's passes over three hours of refusals
+            h.at(MONDAY + timedelta(minutes=minute))
+            h.run()
+        [email] = outbox(h)
+        # 60 s doubling to at most 30 min between attempts: it keeps trying, for 24 hours
+        assert email["status"] == "queued" and "451" in email["error"]
+        assert smtp.refused == email["attempts"] >= 9
+    finally:
+        smtp.refusing = ""
+    h.at(MONDAY + timedelta(hours=4))
+    h.run()
+    [email] = outbox(h)  # and no failure notice to the CSM: nothing failed
+    assert email["status"] == "sent"
+    assert len(received(dovecot, "jane", email["message_id"])) == 1
+
+
+@pytest.mark.integration
+def test_an_email_deferred_past_retry_for_hours_fails_and_the_csm_is_told_once(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    cfg = smtp_config(tmp_path, smtp, certs)
+    cfg.write_text(cfg.read_text().replace("[transport]", "[transport]\nretry_for_hours = 2"))
+    h = harness(cfg)
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    smtp.refusing = "451 4.3.0 Temporarily refusing mail"
+    try:
+        for minute in range(0, 181, 10):
+            h.at(MONDAY + timedelta(minutes=minute))
+            h.run()
+    finally:
+        smtp.refusing = ""
+    h.at(MONDAY + timedelta(hours=4))
+    h.run()
+    intro = next(e for e in outbox(h) if e["template"] == "intro")
+    notices = [e for e in outbox(h) if e["template"] == "notice"]
+    assert intro["status"] == "failed" and received(dovecot, "jane", intro["message_id"]) == []
+    assert len(notices) == 1 and notices[0]["status"] == "sent"  # once, not on every retry
+
+
+@pytest.mark.integration
 def test_a_550_for_one_of_three_recipients_refuses_only_that_one(
     tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
 ) -> None:
