@@ -148,6 +148,13 @@ protocol lmtp {{
         wait_for_port(self.lmtp_port)
 
     def stop(self) -> None:
+        """Stop the server as a machine going away would: the master and every client connection."""
+        self._stop_master()
+        # `dovecot stop` leaves running imap processes serving their clients (an IDLE goes on
+        # unanswered but alive): end them too, or a test of an unreachable server tests nothing.
+        subprocess.run(["pkill", "-KILL", "-f", f"^dovecot-csm-test-{self.imap_port}/"], check=False)
+
+    def _stop_master(self) -> None:
         pid_file = self.base / "run" / "master.pid"
         if not pid_file.exists():
             return

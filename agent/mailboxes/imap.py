@@ -35,7 +35,6 @@ from agent.tls import client_context
 
 log = logging.getLogger(__name__)
 NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, imaplib.IMAP4.error, EOFError)
-MAX_BACKOFF = 300.0
 
 
 class ImapMailbox:
@@ -75,7 +74,7 @@ class ImapMailbox:
     def _failed(self, exc: BaseException) -> None:
         """Drop the connection and back off exponentially, with jitter so many agents don't reconnect in step."""
         self.failures += 1
-        delay = min(MAX_BACKOFF, 2.0 ** min(self.failures, 10)) * random.uniform(0.5, 1.0)
+        delay = min(self.s.reconnect_max_seconds, 2.0 ** min(self.failures, 10)) * random.uniform(0.5, 1.0)
         self.retry_at = time.monotonic() + delay
         log.warning("%s: %s: %s; retrying in %.1f s", self.source, type(exc).__name__, exc, delay)
         if self.client is not None:

@@ -213,6 +213,41 @@ def test_a_kicked_client_and_a_restarted_server_miss_nothing(
     assert subjects(h) == ["Arrived while kicked out", "Arrived after the restart"]
 
 
+@pytest.mark.integration
+def test_while_the_imap_server_is_unreachable_timers_and_sending_go_on_and_mail_comes_after(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    from datetime import timedelta
+
+    from agent.clock import SystemClock
+    from agent.health import status_data
+
+    cfg = imap_config(
+        tmp_path, dovecot, user, "reconnect_max_seconds = 2\n[calendar]\ncompletion_grace_minutes = 0"
+    )
+    cfg.write_text(cfg.read_text() + "\n[daemon]\npoll_seconds = 300\n")
+    h = Harness(load_config(cfg), ManualClock(datetime.now(UTC)))
+    h.agent.clock = h.agent.outbox.clock = SystemClock()  # real time, as in production
+    h.add_deal()
+    call_end = datetime.now(UTC) + timedelta(seconds=6)
+    h.meeting("intro", "Acme Radio introduction call", call_end - timedelta(minutes=30), 30)
+    with Running(h):
+        wait_until(lambda: h.agent.mailbox.client is not None)  # type: ignore[attr-defined]
+        dovecot.stop()
+        try:
+            # the call ends while the server is away: its recap still goes (the file transport)
+            wait_until(lambda: "recap" in h.sent_templates(), timeout=30)
+            time.sleep(8)  # several reconnects fail meanwhile, 2 s apart at most
+            mailbox = status_data(h.config, h.agent.sessions)["mailbox"]
+            assert h.agent.mailbox.failures >= 3  # type: ignore[attr-defined]
+            assert "Connection refused" in mailbox["last_error"] or "reconnecting" in mailbox["last_error"]
+        finally:
+            dovecot.start()
+        dovecot.deliver(user, email("Sent while the server was down"))
+        wait_until(lambda: "Sent while the server was down" in subjects(h), timeout=30)
+        wait_until(lambda: not status_data(h.config, h.agent.sessions)["mailbox"]["last_error"], timeout=30)
+
+
 # --- killed in the middle of a batch -----------------------------------------------------------------
 @pytest.mark.integration
 def test_sigkill_in_the_middle_of_a_batch_then_restart_processes_each_message_exactly_once(
