@@ -147,6 +147,11 @@ class MailboxSection(ServerSection):
         540, ge=30, le=1740, description="Re-issue IDLE this often (RFC 2177: < 29 min)"
     )
     poll_seconds: int = Field(60, ge=1, description="Poll interval when the server has no IDLE")
+    max_message_mb: float = Field(
+        25.0,
+        gt=0,
+        description="Read only the headers of a bigger message (it is matched and logged, its body not read)",
+    )
     reconnect_max_seconds: float = Field(
         300.0, gt=0, description="Longest wait between reconnection attempts to a server that is down"
     )

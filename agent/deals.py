@@ -297,6 +297,7 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
                 "kind": msg.kind,
                 "received_at": msg.received_at.isoformat(),
                 "match_reason": msg.match_reason,
+                "excerpt": msg.excerpt,
             }
             for msg in repo.messages_for(deal.id)
         ],

@@ -192,7 +192,11 @@ class Agent:
     def _mail_work(self, data: bytes) -> Work:
         def work(repo: Repo, cause: Cause) -> str | None:
             try:
-                msg = parse_message(data, agent_address=self.config.agent.address)
+                msg = parse_message(
+                    data,
+                    agent_address=self.config.agent.address,
+                    max_bytes=int(self.config.mailbox.max_message_mb * 1e6),
+                )
             except MessageParseError as exc:
                 raise QuarantineError(f"cannot parse the message: {exc}") from exc
             return self.processor.messages.handle(repo, msg, cause, self.clock.now(), data)

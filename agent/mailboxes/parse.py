@@ -60,12 +60,19 @@ class MessageParseError(ValueError):
     """The input is not an email at all: empty, or without any header line."""
 
 
-def parse_message(raw: bytes, *, agent_address: str = "") -> InboundMessage:
-    """Parse one message. Raises :class:`MessageParseError` only for input that is not an email."""
+def parse_message(raw: bytes, *, agent_address: str = "", max_bytes: int = 0) -> InboundMessage:
+    """Parse one message. Raises :class:`MessageParseError` only for input that is not an email.
+
+    Over `max_bytes` (when > 0) only the headers are read: Python's email parser takes about
+    eight times a message's size in memory, which a 50 MB attachment would turn into 400 MB.
+    Such a message is still matched, threaded and logged by its headers.
+    """
     if not raw or not raw.strip():
         raise MessageParseError(f"not an email: the input is empty ({len(raw)} bytes)")
     digest = hashlib.sha256(raw).hexdigest()
     data = raw.lstrip(b"\r\n")  # a stray blank line before the headers would turn them into body
+    if max_bytes and len(data) > max_bytes:
+        return _headers_only(data, digest, agent_address, max_bytes)
     error: Exception | None = None
     for pol, headers_only in _ATTEMPTS:
         try:
@@ -83,13 +90,28 @@ def parse_message(raw: bytes, *, agent_address: str = "") -> InboundMessage:
     return _unparseable(digest, error)
 
 
-def _build(msg: Message, digest: str, agent_address: str) -> InboundMessage:
+def _headers_only(data: bytes, digest: str, agent_address: str, max_bytes: int) -> InboundMessage:
+    end = data.find(b"\r\n\r\n") if b"\r\n\r\n" in data[:262144] else data.find(b"\n\n")
+    head = data[: end if 0 < end < 262144 else 262144]  # a header block is never this long
+    msg = BytesParser(policy=policy.default).parsebytes(head + b"\r\n\r\n", headersonly=True)
+    if not msg.keys():
+        raise MessageParseError("not an email: no header lines (expected 'Name: value' lines first)")
+    note = (
+        f"(The body was not read: the message is {len(data) / 1e6:.1f} MB, over the "
+        f"{max_bytes / 1e6:.0f} MB of [mailbox] max_message_mb. The original stays in the mailbox.)"
+    )
+    return _build(msg, digest, agent_address, body=False, note=note)
+
+
+def _build(
+    msg: Message, digest: str, agent_address: str, *, body: bool = True, note: str = ""
+) -> InboundMessage:
     headers = HeaderReader(msg)
     subject = headers.text("subject")
     sender = next(iter(_addresses(headers, "from")), None)
     sent = _date_with_zone(headers.raw("date"))
-    text = body_text(msg)
-    calendars = _calendar_parts(msg)
+    text = body_text(msg) if body else note
+    calendars = _calendar_parts(msg) if body else []
     verdict = classify(
         msg,
         headers,
@@ -118,8 +140,8 @@ def _build(msg: Message, digest: str, agent_address: str) -> InboundMessage:
         kind_reason=verdict.reason,
         auto_submitted=verdict.auto_submitted,
         bounced_recipients=verdict.bounced_recipients,
-        forwarded=() if returned else _forwarded(msg, headers, text, subject, zone),
-        attachments=_attachments(msg),
+        forwarded=() if returned or not body else _forwarded(msg, headers, text, subject, zone),
+        attachments=_attachments(msg) if body else (),
         calendar_parts=tuple(data for _, data in calendars),
         content_hash=digest,
         authentication_results=tuple(headers.raw_values("authentication-results")),
@@ -334,6 +356,12 @@ def _attachments(msg: Message) -> tuple[Attachment, ...]:
 
 def _size(part: Message) -> int:
     if part.get_content_maintype() != "message":
+        encoded = part.get_payload()
+        if isinstance(encoded, str) and part.get("content-transfer-encoding", "").strip().lower() == "base64":
+            # from the encoded length: decoding a 20 MB attachment only to measure it costs 20 MB more
+            tail = encoded.rstrip()
+            chars = len(encoded) - sum(encoded.count(c) for c in "\r\n \t")
+            return max(0, chars * 3 // 4 - (len(tail) - len(tail.rstrip("="))))
         return len(payload_bytes(part))
     inner = part.get_payload()
     try:

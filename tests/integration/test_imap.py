@@ -407,3 +407,46 @@ def test_arrival_time_is_the_servers_internaldate_in_utc(tmp_path: Path, dovecot
     # where the reaction-time metric starts: when Dovecot got it, not the Date header (2026-11-30 09:00)
     assert raw.arrived_at is not None and raw.arrived_at.utcoffset() == UTC.utcoffset(None)
     assert before <= raw.arrived_at <= datetime.now(UTC)
+
+
+@pytest.mark.integration
+def test_a_50_mb_attachment_is_logged_by_its_headers_and_the_mail_after_it_goes_on(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    import os
+
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    deal = h.add_deal()
+    big = EmailMessage()
+    big["From"], big["To"], big["Subject"] = (
+        f"{CLIENT[0]} <{CLIENT[1]}>",
+        "onboarding@example.com",
+        "Data export",
+    )
+    big["Message-ID"] = "<export@acme-radio.example>"
+    big.set_content("Here is our export.")
+    big.add_attachment(
+        os.urandom(50 * 1024 * 1024), maintype="application", subtype="zip", filename="export.zip"
+    )
+    dovecot.deliver(user, big.as_bytes())
+    dovecot.deliver(user, email("Did the export arrive?"))
+    report = h.run()
+    assert (report.messages, report.quarantined) == (2, 0)
+    messages = {m["subject"]: m for m in h.show(deal)["messages"]}
+    assert set(messages) == {"Data export", "Did the export arrive?"}  # both on the deal, by their sender
+    assert "over the 25 MB of [mailbox] max_message_mb" in messages["Data export"]["excerpt"]
+
+
+def test_an_attachment_under_the_limit_is_measured_without_decoding_it() -> None:
+    import os
+
+    from agent.mailboxes.parse import parse_message
+
+    msg = EmailMessage()
+    msg["From"], msg["Subject"] = f"{CLIENT[0]} <{CLIENT[1]}>", "Logo"
+    msg.set_content("Our logo.")
+    for size in (1, 2, 3, 1_000_001):  # every base64 padding case
+        msg.add_attachment(os.urandom(size), maintype="image", subtype="png", filename=f"{size}.png")
+    parsed = parse_message(msg.as_bytes(), max_bytes=25_000_000)
+    assert [a.size for a in parsed.attachments] == [1, 2, 3, 1_000_001]
+    assert parsed.new_text.strip() == "Our logo."
