@@ -37,8 +37,8 @@ def corpus(name: str) -> InboundMessage:
     return parse_message((CORPUS / name).read_bytes(), agent_address=AGENT)
 
 
-def msg(text: str, **kwargs: str) -> InboundMessage:
-    return parse_message(text.encode("utf-8"), **kwargs)
+def msg(text: str, agent_address: str = "") -> InboundMessage:
+    return parse_message(text.encode("utf-8"), agent_address=agent_address)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
