@@ -118,6 +118,7 @@ class MeetingVersion:
     all_day: bool
     organizer: Address | None
     attendees: tuple[Address, ...] = ()
+    assumed: str = ""  # what the parser had to guess, e.g. an unknown time zone read as the default
 
 
 @dataclass(frozen=True)

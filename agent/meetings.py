@@ -114,7 +114,7 @@ class MeetingHandler:
             deal_id=deal.id,
             event_id=cause.event_id,
             reason=f"'{mv.title}' at {mv.start.isoformat()} is a {mtype or 'meeting of no known type'}: "
-            f"{match.reason}",
+            f"{match.reason}" + (f" (the invitation had an {mv.assumed})" if mv.assumed else ""),
         )
         if mv.cancelled:
             return

@@ -263,21 +263,28 @@ class Agent:
             if not due:
                 return
             for timer_id, key, due_at in due:
-
-                def work(repo: Repo, cause: Cause, timer_id: int = timer_id) -> str | None:
-                    timer = repo.s.get(m.Timer, timer_id)
-                    assert timer is not None
-                    self.processor.fire_timer(repo, timer, cause, self.clock.now())
-                    return None
-
-                # timer id + due time (DESIGN.md): a timer re-armed for later fires again, once
+                # timer id + due time (DESIGN.md): a timer re-armed for later fires again, once.
+                # The payload names the timer, so that a quarantined one can be retried after a fix.
                 outcome = self.process(
-                    f"timer:{key}@{due_at.isoformat()}", "timer", None, work, arrived_at=due_at
+                    f"timer:{key}@{due_at.isoformat()}",
+                    "timer",
+                    f"timer:{timer_id}".encode(),
+                    self._timer_work(timer_id),
+                    arrived_at=due_at,
                 )
                 if outcome != "processed":
                     self._disarm(timer_id)  # quarantined or seen before: never fire it again
                 report.timers += outcome == "processed"
                 report.quarantined += outcome == "quarantined"
+
+    def _timer_work(self, timer_id: int) -> Work:
+        def work(repo: Repo, cause: Cause) -> str | None:
+            timer = repo.s.get(m.Timer, timer_id)
+            assert timer is not None
+            self.processor.fire_timer(repo, timer, cause, self.clock.now())
+            return None
+
+        return work
 
     def health(self, part: str, error: str = "") -> None:
         """Remember how a part last did, for `status`: the last success, and the last error if any."""
@@ -448,6 +455,9 @@ class Agent:
             return self.process(
                 key, source, payload, self._mail_work(payload), content_hash=digest, retry_of=event_id
             )
+        if source == "timer" and payload.startswith(b"timer:"):  # e.g. a recap whose template raised
+            timer_id = int(payload.split(b":", 1)[1])
+            return self.process(key, source, payload, self._timer_work(timer_id), retry_of=event_id)
         outcomes = self._calendar_object(key, key, payload)
         if "quarantined" in outcomes:
             return "quarantined"

@@ -153,6 +153,9 @@ def _as_utf8(data: bytes) -> bytes:
     return data
 
 
+ASSUMED = "X-CSM-AGENT-ASSUMED"
+
+
 def _calendar_versions(
     calendar: Component, window_start: datetime, window_end: datetime, source: str, default_tz: str
 ) -> list[MeetingVersion]:
@@ -198,6 +201,8 @@ def _prepare_event(event: Component, floating: tzinfo, source: str, uid: str) ->
         return problem
     for tzid in localize_event(event, floating):
         log.warning("%s: VEVENT with UID %s: unknown TZID %r, read as %s", source, uid, tzid, floating)
+        # carried through recurrence expansion to each version, and from there to the deal's audit trail
+        event[ASSUMED] = f"unknown time zone {tzid!r} read as {floating}"
     if to_utc(_end(event), floating) < to_utc(_dt(event, "DTSTART"), floating):
         return "it ends before it starts"
     return ""
@@ -290,6 +295,7 @@ def _version(component: Component, series: _Series) -> MeetingVersion:
         or _text(component, "X-MICROSOFT-CDO-ALLDAYEVENT").strip().upper() == "TRUE",
         organizer=_address(component.get("ORGANIZER")),
         attendees=_attendees(component),
+        assumed=_text(component, ASSUMED),
     )
 
 

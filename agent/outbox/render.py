@@ -7,6 +7,7 @@ half-rendered email. Only the HTML body is autoescaped.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,23 @@ class TemplateSet:
                     f"{where}:{exc.lineno}: template syntax error: {exc.message}"
                 ) from exc
             except TemplateError as exc:
-                raise errors.TemplateError(f"{folder / part}: cannot render: {exc}") from exc
+                raise errors.TemplateError(f"{_line(exc, folder / part)}: cannot render: {exc}") from exc
+            except Exception as exc:  # an operation that fails on this deal's data, e.g. 10 // 0
+                raise errors.TemplateError(
+                    f"{_line(exc, folder / part)}: cannot render: {type(exc).__name__}: {exc}"
+                ) from exc
         subject = " ".join(out["subject.txt"].split())
         if not subject:
             raise errors.TemplateError(f"{folder / 'subject.txt'}: renders to an empty subject")
         return Rendered(subject, out["body.txt"], out["body.html"])
+
+
+def _line(exc: BaseException, path: Path) -> str:
+    """file:line of the template line that failed (Jinja puts template lines in the traceback)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith(str(path.parent.parent)) and frame.filename.endswith((".txt", ".html")):
+            return f"{frame.filename}:{frame.lineno}"
+    return str(path)
 
 
 def _first_name(value: Any) -> str:

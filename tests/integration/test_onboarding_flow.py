@@ -720,3 +720,60 @@ def test_a_storm_of_500_messages_from_one_sender_is_held_to_the_daily_caps(tmp_p
     assert len(h.sent()) == 10  # max_emails_per_recipient_per_day, not 500
     postponed = [e for e in h.show(deal_id)["events"] if e["kind"] == "email_postpone"]
     assert postponed and "limit" in postponed[0]["reason"]
+
+
+def test_a_template_that_raises_keeps_the_recap_aside_with_its_line_until_fixed(tmp_path: Path) -> None:
+    from agent.store.repo import Repo
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates" / "emails", templates)
+    body = templates / "recap" / "body.txt"
+    good = body.read_text()
+    # passes `check` (the sample deal has no "teams"), fails for a deal whose data breaks it
+    body.write_text(
+        good + '\nSeats per team: {{ deal.attributes.get("seats", 10) // deal.attributes.get("teams", 1) }}\n'
+    )
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace(str(ROOT / "templates" / "emails"), str(templates)))
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    broken = h.add_deal("Acme Radio", attributes={"seats": 40, "teams": 0})
+    fine = h.add_deal("Bravo Books", contacts=[ContactSpec("Bo", "bo@bravo-books.example", "client_admin")])
+    h.meeting("intro", "Acme Radio introduction call", INTRO_AT)
+    h.meeting("intro-b", "Bravo Books introduction call", INTRO_AT, attendees=("bo@bravo-books.example",))
+    h.run()
+    h.at(INTRO_AT + timedelta(hours=1))
+    report = h.run()
+
+    assert report.quarantined == 1 and h.stage(fine) == "set-up"  # the other deal goes on
+    assert h.stage(broken) == "introduction-call"  # nothing half-done: no recap, no stage change
+    with h.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+        item_id, error = item.id, item.error
+    assert f"{body}:" in error and "ZeroDivisionError" in error  # the file and line to fix
+    assert int(error.split(f"{body}:")[1].split(":")[0]) == len(good.splitlines()) + 2
+
+    body.write_text(good)  # the fix, then `python -m agent quarantine retry`
+    h.agent.reload()
+    assert h.agent.retry_quarantined(item_id) == "processed"
+    h.run()
+    assert h.stage(broken) == "set-up"
+    assert [e["template"] for e in h.show(broken)["emails"]].count("recap") == 1
+
+
+def test_an_invitation_in_an_unknown_time_zone_is_read_in_the_agents_and_the_trail_says_so(
+    harness: Harness,
+) -> None:
+    deal = harness.add_deal()
+    path = harness.meeting("intro", "Acme Radio introduction call", INTRO_AT)
+    text = path.read_text().replace(
+        "DTSTART:20261201T140000Z", "DTSTART;TZID=Atlantis/Poseidonia:20261201T140000"
+    )
+    path.write_text(text.replace("DTEND:20261201T144500Z", "DTEND;TZID=Atlantis/Poseidonia:20261201T144500"))
+    harness.run()
+    [meeting] = harness.show(deal)["meetings"]
+    assert meeting["start"] == "2026-12-01T14:00:00+00:00"  # Europe/London ([agent] timezone) in December
+    [scheduled] = [e for e in harness.show(deal)["events"] if e["kind"] == "meeting_scheduled"]
+    assert "unknown time zone 'Atlantis/Poseidonia' read as Europe/London" in scheduled["reason"]
+    harness.at(INTRO_AT + timedelta(hours=1))
+    harness.run()
+    assert "recap" in harness.sent_templates() and harness.stage(deal) == "set-up"

@@ -6,6 +6,7 @@ email; only the HTML body is autoescaped.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -130,14 +131,14 @@ CTX: dict[str, Any] = {"deal": {"name": "Acme Radio"}, "agent": {"name": "Onboar
     ],
     ids=["text", "subject", "html-only"],
 )
-def test_undefined_variable_is_an_error_naming_the_file(
+def test_undefined_variable_is_an_error_naming_the_file_and_line(
     tmp_path: Path, subject: str, text: str, html: str, bad_part: str, variable: str
 ) -> None:
     folder = make_template(tmp_path, "broken", subject, text, html)
     with pytest.raises(TemplateError) as info:
         TemplateSet(tmp_path).render("broken", CTX)
     msg = str(info.value)
-    assert msg.startswith(f"{folder / bad_part}: cannot render"), msg
+    assert re.match(rf"{re.escape(str(folder / bad_part))}:\d+: cannot render", msg), msg
     assert variable in msg
 
 
@@ -238,13 +239,14 @@ def test_check_fails_on_a_template_with_an_undefined_variable(
     templates = tmp_path / "emails"
     shutil.copytree(TEMPLATES, templates)
     recap = templates / "recap" / "body.txt"
-    recap.write_text(recap.read_text(encoding="utf-8") + "\n{{ meeting.minutes_url }}\n", encoding="utf-8")
+    lines = recap.read_text(encoding="utf-8").splitlines()
+    recap.write_text("\n".join(lines) + "\n{{ meeting.minutes_url }}\n", encoding="utf-8")
 
     code = run_check(tmp_path, templates, monkeypatch)
 
     err = capsys.readouterr().err
     assert code == 2
-    assert f"{recap}: cannot render" in err, err
+    assert f"{recap}:{len(lines) + 1}: cannot render" in err, err  # the file and the line
     assert "minutes_url" in err
     assert "intro" not in err  # only the broken template is blamed
 
