@@ -199,7 +199,7 @@ class Outbox:
                     message_id=row.message_id,
                 )
                 row.sent_at = row.sent_at or now
-        log.info(
+        log.debug(  # the decisions log says "sent recap to ..."; failures are warnings below
             "outbox %d: sent to %s; deferred %s; refused %s",
             email_id,
             ", ".join(sent.accepted) or "nobody",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,42 @@ def test_plain_lines_are_redacted_too(capsys: pytest.CaptureFixture[str]) -> Non
     logging.getLogger("agent.test").error("password is hunter2-secret")
     err = capsys.readouterr().err
     assert err.count("password is ***") == 1 and "hunter2" not in err
+
+
+def test_what_the_agent_did_is_logged_in_words_a_csm_reads_once_committed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from agent.clock import ManualClock
+    from agent.config import load_config
+    from tests.conftest import Harness, write_config
+
+    h = Harness(load_config(write_config(tmp_path)), ManualClock(datetime(2026, 11, 30, 9, tzinfo=UTC)))
+    h.add_deal()
+    intro = datetime(2026, 12, 1, 14, tzinfo=UTC)
+    h.meeting("intro", "Acme Radio introduction call", intro)
+    h.run()
+    h.at(intro + timedelta(hours=1))
+    with caplog.at_level(logging.INFO, logger="agent.decisions"):
+        h.run()
+    lines = [r.getMessage() for r in caplog.records if r.name == "agent.decisions"]
+    assert (
+        "Acme Radio: sent recap to jane@acme-radio.example, sam@example.com, alex@example.com via file "
+        "(rule recap-after-intro)" in lines
+    )
+    assert any(
+        line.startswith("Acme Radio: introduction-call → set-up: rule recap-after-intro") for line in lines
+    )
+
+    caplog.clear()
+    from agent.store.repo import Repo
+
+    with (
+        caplog.at_level(logging.INFO, logger="agent.decisions"),
+        pytest.raises(RuntimeError),
+        h.agent.sessions.begin() as s,
+    ):
+        Repo(s).audit(intro, "note", deal_id=1, event_id=None, reason="never happened")
+        raise RuntimeError("rolled back")
+    assert not [r for r in caplog.records if "never happened" in r.getMessage()]  # a rollback tells nothing
