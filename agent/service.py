@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ from agent.store.repo import Repo
 log = logging.getLogger(__name__)
 DIGEST_AT = dt_time(9, 0)  # the unmatched-mail digest goes out after this, local time
 QUICK_PASS_SECONDS = 30.0  # the longest a due timer (a recap, a delayed email) waits between full passes
+PART_BACKOFF_MAX = 300.0  # a part that keeps crashing is restarted at most this far apart
 STORE_BACKOFF_MAX = 60.0  # while the database is locked or full, passes are retried at most this far apart
 
 # A unit of work inside one transaction; it may return a label such as "unmatched".
@@ -146,6 +148,7 @@ class Agent:
         self.stop_requested = False
         self.last_mail_error = ""
         self.store_failures = 0  # passes in a row that the database refused
+        self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
 
     @property
     def processor(self) -> Processor:
@@ -154,17 +157,47 @@ class Agent:
     # --- one pass ---------------------------------------------------------------------
     def run_once(self, *, calendar: bool = True) -> PassReport:
         report = PassReport()
-        self.ingest_mail(report)
+        self._supervised("mailbox", lambda: self.ingest_mail(report))
         if calendar:
-            self.ingest_calendar(report)
-        self.fire_timers(report)
-        self.digest_unmatched()
+            self._supervised("calendar", lambda: self.ingest_calendar(report))
+        self._supervised("timers", lambda: self.fire_timers(report))
+        self._supervised("digest", self.digest_unmatched)
         if not self.stop_requested:
-            report.outbox = self.outbox.flush(lambda: self.stop_requested)
-            self.health(
-                "outbox", self.outbox.last_error if report.outbox.postponed or report.outbox.failed else ""
-            )
+            self._supervised("outbox", lambda: self._flush(report))
         return report
+
+    def _flush(self, report: PassReport) -> None:
+        report.outbox = self.outbox.flush(lambda: self.stop_requested)
+        self.health(
+            "outbox", self.outbox.last_error if report.outbox.postponed or report.outbox.failed else ""
+        )
+
+    def _supervised(self, part: str, work: Callable[[], None]) -> None:
+        """Run one part of a pass; a crash in it (a bug) is logged and backed off, and the others go on.
+
+        The store failing is not a part's crash: it stops the whole pass (StoreUnavailable).
+        """
+        failures, retry_at = self.crashes.get(part, (0, 0.0))
+        if time.monotonic() < retry_at:
+            return
+        try:
+            work()
+        except (StoreUnavailable, *STORE_FAILURES):
+            raise
+        except Exception as exc:
+            failures += 1
+            delay = min(PART_BACKOFF_MAX, 2.0**failures)
+            self.crashes[part] = (failures, time.monotonic() + delay)
+            log.exception(
+                "%s crashed (%d in a row); the other parts go on, it restarts in %.0f s",
+                part,
+                failures,
+                delay,
+            )
+            if part in ("mailbox", "calendar", "outbox"):
+                self.health(part, f"crashed: {type(exc).__name__}: {exc}")
+            return
+        self.crashes.pop(part, None)
 
     def ingest_mail(self, report: PassReport) -> None:
         try:

@@ -777,3 +777,26 @@ def test_an_invitation_in_an_unknown_time_zone_is_read_in_the_agents_and_the_tra
     harness.at(INTRO_AT + timedelta(hours=1))
     harness.run()
     assert "recap" in harness.sent_templates() and harness.stage(deal) == "set-up"
+
+
+def test_a_part_that_crashes_is_backed_off_and_the_others_go_on(harness: Harness) -> None:
+    from agent.store.repo import Repo
+
+    deal = harness.add_deal()
+    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT)
+    harness.run()
+    calls = []
+
+    def crash() -> Any:
+        calls.append(1)
+        raise RuntimeError("a bug in the mailbox code")
+
+    harness.agent.mailbox.fetch = crash  # type: ignore[method-assign]
+    harness.at(INTRO_AT + timedelta(hours=1))
+    harness.run()
+    assert "recap" in harness.sent_templates() and harness.stage(deal) == "set-up"  # timers and sending go on
+    harness.run()
+    assert len(calls) == 1  # backed off: not hammered on every pass
+    with harness.agent.sessions.begin() as s:
+        health = Repo(s).cursor("health:mailbox") or ""
+    assert "crashed: RuntimeError: a bug in the mailbox code" in health
