@@ -67,11 +67,34 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to the newest revision (a no-op when it is current)."""
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    """Upgrade the schema to the newest revision (a no-op when it is current), all or nothing."""
+    url = engine.url.render_as_string(hide_password=False)
+    cfg = alembic_config(url)
+    if engine.dialect.name == "sqlite":
+        engine = _transactional_ddl(url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def _transactional_ddl(url: str) -> Engine:
+    """An engine whose transactions are SQLite's own, DDL included.
+
+    pysqlite opens no transaction for CREATE or ALTER, so a migration killed half-way would
+    leave half a schema that no later run can upgrade. SQLite can roll DDL back; this
+    engine lets it (SQLAlchemy's recipe: no pysqlite transactions, an explicit BEGIN).
+    """
+    engine = make_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 def schema_state(engine: Engine) -> tuple[str | None, str]:

@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from agent.errors import InputError
 from agent.store import models as m
 from agent.store.db import make_engine, migrate, open_store
+from agent.store.repo import Repo
 
 
 def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
@@ -73,3 +74,29 @@ def test_upgrading_a_database_with_deals_keeps_them_and_indexes_their_names(tmp_
     with engine.connect() as conn:
         assert "name_key" not in {c["name"] for c in inspect(conn).get_columns("deals")}
         assert conn.execute(text("SELECT name FROM deals")).scalar() == "Acme Radio"
+
+
+def test_a_migration_killed_half_way_leaves_no_half_schema(tmp_path: Path) -> None:
+    from sqlalchemy import Engine, event
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    creates = 0
+
+    def die_at_the_fifth_table(conn: object, cursor: object, statement: str, *args: object) -> None:
+        nonlocal creates
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            creates += 1
+            if creates == 5:
+                raise KeyboardInterrupt("killed")  # as SIGTERM or a crash would, half-way
+
+    event.listen(Engine, "before_cursor_execute", die_at_the_fifth_table)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            open_store(url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", die_at_the_fifth_table)
+    with make_engine(url).connect() as conn:
+        assert inspect(conn).get_table_names() == []  # all or nothing
+    sessions = open_store(url)  # and the next start creates it whole
+    with sessions.begin() as s:
+        assert Repo(s).deals() == []
