@@ -189,6 +189,28 @@ class CalendarSection(ServerSection):
     lookbehind_days: int = Field(30, ge=1)
 
 
+class GraphSection(Secret):
+    """Microsoft 365 through Microsoft Graph: an app registration with application permissions.
+
+    The secret (password_env / password_file) is the app's client secret.
+    """
+
+    tenant_id: str = Field("", description="Directory (tenant) ID of the Microsoft 365 organisation")
+    client_id: str = Field("", description="Application (client) ID of the app registration")
+    mailbox: str = Field("", description="The mailbox the agent reads and sends as; default [agent] address")
+    graph_url: str = Field(
+        "https://graph.microsoft.com/v1.0", description="Graph API root (national clouds differ)"
+    )
+    authority_url: str = Field("https://login.microsoftonline.com", description="Entra ID sign-in root")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust (a proxy, the tests)"
+    )
+    timeout_seconds: float = Field(60.0, gt=0, description="Network read timeout")
+    max_wait_seconds: float = Field(
+        10.0, ge=0, description="A Retry-After up to this long is waited out in place; a longer one backs off"
+    )
+
+
 class PathsSection(Section):
     rules: Path | None = Field(None, description="Folder of pipeline files; default rules/")
     templates: Path | None = Field(None, description="Folder of email templates; default templates/emails/")
@@ -224,6 +246,7 @@ class Config(Section):
     mailbox: MailboxSection = MailboxSection()
     transport: TransportSection = TransportSection()
     calendar: CalendarSection = CalendarSection()
+    graph: GraphSection = GraphSection()
     paths: PathsSection = PathsSection()
     review: ReviewSection = ReviewSection()
     daemon: DaemonSection = DaemonSection()
@@ -268,9 +291,9 @@ class Config(Section):
 
 # Backends this version has; the others are named in the schema so that their keys are known.
 AVAILABLE = {
-    "mailbox": ("maildir", "imap"),
-    "transport": ("file", "smtp"),
-    "calendar": ("ics", "invites", "caldav"),
+    "mailbox": ("maildir", "imap", "graph"),
+    "transport": ("file", "smtp", "graph"),
+    "calendar": ("ics", "invites", "caldav", "graph"),
 }
 NEEDS_HOST = {"imap", "smtp"}
 
@@ -293,6 +316,13 @@ def _check_backends(config: Config, text: str) -> None:
                 f"{where}: [calendar] url = {config.calendar.url!r}: the caldav backend needs the "
                 "calendar's URL, like https://dav.example.com/calendars/onboarding/"
             )
+    uses_graph = "graph" in (config.mailbox.backend, config.transport.backend, config.calendar.backend)
+    if uses_graph and not (config.graph.tenant_id and config.graph.client_id):
+        at = _line_of(text, "graph", "tenant_id") or _line_of(text, "graph", "client_id")
+        problems.append(
+            f"{config.source}{f':{at}' if at else ''}: [graph] tenant_id and client_id: the graph backend "
+            "needs the app registration's tenant and client IDs (docs/microsoft365.md)"
+        )
     if config.transport.sent_folder and config.mailbox.backend != "imap":
         at = _line_of(text, "transport", "sent_folder")
         problems.append(

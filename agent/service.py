@@ -134,7 +134,7 @@ class Agent:
         self.runtime = load_runtime(config)
         self.sessions = sessions or open_store(config.store_url, config.store.busy_timeout_seconds)
         self.mailbox = mailboxes.load(config, DbCursors(self.sessions, self.clock))
-        self.calendar = calendars.load(config, DbCursors(self.sessions, self.clock))
+        self.calendar = calendars.load(config, DbCursors(self.sessions, self.clock), self.clock)
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
         self.outbox = Outbox(
             self.sessions,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.clock import Clock
 from agent.config import Config
 from agent.errors import ConfigError
 from agent.mailboxes import CursorStore
@@ -28,7 +29,7 @@ class CalendarSource(Protocol):
         """Calendar objects that are new or changed since the last poll."""
 
 
-def load(config: Config, cursors: CursorStore) -> CalendarSource | None:
+def load(config: Config, cursors: CursorStore, clock: Clock | None = None) -> CalendarSource | None:
     backend = config.calendar.backend
     if backend == "ics":
         from agent.calendars.ics_folder import IcsFolder
@@ -38,6 +39,10 @@ def load(config: Config, cursors: CursorStore) -> CalendarSource | None:
         from agent.calendars.caldav_source import CaldavCalendar
 
         return CaldavCalendar(config.calendar, cursors)
+    if backend == "graph":
+        from agent.calendars.graph import GraphCalendar
+
+        return GraphCalendar(config, cursors, clock=clock)
     if backend == "invites":
         return None  # invitations arrive by mail and are handled with the mailbox
     raise ConfigError(f"[calendar] backend = {backend!r}: not available")  # load_config refuses it first

@@ -66,4 +66,8 @@ def load(config: Config, cursors: CursorStore) -> Mailbox:
         from agent.mailboxes.imap import ImapMailbox
 
         return ImapMailbox(config.mailbox, cursors)
+    if backend == "graph":
+        from agent.mailboxes.graph import GraphMailbox
+
+        return GraphMailbox(config, cursors)
     raise ConfigError(f"[mailbox] backend = {backend!r}: not available")  # load_config refuses it first

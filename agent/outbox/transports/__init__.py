@@ -56,4 +56,8 @@ def load(config: Config) -> Transport:
         from agent.outbox.transports.smtp import SmtpTransport
 
         return SmtpTransport(config.transport, config.agent.address)
+    if backend == "graph":
+        from agent.outbox.transports.graph import GraphTransport
+
+        return GraphTransport(config)
     raise ConfigError(f"[transport] backend = {backend!r}: not available")  # load_config refuses it first

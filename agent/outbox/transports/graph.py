@@ -1,0 +1,40 @@
+"""Send through Microsoft Graph: POST /users/{mailbox}/sendMail with the MIME message.
+
+Graph delivers to the message's own To and Cc (there is no separate envelope) and keeps
+a copy in Sent Items. It answers for the whole message: 202 Accepted, or an error, never
+a refusal per recipient. The Message-ID fixed before the first attempt stays the same on
+a retry, as with SMTP.
+"""
+
+from __future__ import annotations
+
+import base64
+from email.message import EmailMessage
+
+from agent.config import Config
+from agent.graph_client import GraphClient, GraphError, GraphUnavailable
+from agent.outbox.compose import OUTGOING_POLICY
+from agent.outbox.transports import SendResult, TransportError
+
+
+class GraphTransport:
+    name = "graph"
+
+    def __init__(self, config: Config, client: GraphClient | None = None) -> None:
+        self.client = client or GraphClient(config.graph, config.agent.address)
+
+    def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
+        mime = base64.b64encode(message.as_bytes(policy=OUTGOING_POLICY))
+        try:
+            self.client.request(
+                "POST",
+                self.client.user_path("/sendMail"),
+                data=mime,
+                headers={"Content-Type": "text/plain"},  # what Graph expects for a base64 MIME body
+            )
+        except GraphUnavailable as exc:
+            raise TransportError(str(exc), permanent=False) from exc
+        except GraphError as exc:
+            # 401/403: a permission or consent only an administrator can give; 400: a bad message
+            raise TransportError(str(exc), permanent=exc.permanent, operator=not exc.permanent) from exc
+        return SendResult(tuple(recipients))
