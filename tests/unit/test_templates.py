@@ -291,3 +291,26 @@ def test_check_passes_on_an_intact_copy(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"{len(template_folders())} templates" in captured.out
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "''.__class__.__mro__[1].__subclasses__()",  # the classic escape to arbitrary classes
+        "deal.__class__.__init__.__globals__",
+        "cycler.__init__.__globals__.os.system('true')",
+    ],
+)
+def test_the_sandbox_keeps_templates_away_from_python_internals(tmp_path: Path, expression: str) -> None:
+    folder = make_template(tmp_path, "evil", "S\n", f"{{{{ {expression} }}}}\n", "<p>x</p>\n")
+    with pytest.raises(TemplateError) as info:
+        TemplateSet(tmp_path).render("evil", CTX)
+    assert str(info.value).startswith(f"{folder / 'body.txt'}:1: cannot render"), info.value
+
+
+def test_data_that_looks_like_a_template_is_never_evaluated(tmp_path: Path) -> None:
+    make_template(
+        tmp_path, "hello", "Hello {{ deal.name }}\n", "Dear {{ deal.name }}\n", "<p>{{ deal.name }}</p>\n"
+    )
+    rendered = TemplateSet(tmp_path).render("hello", {"deal": {"name": "{{ 7*7 }} {% raw %}"}})
+    assert rendered.subject == "Hello {{ 7*7 }} {% raw %}" and "49" not in rendered.text
