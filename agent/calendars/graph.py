@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import icalendar
-
 from agent.calendars import CalendarObject
+from agent.calendars.vevent import meeting_ics
 from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.graph_client import DeltaExpired, GraphClient
@@ -89,37 +88,25 @@ class GraphCalendar:
 
 def event_to_ics(event: dict[str, Any]) -> bytes:
     """One Graph event as an iCalendar object, in the shape invitations and CalDAV servers give."""
-    cal = icalendar.Calendar()
-    cal.add("prodid", "-//csm-agent//Microsoft Graph//EN")
-    cal.add("version", "2.0")
-    vevent = icalendar.Event()
-    # iCalUId is what invitations carry as UID; an occurrence of a series has its own
-    vevent.add("uid", event.get("iCalUId") or event["id"])
-    vevent.add("summary", event.get("subject") or "")
-    vevent.add("description", event.get("bodyPreview") or "")
-    location = (event.get("location") or {}).get("displayName")
-    if location:
-        vevent.add("location", location)
-    if event.get("isAllDay"):
-        vevent.add("dtstart", _time(event["start"]).date())
-        vevent.add("dtend", _time(event["end"]).date())
-    else:
-        vevent.add("dtstart", _time(event["start"]))
-        vevent.add("dtend", _time(event["end"]))
+    all_day = bool(event.get("isAllDay"))
+    start, end = _time(event["start"]), _time(event["end"])
     modified = event.get("lastModifiedDateTime")
-    vevent.add("dtstamp", _time({"dateTime": modified, "timeZone": "UTC"}) if modified else datetime.now(UTC))
-    vevent.add("sequence", 0)
-    organizer = ((event.get("organizer") or {}).get("emailAddress") or {}).get("address")
-    if organizer:
-        vevent.add("organizer", f"mailto:{organizer}")
-    for attendee in event.get("attendees") or []:
-        address = (attendee.get("emailAddress") or {}).get("address")
-        if address:
-            vevent.add("attendee", f"mailto:{address}")
-    if event.get("isCancelled"):
-        vevent.add("status", "CANCELLED")
-    cal.add_component(vevent)
-    return bytes(cal.to_ical())
+    return meeting_ics(
+        # iCalUId is what invitations carry as UID; an occurrence of a series has its own
+        uid=str(event.get("iCalUId") or event["id"]),
+        title=str(event.get("subject") or ""),
+        start=start.date() if all_day else start,
+        end=end.date() if all_day else end,
+        stamp=_time({"dateTime": modified, "timeZone": "UTC"}) if modified else None,
+        organizer=str(((event.get("organizer") or {}).get("emailAddress") or {}).get("address") or ""),
+        attendees=[
+            str((a.get("emailAddress") or {}).get("address") or "") for a in event.get("attendees") or []
+        ],
+        description=str(event.get("bodyPreview") or ""),
+        location=str((event.get("location") or {}).get("displayName") or ""),
+        cancelled=bool(event.get("isCancelled")),
+        prodid="-//csm-agent//Microsoft Graph//EN",
+    )
 
 
 def _time(value: dict[str, Any]) -> datetime:
