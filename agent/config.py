@@ -211,6 +211,27 @@ class GraphSection(Secret):
     )
 
 
+class ExchangeSection(Secret):
+    """Exchange Server on-premises through EWS (exchangelib). The secret is the account's password,
+    or an OAuth2 access token with auth = "oauth2"."""
+
+    url: str = Field("", description="EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx")
+    username: str = Field("", description="DOMAIN\\user or user@domain, as Exchange signs in")
+    auth: Literal["ntlm", "basic", "oauth2"] = Field(
+        "ntlm", description="oauth2: the secret is an access token"
+    )
+    mailbox: str = Field("", description="The mailbox read and sent from; default [agent] address")
+    access_type: Literal["delegate", "impersonation"] = Field(
+        "delegate",
+        description="impersonation: a service account acting as the mailbox (ApplicationImpersonation)",
+    )
+    version: str = Field("", description="Exchange build like 15.1 (2016); empty: asked of the server")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust, besides the system's"
+    )
+    timeout_seconds: float = Field(60.0, gt=0, description="Network read timeout")
+
+
 class PathsSection(Section):
     rules: Path | None = Field(None, description="Folder of pipeline files; default rules/")
     templates: Path | None = Field(None, description="Folder of email templates; default templates/emails/")
@@ -247,6 +268,7 @@ class Config(Section):
     transport: TransportSection = TransportSection()
     calendar: CalendarSection = CalendarSection()
     graph: GraphSection = GraphSection()
+    exchange: ExchangeSection = ExchangeSection()
     paths: PathsSection = PathsSection()
     review: ReviewSection = ReviewSection()
     daemon: DaemonSection = DaemonSection()
@@ -291,9 +313,9 @@ class Config(Section):
 
 # Backends this version has; the others are named in the schema so that their keys are known.
 AVAILABLE = {
-    "mailbox": ("maildir", "imap", "graph"),
-    "transport": ("file", "smtp", "graph"),
-    "calendar": ("ics", "invites", "caldav", "graph"),
+    "mailbox": ("maildir", "imap", "graph", "exchange"),
+    "transport": ("file", "smtp", "graph", "exchange"),
+    "calendar": ("ics", "invites", "caldav", "graph", "exchange"),
 }
 NEEDS_HOST = {"imap", "smtp"}
 
@@ -322,6 +344,13 @@ def _check_backends(config: Config, text: str) -> None:
         problems.append(
             f"{config.source}{f':{at}' if at else ''}: [graph] tenant_id and client_id: the graph backend "
             "needs the app registration's tenant and client IDs (docs/microsoft365.md)"
+        )
+    uses_ews = "exchange" in (config.mailbox.backend, config.transport.backend, config.calendar.backend)
+    if uses_ews and not config.exchange.url.startswith(("https://", "http://")):
+        at = _line_of(text, "exchange", "url")
+        problems.append(
+            f"{config.source}{f':{at}' if at else ''}: [exchange] url = {config.exchange.url!r}: the exchange "
+            "backend needs the EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx"
         )
     if config.transport.sent_folder and config.mailbox.backend != "imap":
         at = _line_of(text, "transport", "sent_folder")

@@ -101,7 +101,9 @@ class FakeExchange:
 
     def put_appointment(self, appointment: Appointment) -> None:
         if not appointment.uid:
-            appointment.uid = "040000008200E00074C5B7101A82E008" + hashlib.md5(appointment.item_id.encode()).hexdigest()
+            appointment.uid = (
+                "040000008200E00074C5B7101A82E008" + hashlib.md5(appointment.item_id.encode()).hexdigest()
+            )
         appointment.modified = datetime.now(UTC)
         with self.lock:
             self.calendar[appointment.item_id] = appointment
@@ -118,7 +120,10 @@ class FakeExchange:
 
     # --- serving ------------------------------------------------------------------------------
     def handle(self, h: BaseHTTPRequestHandler) -> None:
-        if h.headers.get("Authorization") != "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode():
+        if (
+            h.headers.get("Authorization")
+            != "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        ):
             h.send_response(401)
             h.send_header("WWW-Authenticate", 'Basic realm="mail.example.com"')
             h.send_header("Content-Length", "0")
@@ -165,11 +170,13 @@ class FakeExchange:
             rows = self.changes[position:] if state else _current(self.changes)
             total = len(self.changes)
         page = rows[:limit]
-        new_position = total if len(rows) <= limit else (position + limit if state else self.changes.index(page[-1]) + 1)
+        new_position = (
+            total if len(rows) <= limit else (position + limit if state else self.changes.index(page[-1]) + 1)
+        )
         changes = "".join(
-            recording("sync-create" if kind == "create" else "sync-delete").strip().format(
-                id=item_id, received=f"{received:%Y-%m-%dT%H:%M:%SZ}"
-            )
+            recording("sync-create" if kind == "create" else "sync-delete")
+            .strip()
+            .format(id=item_id, received=f"{received:%Y-%m-%dT%H:%M:%SZ}")
             for kind, item_id, received in page
         )
         return recording("sync-folder-items").format(
@@ -182,14 +189,25 @@ class FakeExchange:
         messages = []
         for item in request.iter(f"{T}ItemId"):
             item_id = item.get("Id", "")
+            if item_id in self.calendar:  # exchangelib asks for the fields FindItem does not return
+                messages.append(
+                    recording("get-item-calendar")
+                    .strip()
+                    .replace("{item}", _calendar_item(self.calendar[item_id]))
+                )
+                continue
             mime = self.mime.get(item_id)
             if mime is None:
                 messages.append(recording("error-item-not-found").strip())
                 continue
             received = next(r for k, i, r in self.changes if i == item_id and k == "create")
             messages.append(
-                recording("get-item-mime").strip().format(
-                    mime=base64.b64encode(mime).decode(), id=item_id, received=f"{received:%Y-%m-%dT%H:%M:%SZ}"
+                recording("get-item-mime")
+                .strip()
+                .format(
+                    mime=base64.b64encode(mime).decode(),
+                    id=item_id,
+                    received=f"{received:%Y-%m-%dT%H:%M:%SZ}",
                 )
             )
         return recording("get-item").replace("{messages}", "".join(messages))
@@ -218,21 +236,27 @@ def _calendar_item(a: Appointment) -> str:
     attendees = "".join(
         recording("attendee").strip().format(name=escape(n), address=escape(e)) for n, e in a.attendees
     )
-    return recording("calendar-item").strip().format(
-        id=a.item_id,
-        change_key=hashlib.md5(f"{a.subject}{a.start}{a.cancelled}{a.sequence}".encode()).hexdigest(),
-        subject=escape(a.subject),
-        body=escape(a.body),
-        modified=f"{a.modified:{fmt}}",
-        uid=a.uid,
-        recurrence_id=f"<t:RecurrenceId>{a.recurrence_id:{fmt}}</t:RecurrenceId>" if a.recurrence_id else "",
-        start=f"{a.start:{fmt}}",
-        end=f"{a.end:{fmt}}",
-        cancelled="true" if a.cancelled else "false",
-        recurring="true" if a.recurrence_id else "false",
-        kind="Occurrence" if a.recurrence_id else "Single",
-        attendees=attendees,
-        sequence=a.sequence,
+    return (
+        recording("calendar-item")
+        .strip()
+        .format(
+            id=a.item_id,
+            change_key=hashlib.md5(f"{a.subject}{a.start}{a.cancelled}{a.sequence}".encode()).hexdigest(),
+            subject=escape(a.subject),
+            body=escape(a.body),
+            modified=f"{a.modified:{fmt}}",
+            uid=a.uid,
+            recurrence_id=f"<t:RecurrenceId>{a.recurrence_id:{fmt}}</t:RecurrenceId>"
+            if a.recurrence_id
+            else "",
+            start=f"{a.start:{fmt}}",
+            end=f"{a.end:{fmt}}",
+            cancelled="true" if a.cancelled else "false",
+            recurring="true" if a.recurrence_id else "false",
+            kind="Occurrence" if a.recurrence_id else "Single",
+            attendees=attendees,
+            sequence=a.sequence,
+        )
     )
 
 
@@ -247,4 +271,4 @@ def _current(changes: list[tuple[str, str, datetime]]) -> list[tuple[str, str, d
     return list(alive.values())
 
 
-__all__ = ["PASSWORD", "USER", "Appointment", "FakeExchange", "Any"]
+__all__ = ["PASSWORD", "USER", "Any", "Appointment", "FakeExchange"]

@@ -43,6 +43,10 @@ def load(config: Config, cursors: CursorStore, clock: Clock | None = None) -> Ca
         from agent.calendars.graph import GraphCalendar
 
         return GraphCalendar(config, cursors, clock=clock)
+    if backend == "exchange":
+        from agent.calendars.exchange import ExchangeCalendar
+
+        return ExchangeCalendar(config, cursors, clock=clock)
     if backend == "invites":
         return None  # invitations arrive by mail and are handled with the mailbox
     raise ConfigError(f"[calendar] backend = {backend!r}: not available")  # load_config refuses it first

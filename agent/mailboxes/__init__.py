@@ -70,4 +70,8 @@ def load(config: Config, cursors: CursorStore) -> Mailbox:
         from agent.mailboxes.graph import GraphMailbox
 
         return GraphMailbox(config, cursors)
+    if backend == "exchange":
+        from agent.mailboxes.exchange import ExchangeMailbox
+
+        return ExchangeMailbox(config, cursors)
     raise ConfigError(f"[mailbox] backend = {backend!r}: not available")  # load_config refuses it first

@@ -60,4 +60,8 @@ def load(config: Config) -> Transport:
         from agent.outbox.transports.graph import GraphTransport
 
         return GraphTransport(config)
+    if backend == "exchange":
+        from agent.outbox.transports.exchange import ExchangeTransport
+
+        return ExchangeTransport(config)
     raise ConfigError(f"[transport] backend = {backend!r}: not available")  # load_config refuses it first

@@ -1,0 +1,141 @@
+"""Exchange Server on-premises through EWS: SyncFolderItems on the inbox, each message's MIME.
+
+The cursor is the SyncState after a page (at most 50 changes) whose messages were all
+processed; a crash replays at most one page, which natural keys make harmless. A SyncState
+the server refuses (ErrorInvalidSyncStateData) starts a full sync from nothing, and the
+same keys keep it from processing anything twice. ErrorServerBusy is waited out for as long
+as the server asks, while timers, the calendar and sending go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from agent.config import Config
+from agent.exchange_account import connect, transient
+from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+
+log = logging.getLogger(__name__)
+PAGE = 50
+
+
+class ExchangeMailbox:
+    name = "exchange"
+
+    def __init__(self, config: Config, cursors: CursorStore, account: Any = None) -> None:
+        self.config = config
+        self.settings = config.mailbox
+        self.cursors = cursors
+        self.account = account
+        mailbox = config.exchange.mailbox or config.agent.address
+        self.source = f"ews:{mailbox}/{config.mailbox.folder}"
+        self.failures = 0
+        self.retry_at = 0.0
+        self._pending_cursor = ""
+        self._folder: Any = None
+
+    def fetch(self) -> Iterator[RawMail]:
+        from exchangelib.errors import ErrorInvalidSyncStateData
+
+        wait = self.retry_at - time.monotonic()
+        if wait > 0:
+            raise MailboxUnavailable(f"{self.source}: trying again in {wait:.0f} s")
+        try:
+            try:
+                yield from self._sync(self.cursors.get(self.source) or None)
+            except ErrorInvalidSyncStateData as exc:
+                log.warning(
+                    "%s: the server refused the sync state (%s); syncing the folder from the start",
+                    self.source,
+                    exc,
+                )
+                self.cursors.set(self.source, "")
+                yield from self._sync(None)
+        except MailboxUnavailable:
+            raise
+        except Exception as exc:
+            retry, back_off = transient(exc)
+            self._back_off(exc, back_off, retry)
+        self.failures = 0
+
+    def _back_off(self, exc: BaseException, back_off: float, retry: bool) -> NoReturn:
+        self.failures += 1
+        self.account, self._folder = (None, None) if not retry else (self.account, self._folder)
+        delay = max(back_off, min(self.settings.reconnect_max_seconds, 2.0 ** min(self.failures, 10)))
+        self.retry_at = time.monotonic() + delay * random.uniform(1.0, 1.2)
+        log.warning("%s: %s: %s; trying again in %.0f s", self.source, type(exc).__name__, exc, delay)
+        raise MailboxUnavailable(f"{self.source}: {type(exc).__name__}: {exc}") from exc
+
+    def _inbox(self) -> Any:
+        if self.account is None:
+            self.account = connect(self.config)
+        if self._folder is None:
+            folder = self.settings.folder
+            self._folder = self.account.inbox if folder.upper() == "INBOX" else self.account.root / folder
+        return self._folder
+
+    def _sync(self, state: str | None) -> Iterator[RawMail]:
+        from exchangelib import Message
+        from exchangelib.fields import FieldPath
+        from exchangelib.services import SyncFolderItems
+
+        folder = self._inbox()
+        received = {FieldPath(field=Message.get_field_by_fieldname("datetime_received"))}
+        service = SyncFolderItems(account=self.account)
+        while True:
+            changes = list(
+                service.call(
+                    folder=folder,
+                    shape="IdOnly",
+                    additional_fields=received,
+                    sync_state=state,
+                    ignore=None,
+                    max_changes_returned=PAGE,
+                    sync_scope=None,
+                )
+            )
+            ids = [(item.id, item.changekey) for kind, item in changes if kind == "create"]
+            fetched = (
+                list(self.account.fetch(ids=ids, only_fields=["mime_content", "datetime_received"]))
+                if ids
+                else []
+            )
+            # a message deleted between the sync and the fetch comes back as an error: nothing to read
+            messages = [m for m in fetched if not isinstance(m, Exception) and m.mime_content]
+            for n, message in enumerate(messages):
+                self._pending_cursor = service.sync_state if n == len(messages) - 1 else ""
+                yield RawMail(
+                    f"{self.source}:{message.id}",
+                    bytes(message.mime_content),
+                    service.sync_state,
+                    _utc(message.datetime_received),
+                )
+            if not messages:
+                self.cursors.set(self.source, service.sync_state)
+            if service.includes_last_item_in_range or service.sync_state == state:
+                return
+            state = service.sync_state
+
+    def ack(self, mail: RawMail, outcome: str) -> None:
+        if self._pending_cursor:
+            self.cursors.set(self.source, self._pending_cursor)
+            self._pending_cursor = ""
+
+    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> None:
+        # EWS streaming notifications would push; polling with SyncFolderItems is the catch-up either way
+        deadline = time.monotonic() + min(timeout, float(self.settings.poll_seconds))
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def close(self) -> None:
+        if self.account is not None:
+            self.account.protocol.close()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return datetime.fromtimestamp(value.timestamp(), UTC) if value is not None else None
