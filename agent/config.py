@@ -340,14 +340,14 @@ def _check_backends(config: Config, text: str) -> None:
             )
     uses_graph = "graph" in (config.mailbox.backend, config.transport.backend, config.calendar.backend)
     if uses_graph and not (config.graph.tenant_id and config.graph.client_id):
-        at = _line_of(text, "graph", "tenant_id") or _line_of(text, "graph", "client_id")
+        at = _line_of(text, "graph", "tenant_id") or _backend_line(config, text, "graph")
         problems.append(
             f"{config.source}{f':{at}' if at else ''}: [graph] tenant_id and client_id: the graph backend "
             "needs the app registration's tenant and client IDs (docs/microsoft365.md)"
         )
     uses_ews = "exchange" in (config.mailbox.backend, config.transport.backend, config.calendar.backend)
     if uses_ews and not config.exchange.url.startswith(("https://", "http://")):
-        at = _line_of(text, "exchange", "url")
+        at = _line_of(text, "exchange", "url") or _backend_line(config, text, "exchange")
         problems.append(
             f"{config.source}{f':{at}' if at else ''}: [exchange] url = {config.exchange.url!r}: the exchange "
             "backend needs the EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx"
@@ -360,6 +360,14 @@ def _check_backends(config: Config, text: str) -> None:
         )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _backend_line(config: Config, text: str, backend: str) -> int | None:
+    """The line of the first `backend = ...` that needs the missing settings."""
+    for section in ("mailbox", "transport", "calendar"):
+        if getattr(config, section).backend == backend:
+            return _line_of(text, section, "backend")
+    return None
 
 
 def _shipped(rel: str, base: Path) -> Path:

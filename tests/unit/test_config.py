@@ -395,7 +395,12 @@ def test_check_with_bad_config_exits_2_and_creates_nothing(
         (
             "calendar",
             '[calendar]\nbackend = "exchange"\n',
-            "[calendar] backend = 'exchange': not available in this version",
+            "[exchange] url = '': the exchange backend needs the EWS endpoint",
+        ),
+        (
+            "mailbox",
+            '[mailbox]\nbackend = "graph"\n',
+            "[graph] tenant_id and client_id: the graph backend needs the app registration's tenant and client IDs",
         ),
         ("mailbox", '[mailbox]\nbackend = "imap"\n', "[mailbox] host: the imap backend needs a host name"),
         (
