@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import caldav
+import requests
 
 from agent.calendars import CalendarObject
 from agent.config import CalendarSection
@@ -35,13 +36,19 @@ class CaldavCalendar:
     def _calendar(self) -> Any:
         s = self.s
         verify: bool | str = str(s.tls_ca_file) if s.tls_ca_file else s.tls_verify
+        secret = s.password()
+        # xoauth2 (Google Calendar): the secret is an OAuth2 access token, sent as a Bearer token
+        login: dict[str, Any] = (
+            {"auth": _Bearer(secret or "")}
+            if s.auth == "xoauth2"
+            else {"username": s.username or None, "password": secret}
+        )
         client = DAV_CLIENT(
             url=s.url,
-            username=s.username or None,
-            password=s.password(),
             timeout=int(s.timeout_seconds),
             ssl_verify_cert=verify,
             enable_rfc6764=False,
+            **login,
         )
         return client.calendar(url=s.url)
 
@@ -58,3 +65,12 @@ class CaldavCalendar:
             yield CalendarObject(f"caldav:{url}:{hashlib.sha256(raw).hexdigest()[:32]}", url, raw)
         # Every change was handed over (and processed) before the generator got here.
         self.cursors.set(self.source, str(changes.sync_token))
+
+
+class _Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request

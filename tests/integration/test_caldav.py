@@ -159,3 +159,38 @@ def test_a_calendar_server_answering_500_does_not_stop_mail_or_sending(tmp_path:
     with h.agent.sessions.begin() as s:
         health = Repo(s).cursor("health:calendar") or ""
     assert "500" in health
+
+
+def test_with_xoauth2_the_access_token_goes_as_a_bearer_token(tmp_path: Path) -> None:
+    """Google Calendar's CalDAV takes an OAuth2 access token (docs/gmail.md); no password is sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def handle_one_request(self) -> None:
+            self.raw_requestline = self.rfile.readline()
+            if not self.parse_request():
+                return
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_error(401, "Unauthorized")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "token").write_text("ya29.test-access-token\n")
+    (tmp_path / "token").chmod(0o600)
+    try:
+        cfg = write_config(
+            tmp_path,
+            f'[calendar]\nbackend = "caldav"\nurl = "http://127.0.0.1:{server.server_port}/c/"\n'
+            f'auth = "xoauth2"\nusername = "onboarding@example.com"\npassword_file = "{tmp_path / "token"}"\n',
+        )
+        h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+        h.run()
+    finally:
+        server.shutdown()
+    assert seen and set(seen) == {"Bearer ya29.test-access-token"}
