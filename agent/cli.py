@@ -96,7 +96,48 @@ def cmd_check(app: App) -> int:
         f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
         f"{rules} rules; {len(rt.templates.names())} templates"
     )
-    return 0
+    return connect_check(app.config) if app.args.connect else 0
+
+
+def connect_check(config: Config) -> int:
+    """`check --connect`: log in to the mailbox, calendar and transport; read nothing, send nothing."""
+    from agent import mailboxes
+    from agent.outbox.transports import load as load_transport
+
+    cursors = MemoryCursors()
+    parts: list[tuple[str, Callable[[], str]]] = [
+        ("mailbox", lambda: mailboxes.load(config, cursors).probe()),
+        ("calendar", lambda: _probe_calendar(config, cursors)),
+        ("transport", lambda: load_transport(config).probe()),
+    ]
+    failed = 0
+    for part, probe in parts:
+        try:
+            print(f"ok: {part}: {probe()}")
+        except Exception as exc:  # what went wrong, for a person to fix: the next part is still tried
+            failed += 1
+            print(f"error: {part}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _probe_calendar(config: Config, cursors: MemoryCursors) -> str:
+    from agent import calendars
+
+    source = calendars.load(config, cursors)
+    return source.probe() if source is not None else "invitations are read from the mailbox"
+
+
+class MemoryCursors:
+    """Cursors for a probe, which moves none."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, source: str) -> str | None:
+        return self.values.get(source)
+
+    def set(self, source: str, value: str) -> None:
+        self.values[source] = value
 
 
 def cmd_run(app: App) -> int:
@@ -547,7 +588,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
-    add("check", cmd_check, "validate the config, every rules file and every template")
+    p = add("check", cmd_check, "validate the config, every rules file and every template")
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="also log in to the mailbox, calendar and transport (sends nothing)",
+    )
     add("migrate", cmd_migrate, "upgrade the database schema to this version's (back it up first)")
     p = add("status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine")
     p.add_argument("--json", action="store_true")

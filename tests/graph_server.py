@@ -153,6 +153,15 @@ class FakeGraph:
             with self.lock:
                 self.sent.append(base64.b64decode(body))
             return self.reply_bytes(h, 202, b"", "text/plain")
+        if path == f"{user}/mailFolders/inbox":
+            folder = recording("mail-folder")
+            with self.lock:
+                folder["totalItemCount"] = len(_current(self.mail_changes))
+            return self.reply(h, 200, folder)
+        if path == f"{user}/calendar":
+            return self.reply(h, 200, recording("calendar"))
+        if path == user:
+            return self.reply(h, 200, {**recording("user"), "mail": self.mailbox})
         if path == f"{user}/calendarView/delta":
             return self.delta(h, query, self.event_changes, "calendarView/delta", h.headers)
         return self.reply(h, 404, recording("error-item-not-found"))

@@ -7,6 +7,7 @@ per-recipient replies after DATA). See ../shared/RECIPES.md.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import smtplib
@@ -259,11 +260,24 @@ class SmtpRelay:
         self.rcpt_codes: dict[str, str] = {}
         self.data_codes: list[str] = []
         self.refusing = ""
+        self.oauth_token = "ya29.smtp-test-token"  # the XOAUTH2 access token it accepts
         self.refused = 0  # DATA commands answered with `refusing`
         self.accepted: list[tuple[str, list[str]]] = []  # (Message-ID, recipients) of each delivery
         relay = self
 
         class Handler:
+            async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+                """SASL XOAUTH2 as Gmail and Microsoft 365 take it: user=...^Aauth=Bearer <token>^A^A."""
+                from aiosmtpd.smtp import AuthResult
+
+                fields = dict(
+                    part.split("=", 1)
+                    for part in base64.b64decode(args[1]).decode().split("\x01")
+                    if "=" in part
+                )
+                ok = fields.get("auth") == f"Bearer {relay.oauth_token}" and fields.get("user") == login[0]
+                return AuthResult(success=ok, handled=False)
+
             async def handle_RCPT(
                 self,
                 server: object,

@@ -28,6 +28,9 @@ class CalendarSource(Protocol):
     def poll(self) -> Iterator[CalendarObject]:
         """Calendar objects that are new or changed since the last poll."""
 
+    def probe(self) -> str:
+        """Reach the calendar, changing nothing; what was found, in a line (check --connect)."""
+
 
 def load(config: Config, cursors: CursorStore, clock: Clock | None = None) -> CalendarSource | None:
     backend = config.calendar.backend

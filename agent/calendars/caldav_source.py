@@ -52,6 +52,10 @@ class CaldavCalendar:
         )
         return client.calendar(url=s.url)
 
+    def probe(self) -> str:
+        calendar = self._calendar()
+        return f"{self.source}: reachable; calendar {calendar.get_display_name() or calendar.url}"
+
     def poll(self) -> Iterator[CalendarObject]:
         token = self.cursors.get(self.source)
         changes = self._calendar().get_objects_by_sync_token(sync_token=token or None, load_objects=True)

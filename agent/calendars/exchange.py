@@ -42,6 +42,11 @@ class ExchangeCalendar:
         self.clock = clock or SystemClock()
         self.source = f"ews-calendar:{config.exchange.mailbox or config.agent.address}"
 
+    def probe(self) -> str:
+        if self.account is None:
+            self.account = connect(self.config)
+        return f"{self.source}: signed in; calendar {self.account.calendar.name}"
+
     def poll(self) -> Iterator[CalendarObject]:
         from exchangelib import EWSDateTime
 

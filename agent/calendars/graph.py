@@ -44,6 +44,10 @@ class GraphCalendar:
         self.clock = clock or SystemClock()
         self.source = f"graph-calendar:{self.client.mailbox}"
 
+    def probe(self) -> str:
+        calendar = self.client.request("GET", self.client.user_path("/calendar")).json()
+        return f"{self.source}: signed in; calendar {calendar.get('name', '?')}"
+
     def poll(self) -> Iterator[CalendarObject]:
         state = json.loads(self.cursors.get(self.source) or "{}")
         now = self.clock.now()

@@ -17,6 +17,9 @@ class IcsFolder:
         folder.mkdir(parents=True, exist_ok=True)
         self._seen: dict[Path, str] = {}
 
+    def probe(self) -> str:
+        return f"{self.folder}: {len(list(self.folder.glob('*.ics')))} .ics files"
+
     def poll(self) -> Iterator[CalendarObject]:
         for path in sorted(self.folder.glob("*.ics")):
             try:

@@ -55,6 +55,9 @@ class Mailbox(Protocol):
 
     def close(self) -> None: ...
 
+    def probe(self) -> str:
+        """Log in and look at the folder, reading nothing; what was found, in a line (check --connect)."""
+
 
 def load(config: Config, cursors: CursorStore) -> Mailbox:
     backend = config.mailbox.backend

@@ -132,6 +132,10 @@ class ExchangeMailbox:
         while time.monotonic() < deadline and not should_stop():
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
+    def probe(self) -> str:
+        folder = self._inbox()
+        return f"{self.source}: signed in; {folder.total_count} messages in {folder.name}"
+
     def close(self) -> None:
         if self.account is not None:
             self.account.protocol.close()

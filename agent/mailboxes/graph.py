@@ -104,6 +104,11 @@ class GraphMailbox:
         while time.monotonic() < deadline and not should_stop():
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
+    def probe(self) -> str:
+        folder = self.client.request("GET", self.client.user_path(f"/mailFolders/{self.folder}")).json()
+        name = folder.get("displayName", self.folder)
+        return f"{self.source}: signed in; {folder.get('totalItemCount', '?')} messages in {name}"
+
     def close(self) -> None:
         self.client.http.close()
 

@@ -86,6 +86,14 @@ class ImapMailbox:
             _quietly(self.client.logout)
             self.client = None
 
+    def probe(self) -> str:
+        client = self._open()
+        try:
+            info = client.select_folder(self.s.folder, readonly=True)
+            return f"{self.source}: logged in; {int(info.get(b'EXISTS', 0))} messages in {self.s.folder}"
+        finally:
+            _quietly(client.logout)
+
     # --- reading ---------------------------------------------------------------------------
     def fetch(self) -> Iterator[RawMail]:
         client = self.connect()

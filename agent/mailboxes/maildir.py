@@ -56,6 +56,9 @@ class MaildirMailbox:
     def _key(self, filename: str) -> str:
         return f"maildir:{self.root.resolve()}:{filename.split(':', 1)[0]}"
 
+    def probe(self) -> str:
+        return f"Maildir {self.root}: {sum(1 for _ in os.scandir(self.root / 'new'))} new messages"
+
     def deliver(self, data: bytes, unique: str, at: datetime | None = None) -> Path:
         """Drop a message into new/ the Maildir way (tmp/ then rename); used by the demo and tests.
 

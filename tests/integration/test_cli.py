@@ -405,3 +405,12 @@ def test_health_endpoint_and_metrics_on_loopback(tmp_path: Path) -> None:
     assert 'csm_agent_emails{status="sent"} 1' in metrics
     assert 'csm_agent_part_up{part="mailbox",backend="maildir"} 1' in metrics
     assert "csm_agent_quarantined 0" in metrics
+
+
+def test_check_connect_on_the_embedded_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_config(tmp_path)
+    code, out, err = run(cfg, "check", "--connect", capsys=capsys)
+    assert code == 0, err
+    assert f"ok: mailbox: Maildir {tmp_path / 'state' / 'mail'}: 0 new messages" in out
+    assert f"ok: calendar: {tmp_path / 'state' / 'calendar'}: 0 .ics files" in out
+    assert f"ok: transport: {tmp_path / 'state' / 'sent'}: writable" in out

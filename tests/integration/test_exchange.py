@@ -259,3 +259,23 @@ def test_occurrences_of_a_series_keep_the_series_uid_with_their_recurrence_id(
     h.run()
     meetings = h.show(deal)["meetings"]
     assert {m["uid"] for m in meetings} == {uid} and len({m["recurrence_id"] for m in meetings}) == 3
+
+
+@pytest.mark.integration
+def test_check_connect_signs_in_and_looks_without_reading_or_sending(
+    tmp_path: Path, ews: FakeExchange, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    cfg = ews_config(tmp_path, ews)
+    assert main(["--config", str(cfg), "check", "--connect"]) == 0
+    out = capsys.readouterr().out
+    assert "ok: mailbox: ews:onboarding@example.com/INBOX: signed in; 0 messages in Inbox" in out
+    assert "ok: calendar: ews-calendar:onboarding@example.com: signed in; calendar Calendar" in out
+    assert "ok: transport: ews: signed in; copies go to Sent Items; nothing sent" in out
+    assert ews.sent == [] and set(ews.calls) == {"GetFolder"}  # looked, read nothing, sent nothing
+
+    wrong = ews_config(tmp_path / "wrong", ews, password="not-it")
+    assert main(["--config", str(wrong), "check", "--connect"]) == 1
+    err = capsys.readouterr().err
+    assert "error: mailbox: UnauthorizedError" in err and "error: transport: UnauthorizedError" in err

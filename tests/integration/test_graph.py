@@ -302,3 +302,19 @@ def test_a_deleted_event_cancels_the_meeting_and_an_expired_calendar_delta_reads
     h.at(INTRO_AT + timedelta(hours=1))
     h.run()
     assert "recap" not in h.sent_templates() and h.stage(deal) == "introduction-call"
+
+
+@pytest.mark.integration
+def test_check_connect_signs_in_and_looks_without_reading_or_sending(
+    tmp_path: Path, fresh: FakeGraph, certs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    fresh.deliver(email("Left unread"))
+    cfg = graph_config(tmp_path, fresh, certs)
+    assert main(["--config", str(cfg), "check", "--connect"]) == 0
+    out = capsys.readouterr().out
+    assert "ok: mailbox: graph:onboarding@example.com/inbox: signed in; 1 messages in Inbox" in out
+    assert "ok: calendar: graph-calendar:onboarding@example.com: signed in; calendar Calendar" in out
+    assert "ok: transport: graph: signed in; sending as onboarding@example.com" in out
+    assert fresh.sent_messages() == [] and not any("/$value" in p or "delta" in p for _, p in fresh.requests)

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imapclient import IMAPClient
@@ -450,3 +451,32 @@ def test_an_attachment_under_the_limit_is_measured_without_decoding_it() -> None
     parsed = parse_message(msg.as_bytes(), max_bytes=25_000_000)
     assert [a.size for a in parsed.attachments] == [1, 2, 3, 1_000_001]
     assert parsed.new_text.strip() == "Our logo."
+
+
+@pytest.mark.integration
+def test_check_connect_logs_in_reads_nothing_and_says_what_is_wrong(
+    tmp_path: Path, dovecot: Dovecot, user: str, smtp: Any, certs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+    from tests.integration.conftest import smtp_config
+
+    cfg = imap_config(tmp_path, dovecot, user)
+    (tmp_path / "smtp").mkdir()
+    transport = smtp_config(tmp_path / "smtp", smtp, certs).read_text().split("[transport]", 1)[1]
+    cfg.write_text(cfg.read_text() + "\n[transport]" + transport)
+    dovecot.deliver(user, email("Stays unread"))
+    accepted = len(smtp.accepted)
+    assert main(["--config", str(cfg), "check", "--connect"]) == 0
+    out = capsys.readouterr().out
+    assert f"ok: mailbox: imap:{user}@127.0.0.1/INBOX: logged in; 1 messages in INBOX" in out
+    assert "ok: transport: SMTP 127.0.0.1: connected and logged in; nothing sent" in out
+    assert len(smtp.accepted) == accepted
+    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as client:
+        client.login(user, PASSWORD)
+        client.select_folder("INBOX", readonly=True)
+        assert client.search(["UNSEEN"])  # not marked read
+
+    (tmp_path / "imap-password").write_text("wrong\n")
+    assert main(["--config", str(cfg), "check", "--connect"]) == 1
+    captured = capsys.readouterr()
+    assert "error: mailbox: LoginError" in captured.err and "ok: transport" in captured.out  # each part tried

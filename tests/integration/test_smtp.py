@@ -334,3 +334,27 @@ def test_implicit_tls_on_its_own_port(
     [email] = outbox(h)
     assert email["status"] == "sent", email["error"]
     assert len(received(dovecot, "jane", email["message_id"])) == 1
+
+
+@pytest.mark.integration
+def test_xoauth2_login_with_an_access_token_as_gmail_and_microsoft_365_take_it(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpRelay, certs: dict[str, Path]
+) -> None:
+    cfg = smtp_config(tmp_path, smtp, certs, 'auth = "xoauth2"')
+    (tmp_path / "smtp-password").write_text(smtp.oauth_token + "\n")  # the secret is the access token
+    h = harness(cfg)
+    h.add_deal(f"Acme Radio {tmp_path.name}")
+    h.run()
+    [email] = outbox(h)
+    assert email["status"] == "sent" and len(received(dovecot, "jane", email["message_id"])) == 1
+
+    (tmp_path / "smtp-password").write_text(
+        "ya29.expired\n"
+    )  # a token no longer valid: read at each connection
+    second = h.add_deal(f"Bravo Books {tmp_path.name}")
+    h.run()
+    [refused] = [e for e in outbox(h) if e["id"] != email["id"] and e["template"] == "intro"]
+    assert (
+        refused["status"] == "queued" and "535" in refused["error"]
+    )  # kept, retried once the token is renewed
+    assert h.show(second)["emails"][0]["status"] == "queued"

@@ -45,6 +45,9 @@ class Transport(Protocol):
     def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
         """Deliver to `recipients` (the envelope); must be safe to call again for the same outbox_id."""
 
+    def probe(self) -> str:
+        """Connect and log in, sending nothing; what was found, in a line (check --connect)."""
+
 
 def load(config: Config) -> Transport:
     backend = config.transport.backend

@@ -21,6 +21,11 @@ class ExchangeTransport:
         self.config = config
         self.account = account
 
+    def probe(self) -> str:
+        if self.account is None:
+            self.account = connect(self.config)
+        return f"ews: signed in; copies go to {self.account.sent.name}; nothing sent"
+
     def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
         from exchangelib import Message
         from exchangelib.errors import UnauthorizedError

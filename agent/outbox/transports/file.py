@@ -16,6 +16,12 @@ class FileTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    def probe(self) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.folder, os.W_OK):
+            raise PermissionError(f"{self.folder}: not writable")
+        return f"{self.folder}: writable"
+
     def path_for(self, outbox_id: int) -> Path:
         return self.folder / f"{outbox_id:06d}.eml"
 

@@ -23,6 +23,12 @@ class GraphTransport:
     def __init__(self, config: Config, client: GraphClient | None = None) -> None:
         self.client = client or GraphClient(config.graph, config.agent.address)
 
+    def probe(self) -> str:
+        user = self.client.request("GET", self.client.user_path("?$select=mail,displayName")).json()
+        # Mail.Send cannot be checked without sending: the first email will tell
+        sender = user.get("mail") or self.client.mailbox
+        return f"graph: signed in; sending as {sender} (Mail.Send is checked by the first email)"
+
     def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
         mime = base64.b64encode(message.as_bytes(policy=OUTGOING_POLICY))
         try:

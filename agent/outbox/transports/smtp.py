@@ -43,9 +43,21 @@ class SmtpTransport:
             client = smtplib.SMTP(s.host, s.port or 587, timeout=s.timeout_seconds)
             if s.tls == "starttls":
                 client.starttls(context=client_context(self.s, f"SMTP {self.s.host}"))
-        if s.username:
+        if s.username and s.auth == "xoauth2":
+            # Gmail, Microsoft 365: SASL XOAUTH2 with an access token (smtplib has no mechanism for it)
+            token = s.password() or ""
+            client.ehlo_or_helo_if_needed()
+            client.auth("XOAUTH2", lambda challenge=None: f"user={s.username}\x01auth=Bearer {token}\x01\x01")
+        elif s.username:
             client.login(s.username, s.password() or "")
         return client
+
+    def probe(self) -> str:
+        client = self._connect()
+        try:
+            return f"SMTP {self.s.host}: connected{' and logged in' if self.s.username else ''}; nothing sent"
+        finally:
+            client.quit()
 
     def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
         try:
