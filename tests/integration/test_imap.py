@@ -480,3 +480,22 @@ def test_check_connect_logs_in_reads_nothing_and_says_what_is_wrong(
     assert main(["--config", str(cfg), "check", "--connect"]) == 1
     captured = capsys.readouterr()
     assert "error: mailbox: LoginError" in captured.err and "ok: transport" in captured.out  # each part tried
+
+
+@pytest.mark.integration
+def test_the_opt_in_live_scenario_itself_works_here_on_dovecot_and_smtp(
+    tmp_path: Path, dovecot: Dovecot, user: str, smtp: Any, certs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/live runs against a real tenant only when asked; this runs its code on the local servers."""
+    from tests.integration.conftest import smtp_config
+    from tests.live import test_live
+
+    cfg = imap_config(tmp_path, dovecot, user)
+    (tmp_path / "smtp").mkdir()
+    transport = smtp_config(tmp_path / "smtp", smtp, certs).read_text().split("[transport]", 1)[1]
+    cfg.write_text(
+        cfg.read_text().replace("onboarding@example.com", f"{user}@example.com") + "\n[transport]" + transport
+    )
+    monkeypatch.setattr(test_live, "POLL_SECONDS", 0.5)
+    config = load_config(cfg)
+    test_live.test_the_real_service_signs_in_sends_once_and_reads_it_back_once(config)
