@@ -128,8 +128,22 @@ class ServerSection(Secret):
     )
     username: str = ""
     auth: Literal["password", "xoauth2"] = Field(
-        "password", description="xoauth2: the secret is an access token"
+        "password", description="xoauth2: the secret is an access token (or a refresh token, see below)"
     )
+    oauth2_token_url: str = Field(
+        "",
+        description="xoauth2: the token endpoint; the secret is then a refresh token the agent renews from",
+    )
+    oauth2_client_id: str = Field("", description="xoauth2 with a token endpoint: the OAuth client's ID")
+    oauth2_client_secret_file: Path | None = Field(
+        None, description="xoauth2 with a token endpoint: file holding the OAuth client's secret (mode 0600)"
+    )
+
+    def oauth2_client_secret(self) -> str | None:
+        if self.oauth2_client_secret_file is None:
+            return None
+        return Secret(password_file=self.oauth2_client_secret_file).password()
+
     timeout_seconds: float = Field(
         60.0, gt=0, description="Network read timeout: a dead connection is noticed"
     )

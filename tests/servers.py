@@ -210,13 +210,40 @@ class TokenIntrospection:
         from urllib.parse import parse_qs
 
         tokens = self.tokens = {}  # type: dict[str, str]
+        # the token endpoint (RFC 6749 section 6): refresh token -> user, and the access tokens issued
+        refresh = self.refresh_tokens = {}  # type: dict[str, str]
+        issued = self.issued = []  # type: list[str]
+        endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
-                token = form.get("token", [""])[0]
-                body = json.dumps({"active": token in tokens, "username": tokens.get(token, "")}).encode()
-                self.send_response(200)
+                status = 200
+                answer: dict[str, object]
+                if self.path == "/token":
+                    grant = form.get("refresh_token", [""])[0]
+                    if form.get("grant_type") != ["refresh_token"] or grant not in refresh:
+                        status, answer = (
+                            400,
+                            {
+                                "error": "invalid_grant",
+                                "error_description": "Token has been expired or revoked.",
+                            },
+                        )
+                    else:
+                        access = f"ya29.issued-{len(issued)}"
+                        tokens[access] = refresh[grant]
+                        issued.append(access)
+                        answer = {
+                            "access_token": access,
+                            "expires_in": endpoint.expires_in,
+                            "token_type": "Bearer",
+                        }
+                else:
+                    token = form.get("token", [""])[0]
+                    answer = {"active": token in tokens, "username": tokens.get(token, "")}
+                body = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -227,6 +254,8 @@ class TokenIntrospection:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/introspect"
+        self.token_url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        self.expires_in = 3599
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

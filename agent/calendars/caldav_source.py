@@ -20,6 +20,7 @@ import requests
 from agent.calendars import CalendarObject
 from agent.config import CalendarSection
 from agent.mailboxes import CursorStore
+from agent.oauth2 import access_token
 
 log = logging.getLogger(__name__)
 DAV_CLIENT: Any = caldav.DAVClient  # caldav exports it lazily; mypy sees an `object`
@@ -36,12 +37,11 @@ class CaldavCalendar:
     def _calendar(self) -> Any:
         s = self.s
         verify: bool | str = str(s.tls_ca_file) if s.tls_ca_file else s.tls_verify
-        secret = s.password()
-        # xoauth2 (Google Calendar): the secret is an OAuth2 access token, sent as a Bearer token
+        # xoauth2 (Google Calendar): an OAuth2 access token, sent as a Bearer token
         login: dict[str, Any] = (
-            {"auth": _Bearer(secret or "")}
+            {"auth": _Bearer(access_token(s))}
             if s.auth == "xoauth2"
-            else {"username": s.username or None, "password": secret}
+            else {"username": s.username or None, "password": s.password()}
         )
         client = DAV_CLIENT(
             url=s.url,

@@ -31,6 +31,7 @@ from imapclient.exceptions import IMAPClientError
 
 from agent.config import MailboxSection
 from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail, arrival
+from agent.oauth2 import TokenRefused, access_token
 from agent.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class ImapMailbox:
             )
         try:
             client = self._open()
-        except NETWORK_ERRORS as exc:
+        except (*NETWORK_ERRORS, TokenRefused) as exc:
             self._failed(exc)
             raise MailboxUnavailable(f"{self.source}: {type(exc).__name__}: {exc}") from exc
         self.client = client
@@ -220,11 +221,10 @@ def open_imap(s: MailboxSection, source: str) -> IMAPClient:
     try:
         if s.tls == "starttls":
             client.starttls(client_context(s, source))
-        secret = s.password() or ""
         if s.auth == "xoauth2":
-            client.oauth2_login(s.username, secret)
+            client.oauth2_login(s.username, access_token(s))
         else:
-            client.login(s.username, secret)
+            client.login(s.username, s.password() or "")
     except BaseException:
         _quietly(client.logout)
         raise

@@ -499,3 +499,45 @@ def test_the_opt_in_live_scenario_itself_works_here_on_dovecot_and_smtp(
     monkeypatch.setattr(test_live, "POLL_SECONDS", 0.5)
     config = load_config(cfg)
     test_live.test_the_real_service_signs_in_sends_once_and_reads_it_back_once(config)
+
+
+@pytest.mark.integration
+def test_xoauth2_with_a_refresh_token_fetches_and_renews_access_tokens(
+    tmp_path: Path, dovecot: Dovecot, user: str, oauth: TokenIntrospection
+) -> None:
+    from agent import oauth2
+
+    oauth2.forget()
+    oauth.refresh_tokens[f"1//refresh-{user}"] = user
+    (tmp_path / "client-secret").write_text("GOCSPX-test\n")
+    (tmp_path / "client-secret").chmod(0o600)
+    cfg = imap_config(
+        tmp_path,
+        dovecot,
+        user,
+        f'auth = "xoauth2"\noauth2_token_url = "{oauth.token_url}"\noauth2_client_id = "123.apps.example"\n'
+        f'oauth2_client_secret_file = "{tmp_path / "client-secret"}"',
+    )
+    (tmp_path / "imap-password").write_text(f"1//refresh-{user}\n")  # the secret is now the refresh token
+    h = harness_for(cfg)
+    dovecot.deliver(user, email("Over a renewed token"))
+    assert h.run().messages == 1
+    assert len(oauth.issued) == 1  # one access token, reused while it is valid
+    h.agent.mailbox.close()
+    harness_for(cfg).run()
+    assert len(oauth.issued) == 1
+
+    oauth.expires_in = 60  # shorter than the renewal margin: each new connection gets a fresh token
+    oauth2.forget()
+    for _ in range(2):
+        h = harness_for(cfg)
+        dovecot.deliver(user, email("Again"))
+        assert h.run().messages == 1
+        h.agent.mailbox.close()
+    assert len(oauth.issued) == 3
+    oauth.expires_in = 3599
+
+    (tmp_path / "imap-password").write_text("1//revoked\n")
+    refused = harness_for(cfg)
+    refused.run()
+    assert "invalid_grant" in refused.agent.last_mail_error

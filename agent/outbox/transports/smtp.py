@@ -17,6 +17,7 @@ import ssl
 from email.message import EmailMessage
 
 from agent.config import TransportSection
+from agent.oauth2 import TokenRefused, access_token
 from agent.outbox.transports import SendResult, TransportError
 from agent.tls import client_context
 
@@ -45,7 +46,7 @@ class SmtpTransport:
                 client.starttls(context=client_context(self.s, f"SMTP {self.s.host}"))
         if s.username and s.auth == "xoauth2":
             # Gmail, Microsoft 365: SASL XOAUTH2 with an access token (smtplib has no mechanism for it)
-            token = s.password() or ""
+            token = access_token(s)
             client.ehlo_or_helo_if_needed()
             client.auth("XOAUTH2", lambda challenge=None: f"user={s.username}\x01auth=Bearer {token}\x01\x01")
         elif s.username:
@@ -66,6 +67,8 @@ class SmtpTransport:
             raise TransportError(
                 f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", permanent=False, operator=True
             ) from exc
+        except TokenRefused as exc:
+            raise TransportError(str(exc), permanent=False, operator=True) from exc
         except ssl.SSLError as exc:
             # A certificate that does not verify is a configuration matter: never send in clear instead.
             raise TransportError(
