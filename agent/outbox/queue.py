@@ -147,7 +147,7 @@ class Outbox:
         try:
             sent = self.transport.send(message, recipients, email_id)
         except TransportError as exc:
-            self._failed(email_id, str(exc), exc.permanent, exc.operator, result)
+            self._failed(email_id, str(exc), exc.permanent, exc.operator, result, exc.retry_after)
             return
         self._record(email_id, sent, result)
         if sent.accepted and self.config.transport.sent_folder:
@@ -231,7 +231,13 @@ class Outbox:
             return row is not None and any(v == "sent" for v in (row.delivery or {}).values())
 
     def _failed(
-        self, email_id: int, error: str, permanent: bool, operator: bool, result: FlushResult
+        self,
+        email_id: int,
+        error: str,
+        permanent: bool,
+        operator: bool,
+        result: FlushResult,
+        retry_after: float = 0.0,
     ) -> None:
         now = self.clock.now()
         settings = self.config.transport
@@ -265,6 +271,7 @@ class Outbox:
                 delay = min(
                     settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (row.attempts - 1)
                 ) * random.uniform(0.8, 1.2)
+                delay = max(delay, retry_after)  # never sooner than the server asked
                 row.status, row.due_at = "queued", now + timedelta(seconds=delay)
                 result.postponed += 1
                 repo.audit(

@@ -187,11 +187,14 @@ def test_the_intro_is_sent_and_saved_once_and_a_busy_server_only_delays_it(
 ) -> None:
     h = harness(ews_config(tmp_path, ews))
     deal = h.add_deal()
-    ews.busy_next("CreateItem", 30000)
+    ews.busy_next("CreateItem", 600000)  # ten minutes, longer than the outbox's own first back-off
     h.run()
     [row] = h.show(deal)["emails"]
     assert row["status"] == "queued" and ews.sent == []
     h.at(MONDAY + timedelta(minutes=5))
+    h.run()
+    assert ews.sent == []  # not before the ten minutes Exchange asked for
+    h.at(MONDAY + timedelta(minutes=13))
     h.run()
     h.run()
     [raw] = ews.sent  # CreateItem with SendAndSaveCopy: sent, and kept in Sent Items

@@ -204,11 +204,14 @@ def test_the_intro_is_sent_through_sendmail_once_with_its_headers(
 ) -> None:
     h = harness(graph_config(tmp_path, fresh, certs))
     deal = h.add_deal()
-    fresh.fail_next("sendMail", 503, "service-unavailable", {"Retry-After": "30"})
+    fresh.fail_next("sendMail", 503, "service-unavailable", {"Retry-After": "300"})
     h.run()
     [email_row] = h.show(deal)["emails"]
     assert email_row["status"] == "queued" and fresh.sent_messages() == []  # a 503 is retried later
-    h.at(MONDAY + timedelta(minutes=5))
+    h.at(MONDAY + timedelta(minutes=3))
+    h.run()
+    assert fresh.sent_messages() == []  # not before the Retry-After of five minutes
+    h.at(MONDAY + timedelta(minutes=7))
     h.run()
     h.run()
     [message] = sent(fresh)

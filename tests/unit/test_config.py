@@ -419,3 +419,8 @@ def test_backends_this_version_cannot_run_are_refused_before_any_io(
         load_config(path)
     assert f"{path}:2: {expected}" in str(caught.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.toml"]
+
+
+def test_the_live_test_example_config_loads() -> None:
+    config = load_config(PROJECT_ROOT / "tests" / "live" / "live.example.toml")
+    assert (config.mailbox.backend, config.transport.backend, config.calendar.backend) == ("graph",) * 3

@@ -18,10 +18,13 @@ class TransportError(Exception):
     retries, in case they do, and tells them once.
     """
 
-    def __init__(self, message: str, *, permanent: bool, operator: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, operator: bool = False, retry_after: float = 0.0
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.operator = operator
+        self.retry_after = retry_after  # the server asked for this long (Retry-After, BackOffMilliseconds)
 
 
 @dataclass(frozen=True)

@@ -44,5 +44,7 @@ class ExchangeTransport:
                 f" (the server asks to wait {back_off:.0f} s)" if back_off else ""
             )
             operator = isinstance(exc, UnauthorizedError) or "AccessDenied" in type(exc).__name__
-            raise TransportError(text, permanent=not retry and not operator, operator=operator) from exc
+            raise TransportError(
+                text, permanent=not retry and not operator, operator=operator, retry_after=back_off
+            ) from exc
         return SendResult(tuple(recipients))

@@ -39,7 +39,7 @@ class GraphTransport:
                 headers={"Content-Type": "text/plain"},  # what Graph expects for a base64 MIME body
             )
         except GraphUnavailable as exc:
-            raise TransportError(str(exc), permanent=False) from exc
+            raise TransportError(str(exc), permanent=False, retry_after=exc.retry_after) from exc
         except GraphError as exc:
             # 401/403: a permission or consent only an administrator can give; 400: a bad message
             raise TransportError(str(exc), permanent=exc.permanent, operator=not exc.permanent) from exc
