@@ -366,6 +366,13 @@ def _check_backends(config: Config, text: str) -> None:
             f"{config.source}{f':{at}' if at else ''}: [exchange] url = {config.exchange.url!r}: the exchange "
             "backend needs the EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx"
         )
+    for key in ("processed_folder", "unmatched_folder", "quarantine_folder"):
+        if getattr(config.mailbox, key) and config.mailbox.backend != "imap":
+            at = _line_of(text, "mailbox", key)
+            problems.append(
+                f"{config.source}{f':{at}' if at else ''}: [mailbox] {key}: filing mail in folders needs "
+                f"backend = 'imap' (the {config.mailbox.backend} backend leaves mail where it is)"
+            )
     if config.transport.sent_folder and config.mailbox.backend != "imap":
         at = _line_of(text, "transport", "sent_folder")
         problems.append(

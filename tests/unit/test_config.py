@@ -424,3 +424,11 @@ def test_backends_this_version_cannot_run_are_refused_before_any_io(
 def test_the_live_test_example_config_loads() -> None:
     config = load_config(PROJECT_ROOT / "tests" / "live" / "live.example.toml")
     assert (config.mailbox.backend, config.transport.backend, config.calendar.backend) == ("graph",) * 3
+
+
+def test_folders_to_file_mail_in_need_imap(tmp_path: Path) -> None:
+    path = write(tmp_path / "agent.toml", '[mailbox]\nbackend = "maildir"\nprocessed_folder = "Done"\n')
+    with pytest.raises(
+        ConfigError, match=r"agent.toml:3: \[mailbox\] processed_folder: filing mail in folders needs"
+    ):
+        load_config(path)
