@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ssl
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -31,6 +32,7 @@ RECORDINGS = Path(__file__).resolve().parent / "data" / "ews"
 M = "{http://schemas.microsoft.com/exchange/services/2006/messages}"
 T = "{http://schemas.microsoft.com/exchange/services/2006/types}"
 USER, PASSWORD = "EXAMPLE\\svc-onboarding", "ews-test-password"
+ACCESS_TOKEN = "eyJ0eXAiOiJKV1QiLCJub25jZSI6Imh5YnJpZCJ9.ews.sig"  # hybrid modern authentication
 FOLDERS = {  # distinguished id -> (element, class, display name)
     "root": ("Folder", "IPF.Note", "Top of Information Store"),
     "msgfolderroot": ("Folder", "IPF.Note", "Top of Information Store"),
@@ -60,9 +62,17 @@ class Appointment:
 
 
 class FakeExchange:
-    def __init__(self, mailbox: str = "onboarding@example.com") -> None:
+    def __init__(
+        self,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+        ca_file: Path | None = None,
+        mailbox: str = "onboarding@example.com",
+    ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/EWS/Exchange.asmx"
+        self.ca_file = ca_file  # what a client must trust for the HTTPS certificate
+        scheme = "https" if cert_file else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/EWS/Exchange.asmx"
         self.mailbox = mailbox
         self.lock = threading.Lock()
         self.changes: list[tuple[str, str, datetime]] = []  # ("create" | "delete", item id, received)
@@ -82,6 +92,10 @@ class FakeExchange:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if cert_file and key_file:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(cert_file), str(key_file))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -120,10 +134,8 @@ class FakeExchange:
 
     # --- serving ------------------------------------------------------------------------------
     def handle(self, h: BaseHTTPRequestHandler) -> None:
-        if (
-            h.headers.get("Authorization")
-            != "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        ):
+        basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        if h.headers.get("Authorization") not in (basic, f"Bearer {ACCESS_TOKEN}"):
             h.send_response(401)
             h.send_header("WWW-Authenticate", 'Basic realm="mail.example.com"')
             h.send_header("Content-Length", "0")
@@ -271,4 +283,4 @@ def _current(changes: list[tuple[str, str, datetime]]) -> list[tuple[str, str, d
     return list(alive.values())
 
 
-__all__ = ["PASSWORD", "USER", "Any", "Appointment", "FakeExchange"]
+__all__ = ["ACCESS_TOKEN", "PASSWORD", "USER", "Any", "Appointment", "FakeExchange"]

@@ -23,14 +23,16 @@ from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, write_config
-from tests.ews_server import PASSWORD, USER, Appointment, FakeExchange
+from tests.ews_server import ACCESS_TOKEN, PASSWORD, USER, Appointment, FakeExchange
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def ews_server() -> Iterator[FakeExchange]:
-    server = FakeExchange()
+def ews_server(certs: dict[str, Path]) -> Iterator[FakeExchange]:
+    server = FakeExchange(
+        certs["cert"], certs["key"], certs["ca"]
+    )  # HTTPS, a private CA: tls_ca_file is used
     yield server
     server.close()
 
@@ -48,7 +50,7 @@ def ews(ews_server: FakeExchange) -> FakeExchange:
     return s
 
 
-def ews_config(tmp_path: Path, ews: FakeExchange, password: str = PASSWORD) -> Path:
+def ews_config(tmp_path: Path, ews: FakeExchange, password: str = PASSWORD, auth: str = "basic") -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "ews-password").write_text(password + "\n")
     (tmp_path / "ews-password").chmod(0o600)
@@ -70,8 +72,9 @@ backend = "exchange"
 [exchange]
 url = "{ews.url}"
 username = '{USER}'
-auth = "basic"
+auth = "{auth}"
 version = "15.1"
+tls_ca_file = "{ews.ca_file}"
 password_file = "{tmp_path / "ews-password"}"
 """,
     )
@@ -282,3 +285,13 @@ def test_check_connect_signs_in_and_looks_without_reading_or_sending(
     assert main(["--config", str(wrong), "check", "--connect"]) == 1
     err = capsys.readouterr().err
     assert "error: mailbox: UnauthorizedError" in err and "error: transport: UnauthorizedError" in err
+
+
+@pytest.mark.integration
+def test_oauth2_sends_the_access_token_as_a_bearer_token(tmp_path: Path, ews: FakeExchange) -> None:
+    h = harness(ews_config(tmp_path, ews, password=ACCESS_TOKEN, auth="oauth2"))
+    ews.deliver(email("Over OAuth2"))
+    assert h.run().messages == 1  # the server took nothing but "Bearer <token>"
+    wrong = harness(ews_config(tmp_path / "wrong", ews, password="eyJ.expired.sig", auth="oauth2"))
+    wrong.run()
+    assert "UnauthorizedError" in health(wrong, "mailbox")
