@@ -24,8 +24,10 @@ __all__ = [
     "MANAGER",
     "Harness",
     "agent_env",
+    "ingest_until",
     "start_daemon",
     "stop_daemon",
+    "subjects",
     "wait_until",
     "write_config",
 ]
@@ -61,6 +63,25 @@ templates = "{ROOT / "templates" / "emails"}"
 
 class Harness(Simulation):
     """The simulation, as the tests use it."""
+
+
+def subjects(h: Harness) -> list[str]:
+    """The subjects of every message the agent recorded, oldest first."""
+    from sqlalchemy import select
+
+    from agent.store import models as m
+
+    with h.agent.sessions.begin() as s:
+        return list(s.scalars(select(m.Message.subject).order_by(m.Message.id)))
+
+
+def ingest_until(h: Harness, count: int) -> None:
+    """Take mail in as the service does (process, then acknowledge), and stop after `count`, as SIGTERM would."""
+    for seen, raw in enumerate(h.agent.mailbox.fetch(), start=1):
+        outcome = h.agent.process(raw.key, "mail", raw.data, h.agent._mail_work(raw.data))
+        h.agent.mailbox.ack(raw, outcome)
+        if seen == count:
+            return
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> float:

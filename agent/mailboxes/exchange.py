@@ -10,66 +10,51 @@ as the server asks, while timers, the calendar and sending go on.
 from __future__ import annotations
 
 import logging
-import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from agent.config import Config
 from agent.exchange_account import connect, transient
 from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+from agent.mailboxes.polling import PollingMailbox
 
 log = logging.getLogger(__name__)
 PAGE = 50
 
 
-class ExchangeMailbox:
+class ExchangeMailbox(PollingMailbox):
     name = "exchange"
 
     def __init__(self, config: Config, cursors: CursorStore, account: Any = None) -> None:
+        super().__init__(config.mailbox, cursors)
         self.config = config
-        self.settings = config.mailbox
-        self.cursors = cursors
         self.account = account
         mailbox = config.exchange.mailbox or config.agent.address
         self.source = f"ews:{mailbox}/{config.mailbox.folder}"
-        self.failures = 0
-        self.retry_at = 0.0
-        self._pending_cursor = ""
         self._folder: Any = None
 
     def fetch(self) -> Iterator[RawMail]:
         from exchangelib.errors import ErrorInvalidSyncStateData
 
-        wait = self.retry_at - time.monotonic()
-        if wait > 0:
-            raise MailboxUnavailable(f"{self.source}: trying again in {wait:.0f} s")
+        self.check_backoff()
         try:
             try:
                 yield from self._sync(self.cursors.get(self.source) or None)
             except ErrorInvalidSyncStateData as exc:
                 log.warning(
-                    "%s: the server refused the sync state (%s); syncing the folder from the start",
-                    self.source,
-                    exc,
+                    "%s: the server refused the sync state (%s); syncing from the start", self.source, exc
                 )
                 self.cursors.set(self.source, "")
                 yield from self._sync(None)
         except MailboxUnavailable:
             raise
-        except Exception as exc:
-            retry, back_off = transient(exc)
-            self._back_off(exc, back_off, retry)
+        except Exception as exc:  # exchangelib's errors, requests' and the network's
+            retry, asked = transient(exc)
+            if not retry:
+                self.account, self._folder = None, None  # sign in again next time (a password may change)
+            self.back_off(exc, asked)
         self.failures = 0
-
-    def _back_off(self, exc: BaseException, back_off: float, retry: bool) -> NoReturn:
-        self.failures += 1
-        self.account, self._folder = (None, None) if not retry else (self.account, self._folder)
-        delay = max(back_off, min(self.settings.reconnect_max_seconds, 2.0 ** min(self.failures, 10)))
-        self.retry_at = time.monotonic() + delay * random.uniform(1.0, 1.2)
-        log.warning("%s: %s: %s; trying again in %.0f s", self.source, type(exc).__name__, exc, delay)
-        raise MailboxUnavailable(f"{self.source}: {type(exc).__name__}: {exc}") from exc
 
     def _inbox(self) -> Any:
         if self.account is None:
@@ -108,7 +93,7 @@ class ExchangeMailbox:
             # a message deleted between the sync and the fetch comes back as an error: nothing to read
             messages = [m for m in fetched if not isinstance(m, Exception) and m.mime_content]
             for n, message in enumerate(messages):
-                self._pending_cursor = service.sync_state if n == len(messages) - 1 else ""
+                self.hand_out(n == len(messages) - 1, service.sync_state)
                 yield RawMail(
                     f"{self.source}:{message.id}",
                     bytes(message.mime_content),
@@ -120,17 +105,6 @@ class ExchangeMailbox:
             if service.includes_last_item_in_range or service.sync_state == state:
                 return
             state = service.sync_state
-
-    def ack(self, mail: RawMail, outcome: str) -> None:
-        if self._pending_cursor:
-            self.cursors.set(self.source, self._pending_cursor)
-            self._pending_cursor = ""
-
-    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> None:
-        # EWS streaming notifications would push; polling with SyncFolderItems is the catch-up either way
-        deadline = time.monotonic() + min(timeout, float(self.settings.poll_seconds))
-        while time.monotonic() < deadline and not should_stop():
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
     def probe(self) -> str:
         folder = self._inbox()

@@ -22,7 +22,7 @@ from agent.clock import ManualClock
 from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, CSM, MONDAY, Harness, write_config
+from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
 from tests.ews_server import ACCESS_TOKEN, PASSWORD, USER, Appointment, FakeExchange
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -94,15 +94,6 @@ def email(subject: str, n: int = 0) -> bytes:
     return msg.as_bytes()
 
 
-def subjects(h: Harness) -> list[str]:
-    from sqlalchemy import select
-
-    from agent.store import models as m
-
-    with h.agent.sessions.begin() as s:
-        return list(s.scalars(select(m.Message.subject).order_by(m.Message.id)))
-
-
 def health(h: Harness, part: str) -> str:
     with h.agent.sessions.begin() as s:
         return Repo(s).cursor(f"health:{part}") or ""
@@ -133,11 +124,7 @@ def test_a_backlog_in_pages_and_a_stop_half_way_lose_and_repeat_nothing(
     h = harness(cfg)
     for n in range(130):
         ews.deliver(email("Backlog", n=n))
-    for seen, raw in enumerate(h.agent.mailbox.fetch(), start=1):  # as the service does, stopping at 75
-        outcome = h.agent.process(raw.key, "mail", raw.data, h.agent._mail_work(raw.data))
-        h.agent.mailbox.ack(raw, outcome)
-        if seen == 75:
-            break
+    ingest_until(h, 75)  # then stopped, as SIGTERM would
     assert len(subjects(h)) == 75
     report = harness(cfg).run()  # a new process: from the SyncState after the last whole page
     assert report.messages == 55 and len(subjects(h)) == 130

@@ -22,7 +22,7 @@ from agent.config import load_config
 from agent.deals import ContactSpec
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, CSM, MONDAY, Harness, write_config
+from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
 from tests.graph_server import CLIENT_ID, SECRET, TENANT, FakeGraph
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -92,15 +92,6 @@ def email(subject: str, sender: tuple[str, str] = CLIENT, n: int = 0) -> bytes:
     return msg.as_bytes()
 
 
-def subjects(h: Harness) -> list[str]:
-    from sqlalchemy import select
-
-    from agent.store import models as m
-
-    with h.agent.sessions.begin() as s:
-        return list(s.scalars(select(m.Message.subject).order_by(m.Message.id)))
-
-
 def sent(graph: FakeGraph) -> list[EmailMessage]:
     return [BytesParser(policy=default).parsebytes(raw) for raw in graph.sent_messages()]
 
@@ -134,11 +125,7 @@ def test_pages_of_a_long_backlog_and_a_stop_half_way_lose_and_repeat_nothing(
     h = harness(cfg)
     for n in range(120):
         fresh.deliver(email("Backlog", n=n))
-    for seen, raw in enumerate(h.agent.mailbox.fetch(), start=1):  # as the service does, stopping at 75
-        outcome = h.agent.process(raw.key, "mail", raw.data, h.agent._mail_work(raw.data))
-        h.agent.mailbox.ack(raw, outcome)
-        if seen == 75:
-            break
+    ingest_until(h, 75)  # then stopped, as SIGTERM would
     assert len(subjects(h)) == 75
     report = harness(cfg).run()  # a new process: the stored link is the end of the last whole page
     assert report.messages == 45 and len(subjects(h)) == 120

@@ -17,7 +17,7 @@ from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
 from agent.simulation import ics_event
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, Harness, agent_env, start_daemon, wait_until
+from tests.conftest import CLIENT, Harness, agent_env, start_daemon, subjects, wait_until
 from tests.integration.conftest import PASSWORD, imap_config
 from tests.servers import Dovecot, TokenIntrospection
 
@@ -35,15 +35,6 @@ def email(subject: str, body: str = "Hello", sender: tuple[str, str] = CLIENT, n
     msg["Date"] = "Mon, 30 Nov 2026 09:00:00 +0000"
     msg.set_content(body)
     return msg.as_bytes()
-
-
-def subjects(h: Harness) -> list[str]:
-    with h.agent.sessions.begin() as s:
-        from sqlalchemy import select
-
-        from agent.store import models as m
-
-        return list(s.scalars(select(m.Message.subject).order_by(m.Message.id)))
 
 
 # --- connecting -------------------------------------------------------------------------------------

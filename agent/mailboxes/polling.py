@@ -1,0 +1,58 @@
+"""What the mailboxes read over HTTP APIs share (Graph, EWS): polling, back-off, a cursor per page.
+
+Their cursor is the server's position after a page of changes (a delta link, a SyncState);
+it is stored when the page's last message is acknowledged, so a crash replays at most one
+page, which natural keys make harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import NoReturn
+
+from agent.config import MailboxSection
+from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+
+log = logging.getLogger(__name__)
+
+
+class PollingMailbox:
+    source: str
+
+    def __init__(self, settings: MailboxSection, cursors: CursorStore) -> None:
+        self.settings = settings
+        self.cursors = cursors
+        self.failures = 0
+        self.retry_at = 0.0  # monotonic time before which the server is not asked again
+        self._pending_cursor = ""  # stored once the message just handed out is acknowledged
+
+    def check_backoff(self) -> None:
+        wait = self.retry_at - time.monotonic()
+        if wait > 0:
+            raise MailboxUnavailable(f"{self.source}: trying again in {wait:.0f} s")
+
+    def back_off(self, exc: BaseException, asked: float = 0.0) -> NoReturn:
+        """Wait before the next try: as long as the server asked, else 2, 4, 8 … s up to reconnect_max_seconds."""
+        self.failures += 1
+        delay = max(asked, min(self.settings.reconnect_max_seconds, 2.0 ** min(self.failures, 10)))
+        self.retry_at = time.monotonic() + delay * random.uniform(1.0, 1.2)
+        log.warning("%s: %s: %s; trying again in %.0f s", self.source, type(exc).__name__, exc, delay)
+        raise MailboxUnavailable(f"{self.source}: {type(exc).__name__}: {exc}") from exc
+
+    def hand_out(self, is_last_of_page: bool, page_cursor: str) -> None:
+        self._pending_cursor = page_cursor if is_last_of_page else ""
+
+    def ack(self, mail: RawMail, outcome: str) -> None:
+        if self._pending_cursor:
+            self.cursors.set(self.source, self._pending_cursor)
+            self._pending_cursor = ""
+
+    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> None:
+        # No push here (Graph's change notifications need a public HTTPS endpoint; EWS streaming
+        # needs a held connection per mailbox): poll every poll_seconds.
+        deadline = time.monotonic() + min(timeout, float(self.settings.poll_seconds))
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
