@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,39 @@ def _run(app: App) -> int:
         return 0
     agent.run_forever()
     return 0
+
+
+def cmd_report(app: App) -> int:
+    """The onboarding scorecard for a period: a table, --json or --csv."""
+    from agent.reports.format import csv_text, table
+    from agent.reports.scorecard import Period, scorecard
+
+    now = app.clock.now()
+    until = _day(app.args.until, now) if app.args.until else now
+    since = _day(app.args.since, now) if app.args.since else until - timedelta(days=30)
+    with app.sessions.begin() as s:
+        card = scorecard(
+            Repo(s),
+            app.runtime.rules.pipelines,
+            Period(since, until),
+            now,
+            pipeline=app.args.pipeline,
+            csm=app.args.csm,
+        )
+    print(
+        json.dumps(card, indent=2) if app.args.json else csv_text(card) if app.args.csv else table(card),
+        end="\n",
+    )
+    return 0
+
+
+def _day(text: str, now: datetime) -> datetime:
+    """A YYYY-MM-DD from the command line, as midnight in the agent's zone."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r}: expected a date like 2026-11-01") from None
+    return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
 
 
 def cmd_status(app: App) -> int:
@@ -595,6 +629,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also log in to the mailbox, calendar and transport (sends nothing)",
     )
     add("migrate", cmd_migrate, "upgrade the database schema to this version's (back it up first)")
+    p = add(
+        "report", cmd_report, "the onboarding scorecard: per pipeline and CSM, for a period (default 30 days)"
+    )
+    p.add_argument("--since", help="first day, YYYY-MM-DD (default: 30 days before --until)")
+    p.add_argument("--until", help="the day after the last, YYYY-MM-DD (default: now)")
+    p.add_argument("--pipeline", help="only this pipeline's deals")
+    p.add_argument("--csm", help="only the deals of this CSM (their email)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
     p = add("status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine")
     p.add_argument("--json", action="store_true")
     p = add("run", cmd_run, "run the agent (forever, or one pass with --once)")

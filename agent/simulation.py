@@ -8,6 +8,8 @@ weeks of onboarding take a second. `python -m agent demo` and the tests drive it
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -20,6 +22,7 @@ from agent import deals
 from agent.clock import ManualClock
 from agent.config import Config
 from agent.mailboxes.maildir import MaildirMailbox
+from agent.processor import Cause
 from agent.service import Agent, PassReport
 from agent.store.repo import Repo
 
@@ -63,12 +66,33 @@ class Simulation:
             return self.agent.processor.hand_over(repo, spec, cause, self.clock.now()).id
 
     def task_done(self, deal_id: int, task: str) -> None:
+        with self._change("task") as (repo, cause):
+            deal = repo.deal(deal_id)
+            assert deal is not None
+            self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who="test")
+
+    def advance(self, deal_id: int, stage: str) -> None:
+        """A person moves the deal (`deals advance`)."""
+        with self._change("advance") as (repo, cause):
+            deal = repo.deal(deal_id)
+            assert deal is not None
+            self.agent.processor.advance(repo, deal, stage, cause, self.clock.now(), who="test", force=True)
+
+    def no_show(self, deal_id: int) -> None:
+        """The deal's last call did not happen (`deals no-show`)."""
+        with self._change("no-show") as (repo, cause):
+            meeting = [mt for mt in repo.meetings_for(deal_id) if mt.start <= self.clock.now()][-1]
+            self.agent.processor.meetings.mark_no_show(repo, meeting, cause, self.clock.now(), who="test")
+
+    @contextmanager
+    def _change(self, what: str) -> Iterator[tuple[Repo, Cause]]:
         with self.agent.sessions.begin() as s:
             repo = Repo(s)
-            cause = self.agent.processor.begin(repo, f"test:task:{next(self._ids)}", "cli", self.clock.now())
-            deal = repo.deal(deal_id)
-            assert cause is not None and deal is not None
-            self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who="test")
+            cause = self.agent.processor.begin(
+                repo, f"test:{what}:{next(self._ids)}", "cli", self.clock.now()
+            )
+            assert cause is not None
+            yield repo, cause
 
     def mail(
         self,

@@ -26,7 +26,15 @@ from agent.simulation import ACCOUNT_MANAGER, CSM, MANAGER, Simulation, ics_even
 from agent.store.db import open_store
 from agent.store.repo import Repo
 
-START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
+def _monday(weeks_ago: int) -> datetime:
+    today = datetime.now(UTC).date()
+    monday = today - timedelta(days=today.weekday() + 7 * weeks_ago)
+    return datetime.combine(monday, datetime.min.time(), tzinfo=UTC).replace(hour=9)
+
+
+# A Monday eight weeks ago: the whole story is in the past, so the command line (on the real
+# clock) sees it as a person would, weeks later.
+START = _monday(8)
 DAY = timedelta(days=1)
 DEALS = [(f"Client {n}", (f"Jane {n}", f"jane@client{n}.example")) for n in (1, 2, 3)]
 
@@ -216,4 +224,14 @@ def step_config(folder: Path) -> Path:
     return write_config(folder, "[calendar]\ncompletion_grace_minutes = 15\n")
 
 
-__all__ = ["STEPS", "Step", "act", "end_state", "step_config"]
+__all__ = ["STEPS", "Step", "act", "end_state", "play", "step_config"]
+
+
+def play(sim: Simulation) -> None:
+    """The whole scenario in this process, undisturbed: three deals from hand-over to won."""
+    for index, step in enumerate(STEPS):
+        step.world(sim.config, index)
+        sim.at(step.at)
+        for action in step.agent:
+            act(sim, action)
+        sim.run()
