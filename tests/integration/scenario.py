@@ -26,6 +26,7 @@ from agent.simulation import ACCOUNT_MANAGER, CSM, MANAGER, Simulation, ics_even
 from agent.store.db import open_store
 from agent.store.repo import Repo
 
+
 def _monday(weeks_ago: int) -> datetime:
     today = datetime.now(UTC).date()
     monday = today - timedelta(days=today.weekday() + 7 * weeks_ago)
