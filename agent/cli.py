@@ -8,7 +8,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,26 @@ def _day(text: str, now: datetime) -> datetime:
     except ValueError:
         raise InputError(f"{text!r}: expected a date like 2026-11-01") from None
     return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
+
+
+def cmd_dashboard(app: App) -> int:
+    """The dashboard alone, without the daemon (e.g. on the demo's state): until Ctrl-C."""
+    import signal
+    import threading
+
+    from agent.dashboard.server import Dashboard
+
+    port = app.args.port or app.config.dashboard.port or 8932
+    server = Dashboard(
+        app.sessions, lambda: app.runtime.processor, app.clock, app.config.dashboard.password()
+    ).serve(port)
+    print(f"dashboard on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with suppress(KeyboardInterrupt):
+        stop.wait()
+    server.shutdown()
+    return 0
 
 
 def cmd_status(app: App) -> int:
@@ -639,6 +659,10 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+    p = add(
+        "dashboard", cmd_dashboard, "serve the dashboard on 127.0.0.1 without the daemon (Ctrl-C stops it)"
+    )
+    p.add_argument("--port", type=int, help="default: [dashboard] port, else 8932")
     p = add("status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine")
     p.add_argument("--json", action="store_true")
     p = add("run", cmd_run, "run the agent (forever, or one pass with --once)")

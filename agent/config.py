@@ -275,6 +275,12 @@ class DaemonSection(Section):
     )
 
 
+class DashboardSection(Secret):
+    """The dashboard on 127.0.0.1; password_env/password_file, if set, is a token it asks for."""
+
+    port: int = Field(0, ge=0, le=65535, description="Serve the dashboard on 127.0.0.1:port (0: off)")
+
+
 class Config(Section):
     agent: AgentSection = AgentSection()
     store: StoreSection = StoreSection()
@@ -286,6 +292,7 @@ class Config(Section):
     paths: PathsSection = PathsSection()
     review: ReviewSection = ReviewSection()
     daemon: DaemonSection = DaemonSection()
+    dashboard: DashboardSection = DashboardSection()
     # Where the config came from; relative paths are resolved against its folder.
     source: str = Field("embedded defaults", exclude=True)
     base_dir: Path = Field(Path("."), exclude=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dt_time
+from http.server import ThreadingHTTPServer
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -512,6 +513,7 @@ class Agent:
             self.calendar.name if self.calendar else "invites",
             self.outbox.transport.name,
         )
+        dashboard = self.start_dashboard()
         health = None
         if self.config.daemon.health_port:
             health = serve_health(
@@ -532,7 +534,19 @@ class Agent:
         self.mailbox.close()
         if health is not None:
             health.shutdown()
+        if dashboard is not None:
+            dashboard.shutdown()
         log.info("agent stopped")
+
+    def start_dashboard(self, port: int | None = None) -> ThreadingHTTPServer | None:
+        """The dashboard on 127.0.0.1 (off unless [dashboard] port or `port` is given)."""
+        from agent.dashboard.server import Dashboard
+
+        port = self.config.dashboard.port if port is None else port
+        if not port:
+            return None
+        token = self.config.dashboard.password()
+        return Dashboard(self.sessions, lambda: self.processor, self.clock, token).serve(port)
 
     def reload(self) -> bool:
         """SIGHUP: read config, rules and templates again; a new version with errors is refused, the old one kept.

@@ -1,0 +1,106 @@
+"""What each dashboard page shows, read from the store (no HTML here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from agent import deals
+from agent.pipeline.loader import Pipeline
+from agent.reports.scorecard import Period, scorecard
+from agent.store import models as m
+from agent.store.repo import Repo
+
+
+@dataclass(frozen=True)
+class Card:
+    id: int
+    name: str
+    csm: str
+    days: float
+    target: int | None
+
+    @property
+    def late(self) -> bool:
+        return self.target is not None and self.days > self.target
+
+
+def board(repo: Repo, pipeline: Pipeline, now: datetime) -> list[dict[str, Any]]:
+    """A column per stage, a card per deal in it: days in stage, and whether that is past the target."""
+    entered = {
+        v.deal_id: v.entered_at
+        for v in repo.s.scalars(select(m.StageVisit).where(m.StageVisit.exited_at.is_(None)))
+    }
+    columns: dict[str, list[Card]] = {s.id: [] for s in pipeline.stages}
+    for d in repo.deals():
+        if d.pipeline != pipeline.id or d.stage not in columns:
+            continue
+        since = entered.get(d.id, d.created_at)
+        csm = next((r.name or r.email for r in d.roles if r.role == "csm"), "")
+        target = pipeline.stage(d.stage).target_days
+        columns[d.stage].append(Card(d.id, d.name, csm, (now - since).total_seconds() / 86400, target))
+    return [
+        {
+            "id": s.id,
+            "name": s.name,
+            "end": s.end,
+            "target": s.target_days,
+            "cards": sorted(columns[s.id], key=lambda c: -c.days),
+        }
+        for s in pipeline.stages
+    ]
+
+
+def timeline(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) -> dict[str, Any]:
+    """The deal's summary, and everything that happened to it in time order, with the rule and reason."""
+    show = deals.summary(repo, deal, pipeline, now)
+    entries = [
+        {"at": e["at"], "kind": e["kind"], "rule": e["rule"], "reason": e["reason"]} for e in show["events"]
+    ]
+    entries += [
+        {
+            "at": msg["received_at"],
+            "kind": f"message {msg['direction']}",
+            "rule": "",
+            "reason": f"'{msg['subject']}' from {msg['from']}: {msg['match_reason']}",
+        }
+        for msg in show["messages"]
+    ]
+    show["timeline"] = sorted(entries, key=lambda e: e["at"])
+    return show
+
+
+def unmatched(repo: Repo) -> list[dict[str, Any]]:
+    rows = []
+    for msg in repo.unmatched():
+        candidates = [repo.deal(int(c)) for c in (msg.candidates or []) if str(c).isdigit()]
+        rows.append(
+            {
+                "id": msg.id,
+                "subject": msg.subject,
+                "sender": msg.sender,
+                "received_at": msg.received_at,
+                "status": msg.status,
+                "reason": msg.match_reason,
+                "excerpt": msg.excerpt[:300],
+                "candidates": [(d.id, d.name) for d in candidates if d is not None],
+            }
+        )
+    return rows
+
+
+def card_for(repo: Repo, pipelines: dict[str, Pipeline], now: datetime, days: int = 90) -> dict[str, Any]:
+    return scorecard(repo, pipelines, Period(now - timedelta(days=days), now), now)
+
+
+def csat_points(repo: Repo, since: datetime) -> list[tuple[datetime, int]]:
+    """(when, score) of each CSAT answer since then, for the chart."""
+    q = select(m.AuditEntry).where(m.AuditEntry.kind == "csat_recorded", m.AuditEntry.at >= since)
+    return [
+        (a.at, int(a.details["score"]))
+        for a in repo.s.scalars(q.order_by(m.AuditEntry.at))
+        if isinstance((a.details or {}).get("score"), int)
+    ]
