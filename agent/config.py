@@ -275,6 +275,33 @@ class DaemonSection(Section):
     )
 
 
+class DigestsSection(Section):
+    """Digest emails to our own people (off by default: turn them on when the team is ready)."""
+
+    daily: bool = Field(False, description="Each CSM gets the deals that need them today, on business days")
+    daily_at: str = Field(
+        "08:00", description="Local time ([agent] timezone) after which the daily digest goes"
+    )
+    weekly: bool = Field(
+        False, description="Each Accountable person gets the week's scorecard of their deals"
+    )
+    weekly_on: Weekday = Field("mon", description="The day the weekly scorecard goes")
+    weekly_at: str = Field("08:00", description="Local time after which it goes")
+    off_for: tuple[str, ...] = Field((), description="People who get no digest")
+
+    @field_validator("daily_at", "weekly_at")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError(f"{v!r} is not a time; expected HH:MM, like 08:00")
+        return v
+
+    @field_validator("off_for")
+    @classmethod
+    def _people(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_address(a).lower() for a in v)
+
+
 class DashboardSection(Secret):
     """The dashboard on 127.0.0.1; password_env/password_file, if set, is a token it asks for."""
 
@@ -293,6 +320,7 @@ class Config(Section):
     review: ReviewSection = ReviewSection()
     daemon: DaemonSection = DaemonSection()
     dashboard: DashboardSection = DashboardSection()
+    digests: DigestsSection = DigestsSection()
     # Where the config came from; relative paths are resolved against its folder.
     source: str = Field("embedded defaults", exclude=True)
     base_dir: Path = Field(Path("."), exclude=True)

@@ -88,6 +88,8 @@ REQUIRED_TEMPLATES = (
     "question",
     "unmatched-digest",
     "review-request",
+    "csm-digest",
+    "weekly-scorecard",
 )
 
 
@@ -149,6 +151,7 @@ class Agent:
         self.stop_requested = False
         self.last_mail_error = ""
         self.store_failures = 0  # passes in a row that the database refused
+        self.digests_done: set[str] = set()  # "daily:<date>", "weekly:<week>" sent (or found sent) already
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
 
     @property
@@ -163,6 +166,7 @@ class Agent:
             self._supervised("calendar", lambda: self.ingest_calendar(report))
         self._supervised("timers", lambda: self.fire_timers(report))
         self._supervised("digest", self.digest_unmatched)
+        self._supervised("digests", self.send_digests)
         if not self.stop_requested:
             self._supervised("outbox", lambda: self._flush(report))
         return report
@@ -399,6 +403,11 @@ class Agent:
             return None
 
         self.process(key, "timer", None, work)  # the key makes it once a day
+
+    def send_digests(self) -> None:
+        from agent.reports.digests import send_due
+
+        send_due(self)
 
     def _disarm(self, timer_id: int) -> None:
         with self.sessions.begin() as s:

@@ -165,4 +165,26 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
             },
         ],
     }
+    ctx["digest"]["overdue"] = [
+        {"deal": "Acme Radio", "task": "Import the client's data", "due": "2026-02-27"}
+    ]
+    ctx["digest"]["unanswered"] = [{"deal": "Acme TV", "sent": "2026-02-26"}]
+    ctx["digest"]["waiting"] = [
+        {"subject": "Training dates", "sender": "jo@acme.example", "deals": "Acme Radio, Acme TV"}
+    ]
+    ctx["digest"]["approvals"] = [{"deal": "Acme Radio", "to": "won", "approver": "olivia@example.com"}]
+    ctx["digest"]["late"] = [{"deal": "Acme TV", "stage": "set-up", "days": 20, "target": 14}]
+    row = {
+        "in_onboarding": 12,
+        "went_live": 2,
+        "time_to_live_days": {"median": 31.5, "p90": 44.0},
+        "stuck": [{"deal": "Acme TV", "id": 2, "stage": "set-up", "days": 20.0, "target_days": 14}],
+        "overdue_tasks_by_responsible": {"sam@example.com": 2},
+        "emails_sent": 40,
+        "replies_received": 17,
+        "meetings_held": 9,
+        "no_shows": 1,
+        "csat": {"average": 4.5, "answers": 2, "distribution": {"4": 1, "5": 1}},
+    }
+    ctx["scorecard"] = {"since": "2026-02-23", "until": "2026-03-02", "all": row}
     return ctx

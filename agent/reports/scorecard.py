@@ -87,6 +87,7 @@ def scorecard(
     *,
     pipeline: str | None = None,
     csm: str | None = None,
+    only: set[int] | None = None,
 ) -> dict[str, Any]:
     """{"period", "rows": [all, per pipeline, per CSM]}; a filter narrows every row.
 
@@ -100,6 +101,7 @@ def scorecard(
         for d in repo.deals()
         if (pipeline is None or d.pipeline == pipeline)
         and (csm is None or _role(d, "csm") == csm.lower())
+        and (only is None or d.id in only)
         and d.created_at < period.until
     ]
     ids = {d.id for d in deals}

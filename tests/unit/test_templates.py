@@ -66,20 +66,31 @@ def test_every_template_renders_for_every_pipeline(name: str, pipeline_id: str |
     assert out.html.lstrip().lower().startswith("<!doctype html>")
 
 
-STANDALONE = {"question", "unmatched-digest"}  # emails to our people about no single deal
+# emails to our people about no single deal, and the context key each reads
+STANDALONE = {
+    "question": "question",
+    "unmatched-digest": "digest",
+    "csm-digest": "digest",
+    "weekly-scorecard": "scorecard",
+}
 
 
 @pytest.mark.parametrize("name", sorted(STANDALONE))
 def test_standalone_templates_need_no_deal(name: str) -> None:
     full = sample_context(AGENT, None)
-    key = "question" if name == "question" else "digest"
+    key = STANDALONE[name]
     ctx = {"agent": full["agent"], "recipients": full["recipients"], key: full[key]}  # no deal at all
     out = SHIPPED_TEMPLATES.render(name, ctx)
     assert "Acme Radio · ref" not in out.html  # the layout's deal footer is left out
     if name == "question":
         assert "1. Acme Radio (ref SAMPLE01" in out.text and "2. Acme TV" in out.text
-    else:
+    elif name == "unmatched-digest":
         assert "1 message matched no deal" in out.subject and "someone@unknown.example" in out.text
+    elif name == "csm-digest":
+        assert "Acme Radio: Import the client's data (due 2026-02-27)" in out.text
+        assert "<b>Acme TV</b>: set-up for 20 days (target 14)" in out.html
+    else:
+        assert "In onboarding:        12" in out.text and "Acme TV</b>: set-up for 20.0 days" in out.html
 
 
 def test_intro_uses_the_deal_and_the_stage(tmp_path: Path) -> None:
