@@ -8,6 +8,7 @@ per-recipient replies after DATA). See ../shared/RECIPES.md.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import smtplib
@@ -414,4 +415,69 @@ class Radicale:
 
     def cleanup(self) -> None:
         self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class Postgres:
+    """A private PostgreSQL in a temporary folder, on a loopback port (initdb + pg_ctl, as the postgres user)."""
+
+    def __init__(self) -> None:
+        import glob
+        import pwd
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            message = "PostgreSQL is not installed (apt-get install postgresql); scripts/test installs it"
+            if REQUIRE:
+                pytest.fail(message)
+            pytest.skip(message)
+        self.bin = Path(found[-1]).parent
+        self.base = Path(tempfile.mkdtemp(prefix="csm-postgres-"))
+        self.base.chmod(0o755)
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        if self.user is not None:
+            os.chown(self.base, self.user.pw_uid, self.user.pw_gid)
+        self._run(
+            [str(self.bin / "initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres", "-E", "UTF8"]
+        )
+
+    def _run(self, command: list[str]) -> None:
+        # initdb refuses to run as root: as root, run it as the postgres user
+        prefix = ["runuser", "-u", "postgres", "--"] if self.user is not None else []
+        subprocess.run(prefix + command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.base / "log"),
+                "-w",
+                "start",
+            ]
+        )
+
+    def stop(self) -> None:
+        self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def create(self, name: str) -> str:
+        """A new, empty database; its SQLAlchemy URL."""
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()
         shutil.rmtree(self.base, ignore_errors=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.servers import Dovecot, Radicale, SmtpRelay, TokenIntrospection
+from tests.servers import Dovecot, Postgres, Radicale, SmtpRelay, TokenIntrospection
 
 PASSWORD = "s3cret"
 PEOPLE = (
@@ -134,6 +134,14 @@ retry_base_seconds = 60
 @pytest.fixture(scope="session")
 def radicale() -> Iterator[Radicale]:
     server = Radicale("csm", "dav-s3cret")
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    server = Postgres()
     server.start()
     yield server
     server.cleanup()

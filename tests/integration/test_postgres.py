@@ -1,0 +1,78 @@
+"""The store on a real PostgreSQL (started by the tests): the schema, a whole onboarding, a lost connection."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from agent.clock import ManualClock
+from agent.config import load_config
+from agent.store import models as m
+from agent.store.db import StoreUnavailable, make_engine, open_store
+from agent.store.repo import Repo
+from tests.conftest import CLIENT, CSM, Harness
+from tests.integration.scenario import START, end_state, play, step_config
+from tests.servers import Postgres
+
+_names = itertools.count(1)
+
+
+def database(postgres: Postgres) -> str:
+    return postgres.create(f"agent_{next(_names)}")
+
+
+@pytest.mark.integration
+def test_the_migrations_build_exactly_the_models_on_postgresql(postgres: Postgres) -> None:
+    url = database(postgres)
+    open_store(url)  # an empty database gets the schema
+    with make_engine(url).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), m.Base.metadata) == []
+
+
+@pytest.mark.integration
+def test_a_whole_onboarding_ends_the_same_on_postgresql_as_on_sqlite(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    states = []
+    for store in ("", database(postgres)):
+        cfg = step_config(tmp_path / ((store and "postgres") or "sqlite"))
+        if store:
+            cfg.write_text(cfg.read_text() + f'\n[store]\nurl = "{store}"\n')
+        sim = Harness(load_config(cfg), ManualClock(START))
+        play(sim)
+        states.append(end_state(sim.config))
+    sqlite, postgresql = states
+    assert [d["stage"] for d in postgresql["deals"]] == ["won"] * 3
+    assert postgresql == sqlite
+
+
+@pytest.mark.integration
+def test_a_lost_database_connection_keeps_the_mail_and_it_is_processed_once_back(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    from tests.conftest import MONDAY, write_config
+
+    url = database(postgres)
+    h = Harness(load_config(write_config(tmp_path, f'[store]\nurl = "{url}"\n')), ManualClock(MONDAY))
+    h.add_deal()
+    h.run()
+    h.mail(CLIENT, [CSM], "Re: Welcome to onboarding", "Thanks.")
+    postgres.stop()
+    try:
+        with pytest.raises(StoreUnavailable):
+            h.run()
+        assert len(list((h.config.maildir_path / "new").iterdir())) == 1  # kept, not acknowledged
+    finally:
+        postgres.start()
+    h.at(MONDAY + timedelta(minutes=1))
+    h.run()
+    h.run()
+    with h.agent.sessions.begin() as s:
+        repo = Repo(s)
+        assert [msg.subject for msg in repo.messages_for(1)] == ["Re: Welcome to onboarding"]
+        assert repo.quarantined() == []
