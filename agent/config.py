@@ -268,6 +268,12 @@ class ReviewSection(Section):
 
 class DaemonSection(Section):
     poll_seconds: int = Field(30, ge=1, description="Seconds between passes")
+    worker_id: str = Field("", description="This worker's name among several on one store; default host:pid")
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Several workers: a dead worker's mailbox and calendar are taken over after this",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
     health_port: int = Field(

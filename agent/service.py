@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from types import FrameType
 from zoneinfo import ZoneInfo
 
 import schedule
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent import calendars, mailboxes
@@ -150,9 +153,16 @@ class Agent:
         )
         self.stop_requested = False
         self.last_mail_error = ""
+        # Several workers may share a PostgreSQL store (SQLite has one writer, guarded by the
+        # state folder's lock): each source is then watched by the worker holding its lease.
+        self.shared = not self.config.store_url.startswith("sqlite")
+        self.worker = config.daemon.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.outbox.worker = self.worker
+        self.outbox.claim_seconds = 600.0 if self.shared else 0.0
         self.store_failures = 0  # passes in a row that the database refused
         self.digests_done: set[str] = set()  # "daily:<date>", "weekly:<week>" sent (or found sent) already
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
+        self.standby: dict[str, str] = {}  # part -> the source another worker watches
 
     @property
     def processor(self) -> Processor:
@@ -187,8 +197,10 @@ class Agent:
             return
         try:
             work()
-        except (StoreUnavailable, *STORE_FAILURES):
+        except StoreUnavailable:
             raise
+        except STORE_FAILURES as exc:  # outside an item's transaction (a lease, a health record)
+            raise StoreUnavailable(f"{part}: {getattr(exc, 'orig', exc)}") from exc
         except Exception as exc:
             failures += 1
             delay = min(PART_BACKOFF_MAX, 2.0**failures)
@@ -204,7 +216,25 @@ class Agent:
             return
         self.crashes.pop(part, None)
 
+    def holds(self, part: str, source: str) -> bool:
+        """Whether this worker watches the source now (always, on a store of its own)."""
+        if not self.shared:
+            return True
+        with self.sessions.begin() as s:
+            held = Repo(s).hold_lease(
+                f"{part}:{source}", self.worker, self.clock.now(), self.config.daemon.lease_seconds
+            )
+        was_standing_by = self.standby.pop(part, "") if held else ""
+        if was_standing_by:
+            log.info("%s %s: this worker (%s) watches it now", part, source, self.worker)
+        elif not held and part not in self.standby:
+            self.standby[part] = source
+            log.info("%s %s: another worker watches it; this one stands by", part, source)
+        return held
+
     def ingest_mail(self, report: PassReport) -> None:
+        if not self.holds("mailbox", getattr(self.mailbox, "source", self.mailbox.name)):
+            return
         try:
             for raw in self.mailbox.fetch():
                 if self.stop_requested:
@@ -242,7 +272,9 @@ class Agent:
         return work
 
     def ingest_calendar(self, report: PassReport) -> None:
-        if self.calendar is None:
+        if self.calendar is None or not self.holds(
+            "calendar", getattr(self.calendar, "source", self.calendar.name)
+        ):
             return
         try:
             self._ingest_calendar(report)
@@ -450,6 +482,8 @@ class Agent:
         except STORE_FAILURES as exc:
             raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
+            if isinstance(exc, IntegrityError) and self.shared and self._committed(key):
+                return "seen"  # another worker committed the same event first: it is done, once
             log.exception("quarantining %s", key)
             error = f"{type(exc).__name__}: {exc}"
             try:
@@ -457,6 +491,11 @@ class Agent:
             except STORE_FAILURES as store_exc:
                 raise StoreUnavailable(f"{key}: {store_exc.orig}") from store_exc
             return "quarantined" if kept else "seen"
+
+    def _committed(self, key: str) -> bool:
+        with self.sessions.begin() as s:
+            event = Repo(s).event(key)
+            return event is not None and event.status != "quarantined"
 
     def quarantine(
         self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None

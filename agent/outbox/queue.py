@@ -57,6 +57,9 @@ class Outbox:
         self.transport = transport
         self.clock = clock
         self.dry_run = dry_run
+        # several workers on one store: who we are, and how long a claim to send keeps the others off
+        self.worker = ""
+        self.claim_seconds = 0.0
 
     def flush(self, should_stop: Callable[[], bool] = lambda: False) -> FlushResult:
         result = FlushResult()
@@ -79,9 +82,11 @@ class Outbox:
         now = self.clock.now()
         with self.sessions.begin() as s:
             repo = Repo(s)
-            email = repo.outbox(email_id)
+            email = repo.claim_email(email_id)  # locked until this transaction ends; None: another has it
             if email is None or email.status not in ("queued", "sending"):
                 return
+            if self._claimed_by_another(email, now):
+                return  # another worker is sending it now; it is theirs until their claim runs out
             problem = self._recheck(repo, email, now)
             if problem is not None:
                 kind, reason, until = problem
@@ -144,6 +149,11 @@ class Outbox:
             email.status = "sending"
             email.attempts += 1
             email.first_attempt_at = email.first_attempt_at or now
+            if self.claim_seconds:
+                email.claimed_by, email.claimed_until = (
+                    self.worker,
+                    now + timedelta(seconds=self.claim_seconds),
+                )
         try:
             sent = self.transport.send(message, recipients, email_id)
         except TransportError as exc:
@@ -152,6 +162,15 @@ class Outbox:
         self._record(email_id, sent, result)
         if sent.accepted and self.config.transport.sent_folder:
             self._keep_copy(email_id, message)
+
+    def _claimed_by_another(self, email: m.OutboxEmail, now: datetime) -> bool:
+        return bool(
+            self.claim_seconds
+            and email.status == "sending"
+            and email.claimed_by not in ("", self.worker)
+            and email.claimed_until is not None
+            and email.claimed_until > now
+        )
 
     def _keep_copy(self, email_id: int, message: EmailMessage) -> None:
         """A copy in the mailbox's Sent folder, so people see what the agent sent; best effort."""

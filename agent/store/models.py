@@ -262,6 +262,10 @@ class OutboxEmail(Base):
     ready_at: Mapped[datetime | None]
     # 4xx and unreachable servers are retried for [transport] retry_for_hours from this moment
     first_attempt_at: Mapped[datetime | None]
+    # Several workers on one store: the worker sending it, and until when the others leave it alone
+    # (a worker that died mid-send is taken over after that, with the same Message-ID).
+    claimed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    claimed_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     # per recipient: "sent", "deferred: 451 ...", "refused: 550 ..."; a retry goes to the others only
@@ -298,6 +302,15 @@ class Timer(Base):
     due_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fired_at: Mapped[datetime | None]
+
+
+class Lease(Base):
+    """Which worker watches a source (a mailbox, a calendar) until when; renewed while it lives."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
 
 
 class AddressFlag(Base):

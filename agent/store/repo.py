@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.store import models as m
@@ -276,6 +277,37 @@ class Repo:
 
     def outbox(self, email_id: int) -> m.OutboxEmail | None:
         return self.s.get(m.OutboxEmail, email_id)
+
+    def claim_email(self, email_id: int) -> m.OutboxEmail | None:
+        """The email, locked for this transaction; None while another worker holds it (PostgreSQL).
+
+        SQLite has one writer at a time and no row locks: there it is the plain row.
+        """
+        q = select(m.OutboxEmail).where(m.OutboxEmail.id == email_id).with_for_update(skip_locked=True)
+        return self.s.scalars(q).first()
+
+    # --- leases: which worker watches which source -------------------------------------
+    def hold_lease(self, name: str, holder: str, now: datetime, seconds: float) -> bool:
+        """Take or renew the lease on `name` for `seconds`; False while another worker holds it."""
+        until = now + timedelta(seconds=seconds)
+        free = or_(m.Lease.holder == holder, m.Lease.expires_at < now)
+        taken = self.s.execute(
+            update(m.Lease).where(m.Lease.name == name, free).values(holder=holder, expires_at=until)
+        )
+        if getattr(taken, "rowcount", 0):
+            return True
+        if self.s.get(m.Lease, name) is not None:
+            return False
+        try:
+            with self.s.begin_nested():  # two workers may both find it missing: one insert wins
+                self.s.add(m.Lease(name=name, holder=holder, expires_at=until))
+        except IntegrityError:
+            return False
+        return True
+
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        lease = self.s.get(m.Lease, name)
+        return lease.holder if lease is not None and lease.expires_at >= now else None
 
     def outbox_all(self, deal_id: int | None = None) -> Sequence[m.OutboxEmail]:
         q = select(m.OutboxEmail).order_by(m.OutboxEmail.id)
