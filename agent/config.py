@@ -274,6 +274,11 @@ class DaemonSection(Section):
         gt=0,
         description="Several workers: a dead worker's mailbox and calendar are taken over after this",
     )
+    claim_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Several workers: an email a dead worker was sending is taken over after this",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
     health_port: int = Field(

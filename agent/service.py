@@ -158,7 +158,7 @@ class Agent:
         self.shared = not self.config.store_url.startswith("sqlite")
         self.worker = config.daemon.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.outbox.worker = self.worker
-        self.outbox.claim_seconds = 600.0 if self.shared else 0.0
+        self.outbox.claim_seconds = config.daemon.claim_seconds if self.shared else 0.0
         self.store_failures = 0  # passes in a row that the database refused
         self.digests_done: set[str] = set()  # "daily:<date>", "weekly:<week>" sent (or found sent) already
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)

@@ -7,6 +7,7 @@ per-recipient replies after DATA). See ../shared/RECIPES.md.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import os
@@ -292,6 +293,7 @@ class SmtpRelay:
         self.refusing = ""
         self.oauth_token = "ya29.smtp-test-token"  # the XOAUTH2 access token it accepts
         self.refused = 0  # DATA commands answered with `refusing`
+        self.delay = 0.0
         self.accepted: list[tuple[str, list[str]]] = []  # (Message-ID, recipients) of each delivery
         relay = self
 
@@ -328,6 +330,8 @@ class SmtpRelay:
                 if relay.refusing:
                     relay.refused += 1
                     return relay.refusing
+                if relay.delay:
+                    await asyncio.sleep(relay.delay)  # a slow server: a send takes this long
                 data = envelope.original_content or envelope.content
                 with smtplib.LMTP("127.0.0.1", relay.dovecot.lmtp_port) as lmtp:
                     for rcpt in envelope.rcpt_tos:  # one recipient per LMTP transaction (RECIPES.md)

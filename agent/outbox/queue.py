@@ -145,6 +145,7 @@ class Outbox:
                     reason=f"{email.template}: the last attempt's outcome is unknown; sending again with "
                     f"the same Message-ID",
                     outbox_id=email.id,
+                    claimed_by=email.claimed_by,  # the worker that made that attempt
                 )
             email.status = "sending"
             email.attempts += 1
