@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ __all__ = [
     "MANAGER",
     "Harness",
     "agent_env",
+    "client_email",
     "ingest_until",
     "start_daemon",
     "stop_daemon",
@@ -63,6 +65,18 @@ templates = "{ROOT / "templates" / "emails"}"
 
 class Harness(Simulation):
     """The simulation, as the tests use it."""
+
+
+def client_email(subject: str, body: str = "Hello", sender: tuple[str, str] = CLIENT, n: int = 0) -> bytes:
+    """A message from a client to the agent, as a mail server receives it (a unique Message-ID)."""
+    msg = EmailMessage()
+    msg["From"] = f"{sender[0]} <{sender[1]}>"
+    msg["To"] = "Onboarding <onboarding@example.com>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{subject.replace(' ', '-')}-{n}-{time.monotonic_ns()}@acme-radio.example>"
+    msg["Date"] = "Mon, 30 Nov 2026 09:00:00 +0000"
+    msg.set_content(body)
+    return msg.as_bytes()
 
 
 def subjects(h: Harness) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
@@ -23,6 +22,7 @@ from agent.config import load_config
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
+from tests.conftest import client_email as email
 from tests.ews_server import ACCESS_TOKEN, PASSWORD, USER, Appointment, FakeExchange
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -82,16 +82,6 @@ password_file = "{tmp_path / "ews-password"}"
 
 def harness(cfg: Path) -> Harness:
     return Harness(load_config(cfg), ManualClock(MONDAY))
-
-
-def email(subject: str, n: int = 0) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"{CLIENT[0]} <{CLIENT[1]}>"
-    msg["To"] = "Onboarding <onboarding@example.com>"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{subject.replace(' ', '-')}-{n}@acme-radio.example>"
-    msg.set_content("Hello")
-    return msg.as_bytes()
 
 
 def health(h: Harness, part: str) -> str:

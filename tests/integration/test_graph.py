@@ -23,6 +23,7 @@ from agent.deals import ContactSpec
 from agent.mailboxes import MailboxUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
+from tests.conftest import client_email as email
 from tests.graph_server import CLIENT_ID, SECRET, TENANT, FakeGraph
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -79,17 +80,6 @@ tls_ca_file = "{certs["ca"]}"
 
 def harness(cfg: Path) -> Harness:
     return Harness(load_config(cfg), ManualClock(MONDAY))
-
-
-def email(subject: str, sender: tuple[str, str] = CLIENT, n: int = 0) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"{sender[0]} <{sender[1]}>"
-    msg["To"] = "Onboarding <onboarding@example.com>"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{subject.replace(' ', '-')}-{n}@acme-radio.example>"
-    msg["Date"] = "Mon, 30 Nov 2026 09:00:00 +0000"
-    msg.set_content("Hello")
-    return msg.as_bytes()
 
 
 def sent(graph: FakeGraph) -> list[EmailMessage]:

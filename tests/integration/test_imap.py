@@ -18,23 +18,13 @@ from agent.mailboxes import MailboxUnavailable
 from agent.simulation import ics_event
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, Harness, agent_env, start_daemon, subjects, wait_until
+from tests.conftest import client_email as email
 from tests.integration.conftest import PASSWORD, imap_config
 from tests.servers import Dovecot, TokenIntrospection
 
 
 def harness_for(config_path: Path) -> Harness:
     return Harness(load_config(config_path), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
-
-
-def email(subject: str, body: str = "Hello", sender: tuple[str, str] = CLIENT, n: int = 0) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"{sender[0]} <{sender[1]}>"
-    msg["To"] = "Onboarding <onboarding@example.com>"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{subject.replace(' ', '-')}-{n}-{time.monotonic_ns()}@acme-radio.example>"
-    msg["Date"] = "Mon, 30 Nov 2026 09:00:00 +0000"
-    msg.set_content(body)
-    return msg.as_bytes()
 
 
 # --- connecting -------------------------------------------------------------------------------------
