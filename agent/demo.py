@@ -163,7 +163,8 @@ class _Demo:
         self.summary(deal)
         print(f"\nThe emails are in {self.config.sent_path}/ — open any .eml with a mail client.")
         print(
-            f"Look around: python -m agent --state {self.config.state_dir} deals show {deal}  (or outbox list)"
+            f"Look around: python -m agent --state {self.config.state_dir} deals show {deal}  (or outbox list, "
+            "report, dashboard)"
         )
 
     # --- narrated actions ------------------------------------------------------------------
