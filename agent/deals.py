@@ -190,10 +190,12 @@ def facts(repo: Repo, deal: m.Deal) -> DealFacts:
     roles = {r.role for r in deal.roles} | {c.role for c in deal.contacts}
     if deal.contacts:
         roles.add("client_contacts")
+    by_status = repo.meeting_types_by_status(deal.id)
+    completed = by_status.get("completed", set())
     return DealFacts(
         stage=deal.stage,
-        meetings_completed=frozenset(repo.meeting_types(deal.id, ("completed",))),
-        meetings_booked=frozenset(repo.meeting_types(deal.id, ("scheduled", "completed"))),
+        meetings_completed=frozenset(completed),
+        meetings_booked=frozenset(by_status.get("scheduled", set()) | completed),
         tasks_done=frozenset(repo.done_task_keys(deal.id)),
         roles_filled=frozenset(roles),
         attributes={k: str(v) for k, v in (deal.attributes or {}).items()},

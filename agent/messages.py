@@ -225,19 +225,19 @@ class MessageHandler:
             word = _first_word(msg.new_text)
             if word:  # a word of the pipeline's own, for rules with `when: {command: WORD}`
                 triggers.append(Trigger("command", word, f"command '{word}' from {sender}"))
-        if side == "client" and repo.has_sent(deal.id, "survey"):
-            score = _csat(msg.new_text)
-            if score is not None:
-                deal.csat = score
-                repo.audit(
-                    now,
-                    "csat_recorded",
-                    deal_id=deal.id,
-                    event_id=cause.event_id,
-                    reason=f"{sender} rated onboarding {score}",
-                    score=score,
-                )
-                triggers.append(Trigger("csat_received", str(score), f"CSAT {score} from {sender}"))
+        score = _csat(msg.new_text) if side == "client" else None
+        # a survey answer: checked for a score first, which is cheaper than asking the store
+        if score is not None and repo.has_sent(deal.id, "survey"):
+            deal.csat = score
+            repo.audit(
+                now,
+                "csat_recorded",
+                deal_id=deal.id,
+                event_id=cause.event_id,
+                reason=f"{sender} rated onboarding {score}",
+                score=score,
+            )
+            triggers.append(Trigger("csat_received", str(score), f"CSAT {score} from {sender}"))
         self.p.dispatch(repo, deal, triggers, cause, now)
 
     def _obey(

@@ -199,9 +199,15 @@ class Repo:
         q = select(m.Meeting).where(m.Meeting.deal_id == deal_id).order_by(m.Meeting.start)
         return self.s.scalars(q).all()
 
-    def meeting_types(self, deal_id: int, statuses: tuple[str, ...]) -> set[str]:
-        q = select(m.Meeting.type).where(m.Meeting.deal_id == deal_id, m.Meeting.status.in_(statuses))
-        return {t for t in self.s.scalars(q) if t}
+    def meeting_types_by_status(self, deal_id: int) -> dict[str, set[str]]:
+        """status -> the meeting types on the deal in it, in one query (the rules' facts need several)."""
+        out: dict[str, set[str]] = {}
+        for kind, status in self.s.execute(
+            select(m.Meeting.type, m.Meeting.status).where(m.Meeting.deal_id == deal_id)
+        ):
+            if kind:
+                out.setdefault(status, set()).add(kind)
+        return out
 
     # --- tasks and stages ----------------------------------------------------
     def task(self, deal_id: int, key: str) -> m.Task | None:
