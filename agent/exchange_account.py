@@ -8,6 +8,7 @@ the others go on, instead of sleeping inside exchangelib for minutes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -75,6 +76,11 @@ def _ca_adapter(s: ExchangeSection) -> type[requests.adapters.HTTPAdapter]:
             super().cert_verify(conn=conn, url=url, verify=ca, cert=cert)  # type: ignore[no-untyped-call]
 
     return PrivateCA
+
+
+def utc(value: datetime) -> datetime:
+    """An exchangelib EWSDateTime as a plain aware UTC datetime."""
+    return datetime.fromtimestamp(value.timestamp(), UTC)
 
 
 def transient(exc: BaseException) -> tuple[bool, float]:

@@ -19,7 +19,7 @@ from agent.calendars import CalendarObject
 from agent.calendars.vevent import meeting_ics
 from agent.clock import Clock, SystemClock
 from agent.config import Config
-from agent.exchange_account import connect
+from agent.exchange_account import connect, utc
 from agent.mailboxes import CursorStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class ExchangeCalendar:
                 if isinstance(item.end, datetime)
                 else datetime.combine(item.end, datetime.min.time())
             )
-            current[item.id] = [item.changekey, _utc(item_end).isoformat()]
+            current[item.id] = [item.changekey, utc(item_end).isoformat()]
             if known.get(item.id, [""])[0] != item.changekey:
                 yield CalendarObject(
                     f"ews:{item.id}:{item.changekey}", f"{self.source}:{item.id}", item_to_ics(item)
@@ -90,19 +90,15 @@ def item_to_ics(item: Any) -> bytes:
     return meeting_ics(
         uid=item.uid or item.id,
         title=item.subject or "",
-        start=item.start.date() if item.is_all_day else _utc(item.start),
-        end=item.end.date() if item.is_all_day else _utc(item.end),
-        stamp=_utc(item.last_modified_time) if item.last_modified_time else None,
+        start=item.start.date() if item.is_all_day else utc(item.start),
+        end=item.end.date() if item.is_all_day else utc(item.end),
+        stamp=utc(item.last_modified_time) if item.last_modified_time else None,
         organizer=item.organizer.email_address if item.organizer else "",
         attendees=attendees,
         description=item.text_body or "",
         location=item.location or "",
         cancelled=bool(item.is_cancelled),
         sequence=int(item.appointment_sequence_number or 0),
-        recurrence_id=_utc(item.recurrence_id) if item.recurrence_id else None,
+        recurrence_id=utc(item.recurrence_id) if item.recurrence_id else None,
         prodid="-//csm-agent//Exchange Web Services//EN",
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return datetime.fromtimestamp(value.timestamp(), UTC)

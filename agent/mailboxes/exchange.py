@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.config import Config
-from agent.exchange_account import connect, transient
+from agent.exchange_account import connect, transient, utc
 from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
 from agent.mailboxes.polling import PollingMailbox
 
@@ -98,7 +97,7 @@ class ExchangeMailbox(PollingMailbox):
                     f"{self.source}:{message.id}",
                     bytes(message.mime_content),
                     service.sync_state,
-                    _utc(message.datetime_received),
+                    utc(message.datetime_received) if message.datetime_received else None,
                 )
             if not messages:
                 self.cursors.set(self.source, service.sync_state)
@@ -113,7 +112,3 @@ class ExchangeMailbox(PollingMailbox):
     def close(self) -> None:
         if self.account is not None:
             self.account.protocol.close()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return datetime.fromtimestamp(value.timestamp(), UTC) if value is not None else None

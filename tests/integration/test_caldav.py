@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -128,32 +132,36 @@ def test_a_refused_sync_token_means_a_full_resync_that_repeats_nothing(
     assert [e["kind"] for e in h.show(1)["events"]].count("meeting_scheduled") == 1
 
 
-def test_a_calendar_server_answering_500_does_not_stop_mail_or_sending(tmp_path: Path) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+@contextmanager
+def answering(status: int, seen: list[str]) -> Iterator[str]:
+    """A server that answers every request with `status`, keeping each Authorization header; its URL."""
 
-    class Broken(BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
         def handle_one_request(self) -> None:  # every method, every path
             self.raw_requestline = self.rfile.readline()
             if not self.parse_request():
                 return
-            self.send_error(500, "Internal Server Error")
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_error(status)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        cfg = write_config(
-            tmp_path, f'[calendar]\nbackend = "caldav"\nurl = "http://127.0.0.1:{server.server_port}/c/"\n'
-        )
+        yield f"http://127.0.0.1:{server.server_port}/c/"
+    finally:
+        server.shutdown()
+
+
+def test_a_calendar_server_answering_500_does_not_stop_mail_or_sending(tmp_path: Path) -> None:
+    with answering(500, []) as url:
+        cfg = write_config(tmp_path, f'[calendar]\nbackend = "caldav"\nurl = "{url}"\n')
         h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
         h.add_deal()
         h.mail(CLIENT, [("Agent", "onboarding@example.com")], "A question")
         h.run()
-    finally:
-        server.shutdown()
     assert h.sent_templates() == ["intro"]  # the outbox went on
     assert [m["subject"] for m in h.show(1)["messages"]] == ["A question"]  # and so did the mail
     with h.agent.sessions.begin() as s:
@@ -163,34 +171,14 @@ def test_a_calendar_server_answering_500_does_not_stop_mail_or_sending(tmp_path:
 
 def test_with_xoauth2_the_access_token_goes_as_a_bearer_token(tmp_path: Path) -> None:
     """Google Calendar's CalDAV takes an OAuth2 access token (docs/gmail.md); no password is sent."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     seen: list[str] = []
-
-    class Recorder(BaseHTTPRequestHandler):
-        def handle_one_request(self) -> None:
-            self.raw_requestline = self.rfile.readline()
-            if not self.parse_request():
-                return
-            seen.append(self.headers.get("Authorization", ""))
-            self.send_error(401, "Unauthorized")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     (tmp_path / "token").write_text("ya29.test-access-token\n")
     (tmp_path / "token").chmod(0o600)
-    try:
+    with answering(401, seen) as url:
         cfg = write_config(
             tmp_path,
-            f'[calendar]\nbackend = "caldav"\nurl = "http://127.0.0.1:{server.server_port}/c/"\n'
+            f'[calendar]\nbackend = "caldav"\nurl = "{url}"\n'
             f'auth = "xoauth2"\nusername = "onboarding@example.com"\npassword_file = "{tmp_path / "token"}"\n',
         )
-        h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
-        h.run()
-    finally:
-        server.shutdown()
+        Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))).run()
     assert seen and set(seen) == {"Bearer ya29.test-access-token"}
