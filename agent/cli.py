@@ -264,7 +264,8 @@ def cmd_migrate(app: App) -> int:
 def cmd_deals_list(app: App) -> int:
     with app.sessions.begin() as s:
         rows = [
-            {"id": d.id, "name": d.name, "pipeline": d.pipeline, "stage": d.stage} for d in Repo(s).deals()
+            {"id": d.id, "name": d.name, "pipeline": d.pipeline, "stage": d.stage, "team": d.team}
+            for d in Repo(s).deals()
         ]
     out(
         rows,
@@ -326,7 +327,7 @@ def cmd_deals_add(app: App) -> int:
         attrs[key.strip()] = value.strip()
     spec = deals.DealSpec(
         name=a.name,
-        pipeline=a.pipeline,
+        pipeline=a.pipeline or deals.default_pipeline(app.config, a.team or ""),
         contacts=[parse_contact(c) for c in a.contact or []],
         roles=roles,
         stage=a.stage,
@@ -335,8 +336,9 @@ def cmd_deals_add(app: App) -> int:
         client_domains=a.domain or [],
         products=a.product or [],
         attributes=attrs,
+        team=a.team or "",
     )
-    problems = deals.validate_spec(spec, app.runtime.rules.pipelines)
+    problems = deals.validate_spec(spec, app.runtime.rules.pipelines, [t.name for t in app.config.teams])
     if problems:
         raise InputError("\n".join(problems))
     with app.change("deals-add") as (repo, cause):
@@ -348,7 +350,7 @@ def cmd_deals_add(app: App) -> int:
 
 
 def cmd_deals_import(app: App) -> int:
-    result = read_csv(Path(app.args.file), app.runtime.rules.pipelines)
+    result = read_csv(Path(app.args.file), app.runtime.rules.pipelines, app.config)
     created = 0
     for line, spec in result.specs:
         with app.change("deals-import") as (repo, cause):
@@ -609,7 +611,7 @@ def cmd_render(app: App) -> int:
         meetings = repo.meetings_for(deal.id)
         recipients = [person(c.name, c.email) for c in deal.contacts]
         ctx = deal_context(
-            app.config.agent,
+            app.config.identity(deal.team),
             deal,
             rt.rules.pipelines.get(deal.pipeline),
             recipients=recipients,
@@ -685,7 +687,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("add", cmd_deals_add, "hand a deal over: the pipeline starts", deals_p)
     p.add_argument("--name", required=True)
-    p.add_argument("--pipeline", default="standard-onboarding")
+    p.add_argument("--pipeline", default="", help="default: the team's pipeline, else standard-onboarding")
+    p.add_argument("--team", help="the [[teams]] mailbox it belongs to (default: the main one)")
     p.add_argument("--contact", action="append", help="'Name,email[,role]' (repeat for more)")
     p.add_argument("--csm", required=True, help="the CSM's email")
     p.add_argument("--role", action="append", help="role=email for other internal roles (repeat)")

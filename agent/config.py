@@ -319,6 +319,39 @@ class DashboardSection(Secret):
     port: int = Field(0, ge=0, le=65535, description="Serve the dashboard on 127.0.0.1:port (0: off)")
 
 
+class TeamSection(Section):
+    """Another team mailbox beside the main one ([agent] + [mailbox] + [calendar]), with its own identity.
+
+    Its deals' emails go from its address, replies come back to it, and new deals created for it
+    take its pipeline and time zone unless told otherwise.
+    """
+
+    name: str = Field(description="Short id, like emea: `deals add --team emea`, the `team` CSV column")
+    address: str = Field(description="The team mailbox's address; its deals' emails are sent from it")
+    display_name: str = Field("", description="Display name on its emails; default [agent] name")
+    pipeline: str = Field("", description="Pipeline of its new deals when none is given")
+    timezone: str = Field("", description="Time zone of its new deals when none is given; default [agent]")
+    mailbox: MailboxSection = MailboxSection()
+    calendar: CalendarSection = CalendarSection(backend="invites")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", v):
+            raise ValueError("expected a short id of lower-case letters, digits and dashes, like emea")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return check_address(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v) if v else v
+
+
 class Config(Section):
     agent: AgentSection = AgentSection()
     store: StoreSection = StoreSection()
@@ -332,6 +365,7 @@ class Config(Section):
     daemon: DaemonSection = DaemonSection()
     dashboard: DashboardSection = DashboardSection()
     digests: DigestsSection = DigestsSection()
+    teams: tuple[TeamSection, ...] = Field((), description="More team mailboxes, each a [[teams]] table")
     # Where the config came from; relative paths are resolved against its folder.
     source: str = Field("embedded defaults", exclude=True)
     base_dir: Path = Field(Path("."), exclude=True)
@@ -370,6 +404,36 @@ class Config(Section):
     def _resolve(self, p: Path) -> Path:
         return p if p.is_absolute() else (self.base_dir / p)
 
+    # --- teams: the main one ("") is [agent] + [mailbox] + [calendar] -------------------
+    def team(self, name: str) -> TeamSection | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+    def identity(self, team: str) -> AgentSection:
+        """Who the agent is toward a deal of `team`: its address and name on emails ("" is the main one)."""
+        t = self.team(team) if team else None
+        if t is None:
+            return self.agent
+        update = {"address": t.address, "name": t.display_name or self.agent.name}
+        return self.agent.model_copy(update={**update, "timezone": t.timezone or self.agent.timezone})
+
+    def addresses(self) -> tuple[str, ...]:
+        """Every address the agent reads and sends as: mail from any of them is its own."""
+        return (self.agent.address, *(t.address for t in self.teams))
+
+    def for_team(self, team: TeamSection) -> Config:
+        """This config as the team's mailbox and calendar backends see it (its address, its folders)."""
+        local = self.state_dir / "teams" / team.name
+        mailbox, calendar = team.mailbox, team.calendar
+        if mailbox.backend == "maildir" and mailbox.path is None:
+            mailbox = mailbox.model_copy(update={"path": local / "mail"})
+        if calendar.backend == "ics" and calendar.path is None:
+            calendar = calendar.model_copy(update={"path": local / "calendar"})
+        # Graph and Exchange read and send as the team's mailbox, through the same app or account.
+        graph = self.graph.model_copy(update={"mailbox": team.address})
+        exchange = self.exchange.model_copy(update={"mailbox": team.address})
+        update = {"agent": self.identity(team.name), "mailbox": mailbox, "calendar": calendar}
+        return self.model_copy(update={**update, "graph": graph, "exchange": exchange, "teams": ()})
+
 
 # Backends this version has; the others are named in the schema so that their keys are known.
 AVAILABLE = {
@@ -381,37 +445,79 @@ NEEDS_HOST = {"imap", "smtp"}
 
 
 def _check_backends(config: Config, text: str) -> None:
+    problems = _check_servers(config, text, None)
+    for i, team in enumerate(config.teams):
+        problems += _check_servers(config.for_team(team), text, (i, team.name))
+    seen: dict[str, str] = {config.agent.address: "[agent] address"}
+    for i, team in enumerate(config.teams):
+        at = _team_line(text, i, "", "name")
+        where = f"{config.source}:{at}" if at else config.source
+        if config.team(team.name) is not team:
+            problems.append(f"{where}: [[teams]] name = {team.name!r}: two teams have this name")
+        if team.address in seen:
+            at = _team_line(text, i, "", "address")
+            where = f"{config.source}:{at}" if at else config.source
+            problems.append(
+                f"{where}: [[teams]] address = {team.address!r}: already the address of {seen[team.address]}"
+            )
+        seen[team.address] = f"team {team.name}"
+    problems += _check_accounts(config, text) + _check_folders(config, text)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _check_servers(config: Config, text: str, team: tuple[int, str] | None) -> list[str]:
+    """The mailbox, transport and calendar backends of the main team, or of one [[teams]] (index, name)."""
     problems = []
     for section, names in AVAILABLE.items():
+        if team and section == "transport":
+            continue  # one transport sends for every team
         settings = getattr(config, section)
-        at = _line_of(text, section, "backend")
+        if team is None:
+            at, label = _line_of(text, section, "backend"), f"[{section}]"
+        else:
+            at, label = (
+                _team_line(text, team[0], section, "backend"),
+                f"[[teams]] {team[1]}: [teams.{section}]",
+            )
         where = f"{config.source}:{at}" if at else config.source
         if settings.backend not in names:
             problems.append(
-                f"{where}: [{section}] backend = {settings.backend!r}: not available in this version; "
+                f"{where}: {label} backend = {settings.backend!r}: not available in this version; "
                 f"expected one of {', '.join(names)}"
             )
         elif settings.backend in NEEDS_HOST and not settings.host:
-            problems.append(f"{where}: [{section}] host: the {settings.backend} backend needs a host name")
+            problems.append(f"{where}: {label} host: the {settings.backend} backend needs a host name")
         elif settings.backend == "caldav" and not config.calendar.url.startswith(("http://", "https://")):
             problems.append(
-                f"{where}: [calendar] url = {config.calendar.url!r}: the caldav backend needs the "
+                f"{where}: {label} url = {config.calendar.url!r}: the caldav backend needs the "
                 "calendar's URL, like https://dav.example.com/calendars/onboarding/"
             )
-    uses_graph = "graph" in (config.mailbox.backend, config.transport.backend, config.calendar.backend)
-    if uses_graph and not (config.graph.tenant_id and config.graph.client_id):
+    return problems
+
+
+def _check_accounts(config: Config, text: str) -> list[str]:
+    """[graph] and [exchange] are needed as soon as one team's mailbox or calendar, or the transport, uses them."""
+    problems = []
+    used = {config.mailbox.backend, config.transport.backend, config.calendar.backend}
+    used |= {b for t in config.teams for b in (t.mailbox.backend, t.calendar.backend)}
+    if "graph" in used and not (config.graph.tenant_id and config.graph.client_id):
         at = _line_of(text, "graph", "tenant_id") or _backend_line(config, text, "graph")
         problems.append(
             f"{config.source}{f':{at}' if at else ''}: [graph] tenant_id and client_id: the graph backend "
             "needs the app registration's tenant and client IDs (docs/microsoft365.md)"
         )
-    uses_ews = "exchange" in (config.mailbox.backend, config.transport.backend, config.calendar.backend)
-    if uses_ews and not config.exchange.url.startswith(("https://", "http://")):
+    if "exchange" in used and not config.exchange.url.startswith(("https://", "http://")):
         at = _line_of(text, "exchange", "url") or _backend_line(config, text, "exchange")
         problems.append(
             f"{config.source}{f':{at}' if at else ''}: [exchange] url = {config.exchange.url!r}: the exchange "
             "backend needs the EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx"
         )
+    return problems
+
+
+def _check_folders(config: Config, text: str) -> list[str]:
+    problems = []
     for key in ("processed_folder", "unmatched_folder", "quarantine_folder"):
         if getattr(config.mailbox, key) and config.mailbox.backend != "imap":
             at = _line_of(text, "mailbox", key)
@@ -425,8 +531,7 @@ def _check_backends(config: Config, text: str) -> None:
             f"{config.source}{f':{at}' if at else ''}: [transport] sent_folder = "
             f"{config.transport.sent_folder!r}: needs [mailbox] backend = 'imap' (its Sent folder)"
         )
-    if problems:
-        raise ConfigError("\n".join(problems))
+    return problems
 
 
 def _backend_line(config: Config, text: str, backend: str) -> int | None:
@@ -499,8 +604,13 @@ def load_config(path: Path | None, *, state_override: Path | None = None) -> Con
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         base, source = path.resolve().parent, str(path)
         # Relative secret and CA files are beside the config, like every other path in it, not in the cwd.
-        for name in ("mailbox", "transport", "calendar"):
-            section = data.get(name)
+        teams = data.get("teams")
+        subs = (
+            [t.get(n) for t in teams if isinstance(t, dict) for n in ("mailbox", "calendar")]
+            if isinstance(teams, list)
+            else []
+        )
+        for section in [data.get(n) for n in ("mailbox", "transport", "calendar")] + subs:
             for key in ("password_file", "tls_ca_file"):
                 if isinstance(section, dict) and isinstance(section.get(key), str):
                     section[key] = str(base / section[key])
@@ -520,7 +630,12 @@ def _describe(exc: ValidationError, source: str, text: str) -> str:
         loc = [str(p) for p in err["loc"]]
         section, key = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("", loc[0] if loc else "?")
         where = f"[{section}] {key}" if section else key
-        line = _line_of(text, section, loc[1] if len(loc) > 1 else (loc[0] if loc else ""))
+        if section == "teams" and len(loc) > 2 and loc[1].isdigit():  # [[teams]] number N, maybe a sub-table
+            sub, name = (loc[2], loc[3]) if len(loc) > 3 else ("", loc[2])
+            line = _team_line(text, int(loc[1]), sub, name)
+            where = f"[[teams]] number {int(loc[1]) + 1}: {f'[teams.{sub}] ' if sub else ''}{name}"
+        else:
+            line = _line_of(text, section, loc[1] if len(loc) > 1 else (loc[0] if loc else ""))
         at = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
             what = "unknown key (see docs/configuration.md for the keys of each section)"
@@ -529,6 +644,26 @@ def _describe(exc: ValidationError, source: str, text: str) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         lines.append(f"{at}: {where} = {err.get('input')!r}: {msg}")
     return "\n".join(lines)
+
+
+def _team_line(text: str, index: int, section: str, key: str) -> int | None:
+    """Best effort: the line of `key` in the index-th [[teams]] table ("") or its [teams.<section>]."""
+    count, current = -1, ""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if re.fullmatch(r"\[\[\s*teams\s*\]\]", line):
+            count, current = count + 1, ""
+            continue
+        header = re.fullmatch(r"\[\s*teams\.([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1)
+            continue
+        if line.startswith("["):
+            current = "-"  # another section: not the team's
+            continue
+        if count == index and current == section and re.match(rf"{re.escape(key)}\s*=", line):
+            return number
+    return None
 
 
 def _line_of(text: str, section: str, key: str) -> int | None:

@@ -6,12 +6,13 @@ the rules that react to these changes are run by agent.processor.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from agent.businesstime import BusinessCalendar
-from agent.config import check_address, check_timezone
+from agent.config import Config, check_address, check_timezone
 from agent.domain import DealView, Participant
 from agent.matching import FREE_MAIL
 from agent.pipeline.actions import Raci
@@ -47,13 +48,25 @@ class DealSpec:
     contract_months: int | None = None
     payment_type: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    team: str = ""  # a [[teams]] name; "" is the main mailbox
 
 
-def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline]) -> list[str]:
-    """Problems with a hand-over, in words; empty when it can be created."""
+DEFAULT_PIPELINE = "standard-onboarding"
+
+
+def default_pipeline(config: Config, team: str) -> str:
+    """The pipeline of a deal handed over without one: its team's, else the standard one."""
+    t = config.team(team) if team else None
+    return (t.pipeline if t else "") or DEFAULT_PIPELINE
+
+
+def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline], teams: Collection[str] = ()) -> list[str]:
+    """Problems with a hand-over, in words; empty when it can be created. `teams`: the [[teams]] names."""
     problems = []
     if not spec.name.strip():
         problems.append("deal: the deal name is empty")
+    if spec.team and spec.team not in teams:
+        problems.append(f"team: unknown team {spec.team!r}; expected one of {sorted(teams)} ([[teams]] name)")
     pipeline = pipelines.get(spec.pipeline)
     if pipeline is None:
         problems.append(f"pipeline: unknown pipeline {spec.pipeline!r}; expected one of {sorted(pipelines)}")
@@ -93,6 +106,7 @@ def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -
         name=spec.name.strip(),
         name_key=m.name_key(spec.name),
         pipeline=spec.pipeline,
+        team=spec.team,
         stage="",
         token=repo.new_token(),
         timezone=spec.timezone or default_tz,
@@ -247,6 +261,7 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
         "name": deal.name,
         "pipeline": deal.pipeline,
         "stage": deal.stage,
+        "team": deal.team,
         "token": deal.token,
         "account": deal.account.name if deal.account else "",
         "timezone": deal.timezone,

@@ -84,8 +84,8 @@ class GraphClient:
     def url(self, path: str) -> str:
         return path if path.startswith("https://") or path.startswith("http://") else self.s.graph_url + path
 
-    def user_path(self, rest: str) -> str:
-        return f"/users/{self.mailbox}{rest}"
+    def user_path(self, rest: str, mailbox: str = "") -> str:
+        return f"/users/{mailbox or self.mailbox}{rest}"
 
     def token(self) -> str:
         result: dict[str, Any] = self.app.acquire_token_for_client(scopes=self.scopes) or {}

@@ -3,7 +3,8 @@
 CSV columns (DESIGN.md): deal, pipeline, contact_name, contact_email,
 contact_role, csm; optional stage, timezone, client_domain, account,
 products (separated by ';'), contract_start, contract_end, contract_months,
-payment_type, and one column per internal role of the pipeline. Any other
+payment_type, team (a [[teams]] name; an empty pipeline is then the team's),
+and one column per internal role of the pipeline. Any other
 column becomes a custom attribute. Rows with the same `deal` form one deal.
 """
 
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from agent.deals import ContactSpec, DealSpec, validate_spec
+from agent.config import Config
+from agent.deals import ContactSpec, DealSpec, default_pipeline, validate_spec
 from agent.errors import InputError
 from agent.pipeline.loader import Pipeline
 
@@ -30,6 +32,7 @@ KNOWN = (
     "contract_end",
     "contract_months",
     "payment_type",
+    "team",
 )
 
 
@@ -39,7 +42,7 @@ class CsvResult:
     problems: list[str] = field(default_factory=list)
 
 
-def read_csv(path: Path, pipelines: dict[str, Pipeline]) -> CsvResult:
+def read_csv(path: Path, pipelines: dict[str, Pipeline], config: Config) -> CsvResult:
     try:
         text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
     except (OSError, UnicodeDecodeError) as exc:
@@ -58,11 +61,11 @@ def read_csv(path: Path, pipelines: dict[str, Pipeline]) -> CsvResult:
         if not any(row.values()):
             continue
         try:
-            spec = _row_spec(row, pipelines)
+            spec = _row_spec(row, pipelines, config)
         except ValueError as exc:
             result.problems.append(f"{path}:{line}: {exc}")
             continue
-        problems = validate_spec(spec, pipelines)
+        problems = validate_spec(spec, pipelines, [t.name for t in config.teams])
         if problems:
             result.problems += [f"{path}:{line}: {p}" for p in problems]
             continue
@@ -83,8 +86,10 @@ def read_csv(path: Path, pipelines: dict[str, Pipeline]) -> CsvResult:
     return result
 
 
-def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline]) -> DealSpec:
-    pipeline = pipelines.get(row["pipeline"])
+def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline], config: Config) -> DealSpec:
+    team = row.get("team", "")
+    pipeline_id = row["pipeline"] or default_pipeline(config, team)  # as `deals add` does
+    pipeline = pipelines.get(pipeline_id)
     internal = pipeline.internal_roles() if pipeline else []
     for col in ("deal", "contact_email", "csm"):
         if not row.get(col):
@@ -96,7 +101,7 @@ def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline]) -> DealSpec:
     extras = {k: v for k, v in row.items() if k not in KNOWN and k not in internal and v}
     return DealSpec(
         name=row["deal"],
-        pipeline=row["pipeline"],
+        pipeline=pipeline_id,
         contacts=[ContactSpec(row["contact_name"], row["contact_email"], row["contact_role"] or "contact")],
         roles=roles,
         stage=row.get("stage") or None,
@@ -109,6 +114,7 @@ def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline]) -> DealSpec:
         contract_months=_int(row, "contract_months"),
         payment_type=row.get("payment_type") or None,
         attributes=extras,
+        team=team,
     )
 
 

@@ -41,6 +41,23 @@ def status_data(
             ("outbox", config.transport.backend),
         ):
             data[part] = {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
+        if config.teams:
+            data["teams"] = {
+                t.name: {
+                    "address": t.address,
+                    **{
+                        part: {
+                            "backend": backend,
+                            **json.loads(repo.cursor(f"health:{part}:{t.name}") or "{}"),
+                        }
+                        for part, backend in (
+                            ("mailbox", t.mailbox.backend),
+                            ("calendar", t.calendar.backend),
+                        )
+                    },
+                }
+                for t in config.teams
+            }
     if config.mailbox.backend == "maildir":
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0

@@ -68,7 +68,7 @@ class Processor:
         self.pipelines = pipelines
         self.templates = templates
         self.calendar = calendar
-        self.party = Party(config.agent.address, config.agent.internal_domains)
+        self.party = Party(config.addresses(), config.agent.internal_domains)
         self.messages = MessageHandler(self)
         self.meetings = MeetingHandler(self)
         self.reviews = Reviews(self)
@@ -98,7 +98,7 @@ class Processor:
 
     def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
         """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules."""
-        deal = deals.create_deal(repo, spec, now=now, default_tz=self.config.agent.timezone)
+        deal = deals.create_deal(repo, spec, now=now, default_tz=self.config.identity(spec.team).timezone)
         pipeline = self.pipelines[deal.pipeline]
         target = spec.stage or pipeline.first_stage()
         deals.enter_stage(repo, deal, pipeline, target, now=now, calendar=self.calendar)
@@ -513,8 +513,9 @@ class Processor:
             return None  # the same cause already queued this email: never twice
         to_list = [person(a.name, a.email) for a in to]
         cc_list = [person(a.name, a.email) for a in cc]
+        identity = self.config.identity(deal.team)  # a team's deal writes from the team's address
         context = deal_context(
-            self.config.agent,
+            identity,
             deal,
             self.pipelines.get(deal.pipeline),
             recipients=to_list,
@@ -528,7 +529,7 @@ class Processor:
             deal_id=deal.id,
             template=template,
             idempotency_key=key,
-            message_id=new_message_id(self.config.agent, deal.id),
+            message_id=new_message_id(identity, deal.id),
             to=to_list,
             cc=cc_list,
             subject=f"{rendered.subject} {subject_tag(deal.token)}",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dt_time
+from functools import partial
 from http.server import ThreadingHTTPServer
 from types import FrameType
 from zoneinfo import ZoneInfo
@@ -103,6 +104,13 @@ def problems_of(runtime: Runtime) -> list[str]:
     problems += [
         f"{runtime.templates.folder}: missing template {t!r}" for t in REQUIRED_TEMPLATES if t not in names
     ]
+    known = sorted(runtime.rules.pipelines)
+    problems += [
+        f"{runtime.config.source}: [[teams]] {t.name}: pipeline = {t.pipeline!r}: no such pipeline; "
+        f"expected one of {known}"
+        for t in runtime.config.teams
+        if t.pipeline and t.pipeline not in runtime.rules.pipelines
+    ]
     pipelines: list[Pipeline | None] = [*runtime.rules.pipelines.values()] or [None]
     for name in names:
         for pipeline in pipelines:
@@ -112,6 +120,19 @@ def problems_of(runtime: Runtime) -> list[str]:
                 problems.append(str(exc))
                 break
     return problems
+
+
+@dataclass
+class Inbox:
+    """One team's mailbox and calendar (the main team's name is "")."""
+
+    team: str
+    mailbox: mailboxes.Mailbox
+    calendar: calendars.CalendarSource | None
+
+    def part(self, kind: str) -> str:
+        """Its name in `status` and in the logs: mailbox, calendar, mailbox:emea, ..."""
+        return f"{kind}:{self.team}" if self.team else kind
 
 
 @dataclass
@@ -139,8 +160,15 @@ class Agent:
         self.clock = clock or SystemClock()
         self.runtime = load_runtime(config)
         self.sessions = sessions or open_store(config.store_url, config.store.busy_timeout_seconds)
-        self.mailbox = mailboxes.load(config, DbCursors(self.sessions, self.clock))
-        self.calendar = calendars.load(config, DbCursors(self.sessions, self.clock), self.clock)
+        cursors = DbCursors(self.sessions, self.clock)
+        self.mailbox = mailboxes.load(config, cursors)
+        self.calendar = calendars.load(config, cursors, self.clock)
+        self.inboxes = [Inbox("", self.mailbox, self.calendar)]
+        for team in config.teams:
+            own = config.for_team(team)
+            self.inboxes.append(
+                Inbox(team.name, mailboxes.load(own, cursors), calendars.load(own, cursors, self.clock))
+            )
         order = {pid: [s.id for s in p.stages] for pid, p in self.runtime.rules.pipelines.items()}
         self.outbox = Outbox(
             self.sessions,
@@ -163,6 +191,8 @@ class Agent:
         self.digests_done: set[str] = set()  # "daily:<date>", "weekly:<week>" sent (or found sent) already
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
         self.standby: dict[str, str] = {}  # part -> the source another worker watches
+        self.share = len(self.sources())  # sources this worker may hold; balance_leases() sets it
+        self.watching = {i.part("mailbox") for i in self.inboxes}  # the mailboxes it watched last pass
 
     @property
     def processor(self) -> Processor:
@@ -171,9 +201,13 @@ class Agent:
     # --- one pass ---------------------------------------------------------------------
     def run_once(self, *, calendar: bool = True) -> PassReport:
         report = PassReport()
-        self._supervised("mailbox", lambda: self.ingest_mail(report))
+        if self.shared:
+            self._supervised("leases", self.balance_leases)
+        for inbox in self.inboxes:
+            self._supervised(inbox.part("mailbox"), partial(self.ingest_mail, report, inbox))
         if calendar:
-            self._supervised("calendar", lambda: self.ingest_calendar(report))
+            for inbox in self.inboxes:
+                self._supervised(inbox.part("calendar"), partial(self.ingest_calendar, report, inbox))
         self._supervised("timers", lambda: self.fire_timers(report))
         self._supervised("digest", self.digest_unmatched)
         self._supervised("digests", self.send_digests)
@@ -211,19 +245,43 @@ class Agent:
                 failures,
                 delay,
             )
-            if part in ("mailbox", "calendar", "outbox"):
+            if part.split(":")[0] in ("mailbox", "calendar", "outbox"):
                 self.health(part, f"crashed: {type(exc).__name__}: {exc}")
             return
         self.crashes.pop(part, None)
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(part, source) of every mailbox and calendar the config watches, whichever worker watches them."""
+        found = [(i.part("mailbox"), _source(i.mailbox)) for i in self.inboxes]
+        return found + [(i.part("calendar"), _source(i.calendar)) for i in self.inboxes if i.calendar]
+
+    def balance_leases(self) -> None:
+        """Say this worker is alive, and give up sources beyond its fair share so that idle workers take them.
+
+        The share is the number of sources over the number of live workers, rounded up: with four
+        team mailboxes and two workers, each watches two; when one dies the other takes all four.
+        """
+        now, seconds = self.clock.now(), self.config.daemon.lease_seconds
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            repo.hold_lease(f"worker:{self.worker}", self.worker, now, seconds)
+            self.share = -(-len(self.sources()) // max(1, repo.live_workers(now)))
+            for name in repo.leases_of(self.worker, now)[self.share :]:
+                repo.release_lease(name, self.worker)
+                log.info("%s: released for another worker (fair share %d)", name, self.share)
 
     def holds(self, part: str, source: str) -> bool:
         """Whether this worker watches the source now (always, on a store of its own)."""
         if not self.shared:
             return True
+        name, now = f"{part.split(':')[0]}:{source}", self.clock.now()
         with self.sessions.begin() as s:
-            held = Repo(s).hold_lease(
-                f"{part}:{source}", self.worker, self.clock.now(), self.config.daemon.lease_seconds
+            repo = Repo(s)
+            mine = repo.leases_of(self.worker, now)
+            held = (name in mine or len(mine) < self.share) and repo.hold_lease(
+                name, self.worker, now, self.config.daemon.lease_seconds
             )
+        (self.watching.add if held else self.watching.discard)(part)
         was_standing_by = self.standby.pop(part, "") if held else ""
         if was_standing_by:
             log.info("%s %s: this worker (%s) watches it now", part, source, self.worker)
@@ -232,11 +290,12 @@ class Agent:
             log.info("%s %s: another worker watches it; this one stands by", part, source)
         return held
 
-    def ingest_mail(self, report: PassReport) -> None:
-        if not self.holds("mailbox", getattr(self.mailbox, "source", self.mailbox.name)):
+    def ingest_mail(self, report: PassReport, inbox: Inbox) -> None:
+        part, mailbox = inbox.part("mailbox"), inbox.mailbox
+        if not self.holds(part, _source(mailbox)):
             return
         try:
-            for raw in self.mailbox.fetch():
+            for raw in mailbox.fetch():
                 if self.stop_requested:
                     return
                 digest = hashlib.sha256(raw.data).hexdigest()
@@ -250,19 +309,19 @@ class Agent:
                 )
                 report.messages += outcome in ("processed", "unmatched")
                 report.quarantined += outcome == "quarantined"
-                self.mailbox.ack(raw, outcome)
-            self.health("mailbox")
+                mailbox.ack(raw, outcome)
+            self.health(part)
         except MailboxUnavailable as exc:
             # Logged by the backend with its backoff; timers, calendar and outbox go on meanwhile.
             self.last_mail_error = str(exc)
-            self.health("mailbox", str(exc))
+            self.health(part, str(exc))
 
     def _mail_work(self, data: bytes) -> Work:
         def work(repo: Repo, cause: Cause) -> str | None:
             try:
                 msg = parse_message(
                     data,
-                    agent_address=self.config.agent.address,
+                    agent_addresses=self.config.addresses(),
                     max_bytes=int(self.config.mailbox.max_message_mb * 1e6),
                 )
             except MessageParseError as exc:
@@ -271,23 +330,21 @@ class Agent:
 
         return work
 
-    def ingest_calendar(self, report: PassReport) -> None:
-        if self.calendar is None or not self.holds(
-            "calendar", getattr(self.calendar, "source", self.calendar.name)
-        ):
+    def ingest_calendar(self, report: PassReport, inbox: Inbox) -> None:
+        part, calendar = inbox.part("calendar"), inbox.calendar
+        if calendar is None or not self.holds(part, _source(calendar)):
             return
         try:
-            self._ingest_calendar(report)
-            self.health("calendar")
+            self._ingest_calendar(report, calendar)
+            self.health(part)
         except StoreUnavailable:
             raise  # ours, not the calendar's: the pass stops and is tried again
         except Exception as exc:  # a calendar server answering 500 must not stop mail, timers or sending
-            log.warning("calendar %s unavailable: %s", self.calendar.name, exc)
-            self.health("calendar", f"{type(exc).__name__}: {exc}")
+            log.warning("calendar %s unavailable: %s", calendar.name, exc)
+            self.health(part, f"{type(exc).__name__}: {exc}")
 
-    def _ingest_calendar(self, report: PassReport) -> None:
-        assert self.calendar is not None
-        for obj in self.calendar.poll():
+    def _ingest_calendar(self, report: PassReport, calendar: calendars.CalendarSource) -> None:
+        for obj in calendar.poll():
             if self.stop_requested:
                 return
             if obj.deleted:
@@ -554,13 +611,14 @@ class Agent:
         self._install_signals()
         scheduler = schedule.Scheduler()
         scheduler.every(self.config.daemon.poll_seconds).seconds.do(self._safe_pass)
-        log.info(
-            "agent %s running: mailbox %s, calendar %s, transport %s",
-            self.config.agent.address,
-            self.mailbox.name,
-            self.calendar.name if self.calendar else "invites",
-            self.outbox.transport.name,
-        )
+        for inbox in self.inboxes:
+            log.info(
+                "agent %s running: mailbox %s, calendar %s, transport %s",
+                self.config.identity(inbox.team).address,
+                _source(inbox.mailbox),
+                _source(inbox.calendar) if inbox.calendar else "invites",
+                self.outbox.transport.name,
+            )
         dashboard = self.start_dashboard()
         health = None
         if self.config.daemon.health_port:
@@ -574,17 +632,57 @@ class Agent:
                 self.reload_requested = False
                 self.reload()
             scheduler.run_pending()
-            # Between full passes, wait on the mailbox (IMAP IDLE pushes new mail at once), then
+            # Between full passes, wait on the mailboxes (IMAP IDLE pushes new mail at once), then
             # take in mail, fire due timers and send: a reply gets its answer within seconds.
-            self.mailbox.wait(self._wait_seconds(scheduler), lambda: self.stop_requested)
+            self.wait_for_mail(self._wait_seconds(scheduler))
             if not self.stop_requested:
                 self._safe_pass(quick=True)
-        self.mailbox.close()
+        for inbox in self.inboxes:
+            inbox.mailbox.close()
+        self.release_leases()
         if health is not None:
             health.shutdown()
         if dashboard is not None:
             dashboard.shutdown()
         log.info("agent stopped")
+
+    def wait_for_mail(self, timeout: float) -> None:
+        """Wait on every mailbox this worker watches at once; return when one has news, or after `timeout`."""
+        mine = [i.mailbox for i in self.inboxes if i.part("mailbox") in self.watching]
+        if len(mine) == 1:
+            mine[0].wait(timeout, lambda: self.stop_requested)
+            return
+        woke = threading.Event()
+
+        def wait_on(mailbox: mailboxes.Mailbox) -> None:
+            try:
+                mailbox.wait(timeout, lambda: self.stop_requested or woke.is_set())
+            except Exception:  # a thread's exception would vanish: log it, and let the pass find out
+                log.exception("%s: waiting for mail failed", _source(mailbox))
+            woke.set()
+
+        # One thread a mailbox: each IDLEs on its own connection, and the first to hear of mail wakes the rest.
+        threads = [threading.Thread(target=wait_on, args=(mb,), daemon=True) for mb in mine]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        while not (woke.is_set() or self.stop_requested) and time.monotonic() < deadline:
+            woke.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+        woke.set()
+        for t in threads:
+            t.join()
+
+    def release_leases(self) -> None:
+        """On a clean stop, give the sources up at once: other workers need not wait for the leases to expire."""
+        if not self.shared:
+            return
+        try:
+            with self.sessions.begin() as s:
+                repo = Repo(s)
+                for name in [*repo.leases_of(self.worker, self.clock.now()), f"worker:{self.worker}"]:
+                    repo.release_lease(name, self.worker)
+        except STORE_FAILURES as exc:
+            log.warning("could not release the leases (they expire by themselves): %s", exc)
 
     def start_dashboard(self, port: int | None = None) -> ThreadingHTTPServer | None:
         """The dashboard on 127.0.0.1 (off unless [dashboard] port or `port` is given)."""
@@ -676,6 +774,11 @@ class Agent:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGHUP, self.request_reload)
         signal.signal(signal.SIGINT, self.request_stop)
+
+
+def _source(watched: mailboxes.Mailbox | calendars.CalendarSource) -> str:
+    """What a lease is taken on: the backend's own cursor name where it has one (server, account, folder)."""
+    return str(getattr(watched, "source", watched.name))
 
 
 class DbCursors:

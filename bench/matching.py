@@ -26,7 +26,7 @@ from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
 
-PARTY = Party("onboarding@example.com", ("example.com",))
+PARTY = Party(("onboarding@example.com",), ("example.com",))
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
 

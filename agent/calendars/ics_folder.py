@@ -14,6 +14,7 @@ class IcsFolder:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.source = f"ics:{folder}"
         folder.mkdir(parents=True, exist_ok=True)
         self._seen: dict[Path, str] = {}
 

@@ -48,13 +48,13 @@ def classify(
     sender: Address | None,
     subject: str,
     calendar_type: str,
-    agent_address: str,
+    agent_addresses: tuple[str, ...],
 ) -> Classification:
     """Decide the kind; ``calendar_type`` is the first calendar part's type ("" if none)."""
     report = _report_type(msg)
     auto = _auto_reply_signal(headers, subject)
     bulk = _bulk_signal(headers)
-    never = _never_answer_signal(headers, sender, agent_address)
+    never = _never_answer_signal(headers, sender, agent_addresses)
 
     if report == "delivery-status":
         return _bounce(headers, "multipart/report; report-type=delivery-status (RFC 3464 DSN)", msg)
@@ -175,10 +175,12 @@ def _bulk_signal(headers: HeaderReader) -> str:
     return ""
 
 
-def _never_answer_signal(headers: HeaderReader, sender: Address | None, agent_address: str) -> str:
+def _never_answer_signal(
+    headers: HeaderReader, sender: Address | None, agent_addresses: tuple[str, ...]
+) -> str:
     if _null_return_path(headers):
         return "empty Return-Path <>"
-    if sender and agent_address and same_mailbox(sender.email, agent_address):
+    if sender and any(same_mailbox(sender.email, a) for a in agent_addresses):
         return f"sender {sender.email} is the agent's own address"
     return ""
 

@@ -21,6 +21,7 @@ class MaildirMailbox:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.source = f"maildir:{root}"
         for sub in ("new", "cur", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 

@@ -79,7 +79,7 @@ class MessageParseError(ValueError):
     """The input is not an email at all: empty, or without any header line."""
 
 
-def parse_message(raw: bytes, *, agent_address: str = "", max_bytes: int = 0) -> InboundMessage:
+def parse_message(raw: bytes, *, agent_addresses: tuple[str, ...] = (), max_bytes: int = 0) -> InboundMessage:
     """Parse one message. Raises :class:`MessageParseError` only for input that is not an email.
 
     Over `max_bytes` (when > 0) only the headers are read: Python's email parser takes about
@@ -91,7 +91,7 @@ def parse_message(raw: bytes, *, agent_address: str = "", max_bytes: int = 0) ->
     digest = hashlib.sha256(raw).hexdigest()
     data = raw.lstrip(b"\r\n")  # a stray blank line before the headers would turn them into body
     if max_bytes and len(data) > max_bytes:
-        return _headers_only(data, digest, agent_address, max_bytes)
+        return _headers_only(data, digest, agent_addresses, max_bytes)
     error: Exception | None = None
     for pol, headers_only in _ATTEMPTS:
         try:
@@ -102,14 +102,16 @@ def parse_message(raw: bytes, *, agent_address: str = "", max_bytes: int = 0) ->
         if not msg.keys():
             raise MessageParseError("not an email: no header lines (expected 'Name: value' lines first)")
         try:
-            return _build(msg, digest, agent_address)
+            return _build(msg, digest, agent_addresses)
         except Exception as exc:
             log.warning("message %s: retrying with a simpler parser after %r", digest[:12], exc)
             error = exc
     return _unparseable(digest, error)
 
 
-def _headers_only(data: bytes, digest: str, agent_address: str, max_bytes: int) -> InboundMessage:
+def _headers_only(
+    data: bytes, digest: str, agent_addresses: tuple[str, ...], max_bytes: int
+) -> InboundMessage:
     end = data.find(b"\r\n\r\n") if b"\r\n\r\n" in data[:262144] else data.find(b"\n\n")
     head = data[: end if 0 < end < 262144 else 262144]  # a header block is never this long
     msg = BytesParser(policy=policy.default).parsebytes(head + b"\r\n\r\n", headersonly=True)
@@ -119,11 +121,11 @@ def _headers_only(data: bytes, digest: str, agent_address: str, max_bytes: int) 
         f"(The body was not read: the message is {len(data) / 1e6:.1f} MB, over the "
         f"{max_bytes / 1e6:.0f} MB of [mailbox] max_message_mb. The original stays in the mailbox.)"
     )
-    return _build(msg, digest, agent_address, body=False, note=note)
+    return _build(msg, digest, agent_addresses, body=False, note=note)
 
 
 def _build(
-    msg: Message, digest: str, agent_address: str, *, body: bool = True, note: str = ""
+    msg: Message, digest: str, agent_addresses: tuple[str, ...], *, body: bool = True, note: str = ""
 ) -> InboundMessage:
     headers = HeaderReader(msg)
     subject = headers.text("subject")
@@ -137,7 +139,7 @@ def _build(
         sender=sender,
         subject=subject,
         calendar_type=calendars[0][0] if calendars else "",
-        agent_address=agent_address,
+        agent_addresses=agent_addresses,
     )
     # A bounce or receipt returns the original message: it was not forwarded to us.
     returned = verdict.kind in (MessageKind.BOUNCE, MessageKind.RECEIPT)

@@ -81,7 +81,7 @@ class Match:
 class Party:
     """Who a message or meeting involves, as seen by the matcher."""
 
-    agent_address: str
+    agent_addresses: tuple[str, ...]  # the main mailbox's and every team's
     internal_domains: tuple[str, ...]
     external: list[Address] = field(default_factory=list)
 
@@ -90,7 +90,7 @@ class Party:
         return domain in self.internal_domains or self.is_agent(email)
 
     def is_agent(self, email: str) -> bool:
-        return same_mailbox(email, self.agent_address)
+        return any(same_mailbox(email, a) for a in self.agent_addresses)
 
 
 Strategy = Callable[[Directory], tuple[set[int], str]]

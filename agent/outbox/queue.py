@@ -111,7 +111,7 @@ class Outbox:
                 return
             deal = repo.deal(email.deal_id) if email.deal_id else None
             message = compose(
-                self.config.agent,
+                self.config.identity(deal.team if deal else ""),
                 to=email.to,
                 cc=email.cc,
                 subject=email.subject,

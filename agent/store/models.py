@@ -67,6 +67,7 @@ class Deal(Base):
     name_key: Mapped[str] = mapped_column(String(200), index=True, default="")  # see name_key()
     pipeline: Mapped[str] = mapped_column(String(80))
     stage: Mapped[str] = mapped_column(String(80))
+    team: Mapped[str] = mapped_column(String(40), default="", server_default="")  # [[teams]] name; "" main
     token: Mapped[str] = mapped_column(String(16), unique=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))

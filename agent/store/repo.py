@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -310,6 +310,21 @@ class Repo:
         except IntegrityError:
             return False
         return True
+
+    def leases_of(self, holder: str, now: datetime) -> list[str]:
+        """The sources a worker holds now (its own `worker:` heartbeat aside)."""
+        q = select(m.Lease.name).where(
+            m.Lease.holder == holder, m.Lease.expires_at >= now, ~m.Lease.name.startswith("worker:")
+        )
+        return sorted(self.s.scalars(q))
+
+    def live_workers(self, now: datetime) -> int:
+        q = select(func.count()).where(m.Lease.name.startswith("worker:"), m.Lease.expires_at >= now)
+        return int(self.s.scalar(q) or 0)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give a source up at once (another worker takes it at its next pass), if this worker holds it."""
+        self.s.execute(delete(m.Lease).where(m.Lease.name == name, m.Lease.holder == holder))
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         lease = self.s.get(m.Lease, name)

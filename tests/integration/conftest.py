@@ -61,6 +61,11 @@ def dovecot(certs: dict[str, Path], oauth: TokenIntrospection) -> Iterator[Dovec
 
 @pytest.fixture
 def user(dovecot: Dovecot) -> str:
+    return next_user()
+
+
+def next_user() -> str:
+    """A Dovecot user no other test has used: an empty mailbox."""
     return f"agent{next(_users)}"
 
 

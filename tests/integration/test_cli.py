@@ -56,7 +56,13 @@ def add_acme(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_add_list_show_and_advance(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
     add_acme(cfg, capsys)
     assert as_json(cfg, capsys, "deals", "list") == [
-        {"id": 1, "name": "Acme Radio", "pipeline": "standard-onboarding", "stage": "introduction-call"}
+        {
+            "id": 1,
+            "name": "Acme Radio",
+            "pipeline": "standard-onboarding",
+            "stage": "introduction-call",
+            "team": "",
+        }
     ]
     show = as_json(cfg, capsys, "deals", "show", "1")
     for key in (
@@ -86,6 +92,41 @@ def test_add_list_show_and_advance(cfg: Path, capsys: pytest.CaptureFixture[str]
     assert code == 2 and "nowhere" in err and "set-up" in err
     code, _, err = run(cfg, "deals", "show", "99", capsys=capsys)
     assert code == 2 and "no deal '99'" in err
+
+
+def test_deals_of_a_team_take_its_pipeline_zone_and_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    team = '[[teams]]\nname = "emea"\naddress = "emea@example.com"\npipeline = "project-onboarding"\n'
+    cfg = write_config(tmp_path, team + 'timezone = "Europe/Paris"\n')
+    csv = tmp_path / "handover.csv"
+    csv.write_text(
+        "deal,pipeline,contact_name,contact_email,contact_role,csm,team\n"
+        "Zeta,,Tim,tim@zeta.example,client_project_lead,sam@example.com,emea\n"
+        "Acme,,Jane,jane@acme.example,client_admin,sam@example.com,\n"
+        "Globex,,Gil,gil@globex.example,client_admin,sam@example.com,apac\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(cfg, "deals", "import", str(csv), capsys=capsys)
+    assert code == 2 and "imported 2 deals" in out
+    assert f"{csv}:4: team: unknown team 'apac'; expected one of ['emea']" in err
+    zeta, acme = as_json(cfg, capsys, "deals", "show", "Zeta"), as_json(cfg, capsys, "deals", "show", "Acme")
+    assert (zeta["team"], zeta["pipeline"], zeta["timezone"]) == (
+        "emea",
+        "project-onboarding",
+        "Europe/Paris",
+    )
+    assert (acme["team"], acme["pipeline"], acme["timezone"]) == ("", "standard-onboarding", "Europe/London")
+    code, _, err = run(cfg, "deals", "add", "--name", "X", "--team", "apac", "--csm", "sam@example.com",
+                       capsys=capsys)  # fmt: skip
+    assert code == 2 and "team: unknown team 'apac'" in err
+    assert run(cfg, "run", "--once", capsys=capsys)[0] == 0
+    sent = {p.read_text().split("Subject:")[0] for p in (tmp_path / "state" / "sent").glob("*.eml")}
+    froms = {line for text in sent for line in text.splitlines() if line.startswith("From:")}
+    assert froms == {
+        "From: Onboarding Team <emea@example.com>",
+        "From: Onboarding Team <onboarding@example.com>",
+    }
 
 
 def test_run_once_sends_what_is_queued_and_outbox_lists_it(

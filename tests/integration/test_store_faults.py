@@ -63,7 +63,7 @@ def test_a_locked_database_rolls_back_keeps_the_mail_and_processes_it_once_unloc
         assert len(new_mail(h)) == 1, "the message must stay unacknowledged in the Maildir"
         h.meeting("training", "Acme Radio training", MONDAY + timedelta(days=2), 60)  # booked meanwhile
         with pytest.raises(StoreUnavailable):
-            h.agent.ingest_calendar(PassReport())
+            h.agent.ingest_calendar(PassReport(), h.agent.inboxes[0])
         assert recorded(h) == before  # nothing half-written, nothing quarantined
     finally:
         lock.rollback()

@@ -432,3 +432,72 @@ def test_folders_to_file_mail_in_need_imap(tmp_path: Path) -> None:
         ConfigError, match=r"agent.toml:3: \[mailbox\] processed_folder: filing mail in folders needs"
     ):
         load_config(path)
+
+
+TEAMS = """[agent]
+address = "onboarding@example.com"
+timezone = "Europe/London"
+
+[[teams]]
+name = "emea"
+address = "emea@example.com"
+pipeline = "project-onboarding"
+timezone = "Europe/Paris"
+[teams.mailbox]
+backend = "maildir"
+[teams.calendar]
+backend = "ics"
+
+[[teams]]
+name = "apac"
+address = "apac@example.com"
+"""
+
+
+def test_teams_have_their_identity_folders_and_defaults(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path / "agent.toml", TEAMS))
+    assert [t.name for t in cfg.teams] == ["emea", "apac"]
+    assert cfg.addresses() == ("onboarding@example.com", "emea@example.com", "apac@example.com")
+    emea = cfg.for_team(cfg.teams[0])
+    # its own address and zone on its emails, its own folders beside the main ones, no teams of its own
+    assert (emea.agent.address, emea.agent.timezone, emea.teams) == ("emea@example.com", "Europe/Paris", ())
+    assert emea.maildir_path == cfg.state_dir / "teams" / "emea" / "mail" != cfg.maildir_path
+    assert emea.ics_path == cfg.state_dir / "teams" / "emea" / "calendar"
+    assert emea.graph.mailbox == emea.exchange.mailbox == "emea@example.com"
+    assert cfg.identity("apac").timezone == "Europe/London"  # no zone of its own: the agent's
+    assert cfg.identity("") == cfg.agent and cfg.identity("gone") == cfg.agent
+    assert cfg.for_team(cfg.teams[1]).calendar.backend == "invites"  # a team reads invitations by default
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "expected"),
+    [
+        ('[[teams]]\nname = "emea"\naddress = "other@example.com"\n', 20, "two teams have this name"),
+        ('[[teams]]\nname = "x"\naddress = "emea@example.com"\n', 21, "already the address of team emea"),
+        ('[[teams]]\nname = "x"\naddress = "onboarding@example.com"\n', 21, "already the address of [agent]"),
+        ('[[teams]]\nname = "Bad Name"\naddress = "x@example.com"\n', 20, "lower-case letters"),
+        ('[[teams]]\nname = "x"\naddress = "x@example.com"\ncolour = "red"\n', 22, "unknown key"),
+        (
+            '[[teams]]\nname = "x"\naddress = "x@example.com"\n[teams.mailbox]\nbackend = "imap"\n',
+            23,
+            "needs a host",
+        ),
+        ('[[teams]]\nname = "x"\naddress = "x@example.com"\n[teams.mailbox]\nport = 0\n', 23, "greater than"),
+        ('[[teams]]\nname = "x"\n', 0, "address"),
+    ],
+)
+def test_bad_teams_are_named_with_their_line(tmp_path: Path, extra: str, line: int, expected: str) -> None:
+    path = write(tmp_path / "agent.toml", TEAMS + "\n" + extra)
+    msg = config_error(path)
+    assert expected in msg, msg
+    if line:
+        assert f"{path}:{line}:" in msg, msg
+
+
+def test_check_refuses_a_team_pipeline_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write(tmp_path / "agent.toml", TEAMS.replace("project-onboarding", "no-such-pipeline"))
+    assert main(["--config", str(cfg), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "[[teams]] emea: pipeline = 'no-such-pipeline': no such pipeline" in err, err

@@ -34,11 +34,11 @@ AGENT = "agent@ourco.com"
 
 def corpus(name: str) -> InboundMessage:
     assert CORPUS is not None
-    return parse_message((CORPUS / name).read_bytes(), agent_address=AGENT)
+    return parse_message((CORPUS / name).read_bytes(), agent_addresses=(AGENT,))
 
 
-def msg(text: str, agent_address: str = "") -> InboundMessage:
-    return parse_message(text.encode("utf-8"), agent_address=agent_address)
+def msg(text: str, agent_addresses: tuple[str, ...] = ()) -> InboundMessage:
+    return parse_message(text.encode("utf-8"), agent_addresses=agent_addresses)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -293,7 +293,7 @@ Hi Jane, welcome!
 
 
 def test_bcc_from_internal_person_shows_plus_address() -> None:
-    m = msg(BCC_FROM_CSM, agent_address=AGENT)
+    m = msg(BCC_FROM_CSM, agent_addresses=(AGENT,))
     assert m.sender == Address("carla@ourco.com", "Carla CSM")
     assert m.to == (Address("jane@client.com", "Jane Doe"),)
     assert m.delivered_to == (Address("agent+deal-42@ourco.com"),)  # both headers, one address
@@ -469,14 +469,14 @@ def test_missing_message_id_is_synthesised_from_content() -> None:
 
 @pytest.mark.parametrize("sender", ["agent@ourco.com", "Agent@OurCo.com", "agent+deal-42@ourco.com"])
 def test_agents_own_address_is_never_answered(sender: str) -> None:
-    m = msg(f"From: Agent <{sender}>\nTo: jane@client.com\nSubject: Hello\n\nHi\n", agent_address=AGENT)
+    m = msg(f"From: Agent <{sender}>\nTo: jane@client.com\nSubject: Hello\n\nHi\n", agent_addresses=(AGENT,))
     assert m.auto_submitted
     assert m.kind is MessageKind.NORMAL
     assert "agent's own address" in m.kind_reason
 
 
 def test_other_address_on_agent_domain_is_answered() -> None:
-    m = msg("From: agentur@ourco.com\nSubject: Hello\n\nHi\n", agent_address=AGENT)
+    m = msg("From: agentur@ourco.com\nSubject: Hello\n\nHi\n", agent_addresses=(AGENT,))
     assert not m.auto_submitted
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 from agent.domain import Address, ForwardedBlock, InboundMessage, MeetingVersion
 from agent.matching import Party, match_meeting, match_message
 
-PARTY = Party("onboarding@example.com", ("example.com",))
+PARTY = Party(("onboarding@example.com",), ("example.com",))
 
 
 class Directory:

@@ -52,6 +52,13 @@ class Transport(Protocol):
         """Connect and log in, sending nothing; what was found, in a line (check --connect)."""
 
 
+def sender_of(message: EmailMessage) -> str:
+    """The From address of a composed message: the main mailbox's, or a team's for its deals."""
+    header = message["From"]
+    addresses = getattr(header, "addresses", ())
+    return str(addresses[0].addr_spec) if addresses else ""
+
+
 def load(config: Config) -> Transport:
     backend = config.transport.backend
     if backend == "file":

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from agent.config import Config
 from agent.graph_client import GraphClient, GraphError, GraphUnavailable
 from agent.outbox.compose import OUTGOING_POLICY
-from agent.outbox.transports import SendResult, TransportError
+from agent.outbox.transports import SendResult, TransportError, sender_of
 
 
 class GraphTransport:
@@ -22,6 +22,7 @@ class GraphTransport:
 
     def __init__(self, config: Config, client: GraphClient | None = None) -> None:
         self.client = client or GraphClient(config.graph, config.agent.address)
+        self.teams = {t.address for t in config.teams}  # their emails go from their own mailboxes
 
     def probe(self) -> str:
         user = self.client.request("GET", self.client.user_path("?$select=mail,displayName")).json()
@@ -31,10 +32,11 @@ class GraphTransport:
 
     def send(self, message: EmailMessage, recipients: list[str], outbox_id: int) -> SendResult:
         mime = base64.b64encode(message.as_bytes(policy=OUTGOING_POLICY))
+        sender = sender_of(message)
         try:
             self.client.request(
                 "POST",
-                self.client.user_path("/sendMail"),
+                self.client.user_path("/sendMail", sender if sender in self.teams else ""),
                 data=mime,
                 headers={"Content-Type": "text/plain"},  # what Graph expects for a base64 MIME body
             )

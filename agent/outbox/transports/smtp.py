@@ -18,7 +18,7 @@ from email.message import EmailMessage
 
 from agent.config import TransportSection
 from agent.oauth2 import TokenRefused, access_token
-from agent.outbox.transports import SendResult, TransportError
+from agent.outbox.transports import SendResult, TransportError, sender_of
 from agent.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,12 @@ class SmtpTransport:
             raise TransportError(f"cannot reach {self.s.host}: {exc}", permanent=False) from exc
         try:
             refused = client.send_message(
-                message, from_addr=self.envelope_from, to_addrs=recipients, mail_options=(), rcpt_options=()
+                message,
+                # a team's email bounces back to the team's mailbox
+                from_addr=sender_of(message) or self.envelope_from,
+                to_addrs=recipients,
+                mail_options=(),
+                rcpt_options=(),
             )
         except smtplib.SMTPRecipientsRefused as exc:
             return SendResult.split(
