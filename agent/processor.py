@@ -35,7 +35,7 @@ from agent.pipeline.actions import (
     SendEmail,
     plan,
 )
-from agent.pipeline.engine import Firing, Trigger, evaluate, timer_rules
+from agent.pipeline.engine import Firing, Trigger, evaluate, listens, timer_rules
 from agent.pipeline.loader import Pipeline
 from agent.review import Reviews
 from agent.store import models as m
@@ -265,7 +265,8 @@ class Processor:
                     firings.append(
                         Firing(f"{stage.id}.on_enter", f"entered {stage.name}", tuple(stage.on_enter))
                     )
-            firings += evaluate(pipeline, trigger, deals.facts(repo, deal))
+            if listens(pipeline, trigger):  # reading the facts is a few queries: most messages fire nothing
+                firings += evaluate(pipeline, trigger, deals.facts(repo, deal))
             for firing in firings:
                 repo.audit(
                     now,

@@ -1,19 +1,24 @@
-"""Backlog ingest over IMAP: the whole pipeline against a bare fetch-and-parse of the same mailbox.
+"""Backlog ingest over IMAP: the whole pipeline against a bare fetch-and-parse of the same mailboxes.
 
-    .venv/bin/python bench/ingest.py                      # 2,000 messages, 1,000 deals (a few minutes)
-    .venv/bin/python bench/ingest.py --messages 10000 --deals 10000
+    .venv/bin/python bench/ingest.py                                   # 2,000 messages, 1,000 deals
+    .venv/bin/python bench/ingest.py --messages 10000 --deals 10000    # the full size (about 15 min)
+    .venv/bin/python bench/ingest.py --no-postgres                     # SQLite only
 
-Starts a private Dovecot (as the tests do), fills a mailbox with realistic mail
-(plain replies from deal contacts, some with a 100 KB attachment, some with a
-meeting invitation; about 50 KB on average), and measures in the same run:
+Starts a private Dovecot (as the tests do) and fills four team mailboxes with
+realistic mail: replies from deal contacts, every fifth with a 100 KB
+attachment, every tenth with a meeting invitation; about 59 KB on average.
+The deals have ten contacts and a client domain each (10,000 deals: 100,000
+contacts). Measured in the same run:
 
 - the baseline: imapclient fetching BODY.PEEK[] in batches of 50 and the
-  standard library parsing each message, parts decoded;
-- the agent: the same mailbox taken in by Agent.run_once (fetch, parse, match
-  against the deals and their contacts, rules, one commit per message, the
-  cursor), on SQLite; the target is at least 0.6 times the baseline's rate;
-- peak memory (RSS) of the agent's process ingesting a tenth of the messages
-  and all of them, each in a process of its own: it should stay flat.
+  standard library parsing each message, parts decoded, mailbox after mailbox;
+- the agent taking the same mailboxes in (fetch, parse, match, rules, one
+  commit per message, the cursor), one config with the four mailboxes as
+  [[teams]]: on SQLite with one worker, and on PostgreSQL with 1, 2 and 4
+  workers, each a process of its own sharing the mailboxes by leases; the
+  target is at least 0.6 times the baseline's rate;
+- peak memory (RSS) of a worker ingesting a tenth of the messages and all of
+  them: it should stay flat, under 200 MB.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -29,7 +35,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
+from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: agent/, tests/
 
@@ -37,6 +45,8 @@ from bench.matching import NOW, build
 from tests.servers import Dovecot
 
 PASSWORD = "bench-secret"
+MAILBOXES = 4
+SPAWN = multiprocessing.get_context("spawn")
 
 
 def messages(count: int, deals: int) -> list[bytes]:
@@ -69,96 +79,184 @@ def messages(count: int, deals: int) -> list[bytes]:
     return out
 
 
-def baseline(dovecot: Dovecot, user: str) -> float:
+def baseline(dovecot: Dovecot, users: list[str]) -> float:
     """Messages per second: fetch in batches of 50 and parse, parts decoded."""
     from imapclient import IMAPClient
 
-    started = time.perf_counter()
-    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as client:
-        client.login(user, PASSWORD)
-        client.select_folder("INBOX", readonly=True)
-        uids = client.search(["ALL"])
-        for first in range(0, len(uids), 50):
-            for data in client.fetch(uids[first : first + 50], ["BODY.PEEK[]"]).values():
-                parsed = BytesParser(policy=default).parsebytes(data[b"BODY[]"])
-                for part in parsed.walk():
-                    if not part.is_multipart():
-                        part.get_content()
-    return len(uids) / (time.perf_counter() - started)
+    count, started = 0, time.perf_counter()
+    for user in users:
+        with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as client:
+            client.login(user, PASSWORD)
+            client.select_folder("INBOX", readonly=True)
+            uids = client.search(["ALL"])
+            for first in range(0, len(uids), 50):
+                for data in client.fetch(uids[first : first + 50], ["BODY.PEEK[]"]).values():
+                    parsed = BytesParser(policy=default).parsebytes(data[b"BODY[]"])
+                    for part in parsed.walk():
+                        if not part.is_multipart():
+                            part.get_content()
+                    count += 1
+    return count / (time.perf_counter() - started)
 
 
-def pipeline(port: int, user: str, deals: int, folder: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """In a process of its own: ingest the mailbox with the agent; reports (messages/s, count, peak RSS MB)."""
-    from agent.config import load_config
-    from agent.service import Agent
+def write_config(folder: Path, url: str, port: int, users: list[str], worker: str) -> Path:
+    """The first mailbox is the main one, the others [[teams]]; a worker's own state folder."""
+    password = folder / "password"
+    password.write_text(PASSWORD + "\n")
+    password.chmod(0o600)
+
+    def imap(user: str) -> str:
+        return (
+            f'backend = "imap"\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
+            f'username = "{user}"\npassword_file = "{password}"\n'
+        )
+
+    teams = "".join(
+        f'\n[[teams]]\nname = "team{i}"\naddress = "team{i}@example.com"\n[teams.mailbox]\n{imap(user)}'
+        for i, user in enumerate(users[1:], start=1)
+    )
+    cfg = folder / f"{worker}.toml"
+    cfg.write_text(
+        f'[agent]\naddress = "onboarding@example.com"\ninternal_domains = ["example.com"]\n'
+        f'[store]\nurl = "{url}"\n[mailbox]\n{imap(users[0])}'
+        f'[calendar]\nbackend = "invites"\n[review]\ntemplates = []\n'
+        f'[daemon]\nworker_id = "{worker}"\n[paths]\nstate = "{folder / worker}"\n{teams}'
+    )
+    return cfg
+
+
+def prepare(url: str, deals: int) -> None:
     from agent.store import models as m
 
-    base = Path(folder)
-    repo = build(base, deals)  # deals with 10 contacts and a client domain each
-    for i in range(deals):
-        repo.s.add(m.RoleAssignment(deal_id=i + 1, role="csm", email="sam@example.com", name="Sam"))
-        repo.s.add(m.StageVisit(deal_id=i + 1, stage="set-up", entered_at=NOW))
-    repo.s.commit()
-    (base / "password").write_text(PASSWORD + "\n")
-    (base / "password").chmod(0o600)
-    (base / "agent.toml").write_text(
-        f'[agent]\naddress = "onboarding@example.com"\ninternal_domains = ["example.com"]\n'
-        f'[store]\nurl = "sqlite:///{base / f"bench-{deals}.db"}"\n'
-        f'[mailbox]\nbackend = "imap"\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
-        f'username = "{user}"\npassword_file = "{base / "password"}"\n'
-        f'[calendar]\nbackend = "invites"\n[review]\ntemplates = []\n[paths]\nstate = "{base / "state"}"\n'
+    repo = build(url, deals)  # deals with 10 contacts and a client domain each
+    repo.s.add_all(
+        m.RoleAssignment(deal_id=i + 1, role="csm", email="sam@example.com", name="Sam") for i in range(deals)
     )
-    agent = Agent(load_config(base / "agent.toml"))
-    started = time.perf_counter()
-    count = 0
-    while True:
+    repo.s.add_all(m.StageVisit(deal_id=i + 1, stage="set-up", entered_at=NOW) for i in range(deals))
+    repo.s.commit()
+    repo.s.close()
+
+
+def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
+    """In a process of its own: announce itself, wait for the others, then take mail in until told to stop."""
+    from agent.config import load_config
+    from agent.service import Agent
+    from agent.store.repo import Repo
+
+    agent = Agent(load_config(Path(cfg)))
+    if agent.shared:  # all workers known before the first pass, so that each takes only its share
+        agent.balance_leases()
+        while True:
+            with agent.sessions.begin() as s:
+                if Repo(s).live_workers(agent.clock.now()) >= workers:
+                    break
+            time.sleep(0.05)
+    ready.put(os.getpid())
+    go.wait()
+    while not stop.is_set():
         report = agent.run_once(calendar=False)
-        count += report.messages + report.quarantined
-        if report.messages + report.quarantined == 0:
-            break
-    elapsed = time.perf_counter() - started
-    queue.put((count / elapsed, count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        if not report.messages + report.quarantined:
+            time.sleep(0.05)
+    ready.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def run_agent(dovecot: Dovecot, user: str, deals: int) -> tuple[float, int, float]:
-    queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()  # type: ignore[type-arg]
-    with tempfile.TemporaryDirectory() as folder:
-        child = multiprocessing.get_context("spawn").Process(
-            target=pipeline, args=(dovecot.imap_port, user, deals, folder, queue)
-        )
-        child.start()
-        result: tuple[float, int, float] = queue.get(timeout=3600)
-        child.join()
-    return result
+def run_agent(url: str, port: int, users: list[str], workers: int, expected: int) -> tuple[float, float]:
+    """Messages per second for `workers` workers on the store at `url`, and the largest peak RSS (MB)."""
+    from sqlalchemy import func, select
+
+    from agent.store import models as m
+    from agent.store.db import open_store
+
+    folder = Path(tempfile.mkdtemp(prefix="csm-ingest-"))
+    try:
+        ready, go, stop = SPAWN.Queue(), SPAWN.Event(), SPAWN.Event()
+        procs = [
+            SPAWN.Process(
+                target=worker,
+                args=(str(write_config(folder, url, port, users, f"w{i}")), workers, ready, go, stop),
+            )
+            for i in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        for _ in procs:
+            ready.get(timeout=600)
+        sessions = open_store(url)
+        started = time.perf_counter()
+        go.set()
+        count = 0
+        while count < expected:
+            time.sleep(0.1)
+            with sessions.begin() as s:
+                count = s.scalar(select(func.count()).where(m.InboundEvent.source == "mail")) or 0
+        elapsed = time.perf_counter() - started
+        stop.set()
+        rss = max(ready.get(timeout=600) for _ in procs)
+        for p in procs:
+            p.join()
+        return count / elapsed, rss
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--deals", type=int, default=1000)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
+    full = [f"full{i}" for i in range(MAILBOXES)]
+    small = [f"small{i}" for i in range(MAILBOXES)]
     dovecot = Dovecot()
-    for user in ("small", "full"):
+    for user in full + small:
         dovecot.add_user(user, PASSWORD)
     dovecot.start()
+    postgres = None
+    folder = Path(tempfile.mkdtemp(prefix="csm-ingest-db-"))
     try:
         mail = messages(args.messages, args.deals)
         print(
-            f"{len(mail)} messages, {sum(map(len, mail)) / len(mail) / 1000:.0f} KB on average; {args.deals} deals"
+            f"{len(mail)} messages, {sum(map(len, mail)) / len(mail) / 1000:.0f} KB on average, in "
+            f"{MAILBOXES} mailboxes; {args.deals} deals, {args.deals * 10} contacts"
         )
-        dovecot.deliver_many("full", mail)
-        dovecot.deliver_many("small", mail[: max(1, len(mail) // 10)])
-        base = baseline(dovecot, "full")
-        rate, count, rss_full = run_agent(dovecot, "full", args.deals)
-        _, small_count, rss_small = run_agent(dovecot, "small", args.deals)
-        assert count == len(mail), f"the agent took in {count} of {len(mail)} messages"
-        print(f"{'':<34}{'msg/s':>10}{'ratio':>8}")
-        print(f"{'bare fetch + parse':<34}{base:>10.0f}{1.0:>8.2f}")
-        print(f"{'agent: fetch, parse, match, commit':<34}{rate:>10.0f}{rate / base:>8.2f}   target >= 0.60")
-        print(f"peak RSS: {rss_small:.0f} MB for {small_count} messages, {rss_full:.0f} MB for {count} "
-              f"(ratio {rss_full / rss_small:.2f}; target flat, under 200 MB)")  # fmt: skip
+        for i, (big, little) in enumerate(zip(full, small, strict=True)):
+            dovecot.deliver_many(big, mail[i::MAILBOXES])
+            dovecot.deliver_many(little, mail[: len(mail) // 10][i::MAILBOXES])
+        base = baseline(dovecot, full)
+        rows: list[tuple[str, float, float]] = []
+
+        def sqlite(name: str) -> str:
+            url = f"sqlite:///{folder / name}.db"
+            prepare(url, args.deals)
+            return url
+
+        rate, rss = run_agent(sqlite("full"), dovecot.imap_port, full, 1, len(mail))
+        rows.append(("agent, SQLite, 1 worker", rate, rss))
+        _, rss_small = run_agent(sqlite("small"), dovecot.imap_port, small, 1, len(mail) // 10)
+        if not args.no_postgres:
+            from tests.servers import Postgres
+
+            postgres = Postgres()
+            postgres.start(durable=True)
+            for workers in (1, 2, 4):
+                url = postgres.create(f"ingest{workers}")
+                prepare(url, args.deals)
+                rate, rss = run_agent(url, dovecot.imap_port, full, workers, len(mail))
+                rows.append((f"agent, PostgreSQL, {workers} worker{'s' * (workers > 1)}", rate, rss))
+        print(f"{'':<36}{'msg/s':>8}{'ratio':>8}{'peak RSS':>10}")
+        print(f"{'bare fetch + parse':<36}{base:>8.0f}{1.0:>8.2f}")
+        for name, rate, rss in rows:
+            print(f"{name:<36}{rate:>8.0f}{rate / base:>8.2f}{rss:>8.0f}MB")
+        print("target: the agent at >= 0.60 of the bare rate")
+        print(
+            f"peak RSS, SQLite: {rss_small:.0f} MB for {len(mail) // 10} messages, {rows[0][2]:.0f} MB for "
+            f"{len(mail)} (ratio {rows[0][2] / rss_small:.2f}; target flat, under 200 MB)"
+        )
     finally:
+        if postgres is not None:
+            postgres.cleanup()
         dovecot.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -295,6 +295,7 @@ class SmtpRelay:
         self.refused = 0  # DATA commands answered with `refusing`
         self.delay = 0.0
         self.accepted: list[tuple[str, list[str]]] = []  # (Message-ID, recipients) of each delivery
+        self.accepted_at: list[float] = []  # time.monotonic() of each, when the 250 reply goes out
         relay = self
 
         class Handler:
@@ -345,6 +346,7 @@ class SmtpRelay:
                     "",
                 )
                 relay.accepted.append((mid, list(envelope.rcpt_tos)))
+                relay.accepted_at.append(time.monotonic())
                 return "250 Message accepted for delivery"
 
         def authenticate(
@@ -452,8 +454,10 @@ class Postgres:
         prefix = ["runuser", "-u", "postgres", "--"] if self.user is not None else []
         subprocess.run(prefix + command, check=True, capture_output=True, timeout=120)
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, *, durable: bool = False) -> None:
+        """Tests run without fsync (their data is thrown away); a benchmark measures the durable default."""
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
+        options += "" if durable else " -c fsync=off"
         self._run(
             [
                 str(self.bin / "pg_ctl"),

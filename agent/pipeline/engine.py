@@ -57,6 +57,11 @@ def evaluate(pipeline: Pipeline, trigger: Trigger, facts: DealFacts) -> list[Fir
     return firings
 
 
+def listens(pipeline: Pipeline, trigger: Trigger) -> bool:
+    """Whether any rule of the pipeline reacts to the trigger: if none does, its deal's facts need not be read."""
+    return any(_triggered(rule, trigger) for rule in pipeline.rules)
+
+
 def _triggered(rule: RuleDef, trigger: Trigger) -> bool:
     when: TriggerDef = rule.when
     if when.kind != trigger.kind:

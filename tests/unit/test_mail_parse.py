@@ -6,20 +6,24 @@ import dataclasses
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from email import policy
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 
 from agent.domain import Address, InboundMessage, MessageKind
-from agent.mailboxes.mime_text import body_text
+from agent.mailboxes.mime_text import HeaderReader, body_text
 from agent.mailboxes.parse import (
     MessageParseError,
+    address_list,
     loose_addresses,
     loose_date,
     message_ids,
     parse_date,
     parse_message,
+    parsed_list,
 )
 
 # The suite carries its own byte-for-byte copy; ../shared is the source it came from.
@@ -652,3 +656,38 @@ def test_unparseable_message_is_kept_and_never_answered(monkeypatch: pytest.Monk
     m = parse_message(raw)
     assert m.auto_submitted and "could not be parsed" in m.kind_reason
     assert m.content_hash == hashlib.sha256(raw).hexdigest()
+
+
+SIMPLE_OR_NOT = [
+    "Jane Doe <Jane.Doe@Acme.example>",
+    "jane@acme.example",
+    "Person 3 <p3@client3.example>, bob@b.example ,  O'Brien-Smith <ob@x.co.uk>",
+    "J. R. Doe <j@x.example>",
+    '"Doe, Jane" <jane@x.example>',
+    "=?utf-8?q?J=C3=B6rg?= <joerg@x.example>",
+    "jane@x.example (Jane Doe)",
+    "Undisclosed recipients:;",
+    "Jane Doe <jane@x.example>,",
+    "<>",
+    "Jane <jane@localhost>",
+]
+
+
+@pytest.mark.parametrize("value", SIMPLE_OR_NOT)
+def test_the_fast_path_for_plain_addresses_agrees_with_the_parser(value: str) -> None:
+    assert address_list(value) == parsed_list(value)
+
+
+def test_every_corpus_address_header_parses_the_same_on_the_fast_path() -> None:
+    assert CORPUS is not None
+    values = [
+        v
+        for path in sorted(CORPUS.glob("*.eml"))
+        for name in ("from", "to", "cc", "reply-to")
+        for v in HeaderReader(BytesParser(policy=policy.compat32).parsebytes(path.read_bytes())).raw_values(
+            name
+        )
+    ]
+    assert len(values) > 30
+    for value in values:
+        assert address_list(value) == parsed_list(value), value
