@@ -169,6 +169,13 @@ class MailboxSection(ServerSection):
     reconnect_max_seconds: float = Field(
         300.0, gt=0, description="Longest wait between reconnection attempts to a server that is down"
     )
+    parse_processes: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Helper processes that parse a backlog ahead while the agent commits (0: parse in place); "
+        "[mailbox] only, for every team's mailbox",
+    )
 
 
 class TransportSection(ServerSection):

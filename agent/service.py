@@ -39,7 +39,8 @@ from agent.errors import InputError
 from agent.health import serve as serve_health
 from agent.health import status_data
 from agent.mailboxes import MailboxUnavailable
-from agent.mailboxes.parse import MessageParseError, parse_message
+from agent.mailboxes.parse import MessageParseError
+from agent.mailboxes.parse_ahead import ParseAhead, Parsed
 from agent.outbox.context import sample_context
 from agent.outbox.queue import FlushResult, Outbox
 from agent.outbox.render import TemplateSet
@@ -164,6 +165,8 @@ class Agent:
         self.mailbox = mailboxes.load(config, cursors)
         self.calendar = calendars.load(config, cursors, self.clock)
         self.inboxes = [Inbox("", self.mailbox, self.calendar)]
+        max_bytes = int(config.mailbox.max_message_mb * 1e6)
+        self.parse_ahead = ParseAhead(config.addresses(), max_bytes, config.mailbox.parse_processes)
         for team in config.teams:
             own = config.for_team(team)
             self.inboxes.append(
@@ -295,7 +298,7 @@ class Agent:
         if not self.holds(part, _source(mailbox)):
             return
         try:
-            for raw in mailbox.fetch():
+            for raw, parsed in self.parse_ahead.iterate(mailbox.fetch()):
                 if self.stop_requested:
                     return
                 digest = hashlib.sha256(raw.data).hexdigest()
@@ -303,7 +306,7 @@ class Agent:
                     raw.key,
                     "mail",
                     raw.data,
-                    self._mail_work(raw.data),
+                    self._mail_work(raw.data, parsed),
                     content_hash=digest,
                     arrived_at=raw.arrived_at,
                 )
@@ -316,14 +319,10 @@ class Agent:
             self.last_mail_error = str(exc)
             self.health(part, str(exc))
 
-    def _mail_work(self, data: bytes) -> Work:
+    def _mail_work(self, data: bytes, parsed: Parsed | None = None) -> Work:
         def work(repo: Repo, cause: Cause) -> str | None:
             try:
-                msg = parse_message(
-                    data,
-                    agent_addresses=self.config.addresses(),
-                    max_bytes=int(self.config.mailbox.max_message_mb * 1e6),
-                )
+                msg = (parsed or self.parse_ahead.parse(data)).get()
             except MessageParseError as exc:
                 raise QuarantineError(f"cannot parse the message: {exc}") from exc
             return self.processor.messages.handle(repo, msg, cause, self.clock.now(), data)
@@ -637,9 +636,7 @@ class Agent:
             self.wait_for_mail(self._wait_seconds(scheduler))
             if not self.stop_requested:
                 self._safe_pass(quick=True)
-        for inbox in self.inboxes:
-            inbox.mailbox.close()
-        self.release_leases()
+        self.close()
         if health is not None:
             health.shutdown()
         if dashboard is not None:
@@ -671,6 +668,13 @@ class Agent:
         woke.set()
         for t in threads:
             t.join()
+
+    def close(self) -> None:
+        """Log out of the mailboxes, stop the parsing helper, and give the sources up to other workers."""
+        for inbox in self.inboxes:
+            inbox.mailbox.close()
+        self.parse_ahead.close()
+        self.release_leases()
 
     def release_leases(self) -> None:
         """On a clean stop, give the sources up at once: other workers need not wait for the leases to expire."""

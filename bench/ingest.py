@@ -158,6 +158,7 @@ def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
         if not report.messages + report.quarantined:
             time.sleep(0.05)
     ready.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    agent.close()
 
 
 def run_agent(url: str, port: int, users: list[str], workers: int, expected: int) -> tuple[float, float]:

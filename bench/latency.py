@@ -18,6 +18,7 @@ and the worst of each, and their ratio. The target is p95 under 1 second.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import smtplib
 import ssl
@@ -182,6 +183,7 @@ def bare_latencies(dovecot: Dovecot, relay: SmtpRelay, ca: Path, count: int) -> 
 def main() -> None:
     import trustme
 
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's per-session chatter
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200)
     args = parser.parse_args()

@@ -50,6 +50,7 @@ class ImapMailbox:
         self.retry_at = 0.0  # monotonic time before which no reconnect is tried
         self.source = f"imap:{settings.username}@{settings.host}/{settings.folder}"
         self.unsaved: tuple[str, int] = ("", 0)  # the last acknowledged cursor not yet stored, and how many
+        self.fetching = False  # a fetch is under way: it stores the cursor when it ends
 
     # --- connection ------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -100,12 +101,14 @@ class ImapMailbox:
     # --- reading ---------------------------------------------------------------------------
     def fetch(self) -> Iterator[RawMail]:
         client = self.connect()
+        self.fetching = True
         try:
             yield from self._fetch(client)
         except NETWORK_ERRORS as exc:
             self._failed(exc)
             raise MailboxUnavailable(f"{self.source}: lost the connection: {exc}") from exc
         finally:  # at the end of the backlog, on a lost connection, or when the agent stops mid-way
+            self.fetching = False
             self.save_cursor()
 
     def _fetch(self, client: IMAPClient) -> Iterator[RawMail]:
@@ -150,8 +153,9 @@ class ImapMailbox:
         # The cursor is stored every CURSOR_EVERY messages (and when a fetch ends), not after each:
         # its own transaction per message was an eighth of a backlog's ingest. After a crash the
         # messages since are fetched again and known by their keys ("seen"): none is lost or doubled.
+        # Messages parsed ahead are acknowledged after the fetch has ended: their cursors go at once.
         self.unsaved = (mail.cursor, self.unsaved[1] + 1)
-        if self.unsaved[1] >= CURSOR_EVERY:
+        if self.unsaved[1] >= CURSOR_EVERY or not self.fetching:
             self.save_cursor()
         target = {
             "processed": self.s.processed_folder,

@@ -1,0 +1,65 @@
+"""A backlog is parsed ahead in a helper process; its errors and its death lose nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from sqlalchemy import select
+
+from agent.simulation import CLIENT
+from agent.store import models as m
+from agent.store.repo import Repo
+from tests.conftest import Harness
+
+AGENT = [("Agent", "onboarding@example.com")]
+
+
+def quarantined_errors(h: Harness) -> list[str]:
+    with h.agent.sessions.begin() as s:
+        return [q.error for q in Repo(s).quarantined()]
+
+
+def test_a_backlog_is_parsed_in_the_helper_in_order_and_a_bad_message_is_kept_aside(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    for i in range(20):
+        harness.mail(CLIENT, AGENT, f"Backlog {i}")
+    harness.deliver(b"")  # not an email: the helper's error comes back and quarantines it alone
+    for i in range(20, 40):
+        harness.mail(CLIENT, AGENT, f"Backlog {i}")
+    order = [raw.key for raw in harness.agent.mailbox.fetch()]  # reading a Maildir takes nothing away
+    report = harness.run()
+    assert harness.agent.parse_ahead.pool is not None  # the backlog went through the helper
+    assert (report.messages, report.quarantined) == (40, 1)
+    assert [e for e in quarantined_errors(harness) if "not an email" in e]
+    assert len(harness.show(deal_id)["messages"]) == 40
+    with harness.agent.sessions.begin() as s:
+        keys = s.scalars(
+            select(m.InboundEvent.key).where(m.InboundEvent.source == "mail").order_by(m.InboundEvent.id)
+        )
+        assert list(keys) == order  # processed one by one in the mailbox's order
+
+
+def test_a_helper_killed_mid_backlog_loses_nothing(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    for i in range(40):
+        harness.mail(CLIENT, AGENT, f"First {i}")
+    harness.run()
+    pool = harness.agent.parse_ahead.pool
+    assert pool is not None
+    for pid in list(pool._processes):  # the helper dies, as under the OOM killer
+        os.kill(pid, signal.SIGKILL)
+    for i in range(40):
+        harness.mail(CLIENT, AGENT, f"Second {i}")
+    report = harness.run()
+    assert (report.messages, report.quarantined) == (40, 0)
+    assert len(harness.show(deal_id)["messages"]) == 80
+    assert harness.agent.parse_ahead.pool is not pool  # a new helper for the next backlog
+
+
+def test_a_few_messages_are_parsed_in_place(harness: Harness) -> None:
+    harness.add_deal()
+    for i in range(5):
+        harness.mail(CLIENT, AGENT, f"Few {i}")
+    assert harness.run().messages == 5
+    assert harness.agent.parse_ahead.pool is None  # no helper started for five
