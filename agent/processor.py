@@ -88,7 +88,7 @@ class Processor:
         A mail is also known by its content: after a UIDVALIDITY change it comes back under a new key.
         `arrived_at` is when the input reached the source (never later than now); default now.
         """
-        if repo.event(key) is not None or (content_hash and repo.event_with_hash(content_hash)):
+        if repo.event_known(key, content_hash):
             return None
         row = m.InboundEvent(
             key=key, source=source, status="processed", received_at=now, content_hash=content_hash

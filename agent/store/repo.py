@@ -92,6 +92,13 @@ class Repo:
     def event(self, key: str) -> m.InboundEvent | None:
         return self.s.scalars(select(m.InboundEvent).where(m.InboundEvent.key == key)).first()
 
+    def event_known(self, key: str, content_hash: str | None) -> bool:
+        """Whether an input was taken in before, by its key or its content: one indexed look-up."""
+        known = m.InboundEvent.key == key
+        if content_hash:
+            known = or_(known, m.InboundEvent.content_hash == content_hash)
+        return self.s.scalar(select(m.InboundEvent.id).where(known).limit(1)) is not None
+
     def event_with_hash(self, content_hash: str) -> m.InboundEvent | None:
         q = select(m.InboundEvent).where(m.InboundEvent.content_hash == content_hash)
         return self.s.scalars(q).first()
