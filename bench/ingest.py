@@ -159,8 +159,17 @@ def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
         report = agent.run_once(calendar=False)
         if not report.messages + report.quarantined:
             time.sleep(0.05)
-    ready.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    ready.put(peak_rss_mb())
     agent.close()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries it across exec, so a spawned
+    worker would report the parent's peak at the fork (here, every generated message)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_agent(
