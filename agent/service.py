@@ -38,6 +38,7 @@ from agent.domain import Address, MeetingVersion
 from agent.errors import InputError
 from agent.health import serve as serve_health
 from agent.health import status_data
+from agent.leases import Leases
 from agent.mailboxes import MailboxUnavailable
 from agent.mailboxes.parse import MessageParseError
 from agent.mailboxes.parse_ahead import ParseAhead, Parsed
@@ -193,8 +194,8 @@ class Agent:
         self.store_failures = 0  # passes in a row that the database refused
         self.digests_done: set[str] = set()  # "daily:<date>", "weekly:<week>" sent (or found sent) already
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
-        self.standby: dict[str, str] = {}  # part -> the source another worker watches
-        self.share = len(self.sources())  # sources this worker may hold; balance_leases() sets it
+        lease = config.daemon.lease_seconds
+        self.leases = Leases(self.sessions, self.clock.now, self.worker, lease, len(self.sources()))
         self.watching = {i.part("mailbox") for i in self.inboxes}  # the mailboxes it watched last pass
 
     @property
@@ -205,7 +206,7 @@ class Agent:
     def run_once(self, *, calendar: bool = True) -> PassReport:
         report = PassReport()
         if self.shared:
-            self._supervised("leases", self.balance_leases)
+            self._supervised("leases", self.leases.balance)
         for inbox in self.inboxes:
             self._supervised(inbox.part("mailbox"), partial(self.ingest_mail, report, inbox))
         if calendar:
@@ -258,39 +259,12 @@ class Agent:
         found = [(i.part("mailbox"), _source(i.mailbox)) for i in self.inboxes]
         return found + [(i.part("calendar"), _source(i.calendar)) for i in self.inboxes if i.calendar]
 
-    def balance_leases(self) -> None:
-        """Say this worker is alive, and give up sources beyond its fair share so that idle workers take them.
-
-        The share is the number of sources over the number of live workers, rounded up: with four
-        team mailboxes and two workers, each watches two; when one dies the other takes all four.
-        """
-        now, seconds = self.clock.now(), self.config.daemon.lease_seconds
-        with self.sessions.begin() as s:
-            repo = Repo(s)
-            repo.hold_lease(f"worker:{self.worker}", self.worker, now, seconds)
-            self.share = -(-len(self.sources()) // max(1, repo.live_workers(now)))
-            for name in repo.leases_of(self.worker, now)[self.share :]:
-                repo.release_lease(name, self.worker)
-                log.info("%s: released for another worker (fair share %d)", name, self.share)
-
     def holds(self, part: str, source: str) -> bool:
         """Whether this worker watches the source now (always, on a store of its own)."""
         if not self.shared:
             return True
-        name, now = f"{part.split(':')[0]}:{source}", self.clock.now()
-        with self.sessions.begin() as s:
-            repo = Repo(s)
-            mine = repo.leases_of(self.worker, now)
-            held = (name in mine or len(mine) < self.share) and repo.hold_lease(
-                name, self.worker, now, self.config.daemon.lease_seconds
-            )
+        held = self.leases.holds(part, source)
         (self.watching.add if held else self.watching.discard)(part)
-        was_standing_by = self.standby.pop(part, "") if held else ""
-        if was_standing_by:
-            log.info("%s %s: this worker (%s) watches it now", part, source, self.worker)
-        elif not held and part not in self.standby:
-            self.standby[part] = source
-            log.info("%s %s: another worker watches it; this one stands by", part, source)
         return held
 
     def ingest_mail(self, report: PassReport, inbox: Inbox) -> None:
@@ -674,19 +648,8 @@ class Agent:
         for inbox in self.inboxes:
             inbox.mailbox.close()
         self.parse_ahead.close()
-        self.release_leases()
-
-    def release_leases(self) -> None:
-        """On a clean stop, give the sources up at once: other workers need not wait for the leases to expire."""
-        if not self.shared:
-            return
-        try:
-            with self.sessions.begin() as s:
-                repo = Repo(s)
-                for name in [*repo.leases_of(self.worker, self.clock.now()), f"worker:{self.worker}"]:
-                    repo.release_lease(name, self.worker)
-        except STORE_FAILURES as exc:
-            log.warning("could not release the leases (they expire by themselves): %s", exc)
+        if self.shared:
+            self.leases.release_all()
 
     def start_dashboard(self, port: int | None = None) -> ThreadingHTTPServer | None:
         """The dashboard on 127.0.0.1 (off unless [dashboard] port or `port` is given)."""

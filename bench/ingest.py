@@ -147,7 +147,7 @@ def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
 
     agent = Agent(load_config(Path(cfg)))
     if agent.shared:  # all workers known before the first pass, so that each takes only its share
-        agent.balance_leases()
+        agent.leases.balance()
         while True:
             with agent.sessions.begin() as s:
                 if Repo(s).live_workers(agent.clock.now()) >= workers:
