@@ -51,6 +51,7 @@ class FakeGraph:
         self.generation = 0  # delta links carry it; expire_deltas() makes the old ones stale
         self.faults: list[tuple[str, int, dict[str, str], str]] = []
         self.requests: list[tuple[str, str]] = []
+        self.senders: list[str] = []  # the mailbox of each sendMail, in order
         self.tokens: set[str] = set()
         server = self
 
@@ -149,9 +150,10 @@ class FakeGraph:
             if mime is None:
                 return self.reply(h, 404, recording("error-item-not-found"))
             return self.reply_bytes(h, 200, mime, "text/plain")
-        if path == f"{user}/sendMail" and method == "POST":
-            with self.lock:
+        if path.startswith("/v1.0/users/") and path.endswith("/sendMail") and method == "POST":
+            with self.lock:  # any mailbox the app may send as: the main one, a team's
                 self.sent.append(base64.b64decode(body))
+                self.senders.append(path.split("/")[3])
             return self.reply_bytes(h, 202, b"", "text/plain")
         if path == f"{user}/mailFolders/inbox":
             folder = recording("mail-folder")

@@ -42,6 +42,7 @@ def fresh(graph: FakeGraph) -> FakeGraph:
     graph.mail_changes.clear()
     graph.event_changes.clear()
     graph.sent.clear()
+    graph.senders.clear()
     graph.faults.clear()
     graph.requests.clear()
     graph.expire_deltas()
@@ -198,6 +199,22 @@ def test_the_intro_is_sent_through_sendmail_once_with_its_headers(
     assert [a.addr_spec for a in message["Cc"].addresses] == [CSM[1]]
     assert message["Reply-To"].addresses[0].addr_spec == f"onboarding+{token}@example.com"
     assert message["Auto-Submitted"] == "auto-generated"
+
+
+@pytest.mark.integration
+def test_a_teams_email_is_sent_from_the_teams_own_mailbox(
+    tmp_path: Path, fresh: FakeGraph, certs: dict[str, Path]
+) -> None:
+    cfg = graph_config(tmp_path, fresh, certs)
+    cfg.write_text(cfg.read_text() + '\n[[teams]]\nname = "emea"\naddress = "emea@example.com"\n')
+    h = harness(cfg)
+    h.add_deal("Zeta Labs", team="emea")
+    h.add_deal("Acme Radio")
+    h.run()
+    # Graph sends as the mailbox in the URL: the team's email must go through the team's
+    assert sorted(fresh.senders) == ["emea@example.com", "onboarding@example.com"]
+    by_sender = dict(zip(fresh.senders, sent(fresh), strict=True))
+    assert by_sender["emea@example.com"]["From"].addresses[0].addr_spec == "emea@example.com"
 
 
 @pytest.mark.integration
