@@ -4,4 +4,5 @@ import sys
 
 from agent.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a helper process (agent.mailboxes.parse_ahead) imports it
+    sys.exit(main())
