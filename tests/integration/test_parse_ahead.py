@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import select
 
+from agent.mailboxes import RawMail
+from agent.mailboxes.parse_ahead import BACKLOG, DEPTH, ParseAhead
 from agent.simulation import CLIENT
 from agent.store import models as m
 from agent.store.repo import Repo
-from tests.conftest import Harness
+from tests.conftest import Harness, client_email
 
 AGENT = [("Agent", "onboarding@example.com")]
 
@@ -63,3 +67,24 @@ def test_a_few_messages_are_parsed_in_place(harness: Harness) -> None:
         harness.mail(CLIENT, AGENT, f"Few {i}")
     assert harness.run().messages == 5
     assert harness.agent.parse_ahead.pool is None  # no helper started for five
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_backlog_is_read_as_it_goes_never_listed_whole(processes: int) -> None:
+    pulled = 0
+
+    def backlog() -> Iterator[RawMail]:
+        nonlocal pulled
+        for n in range(1000):
+            pulled += 1
+            yield RawMail(f"test:{n}", client_email(f"Backlog {n}", n=n))
+
+    ahead = ParseAhead((), 0, processes)
+    try:
+        it = ahead.iterate(backlog())
+        first, parsed = next(it)
+        assert first.key == "test:0" and parsed.get().subject == "Backlog 0"
+        assert pulled <= BACKLOG + DEPTH  # not the thousand: a backlog can be gigabytes
+        assert sum(1 for _ in it) == 999
+    finally:
+        ahead.close()
