@@ -35,26 +35,15 @@ def status_data(
         repo = Repo(s)
         data: dict[str, Any] = {"state": str(config.state_dir), **repo.counts()}
         data["latency"] = latency_summary(repo.reaction_seconds(now - LATENCY_WINDOW))
-        for part, backend in (
-            ("mailbox", config.mailbox.backend),
-            ("calendar", config.calendar.backend),
-            ("outbox", config.transport.backend),
-        ):
-            data[part] = {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
+        data["mailbox"] = _part(repo, "mailbox", config.mailbox.backend)
+        data["calendar"] = _part(repo, "calendar", config.calendar.backend)
+        data["outbox"] = _part(repo, "outbox", config.transport.backend)
         if config.teams:
             data["teams"] = {
                 t.name: {
                     "address": t.address,
-                    **{
-                        part: {
-                            "backend": backend,
-                            **json.loads(repo.cursor(f"health:{part}:{t.name}") or "{}"),
-                        }
-                        for part, backend in (
-                            ("mailbox", t.mailbox.backend),
-                            ("calendar", t.calendar.backend),
-                        )
-                    },
+                    "mailbox": _part(repo, f"mailbox:{t.name}", t.mailbox.backend),
+                    "calendar": _part(repo, f"calendar:{t.name}", t.calendar.backend),
                 }
                 for t in config.teams
             }
@@ -62,6 +51,11 @@ def status_data(
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
     return data
+
+
+def _part(repo: Repo, part: str, backend: str) -> dict[str, Any]:
+    """A part's backend with its last success and last error (recorded by Agent.health)."""
+    return {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
 
 
 def latency_summary(seconds: list[float]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from tests.integration.conftest import imap_config, next_user, smtp_config
 from tests.integration.test_smtp import received
 from tests.servers import Dovecot, Postgres, SmtpRelay
 
-EMEA = "emea@example.com"
+EMEA = "onboarding@emea.example.com"  # another domain: its Message-IDs must show it
 
 
 def team_config(
@@ -118,21 +118,25 @@ def test_a_team_mailbox_writes_from_its_address_takes_its_pipeline_and_is_watche
         [to_tim] = received(dovecot, "tim", emails[zeta["id"]]["message_id"])
         [to_jane] = received(dovecot, "jane", emails[3 - zeta["id"]]["message_id"])
         assert str(to_tim["From"]) == f"EMEA Onboarding <{EMEA}>"
-        assert to_tim["Reply-To"].addresses[0].addr_spec == f"emea+{shown['token']}@example.com"
+        assert to_tim["Reply-To"].addresses[0].addr_spec == f"onboarding+{shown['token']}@emea.example.com"
         assert to_jane["From"].addresses[0].addr_spec == "onboarding@example.com"
-        assert to_tim["Message-ID"].endswith("@example.com>")
+        assert to_tim["Message-ID"].endswith("@emea.example.com>")
+        assert to_jane["Message-ID"].endswith("@example.com>") and "emea" not in to_jane["Message-ID"]
 
         # The client answers to the team's reply address; the team mailbox is not the first one, and
         # the next full pass is minutes away: only IDLE on every mailbox brings it in within seconds.
         time.sleep(2)  # the daemon is back in IDLE after sending
-        dovecot.deliver(team_user, reply(f"emea+{shown['token']}@example.com", "Re: Welcome"))
+        dovecot.deliver(team_user, reply(f"onboarding+{shown['token']}@emea.example.com", "Re: Welcome"))
         took = wait_until(
             lambda: len(cli(cfg, capsys, "deals", "show", str(zeta["id"]), "--json")["messages"]) == 1, 15
         )
     finally:
         stop_daemon(proc)
     [message] = cli(cfg, capsys, "deals", "show", str(zeta["id"]), "--json")["messages"]
-    assert "reply address emea+" in message["match_reason"]
+    assert (
+        "reply address onboarding+" in message["match_reason"]
+        and "@emea.example.com" in message["match_reason"]
+    )
     assert took < 10, f"the reply to the team mailbox took {took:.1f} s"
     status = cli(cfg, capsys, "status", "--json")
     assert (
