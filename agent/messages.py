@@ -34,7 +34,7 @@ class MessageHandler:
         if msg.sender and party.is_agent(msg.sender.email):
             self._log_message(repo, msg, cause, now, None, "outbound", "ignored", "the agent's own email")
             return None
-        if repo.message_by_id(msg.message_id) is not None:
+        if repo.message_known(msg.message_id):
             repo.audit(
                 now,
                 "duplicate",
@@ -82,17 +82,27 @@ class MessageHandler:
             return None
         if match.deal_id is None:
             status = "held" if match.ambiguous else "unmatched"
-            row = self._log_message(repo, msg, cause, now, None, direction, status, match.reason, match)
-            row.candidates = list(match.candidates)
-            row.raw = raw  # kept whole until a person assigns it: nothing of it is lost
+            row_id = self._log_message(
+                repo,
+                msg,
+                cause,
+                now,
+                None,
+                direction,
+                status,
+                match.reason,
+                match,
+                candidates=list(match.candidates),
+                raw=raw,  # kept whole until a person assigns it: nothing of it is lost
+            )
             repo.audit(now, "message_" + status, deal_id=None, event_id=cause.event_id, reason=match.reason)
             if match.ambiguous:
-                self._ask(repo, msg, row, cause, now)
+                self._ask(repo, msg, row_id, list(match.candidates), cause, now)
             return "unmatched"
         deal = repo.deal(match.deal_id)
         assert deal is not None
         ignored = any(c.verb == "ignore" for c in commands or [])
-        row = self._log_message(
+        self._log_message(
             repo,
             msg,
             cause,
@@ -182,8 +192,12 @@ class MessageHandler:
         status: str,
         reason: str,
         match: Match | None = None,
-    ) -> m.Message:
-        row = m.Message(
+        candidates: list[int] | None = None,
+        raw: bytes | None = None,
+    ) -> int:
+        """The message's row (its id); `candidates` and `raw` are kept for one no deal could be told."""
+        return repo.insert(
+            m.Message,
             deal_id=deal_id,
             message_id=msg.message_id,
             source_key=cause.key,
@@ -196,14 +210,13 @@ class MessageHandler:
             match_strategy=match.strategy if match else "",
             match_reason=reason,
             match_confidence=match.confidence if match else 0.0,
-            candidates=[],
+            candidates=candidates or [],
             received_at=now,
             date=msg.date,
             excerpt=msg.new_text[:2000],
             references=list(msg.references),
+            raw=raw,
         )
-        repo.add(row)
-        return row
 
     def _message_triggers(
         self,
@@ -283,7 +296,9 @@ class MessageHandler:
         )
 
     # --- asking a person --------------------------------------------------------------------
-    def _ask(self, repo: Repo, msg: InboundMessage, row: m.Message, cause: Cause, now: datetime) -> None:
+    def _ask(
+        self, repo: Repo, msg: InboundMessage, row_id: int, candidates: list[int], cause: Cause, now: datetime
+    ) -> None:
         """Several deals fit: ask our own sender (or the candidates' CSMs) which one, and hold the message."""
         question = {
             "what": "message",
@@ -293,12 +308,12 @@ class MessageHandler:
         }
         self.p.ask_which_deal(
             repo,
-            list(row.candidates),
+            candidates,
             msg.sender,
             question,
             cause,
             now,
-            about_message_id=row.id,
+            about_message_id=row_id,
             in_reply_to=msg.message_id,
         )
 

@@ -90,11 +90,15 @@ class Processor:
         """
         if repo.event_known(key, content_hash):
             return None
-        row = m.InboundEvent(
-            key=key, source=source, status="processed", received_at=now, content_hash=content_hash
+        event_id = repo.insert(
+            m.InboundEvent,
+            key=key,
+            source=source,
+            status="processed",
+            received_at=now,
+            content_hash=content_hash,
         )
-        repo.add(row)
-        return Cause(row.id, key, min(arrived_at or now, now))
+        return Cause(event_id, key, min(arrived_at or now, now))
 
     def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
         """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules."""

@@ -6,9 +6,9 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Executable, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,25 +51,40 @@ class Repo:
         self.s.add(row)
         self.s.flush()
 
+    # --- the rows every message writes and reads: Core statements ----------
+    # The ORM's unit of work and query layers cost several times what SQLite does with the
+    # statement (docs/performance.md, the ingest profile). Rows written here are seen by every
+    # later query of the transaction; they are loaded as objects only when someone asks for them.
+    def insert(self, model: type[m.Base], **values: Any) -> int:
+        """One row, and its id."""
+        table = cast(Table, model.__table__)  # every model of ours is a plain table
+        result = self.s.connection().execute(insert(table), values)
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def _ids(self, query: Executable) -> set[int]:
+        self.s.flush()  # what the ORM's autoflush would do: pending rows are seen (no-op when clean)
+        return {i for i in self.s.connection().execute(query).scalars() if i is not None}
+
     # --- matching.Directory ----------------------------------------------
     def deals_by_token(self, token: str) -> set[int]:
-        return set(self.s.scalars(select(m.Deal.id).where(m.Deal.token == token.upper())))
+        deals = m.Deal.__table__.c
+        return self._ids(select(deals.id).where(deals.token == token.upper()))
 
     def deals_by_message_ids(self, message_ids: Iterable[str]) -> set[int]:
         ids = [i for i in message_ids if i]
         if not ids:
             return set()
-        found = set(self.s.scalars(select(m.Message.deal_id).where(m.Message.message_id.in_(ids))))
-        found |= set(self.s.scalars(select(m.OutboxEmail.deal_id).where(m.OutboxEmail.message_id.in_(ids))))
-        return {d for d in found if d is not None}
+        messages, outbox = m.Message.__table__.c, m.OutboxEmail.__table__.c
+        found = self._ids(select(messages.deal_id).where(messages.message_id.in_(ids)))
+        return found | self._ids(select(outbox.deal_id).where(outbox.message_id.in_(ids)))
 
     def deals_by_email(self, email: str) -> set[int]:
-        return set(self.s.scalars(select(m.Contact.deal_id).where(m.Contact.email == email.lower())))
+        contacts = m.Contact.__table__.c
+        return self._ids(select(contacts.deal_id).where(contacts.email == email.lower()))
 
     def deals_by_domain(self, domain: str) -> set[int]:
-        return set(
-            self.s.scalars(select(m.ClientDomain.deal_id).where(m.ClientDomain.domain == domain.lower()))
-        )
+        domains = m.ClientDomain.__table__.c
+        return self._ids(select(domains.deal_id).where(domains.domain == domain.lower()))
 
     def deals_named_in(self, text: str) -> set[int]:
         """Deals whose name, or whose client's name, appears in `text` as whole words.
@@ -94,10 +109,11 @@ class Repo:
 
     def event_known(self, key: str, content_hash: str | None) -> bool:
         """Whether an input was taken in before, by its key or its content: one indexed look-up."""
-        known = m.InboundEvent.key == key
+        events = m.InboundEvent.__table__.c
+        known = events.key == key
         if content_hash:
-            known = or_(known, m.InboundEvent.content_hash == content_hash)
-        return self.s.scalar(select(m.InboundEvent.id).where(known).limit(1)) is not None
+            known = or_(known, events.content_hash == content_hash)
+        return bool(self._ids(select(events.id).where(known).limit(1)))
 
     def event_with_hash(self, content_hash: str) -> m.InboundEvent | None:
         q = select(m.InboundEvent).where(m.InboundEvent.content_hash == content_hash)
@@ -123,11 +139,9 @@ class Repo:
         return self.s.scalars(q).all()
 
     # --- messages ---------------------------------------------------------
-    def message_by_id(self, message_id: str, *, deal_id: int | None = None) -> m.Message | None:
-        q = select(m.Message).where(m.Message.message_id == message_id)
-        if deal_id is not None:
-            q = q.where(m.Message.deal_id == deal_id)
-        return self.s.scalars(q).first()
+    def message_known(self, message_id: str) -> bool:
+        messages = m.Message.__table__.c
+        return bool(self._ids(select(messages.id).where(messages.message_id == message_id).limit(1)))
 
     def message(self, row_id: int) -> m.Message | None:
         return self.s.get(m.Message, row_id)
@@ -443,16 +457,15 @@ class Repo:
         reason: str = "",
         **details: Any,
     ) -> None:
-        self.s.add(
-            m.AuditEntry(
-                at=at,
-                kind=kind,
-                deal_id=deal_id,
-                event_id=event_id,
-                rule=rule,
-                reason=reason,
-                details=details,
-            )
+        self.insert(
+            m.AuditEntry,
+            at=at,
+            kind=kind,
+            deal_id=deal_id,
+            event_id=event_id,
+            rule=rule,
+            reason=reason,
+            details=details,
         )
         # Also told in the log once the transaction commits (agent.store.db): what the agent did and why.
         deal = self.s.get(m.Deal, deal_id) if deal_id else None
