@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +39,13 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
         engine = create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if make_url(url).get_driver_name() == "psycopg":
+        # No server-side prepared statements: psycopg prepares a query after its fifth run, and
+        # PostgreSQL then keeps the plan made while the table was small. On a new store that was
+        # a sequential scan of inbound_events for every message, 1 ms at 1,000 rows and growing
+        # (docs/performance.md); planned afresh, each look-up stays an index scan. It also lets
+        # the store sit behind PgBouncer in transaction mode.
+        return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -113,7 +113,7 @@ class Repo:
         known = events.key == key
         if content_hash:
             known = or_(known, events.content_hash == content_hash)
-        return bool(self._ids(select(events.id).where(known).limit(1)))
+        return bool(self._ids(select(events.id).where(known)))
 
     def event_with_hash(self, content_hash: str) -> m.InboundEvent | None:
         q = select(m.InboundEvent).where(m.InboundEvent.content_hash == content_hash)
@@ -141,7 +141,7 @@ class Repo:
     # --- messages ---------------------------------------------------------
     def message_known(self, message_id: str) -> bool:
         messages = m.Message.__table__.c
-        return bool(self._ids(select(messages.id).where(messages.message_id == message_id).limit(1)))
+        return bool(self._ids(select(messages.id).where(messages.message_id == message_id)))
 
     def message(self, row_id: int) -> m.Message | None:
         return self.s.get(m.Message, row_id)

@@ -76,3 +76,41 @@ def test_a_lost_database_connection_keeps_the_mail_and_it_is_processed_once_back
         repo = Repo(s)
         assert [msg.subject for msg in repo.messages_for(1)] == ["Re: Welcome to onboarding"]
         assert repo.quarantined() == []
+
+
+@pytest.mark.integration
+def test_seen_before_stays_an_index_look_up_as_the_events_table_grows(postgres: Postgres) -> None:
+    # A statement prepared on the server keeps the plan made while the table was empty: a
+    # sequential scan, run for every message against an ever longer table (the ingest profile).
+    from sqlalchemy import insert, text
+
+    sessions = open_store(database(postgres))
+    at = START
+    # psycopg prepares a statement on its 6th run, and PostgreSQL plans the first five runs of a
+    # prepared statement for their parameters, then settles on one plan for all (the empty table's).
+    for n in range(15):
+        with sessions.begin() as s:
+            assert not Repo(s).event_known(f"warm-up {n}", f"hash {n}")
+    with sessions.begin() as s:
+        rows = [
+            {
+                "key": f"mail {n}",
+                "source": "mail",
+                "status": "processed",
+                "received_at": at,
+                "content_hash": f"{n:064}",
+            }
+            for n in range(5000)
+        ]
+        s.execute(insert(m.InboundEvent), rows)
+    scans = text("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'inbound_events'")
+    with sessions.begin() as s:
+        # Counted within one transaction: the view also holds earlier ones not yet flushed.
+        seq_before, idx_before = s.execute(scans).one()
+        repo = Repo(s)
+        assert repo.event_known("mail 4999", None)
+        assert repo.event_known("another key", f"{17:064}")
+        assert not any(repo.event_known(f"new {n}", f"new hash {n}") for n in range(20))
+        seq_after, idx_after = s.execute(scans).one()
+    assert seq_after - seq_before == 0
+    assert idx_after - idx_before >= 22
