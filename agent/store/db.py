@@ -42,7 +42,7 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     if make_url(url).get_driver_name() == "psycopg":
         # No server-side prepared statements: psycopg prepares a query after its fifth run, and
         # PostgreSQL then keeps the plan made while the table was small. On a new store that was
-        # a sequential scan of inbound_events for every message, 1 ms at 1,000 rows and growing
+        # a sequential scan of inbound_events for every message, its cost growing with the store
         # (docs/performance.md); planned afresh, each look-up stays an index scan. It also lets
         # the store sit behind PgBouncer in transaction mode.
         return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
