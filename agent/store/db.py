@@ -43,8 +43,7 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
         # No server-side prepared statements: psycopg prepares a query after its fifth run, and
         # PostgreSQL then keeps the plan made while the table was small. On a new store that was
         # a sequential scan of inbound_events for every message, its cost growing with the store
-        # (docs/performance.md); planned afresh, each look-up stays an index scan. It also lets
-        # the store sit behind PgBouncer in transaction mode.
+        # (docs/performance.md); planned afresh, each look-up stays an index scan.
         return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     return create_engine(url, pool_pre_ping=True)
 
