@@ -82,6 +82,7 @@ class MessageHandler:
             return None
         if match.deal_id is None:
             status = "held" if match.ambiguous else "unmatched"
+            candidates = list(match.candidates)
             row_id = self._log_message(
                 repo,
                 msg,
@@ -92,12 +93,12 @@ class MessageHandler:
                 status,
                 match.reason,
                 match,
-                candidates=list(match.candidates),
+                candidates=candidates,
                 raw=raw,  # kept whole until a person assigns it: nothing of it is lost
             )
             repo.audit(now, "message_" + status, deal_id=None, event_id=cause.event_id, reason=match.reason)
             if match.ambiguous:
-                self._ask(repo, msg, row_id, list(match.candidates), cause, now)
+                self._ask(repo, msg, row_id, candidates, cause, now)
             return "unmatched"
         deal = repo.deal(match.deal_id)
         assert deal is not None

@@ -95,6 +95,7 @@ def test_ambiguous_mail_is_held_the_csm_is_asked_and_their_number_assigns_it(har
     with harness.agent.sessions.begin() as s:
         [held] = Repo(s).unmatched()
         assert held.status == "held" and held.candidates == [radio, tv]
+        assert held.raw is not None and b"Can we move the training to Friday?" in held.raw  # kept whole
     [question] = harness.sent()[sent_before:]
     assert question["To"].addresses[0].addr_spec == CSM[1]  # the Responsible CSM of the candidates
     body = question.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -211,6 +211,33 @@ def test_unmatched_message_waits_for_a_person(harness: Harness) -> None:
         assert "no deal" in msg.match_reason
 
 
+def test_one_message_reaching_the_agent_twice_as_other_bytes_is_logged_once(harness: Harness) -> None:
+    # The CC copy and the BCC copy of one email differ in their transport headers (so their content
+    # hashes differ) but carry the same Message-ID: the second is known by it.
+    deal_id = harness.add_deal()
+    harness.run()
+    mid = harness.mail(
+        CLIENT, [CSM], "Re: Welcome to onboarding", "Thanks.", cc=[("Agent", "onboarding@example.com")]
+    )
+    harness.mail(
+        CLIENT,
+        [CSM],
+        "Re: Welcome to onboarding",
+        "Thanks.",
+        headers={"Received": "from mx2"},
+        message_id=mid,
+    )
+    harness.run()
+    assert [m["subject"] for m in harness.show(deal_id)["messages"]].count("Re: Welcome to onboarding") == 1
+    from sqlalchemy import select
+
+    from agent.store import models as m
+
+    with harness.agent.sessions.begin() as s:
+        reasons = s.scalars(select(m.AuditEntry.reason).where(m.AuditEntry.kind == "duplicate")).all()
+    assert reasons == [f"message {mid} was already processed"]
+
+
 def test_malformed_mail_and_calendar_are_quarantined_and_the_rest_goes_on(harness: Harness) -> None:
     deal_id = harness.add_deal()
     harness.deliver(b"")  # not an email at all
