@@ -1,0 +1,39 @@
+"""Cursors: where each source got to, and each part's health, kept as small rows by name."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+
+class CursorQueries(Queries):
+    def cursor(self, source: str) -> str | None:
+        row = self.s.get(m.Cursor, source)
+        return row.value if row else None
+
+    def set_cursor(self, source: str, value: str, now: datetime) -> None:
+        row = self.s.get(m.Cursor, source)
+        if row is None:
+            self.s.add(m.Cursor(source=source, value=value, updated_at=now))
+        else:
+            row.value, row.updated_at = value, now
+
+    def record_health(self, part: str, error: str, now: datetime) -> None:
+        """Remember how a part last did: an error keeps the last success beside it; a success clears the error."""
+        key = f"health:{part}"
+        old = json.loads(self.cursor(key) or "{}")
+        at = now.isoformat()
+        new = (
+            {**old, "last_error": error, "error_at": at}
+            if error
+            else {**old, "last_ok": at, "last_error": ""}
+        )
+        self.set_cursor(key, json.dumps(new), now)
+
+    def health(self, part: str) -> dict[str, Any]:
+        """A part's last success and last error, as `record_health` kept them ({} before the first)."""
+        return dict(json.loads(self.cursor(f"health:{part}") or "{}"))

@@ -1,0 +1,38 @@
+"""Deals and their accounts."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people read these aloud
+
+
+class DealQueries(Queries):
+    def deal(self, deal_id: int) -> m.Deal | None:
+        return self.s.get(m.Deal, deal_id)
+
+    def deals(self) -> Sequence[m.Deal]:
+        return self.s.scalars(select(m.Deal).order_by(m.Deal.id)).all()
+
+    def deal_by_name(self, name: str) -> m.Deal | None:
+        return self.s.scalars(select(m.Deal).where(m.Deal.name == name)).first()
+
+    def account(self, name: str) -> m.Account:
+        acc = self.s.scalars(select(m.Account).where(m.Account.name == name)).first()
+        if acc is None:
+            acc = m.Account(name=name, name_key=m.name_key(name))
+            self.s.add(acc)
+        return acc
+
+    def new_token(self) -> str:
+        deals = m.Deal.__table__.c
+        while True:
+            token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(8))
+            if not self._ids(select(deals.id).where(deals.token == token)):
+                return token

@@ -1,0 +1,62 @@
+"""The look-ups of matching.Directory: which deals an input may belong to, by indexed queries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+MAX_NAME_WORDS = 8
+
+
+class DirectoryQueries(Queries):
+    def deals_by_token(self, token: str) -> set[int]:
+        deals = m.Deal.__table__.c
+        return self._ids(select(deals.id).where(deals.token == token.upper()))
+
+    def deals_by_message_ids(self, message_ids: Iterable[str]) -> set[int]:
+        ids = [i for i in message_ids if i]
+        if not ids:
+            return set()
+        messages, outbox = m.Message.__table__.c, m.OutboxEmail.__table__.c
+        found = self._ids(select(messages.deal_id).where(messages.message_id.in_(ids)))
+        return found | self._ids(select(outbox.deal_id).where(outbox.message_id.in_(ids)))
+
+    def deals_by_email(self, email: str) -> set[int]:
+        contacts = m.Contact.__table__.c
+        return self._ids(select(contacts.deal_id).where(contacts.email == email.lower()))
+
+    def deals_by_domain(self, domain: str) -> set[int]:
+        domains = m.ClientDomain.__table__.c
+        return self._ids(select(domains.deal_id).where(domains.domain == domain.lower()))
+
+    def deals_named_in(self, text: str) -> set[int]:
+        """Deals whose name, or whose client's name, appears in `text` as whole words.
+
+        The text's word sequences are looked up in an index of normalised names, so the cost
+        grows with the length of the subject, not with the number of deals.
+        """
+        grams = _word_grams(text)
+        if not grams:
+            return set()
+        found = set(self.s.scalars(select(m.Deal.id).where(m.Deal.name_key.in_(grams))))
+        accounts = select(m.Account.id).where(m.Account.name_key.in_(grams))
+        found |= set(self.s.scalars(select(m.Deal.id).where(m.Deal.account_id.in_(accounts))))
+        return found
+
+    def deals_by_id(self, deal_id: int) -> set[int]:
+        return {deal_id} if self.s.get(m.Deal, deal_id) is not None else set()
+
+
+def _word_grams(text: str) -> list[str]:
+    """Every run of 1..8 consecutive words, normalised like `name_key`."""
+    words = re.findall(r"[\w&'.-]+", text.lower())
+    words = [w.strip(".'-") for w in words if w.strip(".'-")]
+    grams = {
+        " ".join(words[i : i + n]) for n in range(1, MAX_NAME_WORDS + 1) for i in range(len(words) - n + 1)
+    }
+    return sorted(grams)

@@ -1,0 +1,36 @@
+"""Inbound events: every input taken in, once, by its natural key (or its content)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+
+class EventQueries(Queries):
+    def event(self, key: str) -> m.InboundEvent | None:
+        return self.s.scalars(select(m.InboundEvent).where(m.InboundEvent.key == key)).first()
+
+    def event_known(self, key: str, content_hash: str | None) -> bool:
+        """Whether an input was taken in before, by its key or its content: one indexed look-up."""
+        events = m.InboundEvent.__table__.c
+        known = events.key == key
+        if content_hash:
+            known = or_(known, events.content_hash == content_hash)
+        return bool(self._ids(select(events.id).where(known)))
+
+    def event_committed(self, key: str) -> bool:
+        """Whether the input with this key was processed: a quarantined one is still to be done."""
+        event = self.event(key)
+        return event is not None and event.status != "quarantined"
+
+    def event_with_hash(self, content_hash: str) -> m.InboundEvent | None:
+        q = select(m.InboundEvent).where(m.InboundEvent.content_hash == content_hash)
+        return self.s.scalars(q).first()
+
+    def quarantined(self) -> Sequence[m.InboundEvent]:
+        q = select(m.InboundEvent).where(m.InboundEvent.status == "quarantined").order_by(m.InboundEvent.id)
+        return self.s.scalars(q).all()

@@ -1,0 +1,42 @@
+"""Meetings, by calendar identity or by deal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+
+class MeetingQueries(Queries):
+    def meeting(self, uid: str, recurrence_id: str) -> m.Meeting | None:
+        q = select(m.Meeting).where(m.Meeting.uid == uid, m.Meeting.recurrence_id == recurrence_id)
+        return self.s.scalars(q).first()
+
+    def meeting_by_id(self, meeting_id: int) -> m.Meeting | None:
+        return self.s.get(m.Meeting, meeting_id)
+
+    def meetings_from(self, source: str) -> Sequence[m.Meeting]:
+        return self.s.scalars(select(m.Meeting).where(m.Meeting.source == source)).all()
+
+    def meetings_for(self, deal_id: int) -> Sequence[m.Meeting]:
+        q = select(m.Meeting).where(m.Meeting.deal_id == deal_id).order_by(m.Meeting.start)
+        return self.s.scalars(q).all()
+
+    def meeting_types_by_status(self, deal_id: int) -> dict[str, set[str]]:
+        """status -> the meeting types on the deal in it, in one query (the rules' facts need several)."""
+        out: dict[str, set[str]] = {}
+        for kind, status in self.s.execute(
+            select(m.Meeting.type, m.Meeting.status).where(m.Meeting.deal_id == deal_id)
+        ):
+            if kind:
+                out.setdefault(status, set()).add(kind)
+        return out
+
+    def meeting_outcomes(self) -> list[tuple[int | None, str, datetime]]:
+        """(deal id, status, end) of every meeting: what the scorecard counts as held or missed."""
+        q = select(m.Meeting.deal_id, m.Meeting.status, m.Meeting.end)
+        return [(deal_id, status, end) for deal_id, status, end in self.s.execute(q)]

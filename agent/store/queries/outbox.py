@@ -1,0 +1,85 @@
+"""The outbox: emails queued, sent or held, and the questions and reviews among them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+
+class OutboxQueries(Queries):
+    def outbox(self, email_id: int) -> m.OutboxEmail | None:
+        return self.s.get(m.OutboxEmail, email_id)
+
+    def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
+        return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
+
+    def outbox_all(self, deal_id: int | None = None) -> Sequence[m.OutboxEmail]:
+        q = select(m.OutboxEmail).order_by(m.OutboxEmail.id)
+        if deal_id is not None:
+            q = q.where(m.OutboxEmail.deal_id == deal_id)
+        return self.s.scalars(q).all()
+
+    def review_in_thread(self, message_ids: list[str]) -> m.OutboxEmail | None:
+        """One of the agent's review requests among these Message-IDs."""
+        if not message_ids:
+            return None
+        q = select(m.OutboxEmail).where(
+            m.OutboxEmail.message_id.in_(message_ids), m.OutboxEmail.review_of.is_not(None)
+        )
+        return self.s.scalars(q).first()
+
+    def question_in_thread(self, message_ids: list[str]) -> m.OutboxEmail | None:
+        """One of the agent's questions about a held message, among these Message-IDs."""
+        if not message_ids:
+            return None
+        q = select(m.OutboxEmail).where(
+            m.OutboxEmail.message_id.in_(message_ids),
+            m.OutboxEmail.about_message_id.is_not(None) | m.OutboxEmail.about_meeting_id.is_not(None),
+        )
+        return self.s.scalars(q).first()
+
+    def claim_email(self, email_id: int) -> m.OutboxEmail | None:
+        """The email, locked for this transaction; None while another worker holds it (PostgreSQL).
+
+        SQLite has one writer at a time and no row locks: there it is the plain row.
+        """
+        q = select(m.OutboxEmail).where(m.OutboxEmail.id == email_id).with_for_update(skip_locked=True)
+        return self.s.scalars(q).first()
+
+    def unsent_about_meeting(self, meeting_id: int) -> Sequence[m.OutboxEmail]:
+        q = select(m.OutboxEmail).where(
+            m.OutboxEmail.meeting_id == meeting_id, m.OutboxEmail.status.in_(("queued", "review"))
+        )
+        return self.s.scalars(q).all()
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[int]:
+        q = select(m.OutboxEmail.id).where(
+            m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now
+        )
+        return self.s.scalars(q.order_by(m.OutboxEmail.due_at, m.OutboxEmail.id).limit(limit)).all()
+
+    def sent_since(self, since: datetime) -> list[tuple[int | None, list[Any]]]:
+        """(deal id, To) of every email sent since then: what the daily caps count (no bodies loaded)."""
+        q = select(m.OutboxEmail.deal_id, m.OutboxEmail.to).where(
+            m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since
+        )
+        return [(deal_id, to) for deal_id, to in self.s.execute(q)]
+
+    def sent_times(self) -> list[tuple[int | None, datetime | None]]:
+        """(deal id, sent at) of every email sent, ever: the scorecard counts those of its period."""
+        q = select(m.OutboxEmail.deal_id, m.OutboxEmail.sent_at).where(m.OutboxEmail.status == "sent")
+        return [(deal_id, sent_at) for deal_id, sent_at in self.s.execute(q)]
+
+    def has_sent(self, deal_id: int, template: str) -> bool:
+        q = select(m.OutboxEmail.id).where(
+            m.OutboxEmail.deal_id == deal_id,
+            m.OutboxEmail.template == template,
+            m.OutboxEmail.status == "sent",
+        )
+        return self.s.scalars(q).first() is not None

@@ -1,0 +1,38 @@
+"""Timers: rows that fire once when due, so that nothing missed during downtime is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from agent.store import models as m
+from agent.store.queries.base import Queries
+
+
+class TimerQueries(Queries):
+    def timer(self, timer_id: int) -> m.Timer | None:
+        return self.s.get(m.Timer, timer_id)
+
+    def add_timer(
+        self, key: str, kind: str, due_at: datetime, deal_id: int | None, payload: dict[str, Any]
+    ) -> None:
+        if self.s.scalars(select(m.Timer.id).where(m.Timer.key == key)).first() is None:
+            self.add(m.Timer(key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload))
+
+    def next_due(self, *, emails: bool = True) -> datetime | None:
+        """The earliest pending timer or queued email (both indexed)."""
+        timer = self.s.scalar(select(func.min(m.Timer.due_at)).where(m.Timer.fired_at.is_(None)))
+        email = (
+            self.s.scalar(select(func.min(m.OutboxEmail.due_at)).where(m.OutboxEmail.status == "queued"))
+            if emails
+            else None
+        )
+        found = [d for d in (timer, email) if d is not None]
+        return min(found) if found else None
+
+    def due_timers(self, now: datetime, limit: int = 100) -> Sequence[m.Timer]:
+        q = select(m.Timer).where(m.Timer.fired_at.is_(None), m.Timer.due_at <= now)
+        return self.s.scalars(q.order_by(m.Timer.due_at, m.Timer.id).limit(limit)).all()
