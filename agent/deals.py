@@ -130,7 +130,7 @@ def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -
     for domain in dict.fromkeys(d.strip().lower().lstrip("@") for d in domains):
         if domain and domain not in FREE_MAIL:
             repo.add(m.ClientDomain(deal_id=deal.id, domain=domain))
-    repo.s.refresh(deal)
+    repo.refresh(deal)
     return deal
 
 

@@ -54,8 +54,8 @@ def status_data(
 
 
 def _part(repo: Repo, part: str, backend: str) -> dict[str, Any]:
-    """A part's backend with its last success and last error (recorded by Agent.health)."""
-    return {"backend": backend, **json.loads(repo.cursor(f"health:{part}") or "{}")}
+    """A part's backend with its last success and last error (kept by Repo.record_health)."""
+    return {"backend": backend, **repo.health(part)}
 
 
 def latency_summary(seconds: list[float]) -> dict[str, Any]:

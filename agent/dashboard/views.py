@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from agent import deals
 from agent.pipeline.loader import Pipeline
 from agent.reports.scorecard import Period, scorecard
@@ -30,10 +28,7 @@ class Card:
 
 def board(repo: Repo, pipeline: Pipeline, now: datetime) -> list[dict[str, Any]]:
     """A column per stage, a card per deal in it: days in stage, and whether that is past the target."""
-    entered = {
-        v.deal_id: v.entered_at
-        for v in repo.s.scalars(select(m.StageVisit).where(m.StageVisit.exited_at.is_(None)))
-    }
+    entered = {v.deal_id: v.entered_at for v in repo.open_visits()}
     columns: dict[str, list[Card]] = {s.id: [] for s in pipeline.stages}
     for d in repo.deals():
         if d.pipeline != pipeline.id or d.stage not in columns:
@@ -98,9 +93,4 @@ def card_for(repo: Repo, pipelines: dict[str, Pipeline], now: datetime, days: in
 
 def csat_points(repo: Repo, since: datetime) -> list[tuple[datetime, int]]:
     """(when, score) of each CSAT answer since then, for the chart."""
-    q = select(m.AuditEntry).where(m.AuditEntry.kind == "csat_recorded", m.AuditEntry.at >= since)
-    return [
-        (a.at, int(a.details["score"]))
-        for a in repo.s.scalars(q.order_by(m.AuditEntry.at))
-        if isinstance((a.details or {}).get("score"), int)
-    ]
+    return [(at, score) for _, at, score in repo.csat_answers(since)]

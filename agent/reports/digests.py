@@ -11,8 +11,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from agent.domain import Address
 from agent.pipeline.loader import Pipeline
 from agent.reports.scorecard import Period, scorecard
@@ -41,7 +39,7 @@ def accountable_emails(repo: Repo, pipelines: dict[str, Pipeline]) -> dict[tuple
     """Each person (email, name) Accountable for a task of a deal still being onboarded, and those deals."""
     deals = {d.id: d for d in repo.deals() if not _ended(d, pipelines)}
     people: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for t in repo.s.scalars(select(m.Task)):
+    for t in repo.all_tasks():
         deal = deals.get(t.deal_id)
         if deal is None:
             continue
@@ -60,7 +58,7 @@ def csm_day(
     mine = [d for d in repo.deals() if not _ended(d, pipelines) and _email(d, "csm") == csm]
     ids = {d.id: d for d in mine}
     overdue = []
-    for t in repo.s.scalars(select(m.Task).where(m.Task.status == "open", m.Task.due_at.is_not(None))):
+    for t in repo.open_tasks_due():
         deal = ids.get(t.deal_id)
         if (
             deal is not None

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from agent.deals import time_in_stage
 from agent.pipeline.loader import Pipeline
 from agent.store import models as m
@@ -94,7 +92,6 @@ def scorecard(
     What is a state rather than a count (stuck deals, overdue tasks) is taken as of the
     period's end, or now if that is sooner: a report on last month shows last month's end.
     """
-    s = repo.s
     now = min(now, period.until)
     deals = [
         d
@@ -112,7 +109,7 @@ def scorecard(
             rows.setdefault(scope, Row(scope))
 
     visits: dict[int, list[m.StageVisit]] = defaultdict(list)
-    for v in s.scalars(select(m.StageVisit).order_by(m.StageVisit.entered_at)):
+    for v in repo.all_visits():
         if v.deal_id in ids:
             visits[v.deal_id].append(v)
     roles = {d.id: {r.role: r.email.lower() for r in d.roles} for d in deals}
@@ -135,33 +132,26 @@ def scorecard(
             if late:
                 row.stuck.append(late)
 
-    for t in s.scalars(select(m.Task).where(m.Task.status == "open", m.Task.due_at.is_not(None))):
+    for t in repo.open_tasks_due():
         if t.deal_id in ids and t.due_at is not None and t.due_at < now:
             who = roles[t.deal_id].get(t.responsible, f"({t.responsible})")
             for scope in scopes[t.deal_id]:
                 rows[scope].overdue[who] += 1
-    for deal_id, sent_at in s.execute(
-        select(m.OutboxEmail.deal_id, m.OutboxEmail.sent_at).where(m.OutboxEmail.status == "sent")
-    ):
+    for deal_id, sent_at in repo.sent_times():
         if deal_id in ids and sent_at in period:
             _add(rows, scopes[deal_id], "emails_sent")
-    for deal_id, received in s.execute(
-        select(m.Message.deal_id, m.Message.received_at).where(
-            m.Message.direction == "inbound", m.Message.kind == "normal"
-        )
-    ):
+    for deal_id, received in repo.client_reply_times():
         if deal_id in ids and received in period:
             _add(rows, scopes[deal_id], "replies")
-    for deal_id, status, end in s.execute(select(m.Meeting.deal_id, m.Meeting.status, m.Meeting.end)):
+    for deal_id, status, end in repo.meeting_outcomes():
         if deal_id in ids and end in period:
             if status == "completed":
                 _add(rows, scopes[deal_id], "meetings_held")
             elif status == "no_show":
                 _add(rows, scopes[deal_id], "no_shows")
-    for a in s.scalars(select(m.AuditEntry).where(m.AuditEntry.kind == "csat_recorded")):
-        score = (a.details or {}).get("score")
-        if a.deal_id in ids and a.at in period and isinstance(score, int):
-            for scope in scopes[a.deal_id]:
+    for deal_id, at, score in repo.csat_answers():
+        if deal_id in ids and at in period:
+            for scope in scopes[deal_id]:
                 rows[scope].csat.append(score)
 
     ordered = [rows["all"]] + [rows[k] for k in sorted(rows) if k != "all"]
