@@ -1,0 +1,185 @@
+"""The store's named queries that the service, the reports and the dashboard read through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from agent.store import models as m
+from agent.store.db import open_store
+from agent.store.repo import Repo
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Repo]:
+    sessions = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    with sessions.begin() as s:
+        yield Repo(s)
+
+
+def _deal(repo: Repo, name: str) -> m.Deal:
+    deal = m.Deal(
+        name=name,
+        name_key=m.name_key(name),
+        pipeline="standard-onboarding",
+        stage="set-up",
+        token=repo.new_token(),
+        timezone="UTC",
+        created_at=T0,
+    )
+    repo.add(deal)
+    return deal
+
+
+def _email(repo: Repo, deal: m.Deal | None, key: str, status: str, sent_at: datetime | None) -> None:
+    repo.add(
+        m.OutboxEmail(
+            deal_id=deal.id if deal else None,
+            template="intro",
+            idempotency_key=key,
+            message_id=f"<{key}@example.com>",
+            subject="",
+            body_text="",
+            body_html="",
+            status=status,
+            due_at=T0,
+            created_at=T0,
+            sent_at=sent_at,
+        )
+    )
+
+
+def test_an_error_keeps_the_last_success_and_a_success_clears_the_error(repo: Repo) -> None:
+    assert repo.health("mailbox") == {}
+    repo.record_health("mailbox", "", T0)
+    repo.record_health("mailbox", "connection refused", T0 + timedelta(minutes=1))
+    assert repo.health("mailbox") == {
+        "last_ok": T0.isoformat(),
+        "last_error": "connection refused",
+        "error_at": (T0 + timedelta(minutes=1)).isoformat(),
+    }
+    repo.record_health("mailbox", "", T0 + timedelta(minutes=2))
+    health = repo.health("mailbox")
+    assert health["last_ok"] == (T0 + timedelta(minutes=2)).isoformat()
+    assert health["last_error"] == ""
+    assert health["error_at"] == (T0 + timedelta(minutes=1)).isoformat()  # when it last failed stays
+    assert repo.cursor("health:mailbox") is not None  # the row `status` has always read
+    assert repo.health("calendar") == {}  # one record per part
+
+
+def test_a_quarantined_event_is_not_committed(repo: Repo) -> None:
+    for key, status in (("mail:1", "processed"), ("mail:2", "quarantined"), ("mail:3", "skipped")):
+        repo.add(m.InboundEvent(key=key, source="mail", status=status, received_at=T0))
+    assert repo.event_committed("mail:1")
+    assert not repo.event_committed("mail:2")
+    assert repo.event_committed("mail:3")  # skipped on purpose: done with, not to be retried
+    assert not repo.event_committed("mail:4")
+
+
+def test_a_timer_by_id(repo: Repo) -> None:
+    repo.add_timer("t:1", "no_reply", T0, None, {"rule": "nudge"})
+    timer = repo.due_timers(T0)[0]
+    assert repo.timer(timer.id) is timer
+    assert repo.timer(timer.id + 1) is None
+
+
+def test_tasks_and_visits_read_whole(repo: Repo) -> None:
+    a, b = _deal(repo, "Acme"), _deal(repo, "Globex")
+
+    def task(deal: m.Deal, key: str, status: str, due: datetime | None) -> None:
+        repo.add(
+            m.Task(
+                deal_id=deal.id,
+                key=key,
+                stage="set-up",
+                title=key,
+                status=status,
+                responsible="csm",
+                accountable="onboarding_manager",
+                due_at=due,
+                created_at=T0,
+            )
+        )
+
+    task(a, "open-due", "open", T0)
+    task(a, "open-undated", "open", None)
+    task(b, "done-due", "done", T0)
+    task(b, "open-due", "open", T0 + timedelta(days=1))
+    assert [(t.deal_id, t.key) for t in repo.open_tasks_due()] == [(a.id, "open-due"), (b.id, "open-due")]
+    assert len(repo.all_tasks()) == 4
+
+    repo.add(m.StageVisit(deal_id=a.id, stage="introduction-call", entered_at=T0, exited_at=T0))
+    repo.add(m.StageVisit(deal_id=b.id, stage="set-up", entered_at=T0 - timedelta(days=2)))
+    repo.add(m.StageVisit(deal_id=a.id, stage="set-up", entered_at=T0))
+    assert [(v.deal_id, v.stage) for v in repo.open_visits()] == [(b.id, "set-up"), (a.id, "set-up")]
+    assert [v.entered_at for v in repo.all_visits()] == sorted(v.entered_at for v in repo.all_visits())
+    assert len(repo.all_visits()) == 3
+
+
+def test_what_the_scorecard_counts(repo: Repo) -> None:
+    deal = _deal(repo, "Acme")
+    _email(repo, deal, "sent", "sent", T0)
+    _email(repo, deal, "queued", "queued", None)
+    _email(repo, None, "notice", "sent", T0 + timedelta(hours=1))
+    assert sorted(repo.sent_times(), key=str) == sorted(
+        [(deal.id, T0), (None, T0 + timedelta(hours=1))], key=str
+    )
+
+    def message(key: str, direction: str, kind: str) -> None:
+        repo.insert(
+            m.Message,
+            deal_id=deal.id,
+            message_id=f"<{key}@client.example>",
+            source_key=key,
+            direction=direction,
+            kind=kind,
+            status="matched",
+            received_at=T0,
+        )
+
+    message("reply", "inbound", "normal")
+    message("ooo", "inbound", "auto_reply")
+    message("ours", "bcc", "normal")
+    assert repo.client_reply_times() == [(deal.id, T0)]
+
+    for uid, status in (("held", "completed"), ("missed", "no_show")):
+        repo.add(m.Meeting(deal_id=deal.id, uid=uid, start=T0, end=T0 + timedelta(hours=1), status=status))
+    assert sorted(repo.meeting_outcomes()) == [
+        (deal.id, "completed", T0 + timedelta(hours=1)),
+        (deal.id, "no_show", T0 + timedelta(hours=1)),
+    ]
+
+
+def test_csat_answers_are_whole_scores_in_time_order(repo: Repo) -> None:
+    deal = _deal(repo, "Acme")
+    details: list[dict[str, Any]] = [{"score": 5}, {"score": "5"}, {}, {"score": 3}]
+    for hours, detail in zip((3, 2, 1, 0), details, strict=True):
+        repo.audit(T0 + timedelta(hours=hours), "csat_recorded", deal_id=deal.id, event_id=None, **detail)
+    repo.audit(T0, "stage_changed", deal_id=deal.id, event_id=None, score=1)
+    assert repo.csat_answers() == [(deal.id, T0, 3), (deal.id, T0 + timedelta(hours=3), 5)]
+    assert repo.csat_answers(T0 + timedelta(hours=1)) == [(deal.id, T0 + timedelta(hours=3), 5)]
+
+
+def test_refresh_shows_rows_added_beside_a_deal(repo: Repo) -> None:
+    deal = _deal(repo, "Acme")
+    assert deal.contacts == []
+    repo.add(m.Contact(deal_id=deal.id, name="Ann", email="ann@acme.example", role="client_admin"))
+    repo.refresh(deal)
+    assert [c.email for c in deal.contacts] == ["ann@acme.example"]
+
+
+def test_one_session_under_every_part_of_the_repo(tmp_path: Path) -> None:
+    sessions = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    with sessions.begin() as s:
+        assert isinstance(s, Session)
+        repo = Repo(s)
+        assert repo.s is s
+        deal = _deal(repo, "Acme")  # its token made by the deals part, found by the directory part
+        assert repo.deals_by_token(deal.token.lower()) == {deal.id}
