@@ -1,1 +1,1 @@
-"""The store: typed models, the one module with queries, and Alembic migrations."""
+"""The store: typed models, queries by subject (queries/, composed by repo.Repo), Alembic migrations."""
