@@ -21,9 +21,10 @@ from typing import Any
 from agent import deals
 from agent.clock import ManualClock
 from agent.config import Config
+from agent.daemon.ingest import PassReport
+from agent.daemon.runner import Runner
+from agent.handling.cause import Cause, begin
 from agent.mailboxes.maildir import MaildirMailbox
-from agent.processor import Cause
-from agent.service import Agent, PassReport
 from agent.store.repo import Repo
 
 CSM = ("Sam Carter", "sam@example.com")
@@ -33,7 +34,8 @@ CLIENT = ("Jane Doe", "jane@acme-radio.example")
 
 
 class Simulation:
-    """Drives a real Agent: mail goes into its Maildir, meetings into its .ics folder, emails come out as .eml.
+    """Drives a real agent (the daemon's Runner): mail goes into its Maildir, meetings into its .ics folder,
+    emails come out as .eml.
 
     Only time is simulated (a ManualClock). The demo and the tests both use it.
     """
@@ -41,7 +43,7 @@ class Simulation:
     def __init__(self, config: Config, clock: ManualClock) -> None:
         self.config = config
         self.clock = clock
-        self.agent = Agent(config, clock=clock)
+        self.agent = Runner(config, clock=clock)
         self.maildir = MaildirMailbox(config.maildir_path)
         self._ids = itertools.count(1)
 
@@ -61,36 +63,40 @@ class Simulation:
         )
         with self.agent.sessions.begin() as s:
             repo = Repo(s)
-            cause = self.agent.processor.begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
+            cause = begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
             assert cause is not None
-            return self.agent.processor.hand_over(repo, spec, cause, self.clock.now()).id
+            return self.agent.runtime.handlers.runner.hand_over(repo, spec, cause, self.clock.now()).id
 
     def task_done(self, deal_id: int, task: str) -> None:
         with self._change("task") as (repo, cause):
             deal = repo.deal(deal_id)
             assert deal is not None
-            self.agent.processor.complete_task(repo, deal, task, cause, self.clock.now(), who="test")
+            self.agent.runtime.handlers.runner.complete_task(
+                repo, deal, task, cause, self.clock.now(), who="test"
+            )
 
     def advance(self, deal_id: int, stage: str) -> None:
         """A person moves the deal (`deals advance`)."""
         with self._change("advance") as (repo, cause):
             deal = repo.deal(deal_id)
             assert deal is not None
-            self.agent.processor.advance(repo, deal, stage, cause, self.clock.now(), who="test", force=True)
+            self.agent.runtime.handlers.runner.advance(
+                repo, deal, stage, cause, self.clock.now(), who="test", force=True
+            )
 
     def no_show(self, deal_id: int) -> None:
         """The deal's last call did not happen (`deals no-show`)."""
         with self._change("no-show") as (repo, cause):
             meeting = [mt for mt in repo.meetings_for(deal_id) if mt.start <= self.clock.now()][-1]
-            self.agent.processor.meetings.mark_no_show(repo, meeting, cause, self.clock.now(), who="test")
+            self.agent.runtime.handlers.meetings.mark_no_show(
+                repo, meeting, cause, self.clock.now(), who="test"
+            )
 
     @contextmanager
     def _change(self, what: str) -> Iterator[tuple[Repo, Cause]]:
         with self.agent.sessions.begin() as s:
             repo = Repo(s)
-            cause = self.agent.processor.begin(
-                repo, f"test:{what}:{next(self._ids)}", "cli", self.clock.now()
-            )
+            cause = begin(repo, f"test:{what}:{next(self._ids)}", "cli", self.clock.now())
             assert cause is not None
             yield repo, cause
 

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.clock import Clock
 from agent.dashboard import charts, views
 from agent.errors import InputError
+from agent.handling.cause import begin
 from agent.pipeline.loader import Pipeline
-from agent.processor import Processor
+from agent.runtime import Runtime
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,12 @@ class Dashboard:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        processor: Callable[[], Processor],
+        runtime: Callable[[], Runtime],
         clock: Clock,
         token: str | None = None,
     ) -> None:
         self.sessions = sessions
-        self.processor = processor  # the daemon's current one: a SIGHUP reload is seen here too
+        self.runtime = runtime  # the daemon's current one: a SIGHUP reload is seen here too
         self.clock = clock
         self.token = token
         self.csrf = secrets.token_urlsafe(24)
@@ -54,7 +55,7 @@ class Dashboard:
 
     @property
     def pipelines(self) -> dict[str, Pipeline]:
-        return self.processor().pipelines
+        return self.runtime().pipelines
 
     # --- pages ------------------------------------------------------------------------------
     def page(self, path: str, query: dict[str, str]) -> tuple[int, str]:
@@ -126,10 +127,9 @@ class Dashboard:
             msg, deal = repo.message(message_id), repo.deal(deal_id)
             if msg is None or msg.status not in ("unmatched", "held") or deal is None:
                 raise InputError("that message is no longer waiting, or the deal does not exist")
-            processor = self.processor()
-            cause = processor.begin(repo, f"dashboard:assign:{uuid.uuid4()}", "cli", now)
+            cause = begin(repo, f"dashboard:assign:{uuid.uuid4()}", "cli", now)
             assert cause is not None
-            processor.messages.assign(repo, msg, deal, cause, now, "the dashboard")
+            self.runtime().handlers.assigner.message(repo, msg, deal, cause, now, "the dashboard")
             return f"'{msg.subject}' is now on {deal.name}"
 
     def render(self, name: str, **context: Any) -> str:

@@ -13,15 +13,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.clock import Clock
 from agent.config import Config
+from agent.outbox import status
 from agent.outbox.compose import compose
-from agent.outbox.transports import SendResult, Transport, TransportError
+from agent.outbox.status import Status
+from agent.outbox.transports.base import SendResult, Transport, TransportError
 from agent.store import models as m
+from agent.store.audit import Trail
 from agent.store.db import STORE_FAILURES
 from agent.store.repo import Repo
 
@@ -83,30 +85,21 @@ class Outbox:
         with self.sessions.begin() as s:
             repo = Repo(s)
             email = repo.claim_email(email_id)  # locked until this transaction ends; None: another has it
-            if email is None or email.status not in ("queued", "sending"):
+            if email is None or email.status not in status.DUE:
                 return
             if self._claimed_by_another(email, now):
                 return  # another worker is sending it now; it is theirs until their claim runs out
+            trail = Trail(repo, now)
             problem = self._recheck(repo, email, now)
             if problem is not None:
                 kind, reason, until = problem
                 if kind == "withdraw":
-                    email.status = "withdrawn"
-                    email.last_error = reason
+                    status.withdraw(trail, email, reason)
                     result.withdrawn += 1
                 else:
                     assert until is not None
-                    email.due_at = until
+                    status.postpone(trail, email, reason, until)
                     result.postponed += 1
-                repo.audit(
-                    now,
-                    f"email_{kind}",
-                    deal_id=email.deal_id,
-                    event_id=None,
-                    rule=email.rule,
-                    reason=f"{email.template}: {reason}",
-                    outbox_id=email.id,
-                )
                 log.info("%s %s (outbox %d): %s", kind, email.template, email.id, reason)
                 return
             deal = repo.deal(email.deal_id) if email.deal_id else None
@@ -133,70 +126,28 @@ class Outbox:
                 )
                 result.held += 1
                 return
-            if email.status == "sending":
-                # A crash came after a previous attempt was recorded and before its outcome was:
-                # the server may have the email already (docs/outbox.md). Same Message-ID, logged.
-                repo.audit(
-                    now,
-                    "email_resent",
-                    deal_id=email.deal_id,
-                    event_id=None,
-                    rule=email.rule,
-                    reason=f"{email.template}: the last attempt's outcome is unknown; sending again with "
-                    f"the same Message-ID",
-                    outbox_id=email.id,
-                    claimed_by=email.claimed_by,  # the worker that made that attempt
-                )
-            email.status = "sending"
-            email.attempts += 1
-            email.first_attempt_at = email.first_attempt_at or now
-            if self.claim_seconds:
-                email.claimed_by, email.claimed_until = (
-                    self.worker,
-                    now + timedelta(seconds=self.claim_seconds),
-                )
+            status.claim(trail, email, self.worker, self.claim_seconds)
         try:
             sent = self.transport.send(message, recipients, email_id)
         except TransportError as exc:
             self._failed(email_id, str(exc), exc.permanent, exc.operator, result, exc.retry_after)
             return
         self._record(email_id, sent, result)
-        if sent.accepted and self.config.transport.sent_folder:
-            self._keep_copy(email_id, message)
 
     def _claimed_by_another(self, email: m.OutboxEmail, now: datetime) -> bool:
         return bool(
             self.claim_seconds
-            and email.status == "sending"
+            and email.status == Status.SENDING
             and email.claimed_by not in ("", self.worker)
             and email.claimed_until is not None
             and email.claimed_until > now
         )
 
-    def _keep_copy(self, email_id: int, message: EmailMessage) -> None:
-        """A copy in the mailbox's Sent folder, so people see what the agent sent; best effort."""
-        from agent.mailboxes.imap import append_sent
-
-        folder = self.config.transport.sent_folder
-        try:
-            append_sent(self.config.mailbox, folder, message.as_bytes())
-        except Exception as exc:  # the email went; only its copy failed: say so, do not send again
-            log.warning("outbox %d: no copy in %s: %s", email_id, folder, exc)
-            with self.sessions.begin() as s:
-                row = Repo(s).outbox(email_id)
-                Repo(s).audit(
-                    self.clock.now(),
-                    "email_copy_failed",
-                    deal_id=row.deal_id if row else None,
-                    event_id=None,
-                    reason=f"no copy in {folder}: {exc}",
-                    outbox_id=email_id,
-                )
-
     def _record(self, email_id: int, sent: SendResult, result: FlushResult) -> None:
         now = self.clock.now()
         with self.sessions.begin() as s:
             repo = Repo(s)
+            trail = Trail(repo, now)
             row = repo.outbox(email_id)
             assert row is not None
             delivery = dict(row.delivery or {})  # a new dict: JSON columns do not track in-place changes
@@ -208,17 +159,14 @@ class Outbox:
                 flag = repo.flag(address)  # a 5xx for a recipient is a bounce told at once
                 flag.bounced_at, flag.reason = now, f"refused by the SMTP server: {why}"
             if sent.accepted:
-                repo.audit(
-                    now,
-                    "email_sent",
-                    deal_id=row.deal_id,
-                    event_id=None,
-                    rule=row.rule,
-                    reason=f"sent {row.template} to {', '.join(sent.accepted)} via {self.transport.name}",
-                    outbox_id=row.id,
-                    message_id=row.message_id,
-                )
-                row.sent_at = row.sent_at or now
+                status.delivered(trail, row, sent.accepted, self.transport.name)
+            if sent.copy_error:  # the email went; only its copy in the Sent folder failed: not sent again
+                log.warning("outbox %d: no copy in the Sent folder: %s", email_id, sent.copy_error)
+                trail.email("email_copy_failed", row, sent.copy_error)
+            anyone_served = any(v == "sent" for v in delivery.values())
+            done = not sent.deferred and (anyone_served or not sent.refused)
+            if done:
+                status.sent(row)
         log.debug(  # the decisions log says "sent recap to ..."; failures are warnings below
             "outbox %d: sent to %s; deferred %s; refused %s",
             email_id,
@@ -230,25 +178,16 @@ class Outbox:
             self._failed(
                 email_id, "; ".join(f"{r}: {w}" for r, w in sent.deferred.items()), False, False, result
             )
-        elif sent.refused and not self._anyone_served(email_id):
+        elif not done:  # refused by every recipient it was tried on, and nobody served before
             self._failed(
                 email_id, "; ".join(f"{r}: {w}" for r, w in sent.refused.items()), True, False, result
             )
         else:
-            with self.sessions.begin() as s:
-                row = Repo(s).outbox(email_id)
-                assert row is not None
-                row.status = "sent"
             result.sent += 1
             if sent.refused:
                 self._report(
                     email_id, "refused for " + "; ".join(f"{r} ({w})" for r, w in sent.refused.items())
                 )
-
-    def _anyone_served(self, email_id: int) -> bool:
-        with self.sessions.begin() as s:
-            row = Repo(s).outbox(email_id)
-            return row is not None and any(v == "sent" for v in (row.delivery or {}).values())
 
     def _failed(
         self,
@@ -263,9 +202,9 @@ class Outbox:
         settings = self.config.transport
         with self.sessions.begin() as s:
             repo = Repo(s)
+            trail = Trail(repo, now)
             row = repo.outbox(email_id)
             assert row is not None
-            row.last_error = error
             # Like a mail server's queue lifetime: a server refusing for an hour (or a night) only
             # delays the email; it is given up on after retry_for_hours or max_attempts.
             started = row.first_attempt_at or now
@@ -275,34 +214,16 @@ class Outbox:
                 or now - started >= timedelta(hours=settings.retry_for_hours)
             )
             if gave_up:
-                row.status = "failed"
+                status.fail(trail, row, error)
                 result.failed += 1
-                repo.audit(
-                    now,
-                    "email_failed",
-                    deal_id=row.deal_id,
-                    event_id=None,
-                    rule=row.rule,
-                    reason=f"{row.template} after {row.attempts} attempts: {error}",
-                    outbox_id=row.id,
-                )
             else:
                 # exponential backoff with jitter, so a flapping server is not hammered in lockstep
                 delay = min(
                     settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (row.attempts - 1)
                 ) * random.uniform(0.8, 1.2)
                 delay = max(delay, retry_after)  # never sooner than the server asked
-                row.status, row.due_at = "queued", now + timedelta(seconds=delay)
+                status.retry(trail, row, error, delay)
                 result.postponed += 1
-                repo.audit(
-                    now,
-                    "email_retry",
-                    deal_id=row.deal_id,
-                    event_id=None,
-                    rule=row.rule,
-                    reason=f"{row.template}: {error}; attempt {row.attempts + 1} in {delay:.0f} s",
-                    outbox_id=row.id,
-                )
         log.warning("sending outbox %d failed: %s", email_id, error)
         self.last_error = error
         if gave_up or operator:

@@ -1,6 +1,6 @@
 """What goes in the digests: each CSM's to-do list for the day, and each Accountable person's week.
 
-Pure reads; the service decides when to send them and sends each at most once per person
+Pure reads; agent.handling.digests decides when to send them and sends each at most once per person
 and day (or week), keyed like every other event.
 """
 
@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from agent.domain import Address
 from agent.pipeline.loader import Pipeline
 from agent.reports.scorecard import Period, scorecard
 from agent.store import models as m
 from agent.store.repo import Repo
-
-if TYPE_CHECKING:
-    from agent.processor import Cause
-    from agent.service import Agent
 
 INTRO_WAIT = timedelta(days=2)  # an intro with no answer for this long is worth a nudge by the CSM
 
@@ -116,75 +110,6 @@ def week(repo: Repo, pipelines: dict[str, Pipeline], deal_ids: set[int], now: da
         "until": card["period"]["until"][:10],
         "all": card["rows"][0],
     }
-
-
-def send_due(agent: Agent) -> None:
-    """The CSMs' daily digest and the Accountable people's weekly scorecard, each once per person and period."""
-    settings = agent.config.digests
-    if not (settings.daily or settings.weekly):
-        return
-    now = agent.clock.now()
-    local = now.astimezone(ZoneInfo(agent.config.agent.timezone))
-    pipelines = agent.runtime.rules.pipelines
-    business = agent.processor.calendar.is_business_day(local.date())
-    today, this_week = f"daily:{local.date()}", "weekly:{}-W{:02d}".format(*local.isocalendar()[:2])
-    if (
-        settings.daily
-        and business
-        and f"{local:%H:%M}" >= settings.daily_at
-        and today not in agent.digests_done
-    ):
-        with agent.sessions.begin() as s:
-            people = csm_emails(Repo(s), pipelines)
-        for csm, name in sorted(people.items()):
-            if csm in settings.off_for:
-                continue
-
-            def daily(repo: Repo, cause: Cause, csm: str = csm, name: str = name) -> str | None:
-                items = csm_day(repo, pipelines, csm, agent.clock.now())
-                if any(items.values()):  # a digest of nothing is not sent
-                    agent.processor.queue_standalone(
-                        repo,
-                        "csm-digest",
-                        (Address(csm, name),),
-                        {"digest": {"date": f"{local:%A %d %B %Y}", **items}},
-                        cause=cause,
-                        now=agent.clock.now(),
-                        reason="the daily digest of deals that need them",
-                    )
-                return None
-
-            agent.process(f"digest:csm:{csm}:{local.date().isoformat()}", "timer", None, daily)
-        agent.digests_done.add(today)  # each once a day: the next passes need not look again
-    if (
-        settings.weekly
-        and local.strftime("%a").lower() == settings.weekly_on
-        and f"{local:%H:%M}" >= settings.weekly_at
-        and this_week not in agent.digests_done
-    ):
-        year, number, _ = local.isocalendar()
-        with agent.sessions.begin() as s:
-            people_deals = accountable_emails(Repo(s), pipelines)
-        for (person, name), ids in sorted(people_deals.items()):
-            if person in settings.off_for:
-                continue
-
-            def weekly(
-                repo: Repo, cause: Cause, person: str = person, name: str = name, ids: set[int] = ids
-            ) -> str | None:
-                agent.processor.queue_standalone(
-                    repo,
-                    "weekly-scorecard",
-                    (Address(person, name),),
-                    {"scorecard": week(repo, pipelines, ids, agent.clock.now())},
-                    cause=cause,
-                    now=agent.clock.now(),
-                    reason="the weekly scorecard of the deals they are accountable for",
-                )
-                return None
-
-            agent.process(f"digest:weekly:{person}:{year}-W{number:02d}", "timer", None, weekly)
-        agent.digests_done.add(this_week)
 
 
 def _ended(deal: m.Deal, pipelines: dict[str, Pipeline]) -> bool:

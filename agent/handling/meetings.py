@@ -1,38 +1,47 @@
-"""Meetings: each version of a call, ordered by SEQUENCE; scheduled, moved, cancelled, held.
+"""Meetings: each version of a call, ordered by SEQUENCE; scheduled, moved, cancelled, held, no-show.
 
-A meeting is held when its end plus the grace has passed and it was neither
-cancelled, moved nor marked a no-show: that is a timer, keyed by the end time,
-so a reschedule leaves the old timer nothing to fire.
+A meeting is held when its end plus the grace has passed and it was neither cancelled,
+moved nor marked a no-show: that is a timer, keyed by the end time, so a reschedule
+leaves the old timer nothing to fire.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from agent.config import CalendarSection
 from agent.domain import Address, MeetingVersion
-from agent.matching import match_meeting
+from agent.handling.cause import Cause
+from agent.handling.enqueue import Enqueuer
+from agent.handling.runner import RuleRunner
+from agent.matching import Party, match_meeting
+from agent.outbox import status
 from agent.pipeline.engine import Trigger
+from agent.pipeline.loader import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 
-if TYPE_CHECKING:
-    from agent.processor import Cause, Processor
-
 
 class MeetingHandler:
-    def __init__(self, processor: Processor) -> None:
-        self.p = processor
+    def __init__(
+        self,
+        settings: CalendarSection,
+        party: Party,
+        pipelines: dict[str, Pipeline],
+        runner: RuleRunner,
+        enqueuer: Enqueuer,
+    ) -> None:
+        self.settings = settings
+        self.party = party
+        self.pipelines = pipelines
+        self.runner = runner
+        self.enqueuer = enqueuer
 
     def handle(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str = "") -> None:
+        """One version of a meeting, from a calendar or an invitation."""
+        trail = cause.trail(repo, now)
         if mv.all_day:
-            repo.audit(
-                now,
-                "meeting_ignored",
-                deal_id=None,
-                event_id=cause.event_id,
-                reason=f"'{mv.title}' is an all-day event, not a call",
-            )
+            trail("meeting_ignored", f"'{mv.title}' is an all-day event, not a call")
             return
         meeting = repo.meeting(mv.uid, mv.recurrence_id)
         # Versions are ordered by SEQUENCE, then DTSTAMP; an equal version may still
@@ -40,12 +49,9 @@ class MeetingHandler:
         if meeting is not None and _version(mv.sequence, mv.dtstamp) < _version(
             meeting.sequence, meeting.dtstamp
         ):
-            repo.audit(
-                now,
+            trail.on(meeting.deal_id)(
                 "meeting_stale",
-                deal_id=meeting.deal_id,
-                event_id=cause.event_id,
-                reason=f"'{mv.title}' version {mv.sequence} is older than the stored {meeting.sequence}",
+                f"'{mv.title}' version {mv.sequence} is older than the stored {meeting.sequence}",
             )
             return
         if meeting is None:
@@ -55,9 +61,9 @@ class MeetingHandler:
             self._update(repo, meeting, mv, cause, now)
 
     def _new(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str) -> None:
-        match = match_meeting(mv, repo, self.p.party)
+        match = match_meeting(mv, repo, self.party)
         deal = repo.deal(match.deal_id) if match.deal_id else None
-        pipeline = self.p.pipelines.get(deal.pipeline) if deal else None
+        pipeline = self.pipelines.get(deal.pipeline) if deal else None
         mtype = pipeline.meeting_type(deal.stage, mv.title) if deal and pipeline else ""
         meeting = m.Meeting(
             deal_id=deal.id if deal else None,
@@ -81,14 +87,9 @@ class MeetingHandler:
         if not mv.cancelled:
             # also for a meeting of no deal yet: the deal may be handed over before the call ends
             self._completion_timer(repo, meeting)
+        trail = cause.trail(repo, now)
         if deal is None:
-            repo.audit(
-                now,
-                "meeting_unmatched",
-                deal_id=None,
-                event_id=cause.event_id,
-                reason=f"'{mv.title}': {match.reason}",
-            )
+            trail("meeting_unmatched", f"'{mv.title}': {match.reason}")
             if match.ambiguous:
                 meeting.candidates = list(match.candidates)
                 when = mv.start.strftime("%A %-d %B %H:%M UTC")
@@ -98,7 +99,7 @@ class MeetingHandler:
                     "excerpt": f"{when}. {mv.description[:300]}",
                     "sender": mv.organizer.email if mv.organizer else "",
                 }
-                self.p.ask_which_deal(
+                self.enqueuer.ask_which_deal(
                     repo,
                     list(match.candidates),
                     mv.organizer,
@@ -108,19 +109,15 @@ class MeetingHandler:
                     about_meeting_id=meeting.id,
                 )
             return
-        repo.audit(
-            now,
+        trail.on(deal)(
             "meeting_scheduled",
-            deal_id=deal.id,
-            event_id=cause.event_id,
-            reason=f"'{mv.title}' at {mv.start.isoformat()} is a {mtype or 'meeting of no known type'}: "
+            f"'{mv.title}' at {mv.start.isoformat()} is a {mtype or 'meeting of no known type'}: "
             f"{match.reason}" + (f" (the invitation had an {mv.assumed})" if mv.assumed else ""),
         )
         if mv.cancelled:
             return
-        self.p.dispatch(
-            repo, deal, [Trigger("meeting_scheduled", mtype, f"'{mv.title}' was scheduled")], cause, now
-        )
+        trigger = Trigger("meeting_scheduled", mtype, f"'{mv.title}' was scheduled")
+        self.runner.dispatch(repo, deal, [trigger], cause, now)
 
     def _update(
         self, repo: Repo, meeting: m.Meeting, mv: MeetingVersion, cause: Cause, now: datetime
@@ -145,31 +142,28 @@ class MeetingHandler:
             )
         if trigger is None or deal is None:
             return
-        repo.audit(now, trigger.kind, deal_id=deal.id, event_id=cause.event_id, reason=trigger.detail)
-        self.p.dispatch(repo, deal, [trigger], cause, now)
+        cause.trail(repo, now).on(deal)(trigger.kind, trigger.detail)
+        self.runner.dispatch(repo, deal, [trigger], cause, now)
 
     def _claim(
         self, repo: Repo, meeting: m.Meeting, mv: MeetingVersion, cause: Cause, now: datetime
     ) -> m.Deal | None:
         """Match a meeting that had no deal again: the deal may have been handed over since."""
-        match = match_meeting(mv, repo, self.p.party)
+        match = match_meeting(mv, repo, self.party)
         deal = repo.deal(match.deal_id) if match.deal_id else None
-        pipeline = self.p.pipelines.get(deal.pipeline) if deal else None
+        pipeline = self.pipelines.get(deal.pipeline) if deal else None
         if deal is None or pipeline is None:
             return None
         meeting.deal_id, meeting.match_reason = deal.id, match.reason
         meeting.type = pipeline.meeting_type(deal.stage, meeting.title)
-        repo.audit(
-            now,
+        cause.trail(repo, now).on(deal)(
             "meeting_matched",
-            deal_id=deal.id,
-            event_id=cause.event_id,
-            reason=f"'{meeting.title}' is a {meeting.type or 'meeting of no known type'}: {match.reason}",
+            f"'{meeting.title}' is a {meeting.type or 'meeting of no known type'}: {match.reason}",
         )
         return deal
 
     def _completion_timer(self, repo: Repo, meeting: m.Meeting) -> None:
-        grace = timedelta(minutes=self.p.config.calendar.completion_grace_minutes)
+        grace = timedelta(minutes=self.settings.completion_grace_minutes)
         repo.add_timer(
             f"meeting-end:{meeting.id}:{meeting.end.isoformat()}",
             "meeting_end",
@@ -191,40 +185,13 @@ class MeetingHandler:
             deal = self._claim(repo, meeting, _version_of(meeting), cause, now)
         if deal is None:
             return
-        repo.audit(
-            now,
-            "meeting_completed",
-            deal_id=deal.id,
-            event_id=cause.event_id,
-            reason=f"'{meeting.title}' ended at {meeting.end.isoformat()} and was not cancelled",
+        cause.trail(repo, now).on(deal)(
+            "meeting_completed", f"'{meeting.title}' ended at {meeting.end.isoformat()} and was not cancelled"
         )
         trigger = Trigger(
             "meeting_completed", meeting.type, f"{meeting.type or 'meeting'} '{meeting.title}' was held"
         )
-        self.p.dispatch(repo, deal, [trigger], cause, now)
-
-    def assign(
-        self, repo: Repo, meeting: m.Meeting, deal: m.Deal, cause: Cause, now: datetime, who: str
-    ) -> None:
-        """A person told us which deal a meeting is about."""
-        pipeline = self.p.pipelines.get(deal.pipeline)
-        meeting.deal_id, meeting.candidates = deal.id, []
-        meeting.type = pipeline.meeting_type(deal.stage, meeting.title) if pipeline else ""
-        meeting.match_reason = f"assigned by {who}"
-        cause.meeting = meeting
-        repo.audit(
-            now,
-            "meeting_assigned",
-            deal_id=deal.id,
-            event_id=cause.event_id,
-            reason=f"'{meeting.title}' assigned to {deal.name} by {who}",
-        )
-        if meeting.status == "scheduled":
-            trigger = Trigger("meeting_scheduled", meeting.type, f"'{meeting.title}' was scheduled")
-            self.p.dispatch(repo, deal, [trigger], cause, now)
-        elif meeting.status == "completed":  # held before anyone answered: its recap is due now
-            trigger = Trigger("meeting_completed", meeting.type, f"'{meeting.title}' was held")
-            self.p.dispatch(repo, deal, [trigger], cause, now)
+        self.runner.dispatch(repo, deal, [trigger], cause, now)
 
     def deleted(self, repo: Repo, source: str, cause: Cause, now: datetime) -> None:
         """The calendar object is gone from the server: its meetings that have not happened are cancelled."""
@@ -238,33 +205,19 @@ class MeetingHandler:
             trigger = Trigger(
                 "meeting_cancelled", meeting.type, f"'{meeting.title}' was deleted from the calendar"
             )
-            repo.audit(now, trigger.kind, deal_id=deal.id, event_id=cause.event_id, reason=trigger.detail)
-            self.p.dispatch(repo, deal, [trigger], cause, now)
+            cause.trail(repo, now).on(deal)(trigger.kind, trigger.detail)
+            self.runner.dispatch(repo, deal, [trigger], cause, now)
 
     def mark_no_show(self, repo: Repo, meeting: m.Meeting, cause: Cause, now: datetime, *, who: str) -> None:
         """Nothing is sent for a call that did not happen (a queued recap is withdrawn); R is told."""
         meeting.status = "no_show"
-        repo.audit(
-            now,
-            "meeting_no_show",
-            deal_id=meeting.deal_id,
-            event_id=cause.event_id,
-            reason=f"{who} marked '{meeting.title}' a no-show",
-        )
+        trail = cause.trail(repo, now)
+        trail.on(meeting.deal_id)("meeting_no_show", f"{who} marked '{meeting.title}' a no-show")
         for email in repo.unsent_about_meeting(meeting.id):  # a recap waiting for review or for its time
-            email.status, email.last_error = "withdrawn", f"'{meeting.title}' was a no-show"
-            repo.audit(
-                now,
-                "email_withdraw",
-                deal_id=email.deal_id,
-                event_id=cause.event_id,
-                rule=email.rule,
-                reason=f"{email.template}: '{meeting.title}' was a no-show",
-                outbox_id=email.id,
-            )
+            status.withdraw(trail, email, f"'{meeting.title}' was a no-show")
         deal = repo.deal(meeting.deal_id) if meeting.deal_id else None
         if deal is not None:
-            self.p.notify_responsible(
+            self.enqueuer.notify_responsible(
                 repo,
                 deal,
                 cause,

@@ -1,0 +1,121 @@
+"""One item, one transaction: the event row, what it changes and what it queues commit together.
+
+An item that fails is quarantined with its error and its bytes (never dropped, never retried
+forever); a store that fails is not the item's fault: nothing is committed or acknowledged,
+and the pass is tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.clock import Clock
+from agent.handling.cause import Work, begin
+from agent.store import models as m
+from agent.store.db import STORE_FAILURES, StoreUnavailable
+from agent.store.repo import Repo
+
+log = logging.getLogger(__name__)
+
+
+class QuarantineError(Exception):
+    """The item cannot be processed as it is; keep it aside with this message."""
+
+
+class UnitOfWork:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, shared: bool) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.shared = shared  # several workers on one store: another may commit the same event first
+
+    def __call__(
+        self,
+        key: str,
+        source: str,
+        payload: bytes | None,
+        work: Work,
+        content_hash: str | None = None,
+        retry_of: int | None = None,
+        arrived_at: datetime | None = None,
+    ) -> str:
+        """Run `work` for one item in one transaction.
+
+        Returns "processed" (or the work's own label, e.g. "unmatched"), "seen" when the item was
+        handled before, or "quarantined". `retry_of` is the quarantined row being tried again: it
+        goes in the same transaction, so a crash or a new failure leaves it where it was.
+        Raises StoreUnavailable when the database itself failed: the item was not at fault, so it
+        is not quarantined; nothing was committed or acknowledged, and the next pass tries again.
+        """
+        try:
+            with self.sessions.begin() as s:
+                repo = Repo(s)
+                if retry_of is not None:
+                    s.delete(s.get(m.InboundEvent, retry_of))
+                    s.flush()
+                cause = begin(repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at)
+                if cause is None:
+                    return "seen"
+                label = work(repo, cause)
+            return label or "processed"
+        except STORE_FAILURES as exc:
+            raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+        except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
+            if isinstance(exc, IntegrityError) and self.shared and self._committed(key):
+                return "seen"  # another worker committed the same event first: it is done, once
+            log.exception("quarantining %s", key)
+            error = f"{type(exc).__name__}: {exc}"
+            try:
+                kept = self.quarantine(key, source, payload, error, content_hash)
+            except STORE_FAILURES as store_exc:
+                raise StoreUnavailable(f"{key}: {store_exc.orig}") from store_exc
+            return "quarantined" if kept else "seen"
+
+    def _committed(self, key: str) -> bool:
+        with self.sessions.begin() as s:
+            return Repo(s).event_committed(key)
+
+    def quarantine(
+        self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None
+    ) -> bool:
+        """Keep the item aside with its error; False when it was processed before (then nothing to keep)."""
+        now = self.clock.now()
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            existing = repo.event(key) or (repo.event_with_hash(content_hash) if content_hash else None)
+            if existing is not None and existing.status != "quarantined":
+                return False
+            if existing is not None:  # failed again on a retry: one row, its latest error, how often
+                existing.error, existing.attempts = error, existing.attempts + 1
+            else:
+                repo.add(
+                    m.InboundEvent(
+                        key=key,
+                        source=source,
+                        status="quarantined",
+                        received_at=now,
+                        error=error,
+                        payload=payload,
+                        content_hash=content_hash,
+                    )
+                )
+            repo.audit(now, "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
+        return True
+
+    def release(self, event_id: int) -> None:
+        """A quarantined calendar file whose meetings are in now: the file itself is done with."""
+        with self.sessions.begin() as s:
+            row = s.get(m.InboundEvent, event_id)
+            if row is not None:
+                row.status, row.error = "processed", ""
+
+    def quarantined(self, event_id: int) -> tuple[str, str, bytes | None, str | None] | None:
+        """(key, source, payload, content hash) of a quarantined item; None when it is not one."""
+        with self.sessions.begin() as s:
+            row = s.get(m.InboundEvent, event_id)
+            if row is None or row.status != "quarantined":
+                return None
+            return row.key, row.source, row.payload, row.content_hash

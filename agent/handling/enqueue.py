@@ -1,0 +1,342 @@
+"""Queueing emails: rendered once, keyed so that one cause never queues the same email twice.
+
+A deal's emails (rules' sends, notices to people, approval requests) are threaded on the
+deal's conversation and may be held for review: then the draft waits in `review` and a
+review request to the Responsible person is written beside it, here, in the same step.
+Emails that belong to no deal (questions to our people, digests) are standalone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent import deals
+from agent.businesstime import BusinessCalendar
+from agent.config import Config
+from agent.domain import Address
+from agent.handling.cause import Cause
+from agent.handling.commands.grammar import parse_commands
+from agent.matching import Party
+from agent.outbox import status
+from agent.outbox.compose import new_message_id, subject_tag
+from agent.outbox.context import deal_context, person
+from agent.outbox.render import TemplateSet
+from agent.pipeline.engine import Trigger, timer_rules
+from agent.pipeline.loader import Pipeline
+from agent.store import models as m
+from agent.store.repo import Repo
+
+
+class Enqueuer:
+    def __init__(
+        self,
+        config: Config,
+        pipelines: dict[str, Pipeline],
+        templates: TemplateSet,
+        calendar: BusinessCalendar,
+    ) -> None:
+        self.config = config
+        self.pipelines = pipelines
+        self.templates = templates
+        self.calendar = calendar
+        self.party = Party(config.addresses(), config.agent.internal_domains)
+
+    def queue_email(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        template: str,
+        to: tuple[Address, ...],
+        cc: tuple[Address, ...],
+        *,
+        due: datetime,
+        rule: str,
+        reason: str,
+        cause: Cause,
+        trigger: Trigger,
+        now: datetime,
+        unless_replied: bool = False,
+        unfilled: tuple[str, ...] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> m.OutboxEmail | None:
+        """One email of a deal; None when there is nobody to send it to or this cause queued it already."""
+        trail = cause.trail(repo, now).on(deal)
+        if unfilled:
+            trail(
+                "recipients_missing",
+                f"{template}: nobody fills {', '.join(unfilled)} on this deal",
+                rule=rule,
+            )
+        if not to:
+            trail("email_not_queued", f"{template}: no recipient", rule=rule)
+            return None
+        email = self._write(
+            repo,
+            deal,
+            template,
+            to,
+            cc,
+            due=due,
+            rule=rule,
+            cause=cause,
+            trigger=trigger,
+            now=now,
+            extra=extra,
+        )
+        if email is None:
+            return None
+        email.unless_replied = unless_replied
+        when = "now" if due <= now else f"at {due.isoformat()}"
+        status.queue(trail, email, f"{template} to {_emails(email.to)} {when}: {reason}")
+        self._hold_for_review(repo, deal, email, cause, now)
+        return email
+
+    def notify_responsible(
+        self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime, *, subject: str, message: str
+    ) -> None:
+        """A notice to whoever is Responsible in the deal's stage (the CSM when no task says)."""
+        self.queue_email(
+            repo,
+            deal,
+            "notice",
+            _responsible(repo, deal),
+            (),
+            due=now,
+            rule="",
+            reason=subject,
+            cause=cause,
+            trigger=Trigger("notice", subject),
+            now=now,
+            extra={"notice": {"subject": subject, "message": message}},
+        )
+
+    def ask_which_deal(
+        self,
+        repo: Repo,
+        candidate_ids: list[int],
+        asker: Address | None,
+        question: dict[str, Any],
+        cause: Cause,
+        now: datetime,
+        *,
+        about_message_id: int | None = None,
+        about_meeting_id: int | None = None,
+        in_reply_to: str = "",
+    ) -> None:
+        """Ask which deal a message or meeting is about: our own person who sent it, else the candidates' CSMs."""
+        candidates = [d for d in (repo.deal(i) for i in candidate_ids) if d is not None]
+        if asker is not None and self.party.is_internal(asker.email) and not self.party.is_agent(asker.email):
+            ask = [asker]
+        else:
+            ask = list(
+                dict.fromkeys(
+                    Address(r.email, r.name) for d in candidates for r in d.roles if r.role == "csm"
+                )
+            )
+        options = [
+            {"number": n, "name": d.name, "ref": d.token, "stage": d.stage}
+            for n, d in enumerate(candidates, start=1)
+        ]
+        self.queue_standalone(
+            repo,
+            "question",
+            tuple(ask),
+            {"question": {**question, "options": options}},
+            cause=cause,
+            now=now,
+            reason=f"which deal is '{question['subject']}' about?",
+            about_message_id=about_message_id,
+            about_meeting_id=about_meeting_id,
+            in_reply_to=in_reply_to,
+        )
+
+    def queue_standalone(
+        self,
+        repo: Repo,
+        template: str,
+        to: tuple[Address, ...],
+        extra: dict[str, Any],
+        *,
+        cause: Cause,
+        now: datetime,
+        reason: str,
+        about_message_id: int | None = None,
+        about_meeting_id: int | None = None,
+        in_reply_to: str = "",
+    ) -> m.OutboxEmail | None:
+        """An email to our own people that belongs to no deal (a question, a digest)."""
+        recipients = ",".join(sorted(a.email for a in to))
+        key = _key(f"{cause.key}|standalone|{template}|{recipients}")
+        if not to or repo.outbox_by_key(key) is not None:
+            return None
+        to_list = [person(a.name, a.email) for a in to]
+        context = {
+            "agent": {"name": self.config.agent.name, "address": self.config.agent.address},
+            "recipients": to_list,
+            **extra,
+        }
+        rendered = self.templates.render(template, context)
+        email = m.OutboxEmail(
+            deal_id=None,
+            template=template,
+            idempotency_key=key,
+            message_id=new_message_id(self.config.agent, None),
+            to=to_list,
+            cc=[],
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            in_reply_to=in_reply_to,
+            references=[in_reply_to] if in_reply_to else [],
+            status=status.Status.QUEUED,
+            due_at=now,
+            created_at=now,
+            ready_at=cause.arrived_at,
+            rule="",
+            stage="",
+            about_message_id=about_message_id,
+            about_meeting_id=about_meeting_id,
+        )
+        repo.add(email)  # first: the audit line names the row's id
+        status.queue(cause.trail(repo, now), email, f"{template} to {_emails(to_list)}: {reason}")
+        return email
+
+    # --- inside ----------------------------------------------------------------------------
+    def _write(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        template: str,
+        to: tuple[Address, ...],
+        cc: tuple[Address, ...],
+        *,
+        due: datetime,
+        rule: str,
+        cause: Cause,
+        trigger: Trigger,
+        now: datetime,
+        extra: dict[str, Any] | None,
+        review_of: int | None = None,
+    ) -> m.OutboxEmail | None:
+        """The deal's email rendered, threaded and stored (status not set yet); None if queued before."""
+        recipients = ",".join(sorted(a.email for a in to + cc))
+        key = _key(f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}")
+        if repo.outbox_by_key(key) is not None:
+            return None  # the same cause already queued this email: never twice
+        to_list = [person(a.name, a.email) for a in to]
+        identity = self.config.identity(deal.team)  # a team's deal writes from the team's address
+        pipeline = self.pipelines.get(deal.pipeline)
+        context = deal_context(
+            identity,
+            deal,
+            pipeline,
+            recipients=to_list,
+            meeting=cause.meeting,
+            notes=self._notes(repo, deal, cause.meeting) if cause.meeting else None,
+            extra=extra,
+        )
+        rendered = self.templates.render(template, context)
+        in_reply_to, references = repo.thread_ids(deal.id)
+        email = m.OutboxEmail(
+            deal_id=deal.id,
+            template=template,
+            idempotency_key=key,
+            message_id=new_message_id(identity, deal.id),
+            to=to_list,
+            cc=[person(a.name, a.email) for a in cc],
+            subject=f"{rendered.subject} {subject_tag(deal.token)}",
+            body_text=rendered.text,
+            body_html=rendered.html,
+            in_reply_to=in_reply_to,
+            references=references,
+            status=status.Status.QUEUED,
+            due_at=due,
+            created_at=now,
+            ready_at=cause.arrived_at if due <= now else due,
+            rule=rule,
+            stage=deal.stage,
+            # only an email about a held meeting depends on it: a cancellation notice must still go
+            meeting_id=cause.meeting.id if cause.meeting and trigger.kind == "meeting_completed" else None,
+            review_of=review_of,
+        )
+        repo.add(email)
+        for r in timer_rules(pipeline, "no_reply_to") if pipeline else []:
+            if r.when.no_reply_to == template and r.when.for_ is not None:
+                repo.add_timer(
+                    f"no-reply:{r.id}:{email.id}",
+                    "no_reply",
+                    self.calendar.add(due, r.when.for_, deal.timezone),
+                    deal.id,
+                    {"rule": r.id, "outbox_id": email.id},
+                )
+        return email
+
+    def _hold_for_review(
+        self, repo: Repo, deal: m.Deal, draft: m.OutboxEmail, cause: Cause, now: datetime
+    ) -> None:
+        """Hold the draft when its template is reviewed on this deal, and ask the Responsible person."""
+        settings = self.config.review
+        csm = next((r.email for r in deal.roles if r.role == "csm"), "")
+        reviewers = _responsible(repo, deal)
+        if not settings.needs_review(draft.template, csm) or not reviewers:
+            return
+        deadline = now + timedelta(hours=settings.answer_within_hours)
+        extra = {
+            "draft": {
+                "subject": draft.subject.replace(f" {subject_tag(deal.token)}", ""),
+                "text": draft.body_text,
+                "to": ", ".join(a["email"] for a in draft.to),
+                "cc": ", ".join(a["email"] for a in draft.cc),
+                "deadline": deadline.astimezone().strftime("%A %-d %B %H:%M %Z"),
+                "on_timeout": settings.on_timeout,
+            }
+        }
+        trail = cause.trail(repo, now)
+        request = self._write(
+            repo,
+            deal,
+            "review-request",
+            reviewers,
+            (),
+            due=now,
+            rule=draft.rule,
+            cause=cause,
+            trigger=Trigger("review", str(draft.id)),
+            now=now,
+            extra=extra,
+            review_of=draft.id,
+        )
+        if request is not None:
+            status.queue(
+                trail,
+                request,
+                f"review-request to {_emails(request.to)} now: {draft.template} needs a review before it goes",
+            )
+        repo.add_timer(f"review:{draft.id}", "review_timeout", deadline, deal.id, {"outbox_id": draft.id})
+        status.hold_for_review(
+            trail,
+            draft,
+            f"{draft.template} waits for {', '.join(a.email for a in reviewers)} until {deadline.isoformat()}",
+        )
+
+    @staticmethod
+    def _notes(repo: Repo, deal: m.Deal, meeting: m.Meeting) -> list[str]:
+        """Our people's notes on the call: what they wrote to the agent since it began, commands left out."""
+        return [n for n in repo.internal_notes(deal.id, meeting.start) if not parse_commands("", n)]
+
+
+def _responsible(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
+    """Whoever is Responsible in the deal's stage (the CSM when no task says)."""
+    raci = deals.raci(repo, deal)
+    return tuple(Address(r.email, r.name) for r in deal.roles if r.role in (raci.responsible or ("csm",)))
+
+
+def _emails(people: list[Any]) -> str:
+    return ", ".join(a["email"] for a in people)
+
+
+def _key(cause: str) -> str:
+    """An idempotency key of fixed length: the cause can be long (meeting UIDs, many recipients)."""
+    return hashlib.sha256(cause.encode()).hexdigest()

@@ -1,0 +1,321 @@
+"""The rule runner: triggers in, rules fired, their effects applied (stage moves, tasks, approvals, emails).
+
+A stage move, a finished task or a decided approval is itself a trigger: they queue up and
+run in order until nothing more fires, at most MAX_STEPS of them (a loop is a rules bug,
+not a reason to hang). Emails are handed to the enqueuer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import datetime
+
+from agent import deals
+from agent.businesstime import BusinessCalendar
+from agent.config import Config
+from agent.domain import Address
+from agent.handling.cause import Cause
+from agent.handling.enqueue import Enqueuer
+from agent.pipeline.actions import (
+    CompleteTask,
+    CreateTask,
+    Effect,
+    MoveStage,
+    Notify,
+    RequestApproval,
+    SendEmail,
+    plan,
+)
+from agent.pipeline.engine import Firing, Trigger, evaluate, listens
+from agent.pipeline.loader import Pipeline
+from agent.store import models as m
+from agent.store.repo import Repo
+
+log = logging.getLogger(__name__)
+MAX_STEPS = 50
+
+
+class RuleRunner:
+    def __init__(
+        self,
+        config: Config,
+        pipelines: dict[str, Pipeline],
+        calendar: BusinessCalendar,
+        enqueuer: Enqueuer,
+    ) -> None:
+        self.config = config
+        self.pipelines = pipelines
+        self.calendar = calendar
+        self.enqueuer = enqueuer
+
+    # --- what people and inputs ask for ------------------------------------------------------
+    def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
+        """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules."""
+        deal = deals.create_deal(repo, spec, now=now, default_tz=self.config.identity(spec.team).timezone)
+        pipeline = self.pipelines[deal.pipeline]
+        target = spec.stage or pipeline.first_stage()
+        deals.enter_stage(repo, deal, pipeline, target, now=now, calendar=self.calendar)
+        cause.trail(repo, now).on(deal)(
+            "deal_created", f"deal {deal.name} handed over into {pipeline.id}, stage {target}"
+        )
+        triggers = [
+            Trigger("stage_entered", target, f"deal entered {target}"),
+            Trigger("deal_created", "", f"deal {deal.name} was handed over"),
+        ]
+        self.dispatch(repo, deal, triggers, cause, now)
+        return deal
+
+    def advance(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        target: str,
+        cause: Cause,
+        now: datetime,
+        *,
+        who: str,
+        force: bool = False,
+    ) -> None:
+        self.dispatch(
+            repo,
+            deal,
+            self._move(repo, deal, target, cause, now, rule="", reason=f"moved by {who}", force=force),
+            cause,
+            now,
+        )
+
+    def complete_task(
+        self, repo: Repo, deal: m.Deal, key: str, cause: Cause, now: datetime, *, who: str
+    ) -> None:
+        triggers = self._complete_task(repo, deal, key, cause, now, rule="", reason=f"marked done by {who}")
+        self.dispatch(repo, deal, triggers, cause, now)
+
+    def decide_approval(
+        self, repo: Repo, deal: m.Deal, granted: bool, cause: Cause, now: datetime, *, who: str
+    ) -> bool:
+        """The Accountable person's answer; False when no approval of the deal is waiting."""
+        approval = repo.pending_approval(deal.id)
+        if approval is None:
+            return False
+        approval.status = "granted" if granted else "denied"
+        approval.decided_at = now
+        verb = "approved" if granted else "refused"
+        cause.trail(repo, now).on(deal)(
+            "approval_" + approval.status,
+            f"{who} {verb} leaving {approval.stage} for {approval.target_stage}",
+        )
+        triggers = [
+            Trigger("approval_granted" if granted else "approval_denied", approval.stage, f"{who} {verb}")
+        ]
+        if granted and deal.stage == approval.stage:
+            moved = self._move(
+                repo,
+                deal,
+                approval.target_stage,
+                cause,
+                now,
+                rule="",
+                reason=f"approved by {who}",
+                force=True,
+            )
+            triggers = moved + triggers
+        self.dispatch(repo, deal, triggers, cause, now)
+        return True
+
+    # --- the rules ---------------------------------------------------------------------------
+    def dispatch(
+        self, repo: Repo, deal: m.Deal, triggers: list[Trigger], cause: Cause, now: datetime
+    ) -> None:
+        """Run the deal's rules for these triggers, and for every trigger their effects cause."""
+        trail = cause.trail(repo, now).on(deal)
+        pipeline = self.pipelines.get(deal.pipeline)
+        if pipeline is None:
+            trail(
+                "pipeline_missing",
+                f"pipeline {deal.pipeline} is not loaded (see `python -m agent check`); no rules ran",
+            )
+            return
+        queue = deque(triggers)
+        steps = 0
+        while queue:
+            trigger = queue.popleft()
+            steps += 1
+            if steps > MAX_STEPS:
+                trail("loop_guard", f"stopped after {MAX_STEPS} rule steps: rules keep triggering each other")
+                log.error("deal %s: rules loop stopped after %d steps", deal.id, MAX_STEPS)
+                return
+            firings: list[Firing] = []
+            if trigger.kind == "stage_entered" and pipeline.has_stage(trigger.subject):
+                stage = pipeline.stage(trigger.subject)
+                if stage.on_enter and deal.stage == stage.id:
+                    firings.append(
+                        Firing(f"{stage.id}.on_enter", f"entered {stage.name}", tuple(stage.on_enter))
+                    )
+            if listens(pipeline, trigger):  # reading the facts is a few queries: most messages fire nothing
+                firings += evaluate(pipeline, trigger, deals.facts(repo, deal))
+            for firing in firings:
+                trail("rule_fired", firing.reason, rule=firing.rule)
+                for action in firing.actions:
+                    effect = plan(
+                        action,
+                        deal=deals.view(deal),
+                        raci=deals.raci(repo, deal),
+                        pipeline=pipeline,
+                        now=now,
+                        calendar=self.calendar,
+                    )
+                    if effect is not None:
+                        queue.extend(self._apply(repo, deal, effect, firing, trigger, cause, now))
+
+    def _apply(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        effect: Effect,
+        firing: Firing,
+        trigger: Trigger,
+        cause: Cause,
+        now: datetime,
+    ) -> list[Trigger]:
+        """Carry out one effect; the triggers it causes come back to the dispatch queue."""
+        if isinstance(effect, SendEmail):
+            for to in [(a,) for a in effect.to] if effect.each else [effect.to]:
+                self.enqueuer.queue_email(
+                    repo,
+                    deal,
+                    effect.template,
+                    to,
+                    effect.cc,
+                    due=effect.due_at,
+                    rule=firing.rule,
+                    reason=firing.reason,
+                    cause=cause,
+                    trigger=trigger,
+                    now=now,
+                    unless_replied=effect.unless_replied,
+                    unfilled=effect.unfilled,
+                )
+        elif isinstance(effect, MoveStage):
+            return self._move(repo, deal, effect.target, cause, now, rule=firing.rule, reason=firing.reason)
+        elif isinstance(effect, CompleteTask):
+            return self._complete_task(
+                repo, deal, effect.key, cause, now, rule=firing.rule, reason=firing.reason
+            )
+        elif isinstance(effect, CreateTask):
+            row = deals.add_task(
+                repo, deal, effect.task, stage_id=deal.stage, now=now, calendar=self.calendar
+            )
+            if row is not None:
+                cause.trail(repo, now).on(deal)(
+                    "task_created",
+                    f"task '{row.title}' (R {row.responsible}, A {row.accountable})",
+                    rule=firing.rule,
+                )
+        elif isinstance(effect, Notify):
+            notice = {
+                "subject": f"{deal.name}: {effect.message or firing.rule}",
+                "message": effect.message or firing.reason,
+            }
+            self.enqueuer.queue_email(
+                repo,
+                deal,
+                "notice",
+                effect.to,
+                (),
+                due=now,
+                rule=firing.rule,
+                reason=firing.reason,
+                cause=cause,
+                trigger=trigger,
+                now=now,
+                unfilled=effect.unfilled,
+                extra={"notice": notice},
+            )
+        elif isinstance(effect, RequestApproval):
+            target = self.pipelines[deal.pipeline].next_stage(deal.stage) or deal.stage
+            self._request_approval(repo, deal, target, cause, now, firing.rule)
+        return []
+
+    def _move(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        target: str,
+        cause: Cause,
+        now: datetime,
+        *,
+        rule: str,
+        reason: str,
+        force: bool = False,
+    ) -> list[Trigger]:
+        """Enter `target` (unless the current stage needs an approval to be left): its trigger, to dispatch."""
+        pipeline = self.pipelines[deal.pipeline]
+        if target == deal.stage:
+            return []
+        current = pipeline.stage(deal.stage) if pipeline.has_stage(deal.stage) else None
+        if current is not None and current.requires_approval and not force:
+            self._request_approval(repo, deal, target, cause, now, rule)
+            return []
+        old = deals.enter_stage(repo, deal, pipeline, target, now=now, calendar=self.calendar)
+        cause.trail(repo, now).on(deal)(
+            "stage_changed", f"{old} → {target}: {reason}", rule=rule, from_stage=old, to_stage=target
+        )
+        return [Trigger("stage_entered", target, f"deal entered {target}")]
+
+    def _complete_task(
+        self, repo: Repo, deal: m.Deal, key: str, cause: Cause, now: datetime, *, rule: str, reason: str
+    ) -> list[Trigger]:
+        task = repo.task(deal.id, key)
+        if task is None or task.status == "done":
+            return []
+        task.status = "done"
+        task.completed_at = now
+        cause.trail(repo, now).on(deal)("task_completed", f"task '{task.title}': {reason}", rule=rule)
+        triggers = [Trigger("task_completed", key, f"task {key} done")]
+        stage_tasks = repo.tasks_in_stage(deal.id, task.stage)
+        if task.stage == deal.stage and all(t.status == "done" for t in stage_tasks):
+            triggers.append(Trigger("stage_tasks_done", task.stage, f"all tasks of {task.stage} are done"))
+        return triggers
+
+    def _request_approval(
+        self, repo: Repo, deal: m.Deal, target: str, cause: Cause, now: datetime, rule: str
+    ) -> None:
+        """Leaving the stage needs the Accountable person's yes: record the request and ask them by email."""
+        if repo.pending_approval(deal.id) is not None:
+            return
+        raci = deals.raci(repo, deal)
+        approvers = [
+            Address(r.email, r.name) for role in raci.accountable for r in deal.roles if r.role == role
+        ]
+        approver = approvers[0].email if approvers else ""
+        repo.add(
+            m.Approval(
+                deal_id=deal.id,
+                stage=deal.stage,
+                target_stage=target,
+                approver=approver,
+                status="pending",
+                requested_at=now,
+            )
+        )
+        cause.trail(repo, now).on(deal)(
+            "approval_requested",
+            f"leaving {deal.stage} for {target} needs approval from {approver or 'the Accountable role'}",
+            rule=rule,
+        )
+        if approver:
+            self.enqueuer.queue_email(
+                repo,
+                deal,
+                "approval-request",
+                (approvers[0],),
+                (),
+                due=now,
+                rule=rule,
+                reason="approval needed",
+                cause=cause,
+                trigger=Trigger("approval", target),
+                now=now,
+                extra={"approval": {"from_stage": deal.stage, "to_stage": target}},
+            )

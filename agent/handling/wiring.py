@@ -1,0 +1,58 @@
+"""Builds the handlers and hands each the collaborators it uses; nothing else lives here.
+
+Rebuilt whenever the rules or templates are reloaded: every handler sees one version of them.
+"""
+
+from __future__ import annotations
+
+from agent.businesstime import BusinessCalendar
+from agent.config import Config
+from agent.handling.assign import Assigner
+from agent.handling.commands.context import CommandContext
+from agent.handling.enqueue import Enqueuer
+from agent.handling.mail.commands import Commands
+from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
+from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
+from agent.handling.mail.pipeline import MailPipeline
+from agent.handling.mail.replies import QuestionAnswer, ReviewAnswer
+from agent.handling.meetings import MeetingHandler
+from agent.handling.reviews import Reviews
+from agent.handling.runner import RuleRunner
+from agent.handling.timers import TimerHandler
+from agent.matching import Party
+from agent.outbox.render import TemplateSet
+from agent.pipeline.loader import Pipeline
+
+
+class Handlers:
+    def __init__(
+        self,
+        config: Config,
+        pipelines: dict[str, Pipeline],
+        templates: TemplateSet,
+        calendar: BusinessCalendar,
+    ) -> None:
+        self.calendar = calendar
+        self.party = Party(config.addresses(), config.agent.internal_domains)
+        self.enqueuer = Enqueuer(config, pipelines, templates, calendar)
+        self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
+        self.assigner = Assigner(pipelines, self.runner)
+        self.reviews = Reviews(config.review)
+        self.meetings = MeetingHandler(config.calendar, self.party, pipelines, self.runner, self.enqueuer)
+        self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews)
+        commands = CommandContext(self.runner, self.meetings, pipelines)
+        self.mail = MailPipeline(
+            [
+                OwnMail(self.party),
+                Duplicate(),
+                Bounce(self.enqueuer),
+                Commands(self.party, config.agent),
+                QuestionAnswer(self.assigner),
+                ReviewAnswer(self.reviews),
+                MatchDeal(self.party),
+                Invitation(config, self.meetings),
+                AutoReply(),
+                Unmatched(self.enqueuer),
+                Matched(self.runner, commands),
+            ]
+        )
