@@ -1,7 +1,7 @@
 """A deal's own lifecycle: creation from a hand-over, stage moves, tasks, time in stage.
 
 Functions here change rows through the Repo inside the caller's transaction;
-the rules that react to these changes are run by agent.processor.
+the rules that react to these changes are run by agent.handling.runner.
 """
 
 from __future__ import annotations

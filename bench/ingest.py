@@ -142,10 +142,10 @@ def prepare(url: str, deals: int) -> None:
 def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
     """In a process of its own: announce itself, wait for the others, then take mail in until told to stop."""
     from agent.config import load_config
-    from agent.service import Agent
+    from agent.daemon.runner import Runner
     from agent.store.repo import Repo
 
-    agent = Agent(load_config(Path(cfg)))
+    agent = Runner(load_config(Path(cfg)))
     if agent.shared:  # all workers known before the first pass, so that each takes only its share
         agent.leases.balance()
         while True:

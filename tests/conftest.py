@@ -92,7 +92,7 @@ def subjects(h: Harness) -> list[str]:
 def ingest_until(h: Harness, count: int) -> None:
     """Take mail in as the service does (process, then acknowledge), and stop after `count`, as SIGTERM would."""
     for seen, raw in enumerate(h.agent.mailbox.fetch(), start=1):
-        outcome = h.agent.process(raw.key, "mail", raw.data, h.agent._mail_work(raw.data))
+        outcome = h.agent.work(raw.key, "mail", raw.data, h.agent.ingest.mail_work(raw.data))
         h.agent.mailbox.ack(raw, outcome)
         if seen == count:
             return

@@ -160,18 +160,18 @@ def act(sim: Simulation, action: tuple[str, ...]) -> None:
         )
 
         def add(repo: Repo, cause: Any) -> None:
-            agent.processor.hand_over(repo, spec, cause, sim.clock.now())
+            agent.runtime.handlers.runner.hand_over(repo, spec, cause, sim.clock.now())
 
-        agent.process(f"scenario:add:{name}", "cli", None, add)
+        agent.work(f"scenario:add:{name}", "cli", None, add)
     elif action[0] == "task":
         _, name, task = action
 
         def done(repo: Repo, cause: Any) -> None:
             deal = repo.deal_by_name(name)
             assert deal is not None
-            agent.processor.complete_task(repo, deal, task, cause, sim.clock.now(), who="scenario")
+            agent.runtime.handlers.runner.complete_task(repo, deal, task, cause, sim.clock.now(), who="scenario")
 
-        agent.process(f"scenario:task:{name}:{task}", "cli", None, done)
+        agent.work(f"scenario:task:{name}:{task}", "cli", None, done)
     else:
         raise ValueError(action)
 

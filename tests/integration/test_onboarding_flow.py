@@ -498,24 +498,24 @@ def test_quarantine_retry_keeps_the_item_until_it_goes_through(harness: Harness)
     from agent.store.repo import Repo
 
     deal_id = harness.add_deal()
-    handler = harness.agent.processor.messages
-    real = handler.handle
+    handler = harness.agent.runtime.handlers.mail
+    real = handler.process
 
     def broken(*args: Any, **kwargs: Any) -> str | None:
         raise RuntimeError("a bug in this version")
 
-    handler.handle = broken  # type: ignore[method-assign]
+    handler.process = broken  # type: ignore[method-assign]
     harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "A question")
     harness.run()
     with harness.agent.sessions.begin() as s:
         [item] = Repo(s).quarantined()
         item_id = item.id
-    assert harness.agent.retry_quarantined(item_id) == "quarantined"  # still broken: kept, not lost
+    assert harness.agent.ingest.retry_quarantined(item_id) == "quarantined"  # still broken: kept, not lost
     with harness.agent.sessions.begin() as s:
         [item] = Repo(s).quarantined()
         assert (item.id, item.attempts, item.error) == (item_id, 2, "RuntimeError: a bug in this version")
-    handler.handle = real  # type: ignore[method-assign]  # the fix is deployed
-    assert harness.agent.retry_quarantined(item_id) == "processed"
+    handler.process = real  # type: ignore[method-assign]  # the fix is deployed
+    assert harness.agent.ingest.retry_quarantined(item_id) == "processed"
     with harness.agent.sessions.begin() as s:
         assert Repo(s).quarantined() == []
     assert [m["subject"] for m in harness.show(deal_id)["messages"]] == ["A question"]
@@ -524,10 +524,10 @@ def test_quarantine_retry_keeps_the_item_until_it_goes_through(harness: Harness)
 def test_an_item_with_nothing_kept_is_not_deleted_by_a_retry(harness: Harness) -> None:
     from agent.store.repo import Repo
 
-    harness.agent.quarantine("meeting:x", "calendar", None, "ValueError: bad meeting")
+    harness.agent.work.quarantine("meeting:x", "calendar", None, "ValueError: bad meeting")
     with harness.agent.sessions.begin() as s:
         [item] = Repo(s).quarantined()
-    assert harness.agent.retry_quarantined(item.id).startswith("cannot retry")
+    assert harness.agent.ingest.retry_quarantined(item.id).startswith("cannot retry")
     with harness.agent.sessions.begin() as s:
         assert len(Repo(s).quarantined()) == 1
 
@@ -781,7 +781,7 @@ def test_a_template_that_raises_keeps_the_recap_aside_with_its_line_until_fixed(
 
     body.write_text(good)  # the fix, then `python -m agent quarantine retry`
     h.agent.reload()
-    assert h.agent.retry_quarantined(item_id) == "processed"
+    assert h.agent.ingest.retry_quarantined(item_id) == "processed"
     h.run()
     assert h.stage(broken) == "set-up"
     assert [e["template"] for e in h.show(broken)["emails"]].count("recap") == 1

@@ -19,7 +19,7 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
-from agent.service import PassReport
+from agent.daemon.ingest import PassReport
 from agent.store.db import StoreUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, start_daemon, stop_daemon, wait_until, write_config

@@ -24,7 +24,7 @@ from agent.cli import connect_check
 from agent.config import Config, load_config
 from agent.outbox.compose import OUTGOING_POLICY
 from agent.outbox.transports import load as load_transport
-from agent.service import Agent
+from agent.daemon.runner import Runner
 from agent.store.repo import Repo
 
 pytestmark = pytest.mark.live
@@ -53,7 +53,7 @@ def test_the_real_service_signs_in_sends_once_and_reads_it_back_once(live_config
     message.set_content("Sent by tests/live/test_live.py; safe to delete.")
     load_transport(live_config).send(message, [address], 1)
 
-    agent = Agent(live_config)
+    agent = Runner(live_config)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not copies_of(agent, marker):
         agent.run_once()
@@ -66,7 +66,7 @@ def test_the_real_service_signs_in_sends_once_and_reads_it_back_once(live_config
     agent.mailbox.close()
 
 
-def copies_of(agent: Agent, subject: str) -> int:
+def copies_of(agent: Runner, subject: str) -> int:
     """How many times the agent recorded a message with this subject (logged, unmatched or ignored alike)."""
     from sqlalchemy import func, select
 

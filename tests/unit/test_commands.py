@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.commands import Command, parse_commands
+from agent.handling.commands.grammar import Command, parse_commands
 from agent.domain import Address, InboundMessage
 from agent.mailboxes.authenticity import verify_sender
 

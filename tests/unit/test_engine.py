@@ -170,6 +170,6 @@ def test_advance_next_and_past_the_last_stage(shipped: LoadResult) -> None:
     ],
 )
 def test_csat_is_read_only_from_the_start_of_a_reply(text: str, score: int | None) -> None:
-    from agent.messages import _csat
+    from agent.handling.mail.csat import csat_score as _csat
 
     assert _csat(text) == score
