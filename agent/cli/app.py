@@ -1,0 +1,82 @@
+"""What every command of the command line is given: the config, the runtime and the store, and a printer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.clock import Clock, SystemClock
+from agent.config import Config, find_config, load_config
+from agent.errors import NotFound
+from agent.processor import Cause
+from agent.service import Runtime, load_runtime
+from agent.store import models as m
+from agent.store.db import open_store
+from agent.store.repo import Repo
+
+Command = Callable[["App"], int]  # a command's exit code: 0 ok, 1 failure, 2 bad input
+# what `add_subparsers()` returns: where a group adds its commands (a string: not subscriptable at run time)
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class App:
+    """What every command needs, opened lazily: config first (before any I/O), then the store."""
+
+    def __init__(self, args: argparse.Namespace, clock: Clock | None = None) -> None:
+        self.args = args
+        self.clock = clock or SystemClock()
+        self.config: Config = self.load()
+        self._runtime: Runtime | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def load(self) -> Config:
+        """The config as the command line names it (again on SIGHUP)."""
+        state = Path(self.args.state) if self.args.state else None
+        if self.args.command == "demo" and state is None:
+            state = Path("state/demo")  # the demo never touches the real state folder
+        return load_config(find_config(self.args.config), state_override=state)
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = load_runtime(self.config)
+        return self._runtime
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = open_store(self.config.store_url, self.config.store.busy_timeout_seconds)
+        return self._sessions
+
+    @contextmanager
+    def change(self, what: str) -> Iterator[tuple[Repo, Cause]]:
+        """One transaction for one command that changes deals, recorded as an event."""
+        with self.sessions.begin() as s:
+            repo = Repo(s)
+            cause = self.runtime.processor.begin(repo, f"cli:{what}:{uuid.uuid4()}", "cli", self.clock.now())
+            assert cause is not None
+            yield repo, cause
+
+    def deal(self, repo: Repo, ref: str) -> m.Deal:
+        found = repo.deal(int(ref)) if ref.isdigit() else repo.deal_by_name(ref)
+        if found is None:
+            raise NotFound(f"no deal {ref!r} (give its id or its exact name; see `deals list`)")
+        return found
+
+
+def out(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text(data))
+
+
+def command(parent: SubParsers, name: str, fn: Command, help_: str) -> argparse.ArgumentParser:
+    """A command under `parent` (the sub-parsers of the top level or of a group), run by `fn`."""
+    p = parent.add_parser(name, help=help_, description=help_)
+    p.set_defaults(fn=fn)
+    return p

@@ -1,0 +1,277 @@
+"""The operator's commands: check, migrate, report, dashboard, status, run, demo and render."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from agent.cli.app import App, SubParsers, command, out
+from agent.config import Config
+from agent.errors import InputError
+from agent.health import status_data
+from agent.lock import AlreadyRunning, instance_lock
+from agent.outbox.context import deal_context, person
+from agent.service import Agent, problems_of
+from agent.store.db import make_engine, migrate, schema_state
+from agent.store.repo import Repo
+
+
+def cmd_check(app: App) -> int:
+    rt = app.runtime
+    for issue in rt.rules.issues:
+        if issue.severity != "error":
+            print(issue)
+    problems = problems_of(rt)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        return 2
+    rules = sum(len(p.rules) for p in rt.rules.pipelines.values())
+    print(
+        f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
+        f"{rules} rules; {len(rt.templates.names())} templates"
+    )
+    return connect_check(app.config) if app.args.connect else 0
+
+
+def connect_check(config: Config) -> int:
+    """`check --connect`: log in to the mailbox, calendar and transport; read nothing, send nothing."""
+    from agent import mailboxes
+    from agent.outbox.transports import load as load_transport
+
+    cursors = MemoryCursors()
+    parts: list[tuple[str, Callable[[], str]]] = [
+        ("mailbox", lambda: mailboxes.load(config, cursors).probe()),
+        ("calendar", lambda: _probe_calendar(config, cursors)),
+        ("transport", lambda: load_transport(config).probe()),
+    ]
+    failed = 0
+    for part, probe in parts:
+        try:
+            print(f"ok: {part}: {probe()}")
+        except Exception as exc:  # what went wrong, for a person to fix: the next part is still tried
+            failed += 1
+            print(f"error: {part}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _probe_calendar(config: Config, cursors: MemoryCursors) -> str:
+    from agent import calendars
+
+    source = calendars.load(config, cursors)
+    return source.probe() if source is not None else "invitations are read from the mailbox"
+
+
+class MemoryCursors:
+    """Cursors for a probe, which moves none."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, source: str) -> str | None:
+        return self.values.get(source)
+
+    def set(self, source: str, value: str) -> None:
+        self.values[source] = value
+
+
+def cmd_run(app: App) -> int:
+    try:
+        with instance_lock(app.config.state_dir):
+            return _run(app)
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(app: App) -> int:
+    agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
+    if app.args.once:
+        r = agent.run_once()
+        print(
+            f"pass done: {r.messages} messages, {r.meetings} meeting updates, {r.timers} timers, "
+            f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, {r.outbox.held} held (dry run), "
+            f"{r.quarantined} quarantined"
+        )
+        return 0
+    agent.run_forever()
+    return 0
+
+
+def cmd_report(app: App) -> int:
+    """The onboarding scorecard for a period: a table, --json or --csv."""
+    from agent.reports.format import csv_text, table
+    from agent.reports.scorecard import Period, scorecard
+
+    now = app.clock.now()
+    until = _day(app.args.until, now) if app.args.until else now
+    since = _day(app.args.since, now) if app.args.since else until - timedelta(days=30)
+    with app.sessions.begin() as s:
+        card = scorecard(
+            Repo(s),
+            app.runtime.rules.pipelines,
+            Period(since, until),
+            now,
+            pipeline=app.args.pipeline,
+            csm=app.args.csm,
+        )
+    print(
+        json.dumps(card, indent=2) if app.args.json else csv_text(card) if app.args.csv else table(card),
+        end="\n",
+    )
+    return 0
+
+
+def _day(text: str, now: datetime) -> datetime:
+    """A YYYY-MM-DD from the command line, as midnight in the agent's zone."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r}: expected a date like 2026-11-01") from None
+    return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
+
+
+def cmd_dashboard(app: App) -> int:
+    """The dashboard alone, without the daemon (e.g. on the demo's state): until Ctrl-C."""
+    import signal
+    import threading
+
+    from agent.dashboard.server import Dashboard
+
+    port = app.args.port or app.config.dashboard.port or 8932
+    server = Dashboard(
+        app.sessions, lambda: app.runtime.processor, app.clock, app.config.dashboard.password()
+    ).serve(port)
+    print(f"dashboard on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with suppress(KeyboardInterrupt):
+        stop.wait()
+    server.shutdown()
+    return 0
+
+
+def cmd_status(app: App) -> int:
+    """How each part is doing: last success and error, backlog, quarantine and outbox sizes."""
+    data = status_data(app.config, app.sessions, app.clock.now())
+
+    def text(d: dict[str, Any]) -> str:
+        lines = [f"state {d['state']}: {d['deals']} deals"]
+        for part in ("mailbox", "calendar", "outbox"):
+            p = d[part]
+            line = f"  {part:<9} {p['backend']:<8} last ok {p.get('last_ok') or 'never'}"
+            if "backlog" in p:
+                line += f"; {p['backlog']} waiting"
+            if p.get("last_error"):
+                line += f"; last error at {p.get('error_at')}: {p['last_error']}"
+            lines.append(line)
+        queued = ", ".join(f"{n} {s}" for s, n in sorted(d["emails"].items())) or "empty"
+        lines.append(f"  emails: {queued}")
+        lines.append(
+            f"  quarantined: {d['quarantined']}; unmatched mail: {d['unmatched']}; "
+            f"timers pending: {d['timers_pending']}"
+        )
+        lat = d["latency"]
+        if lat["count"]:
+            lines.append(
+                f"  reaction time (arrival to email sent), last 24 h: median {lat['p50']} s, "
+                f"95% within {lat['p95']} s, worst {lat['max']} s, over {lat['count']} emails"
+            )
+        return "\n".join(lines)
+
+    out(data, app.args.json, text)
+    return 0
+
+
+def cmd_migrate(app: App) -> int:
+    engine = make_engine(app.config.store_url)
+    before, head = schema_state(engine)
+    migrate(engine)
+    print(
+        f"database schema {before or 'empty'} → {head}"
+        if before != head
+        else f"database schema {head}: current"
+    )
+    return 0
+
+
+def cmd_render(app: App) -> int:
+    rt = app.runtime
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        deal = app.deal(repo, app.args.deal)
+        meetings = repo.meetings_for(deal.id)
+        recipients = [person(c.name, c.email) for c in deal.contacts]
+        ctx = deal_context(
+            app.config.identity(deal.team),
+            deal,
+            rt.rules.pipelines.get(deal.pipeline),
+            recipients=recipients,
+            meeting=meetings[-1] if meetings else None,
+        )
+    rendered = rt.templates.render(app.args.template, ctx)
+    print(f"Subject: {rendered.subject}\n\n{rendered.html if app.args.html else rendered.text}")
+    return 0
+
+
+def cmd_demo(app: App) -> int:
+    from agent.demo import run_demo
+
+    logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; the log would only repeat it
+    return run_demo(app.config)
+
+
+def add_parser(sub: SubParsers) -> None:
+    p = command(sub, "check", cmd_check, "validate the config, every rules file and every template")
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="also log in to the mailbox, calendar and transport (sends nothing)",
+    )
+    command(sub, "migrate", cmd_migrate, "upgrade the database schema to this version's (back it up first)")
+    p = command(
+        sub,
+        "report",
+        cmd_report,
+        "the onboarding scorecard: per pipeline and CSM, for a period (default 30 days)",
+    )
+    p.add_argument("--since", help="first day, YYYY-MM-DD (default: 30 days before --until)")
+    p.add_argument("--until", help="the day after the last, YYYY-MM-DD (default: now)")
+    p.add_argument("--pipeline", help="only this pipeline's deals")
+    p.add_argument("--csm", help="only the deals of this CSM (their email)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p = command(
+        sub,
+        "dashboard",
+        cmd_dashboard,
+        "serve the dashboard on 127.0.0.1 without the daemon (Ctrl-C stops it)",
+    )
+    p.add_argument("--port", type=int, help="default: [dashboard] port, else 8932")
+    p = command(
+        sub, "status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine"
+    )
+    p.add_argument("--json", action="store_true")
+    p = command(sub, "run", cmd_run, "run the agent (forever, or one pass with --once)")
+    p.add_argument("--once", action="store_true", help="one full pass, then exit")
+    p.add_argument("--dry-run", action="store_true", help="queue and render, send nothing")
+    command(
+        sub,
+        "demo",
+        cmd_demo,
+        "walk through a whole onboarding on the embedded defaults (state in state/demo)",
+    )
+
+
+def add_render_parser(sub: SubParsers) -> None:
+    """`render` apart: it has always come last in `--help`, after the groups."""
+    p = command(sub, "render", cmd_render, "preview a template for a deal")
+    p.add_argument("template")
+    p.add_argument("--deal", required=True)
+    p.add_argument("--html", action="store_true", help="print the HTML body instead of the text body")

@@ -1,0 +1,217 @@
+"""`deals ...`: list, show, add, import and move deals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent import deals
+from agent.cli.app import App, SubParsers, command, out
+from agent.errors import InputError
+from agent.handover import parse_contact, read_csv
+from agent.store.repo import Repo
+
+
+def cmd_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [
+            {"id": d.id, "name": d.name, "pipeline": d.pipeline, "stage": d.stage, "team": d.team}
+            for d in Repo(s).deals()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(f"{r['id']:>4}  {r['name']:<30} {r['pipeline']:<22} {r['stage']}" for r in rs)
+            or "no deals"
+        ),
+    )
+    return 0
+
+
+def cmd_show(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        deal = app.deal(repo, app.args.deal)
+        data = deals.summary(repo, deal, app.runtime.rules.pipelines.get(deal.pipeline), app.clock.now())
+    out(data, app.args.json, _show_text)
+    return 0
+
+
+def _show_text(d: dict[str, Any]) -> str:
+    lines = [
+        f"{d['name']} (#{d['id']}, ref {d['token']}) — {d['pipeline']}, stage {d['stage']}",
+        f"  in this stage {d['current_stage_seconds'] / 86400:.1f} days"
+        f"{' (late)' if d['current_stage_late'] else ''}; onboarding so far "
+        f"{d['total_onboarding_seconds'] / 86400:.1f} days",
+        "  stages:",
+    ]
+    lines += [
+        f"    {h['stage']:<22} {h['entered_at']} → {h['exited_at'] or 'now'}" for h in d["stage_history"]
+    ]
+    lines.append("  tasks:")
+    lines += [
+        f"    [{'x' if t['status'] == 'done' else ' '}] {t['title']} (R {t['R']}, A {t['A']})"
+        for t in d["tasks"]
+    ]
+    lines.append("  emails:")
+    lines += [f"    {e['status']:<9} {e['template']:<12} to {', '.join(e['to'])}" for e in d["emails"]]
+    lines.append("  timeline:")
+    lines += [
+        f"    {e['at'][:16]} {e['kind']:<18} {e['rule'] + ': ' if e['rule'] else ''}{e['reason']}"
+        for e in d["events"]
+    ]
+    return "\n".join(lines)
+
+
+def cmd_add(app: App) -> int:
+    a = app.args
+    roles = {"csm": ("", a.csm)}
+    for item in a.role or []:
+        role, _, email = item.partition("=")
+        if not email:
+            raise InputError(f"--role {item!r}: expected role=email")
+        roles[role.strip()] = ("", email.strip())
+    attrs = {}
+    for item in a.attr or []:
+        key, _, value = item.partition("=")
+        attrs[key.strip()] = value.strip()
+    spec = deals.DealSpec(
+        name=a.name,
+        pipeline=a.pipeline or deals.default_pipeline(app.config, a.team or ""),
+        contacts=[parse_contact(c) for c in a.contact or []],
+        roles=roles,
+        stage=a.stage,
+        timezone=a.timezone,
+        account=a.account,
+        client_domains=a.domain or [],
+        products=a.product or [],
+        attributes=attrs,
+        team=a.team or "",
+    )
+    problems = deals.validate_spec(spec, app.runtime.rules.pipelines, [t.name for t in app.config.teams])
+    if problems:
+        raise InputError("\n".join(problems))
+    with app.change("deals-add") as (repo, cause):
+        if repo.deal_by_name(spec.name) is not None:
+            raise InputError(f"a deal named {spec.name!r} exists already")
+        deal = app.runtime.processor.hand_over(repo, spec, cause, app.clock.now())
+        print(f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}")
+    return 0
+
+
+def cmd_import(app: App) -> int:
+    result = read_csv(Path(app.args.file), app.runtime.rules.pipelines, app.config)
+    created = 0
+    for line, spec in result.specs:
+        with app.change("deals-import") as (repo, cause):
+            if repo.deal_by_name(spec.name) is not None:
+                result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
+                continue
+            app.runtime.processor.hand_over(repo, spec, cause, app.clock.now())
+            created += 1
+    for p in result.problems:
+        print(p, file=sys.stderr)
+    print(f"imported {created} deals; {len(result.problems)} problems")
+    return 2 if result.problems else 0
+
+
+def cmd_advance(app: App) -> int:
+    with app.change("deals-advance") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        pipeline = app.runtime.rules.pipelines[deal.pipeline]
+        target = app.args.stage or pipeline.next_stage(deal.stage)
+        if not target or not pipeline.has_stage(target):
+            raise InputError(f"stage {target!r}: expected one of {[s.id for s in pipeline.stages]}")
+        app.runtime.processor.advance(
+            repo, deal, target, cause, app.clock.now(), who="the command line", force=app.args.force
+        )
+        print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
+    return 0
+
+
+def cmd_task_done(app: App) -> int:
+    with app.change("task-done") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        if repo.task(deal.id, app.args.task) is None:
+            keys = [t.key for t in repo.tasks(deal.id)]
+            raise InputError(f"task {app.args.task!r}: not on deal {deal.id}; expected one of {keys}")
+        app.runtime.processor.complete_task(
+            repo, deal, app.args.task, cause, app.clock.now(), who="the command line"
+        )
+        print(f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}")
+    return 0
+
+
+def cmd_approve(app: App) -> int:
+    with app.change("approve") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        if not app.runtime.processor.decide_approval(
+            repo, deal, not app.args.reject, cause, app.clock.now(), who="the command line"
+        ):
+            raise InputError(f"deal {deal.id} has no pending approval")
+        print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
+    return 0
+
+
+def cmd_no_show(app: App) -> int:
+    with app.change("no-show") as (repo, cause):
+        deal = app.deal(repo, app.args.deal)
+        meetings = [
+            mt
+            for mt in repo.meetings_for(deal.id)
+            if mt.status in ("scheduled", "completed") and mt.start <= app.clock.now()
+        ]
+        if app.args.meeting:
+            meetings = [mt for mt in meetings if mt.uid == app.args.meeting]
+        if not meetings:
+            raise InputError(
+                f"deal {deal.id} has no meeting that has started{' with that UID' if app.args.meeting else ''}"
+            )
+        app.runtime.processor.meetings.mark_no_show(
+            repo, meetings[-1], cause, app.clock.now(), who="the command line"
+        )
+        print(f"'{meetings[-1].title}' marked a no-show")
+    return 0
+
+
+def add_parser(sub: SubParsers) -> None:
+    group = sub.add_parser("deals", help="list, show, add, import and move deals").add_subparsers(
+        dest="deals_command", required=True, metavar="ACTION"
+    )
+    p = command(group, "list", cmd_list, "list deals")
+    p.add_argument("--json", action="store_true")
+    p = command(
+        group, "show", cmd_show, "a deal with its stages, tasks, messages, meetings, emails and events"
+    )
+    p.add_argument("deal", help="deal id or exact name")
+    p.add_argument("--json", action="store_true")
+    p = command(group, "add", cmd_add, "hand a deal over: the pipeline starts")
+    p.add_argument("--name", required=True)
+    p.add_argument("--pipeline", default="", help="default: the team's pipeline, else standard-onboarding")
+    p.add_argument("--team", help="the [[teams]] mailbox it belongs to (default: the main one)")
+    p.add_argument("--contact", action="append", help="'Name,email[,role]' (repeat for more)")
+    p.add_argument("--csm", required=True, help="the CSM's email")
+    p.add_argument("--role", action="append", help="role=email for other internal roles (repeat)")
+    p.add_argument("--stage", help="start in this stage instead of the first")
+    p.add_argument("--timezone", help="the client's IANA time zone")
+    p.add_argument("--account", help="the client organisation, if not the deal name")
+    p.add_argument("--domain", action="append", help="a client mail domain (default: the contacts' domains)")
+    p.add_argument("--product", action="append", help="a product bought (repeat)")
+    p.add_argument("--attr", action="append", help="key=value custom attribute (repeat)")
+    p = command(group, "import", cmd_import, "import deals from a CSV file (one row per client contact)")
+    p.add_argument("file")
+    p = command(group, "advance", cmd_advance, "move a deal to the next (or a named) stage")
+    p.add_argument("deal")
+    p.add_argument("stage", nargs="?")
+    p.add_argument("--force", action="store_true", help="skip the stage's approval")
+    p = command(group, "task-done", cmd_task_done, "mark a task of a deal done")
+    p.add_argument("deal")
+    p.add_argument("task")
+    p = command(group, "no-show", cmd_no_show, "the deal's last call did not happen: no recap, R is told")
+    p.add_argument("deal")
+    p.add_argument("--meeting", help="the meeting's UID (default: the latest that has started)")
+    p = command(group, "approve", cmd_approve, "answer a pending approval to leave a stage")
+    p.add_argument("deal")
+    p.add_argument("--reject", action="store_true")

@@ -1,0 +1,146 @@
+"""`outbox ...`: the emails queued and sent; a person may send one again or cancel it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.cli.app import App, SubParsers, command, out
+from agent.errors import InputError, NotFound
+from agent.store import models as m
+from agent.store.repo import Repo
+
+
+def cmd_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [
+            {
+                "id": e.id,
+                "deal": e.deal_id,
+                "template": e.template,
+                "to": [a["email"] for a in e.to],
+                "cc": [a["email"] for a in e.cc],
+                "status": e.status,
+                "message_id": e.message_id,
+                "due_at": e.due_at.isoformat(),
+                "subject": e.subject,
+            }
+            for e in Repo(s).outbox_all()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(
+                f"{r['id']:>4}  deal {r['deal']!s:<4} {r['template']:<12} {r['status']:<9} {', '.join(r['to'])}"
+                for r in rs
+            )
+            or "outbox empty"
+        ),
+    )
+    return 0
+
+
+def _email(repo: Repo, email_id: int) -> m.OutboxEmail:
+    email = repo.outbox(email_id)
+    if email is None:
+        raise NotFound(f"no email {email_id} in the outbox (see `outbox list`)")
+    return email
+
+
+def cmd_show(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        e = _email(repo, app.args.id)
+        data = {
+            "id": e.id,
+            "deal": e.deal_id,
+            "template": e.template,
+            "status": e.status,
+            "message_id": e.message_id,
+            "to": [a["email"] for a in e.to],
+            "cc": [a["email"] for a in e.cc],
+            "subject": e.subject,
+            "due_at": e.due_at.isoformat(),
+            "created_at": e.created_at.isoformat(),
+            "sent_at": e.sent_at.isoformat() if e.sent_at else None,
+            "attempts": e.attempts,
+            "last_error": e.last_error,
+            "delivery": dict(e.delivery or {}),
+            "rule": e.rule,
+            "in_reply_to": e.in_reply_to,
+            "references": list(e.references),
+            "body_text": e.body_text,
+            "history": [
+                {"at": a.at.isoformat(), "kind": a.kind, "reason": a.reason} for a in repo.email_history(e)
+            ],
+        }
+
+    def text(d: dict[str, Any]) -> str:
+        lines = [
+            f"email {d['id']} ({d['template']}, deal {d['deal']}): {d['status']}, {d['attempts']} attempts",
+            f"  to {', '.join(d['to'])}" + (f"; cc {', '.join(d['cc'])}" if d["cc"] else ""),
+            f"  subject {d['subject']}",
+            f"  due {d['due_at']}; sent {d['sent_at'] or '-'}",
+        ]
+        lines += [f"  {who}: {state}" for who, state in d["delivery"].items()]
+        lines += [f"  last error: {d['last_error']}"] if d["last_error"] else []
+        lines += ["  history:"] + [f"    {h['at'][:19]} {h['kind']:<16} {h['reason']}" for h in d["history"]]
+        return "\n".join(lines)
+
+    out(data, app.args.json, text)
+    return 0
+
+
+def cmd_retry(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        e = _email(repo, app.args.id)
+        if e.status not in ("failed", "withdrawn"):
+            raise InputError(f"email {e.id} is {e.status}; only failed or withdrawn emails can be retried")
+        e.status, e.due_at, e.attempts, e.last_error = "queued", app.clock.now(), 0, ""
+        repo.audit(
+            app.clock.now(),
+            "email_requeued",
+            deal_id=e.deal_id,
+            event_id=None,
+            rule=e.rule,
+            reason=f"{e.template}: queued again by the command line",
+            outbox_id=e.id,
+        )
+        print(f"email {e.id} queued again; the next pass sends it")
+    return 0
+
+
+def cmd_cancel(app: App) -> int:
+    with app.sessions.begin() as s:
+        repo = Repo(s)
+        e = _email(repo, app.args.id)
+        if e.status not in ("queued", "failed"):
+            raise InputError(f"email {e.id} is {e.status}; only queued or failed emails can be cancelled")
+        e.status, e.last_error = "withdrawn", "cancelled by the command line"
+        repo.audit(
+            app.clock.now(),
+            "email_withdraw",
+            deal_id=e.deal_id,
+            event_id=None,
+            rule=e.rule,
+            reason=f"{e.template}: cancelled by the command line",
+            outbox_id=e.id,
+        )
+        print(f"email {e.id} cancelled")
+    return 0
+
+
+def add_parser(sub: SubParsers) -> None:
+    group = sub.add_parser("outbox", help="emails queued and sent").add_subparsers(
+        dest="outbox_command", required=True, metavar="ACTION"
+    )
+    p = command(group, "list", cmd_list, "list emails with their status")
+    p.add_argument("--json", action="store_true")
+    p = command(group, "show", cmd_show, "one email: recipients, delivery per recipient, errors, history")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p = command(group, "retry", cmd_retry, "queue a failed or withdrawn email again")
+    p.add_argument("id", type=int)
+    p = command(group, "cancel", cmd_cancel, "withdraw a queued email (it is never sent)")
+    p.add_argument("id", type=int)

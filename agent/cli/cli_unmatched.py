@@ -1,0 +1,85 @@
+"""`unmatched ...` and `quarantine ...`: the inputs the agent could not place, for a person to place."""
+
+from __future__ import annotations
+
+from agent.cli.app import App, SubParsers, command, out
+from agent.errors import NotFound
+from agent.service import Agent
+from agent.store.repo import Repo
+
+
+def cmd_unmatched_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [
+            {
+                "id": x.id,
+                "message_id": x.message_id,
+                "subject": x.subject,
+                "from": x.sender,
+                "received_at": x.received_at.isoformat(),
+                "reason": x.match_reason,
+                "candidates": x.candidates,
+            }
+            for x in Repo(s).unmatched()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(f"{r['id']:>4}  {r['from']:<30} {r['subject'][:50]:<50} {r['reason']}" for r in rs)
+            or "nothing unmatched"
+        ),
+    )
+    return 0
+
+
+def cmd_unmatched_assign(app: App) -> int:
+    with app.change("assign") as (repo, cause):
+        msg = repo.message(app.args.message)
+        if msg is None or msg.status not in ("unmatched", "held"):
+            raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
+        deal = app.deal(repo, app.args.deal)
+        app.runtime.processor.messages.assign(repo, msg, deal, cause, app.clock.now(), "the command line")
+        print(f"message {msg.id} assigned to deal {deal.id} {deal.name}")
+    return 0
+
+
+def cmd_quarantine_list(app: App) -> int:
+    with app.sessions.begin() as s:
+        rows = [
+            {"id": q.id, "key": q.key, "source": q.source, "at": q.received_at.isoformat(), "error": q.error}
+            for q in Repo(s).quarantined()
+        ]
+    out(
+        rows,
+        app.args.json,
+        lambda rs: (
+            "\n".join(f"{r['id']:>4}  {r['key'][:50]:<50} {r['error']}" for r in rs) or "quarantine empty"
+        ),
+    )
+    return 0
+
+
+def cmd_quarantine_retry(app: App) -> int:
+    outcome = Agent(app.config, clock=app.clock).retry_quarantined(app.args.id)
+    print(f"item {app.args.id}: {outcome}")
+    return 0 if outcome == "processed" else 1
+
+
+def add_parser(sub: SubParsers) -> None:
+    unmatched = sub.add_parser("unmatched", help="messages no deal could be found for").add_subparsers(
+        dest="unmatched_command", required=True, metavar="ACTION"
+    )
+    p = command(unmatched, "list", cmd_unmatched_list, "list unmatched messages")
+    p.add_argument("--json", action="store_true")
+    p = command(unmatched, "assign", cmd_unmatched_assign, "tie an unmatched message to a deal")
+    p.add_argument("message", type=int)
+    p.add_argument("deal")
+
+    quarantine = sub.add_parser("quarantine", help="inputs that could not be processed").add_subparsers(
+        dest="quarantine_command", required=True, metavar="ACTION"
+    )
+    p = command(quarantine, "list", cmd_quarantine_list, "list quarantined items with their errors")
+    p.add_argument("--json", action="store_true")
+    p = command(quarantine, "retry", cmd_quarantine_retry, "process a quarantined item again")
+    p.add_argument("id", type=int)
