@@ -150,3 +150,9 @@ def postgres() -> Iterator[Postgres]:
     server.start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    """A config on the embedded defaults in the test's folder (the command-line tests' starting point)."""
+    return write_config(tmp_path)
