@@ -6,8 +6,12 @@ from typing import Any
 
 from agent.cli.app import App, SubParsers, command, out
 from agent.errors import InputError, NotFound
+from agent.outbox import status
 from agent.store import models as m
+from agent.store.audit import Trail
 from agent.store.repo import Repo
+
+WHO = "the command line"  # who a person's change is put down to in the email's history
 
 
 def cmd_list(app: App) -> int:
@@ -95,18 +99,10 @@ def cmd_retry(app: App) -> int:
     with app.sessions.begin() as s:
         repo = Repo(s)
         e = _email(repo, app.args.id)
-        if e.status not in ("failed", "withdrawn"):
-            raise InputError(f"email {e.id} is {e.status}; only failed or withdrawn emails can be retried")
-        e.status, e.due_at, e.attempts, e.last_error = "queued", app.clock.now(), 0, ""
-        repo.audit(
-            app.clock.now(),
-            "email_requeued",
-            deal_id=e.deal_id,
-            event_id=None,
-            rule=e.rule,
-            reason=f"{e.template}: queued again by the command line",
-            outbox_id=e.id,
-        )
+        try:
+            status.requeue(Trail(repo, app.clock.now()), e, WHO)
+        except status.TransitionError as exc:  # e.g. a queued or sent email: a person's mistake, exit 2
+            raise InputError(str(exc)) from None
         print(f"email {e.id} queued again; the next pass sends it")
     return 0
 
@@ -115,18 +111,10 @@ def cmd_cancel(app: App) -> int:
     with app.sessions.begin() as s:
         repo = Repo(s)
         e = _email(repo, app.args.id)
-        if e.status not in ("queued", "failed"):
-            raise InputError(f"email {e.id} is {e.status}; only queued or failed emails can be cancelled")
-        e.status, e.last_error = "withdrawn", "cancelled by the command line"
-        repo.audit(
-            app.clock.now(),
-            "email_withdraw",
-            deal_id=e.deal_id,
-            event_id=None,
-            rule=e.rule,
-            reason=f"{e.template}: cancelled by the command line",
-            outbox_id=e.id,
-        )
+        try:
+            status.cancel(Trail(repo, app.clock.now()), e, WHO)
+        except status.TransitionError as exc:  # e.g. one already sent: it cannot be taken back
+            raise InputError(str(exc)) from None
         print(f"email {e.id} cancelled")
     return 0
 
