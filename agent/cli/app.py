@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.clock import Clock, SystemClock
 from agent.config import Config, find_config, load_config
 from agent.errors import NotFound
-from agent.processor import Cause
-from agent.service import Runtime, load_runtime
+from agent.handling.cause import Cause, begin
+from agent.runtime import Runtime, load_runtime
 from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
@@ -60,7 +60,7 @@ class App:
         """One transaction for one command that changes deals, recorded as an event."""
         with self.sessions.begin() as s:
             repo = Repo(s)
-            cause = self.runtime.processor.begin(repo, f"cli:{what}:{uuid.uuid4()}", "cli", self.clock.now())
+            cause = begin(repo, f"cli:{what}:{uuid.uuid4()}", "cli", self.clock.now())
             assert cause is not None
             yield repo, cause
 

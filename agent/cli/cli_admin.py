@@ -12,11 +12,12 @@ from typing import Any
 
 from agent.cli.app import App, SubParsers, command, out
 from agent.config import Config
+from agent.daemon.runner import Runner
 from agent.errors import InputError
 from agent.health import status_data
 from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person
-from agent.service import Agent, problems_of
+from agent.runtime import problems_of
 from agent.store.db import make_engine, migrate, schema_state
 from agent.store.repo import Repo
 
@@ -90,7 +91,7 @@ def cmd_run(app: App) -> int:
 
 
 def _run(app: App) -> int:
-    agent = Agent(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
+    agent = Runner(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
     if app.args.once:
         r = agent.run_once()
         print(
@@ -144,9 +145,9 @@ def cmd_dashboard(app: App) -> int:
     from agent.dashboard.server import Dashboard
 
     port = app.args.port or app.config.dashboard.port or 8932
-    server = Dashboard(
-        app.sessions, lambda: app.runtime.processor, app.clock, app.config.dashboard.password()
-    ).serve(port)
+    server = Dashboard(app.sessions, lambda: app.runtime, app.clock, app.config.dashboard.password()).serve(
+        port
+    )
     print(f"dashboard on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -96,7 +96,7 @@ def cmd_add(app: App) -> int:
     with app.change("deals-add") as (repo, cause):
         if repo.deal_by_name(spec.name) is not None:
             raise InputError(f"a deal named {spec.name!r} exists already")
-        deal = app.runtime.processor.hand_over(repo, spec, cause, app.clock.now())
+        deal = app.runtime.handlers.runner.hand_over(repo, spec, cause, app.clock.now())
         print(f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}")
     return 0
 
@@ -109,7 +109,7 @@ def cmd_import(app: App) -> int:
             if repo.deal_by_name(spec.name) is not None:
                 result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
                 continue
-            app.runtime.processor.hand_over(repo, spec, cause, app.clock.now())
+            app.runtime.handlers.runner.hand_over(repo, spec, cause, app.clock.now())
             created += 1
     for p in result.problems:
         print(p, file=sys.stderr)
@@ -124,7 +124,7 @@ def cmd_advance(app: App) -> int:
         target = app.args.stage or pipeline.next_stage(deal.stage)
         if not target or not pipeline.has_stage(target):
             raise InputError(f"stage {target!r}: expected one of {[s.id for s in pipeline.stages]}")
-        app.runtime.processor.advance(
+        app.runtime.handlers.runner.advance(
             repo, deal, target, cause, app.clock.now(), who="the command line", force=app.args.force
         )
         print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
@@ -137,7 +137,7 @@ def cmd_task_done(app: App) -> int:
         if repo.task(deal.id, app.args.task) is None:
             keys = [t.key for t in repo.tasks(deal.id)]
             raise InputError(f"task {app.args.task!r}: not on deal {deal.id}; expected one of {keys}")
-        app.runtime.processor.complete_task(
+        app.runtime.handlers.runner.complete_task(
             repo, deal, app.args.task, cause, app.clock.now(), who="the command line"
         )
         print(f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}")
@@ -147,7 +147,7 @@ def cmd_task_done(app: App) -> int:
 def cmd_approve(app: App) -> int:
     with app.change("approve") as (repo, cause):
         deal = app.deal(repo, app.args.deal)
-        if not app.runtime.processor.decide_approval(
+        if not app.runtime.handlers.runner.decide_approval(
             repo, deal, not app.args.reject, cause, app.clock.now(), who="the command line"
         ):
             raise InputError(f"deal {deal.id} has no pending approval")
@@ -169,7 +169,7 @@ def cmd_no_show(app: App) -> int:
             raise InputError(
                 f"deal {deal.id} has no meeting that has started{' with that UID' if app.args.meeting else ''}"
             )
-        app.runtime.processor.meetings.mark_no_show(
+        app.runtime.handlers.meetings.mark_no_show(
             repo, meetings[-1], cause, app.clock.now(), who="the command line"
         )
         print(f"'{meetings[-1].title}' marked a no-show")

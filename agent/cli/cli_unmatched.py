@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agent.cli.app import App, SubParsers, command, out
+from agent.daemon.runner import Runner
 from agent.errors import NotFound
-from agent.service import Agent
 from agent.store.repo import Repo
 
 
@@ -39,7 +39,7 @@ def cmd_unmatched_assign(app: App) -> int:
         if msg is None or msg.status not in ("unmatched", "held"):
             raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
         deal = app.deal(repo, app.args.deal)
-        app.runtime.processor.messages.assign(repo, msg, deal, cause, app.clock.now(), "the command line")
+        app.runtime.handlers.assigner.message(repo, msg, deal, cause, app.clock.now(), "the command line")
         print(f"message {msg.id} assigned to deal {deal.id} {deal.name}")
     return 0
 
@@ -61,7 +61,7 @@ def cmd_quarantine_list(app: App) -> int:
 
 
 def cmd_quarantine_retry(app: App) -> int:
-    outcome = Agent(app.config, clock=app.clock).retry_quarantined(app.args.id)
+    outcome = Runner(app.config, clock=app.clock).ingest.retry_quarantined(app.args.id)
     print(f"item {app.args.id}: {outcome}")
     return 0 if outcome == "processed" else 1
 
