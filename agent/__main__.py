@@ -4,5 +4,5 @@ import sys
 
 from agent.cli import main
 
-if __name__ == "__main__":  # not when a helper process (agent.mailboxes.parse_ahead) imports it
+if __name__ == "__main__":  # not when a helper process (agent.mime.parse_ahead) imports it
     sys.exit(main())

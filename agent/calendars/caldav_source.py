@@ -17,13 +17,19 @@ from typing import Any
 import caldav
 import requests
 
-from agent.calendars import CalendarObject
-from agent.config import CalendarSection
-from agent.mailboxes import CursorStore
-from agent.oauth2 import access_token
+from agent.calendars.base import CalendarObject
+from agent.clock import Clock
+from agent.config import CalendarSection, Config
+from agent.connect.oauth2 import access_token
+from agent.cursors import CursorStore
 
 log = logging.getLogger(__name__)
 DAV_CLIENT: Any = caldav.DAVClient  # caldav exports it lazily; mypy sees an `object`
+
+
+def from_config(config: Config, cursors: CursorStore, clock: Clock | None) -> CaldavCalendar:
+    """The collection at [calendar] url; the server's sync token says what changed, so no clock is needed."""
+    return CaldavCalendar(config.calendar, cursors)
 
 
 class CaldavCalendar:

@@ -15,18 +15,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.calendars import CalendarObject
+from agent.calendars.base import CalendarObject
 from agent.calendars.vevent import meeting_ics
 from agent.clock import Clock, SystemClock
 from agent.config import Config
-from agent.exchange_account import connect, utc
-from agent.mailboxes import CursorStore
+from agent.connect.exchange_account import connect, utc
+from agent.cursors import CursorStore
 
 log = logging.getLogger(__name__)
 FIELDS = (
     "uid", "recurrence_id", "appointment_sequence_number", "subject", "text_body", "location", "start", "end",
     "is_all_day", "is_cancelled", "organizer", "required_attendees", "optional_attendees", "last_modified_time",
 )  # fmt: skip
+
+
+def from_config(config: Config, cursors: CursorStore, clock: Clock | None) -> ExchangeCalendar:
+    return ExchangeCalendar(config, cursors, clock=clock)
 
 
 class ExchangeCalendar:

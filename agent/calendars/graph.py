@@ -17,15 +17,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.calendars import CalendarObject
+from agent.calendars.base import CalendarObject
 from agent.calendars.vevent import meeting_ics
 from agent.clock import Clock, SystemClock
 from agent.config import Config
-from agent.graph_client import DeltaExpired, GraphClient
-from agent.mailboxes import CursorStore
+from agent.connect.graph_client import DeltaExpired, GraphClient
+from agent.cursors import CursorStore
 
 log = logging.getLogger(__name__)
 PREFER = {"Prefer": 'outlook.timezone="UTC", odata.maxpagesize=50'}
+
+
+def from_config(config: Config, cursors: CursorStore, clock: Clock | None) -> GraphCalendar:
+    return GraphCalendar(config, cursors, clock=clock)
 
 
 class GraphCalendar:

@@ -6,7 +6,15 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.calendars import CalendarObject
+from agent.calendars.base import CalendarObject
+from agent.clock import Clock
+from agent.config import Config
+from agent.cursors import CursorStore
+
+
+def from_config(config: Config, cursors: CursorStore, clock: Clock | None) -> IcsFolder:
+    """The folder at [calendar] path; content hashes, not a cursor or the time, tell what is new."""
+    return IcsFolder(config.ics_path)
 
 
 class IcsFolder:

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.cli.app import App, SubParsers, command, out
 from agent.config import Config
+from agent.cursors import MemoryCursors
 from agent.daemon.runner import Runner
 from agent.errors import InputError
 from agent.health import status_data
@@ -42,12 +43,11 @@ def cmd_check(app: App) -> int:
 
 def connect_check(config: Config) -> int:
     """`check --connect`: log in to the mailbox, calendar and transport; read nothing, send nothing."""
-    from agent import mailboxes
-    from agent.outbox.transports import load as load_transport
+    from agent.backends import load_mailbox, load_transport
 
     cursors = MemoryCursors()
     parts: list[tuple[str, Callable[[], str]]] = [
-        ("mailbox", lambda: mailboxes.load(config, cursors).probe()),
+        ("mailbox", lambda: load_mailbox(config, cursors).probe()),
         ("calendar", lambda: _probe_calendar(config, cursors)),
         ("transport", lambda: load_transport(config).probe()),
     ]
@@ -62,23 +62,10 @@ def connect_check(config: Config) -> int:
 
 
 def _probe_calendar(config: Config, cursors: MemoryCursors) -> str:
-    from agent import calendars
+    from agent.backends import load_calendar
 
-    source = calendars.load(config, cursors)
+    source = load_calendar(config, cursors)
     return source.probe() if source is not None else "invitations are read from the mailbox"
-
-
-class MemoryCursors:
-    """Cursors for a probe, which moves none."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, source: str) -> str | None:
-        return self.values.get(source)
-
-    def set(self, source: str, value: str) -> None:
-        self.values[source] = value
 
 
 def cmd_run(app: App) -> int:

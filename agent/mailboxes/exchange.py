@@ -14,12 +14,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from agent.config import Config
-from agent.exchange_account import connect, transient, utc
-from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+from agent.connect.exchange_account import connect, transient, utc
+from agent.cursors import CursorStore
+from agent.mailboxes.base import MailboxUnavailable, RawMail
 from agent.mailboxes.polling import PollingMailbox
 
 log = logging.getLogger(__name__)
 PAGE = 50
+
+
+def from_config(config: Config, cursors: CursorStore) -> ExchangeMailbox:
+    return ExchangeMailbox(config, cursors)
 
 
 class ExchangeMailbox(PollingMailbox):

@@ -12,13 +12,18 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from agent.config import Config
-from agent.graph_client import DeltaExpired, GraphClient, GraphError, GraphUnavailable
-from agent.mailboxes import CursorStore, RawMail, arrival
+from agent.connect.graph_client import DeltaExpired, GraphClient, GraphError, GraphUnavailable
+from agent.cursors import CursorStore
+from agent.mailboxes.base import RawMail, arrival
 from agent.mailboxes.polling import PollingMailbox
 
 log = logging.getLogger(__name__)
 # immutable ids survive a move between folders; 50 per page keeps a page's replay cheap
 PREFER = {"Prefer": 'IdType="ImmutableId", odata.maxpagesize=50'}
+
+
+def from_config(config: Config, cursors: CursorStore) -> GraphMailbox:
+    return GraphMailbox(config, cursors)
 
 
 class GraphMailbox(PollingMailbox):

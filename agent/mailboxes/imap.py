@@ -29,14 +29,19 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from agent.config import MailboxSection
-from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail, arrival
-from agent.oauth2 import TokenRefused, access_token
-from agent.tls import client_context
+from agent.config import Config, MailboxSection
+from agent.connect.oauth2 import TokenRefused, access_token
+from agent.connect.tls import client_context
+from agent.cursors import CursorStore
+from agent.mailboxes.base import MailboxUnavailable, RawMail, arrival
 
 log = logging.getLogger(__name__)
 NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, imaplib.IMAP4.error, EOFError)
 CURSOR_EVERY = 50  # messages acknowledged between two writes of the cursor
+
+
+def from_config(config: Config, cursors: CursorStore) -> ImapMailbox:
+    return ImapMailbox(config.mailbox, cursors)
 
 
 class ImapMailbox:

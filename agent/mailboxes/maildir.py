@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.mailboxes import RawMail
+from agent.config import Config
+from agent.cursors import CursorStore
+from agent.mailboxes.base import RawMail
+
+
+def from_config(config: Config, cursors: CursorStore) -> MaildirMailbox:
+    """The Maildir at [mailbox] path; its cursor is where each file is, so `cursors` is not used."""
+    return MaildirMailbox(config.maildir_path)
 
 
 class MaildirMailbox:

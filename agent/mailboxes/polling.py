@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from agent.config import MailboxSection
-from agent.mailboxes import CursorStore, MailboxUnavailable, RawMail
+from agent.cursors import CursorStore
+from agent.mailboxes.base import MailboxUnavailable, RawMail
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent.domain import Address, InboundMessage, MeetingVersion
-from agent.mailboxes.classify import same_mailbox
+from agent.mime.classify import same_mailbox
 
 FREE_MAIL = frozenset(
     [

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.deals import ContactSpec
-from agent.mailboxes.parse import parse_message
+from agent.mime.parse import parse_message
 from agent.store import models as m
 from tests.conftest import Harness, write_config
 from tests.integration.conftest import imap_config

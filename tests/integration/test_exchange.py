@@ -19,7 +19,7 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
-from agent.mailboxes import MailboxUnavailable
+from agent.mailboxes.base import MailboxUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
 from tests.conftest import client_email as email

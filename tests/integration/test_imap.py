@@ -14,7 +14,7 @@ from imapclient import IMAPClient
 
 from agent.clock import ManualClock
 from agent.config import load_config
-from agent.mailboxes import MailboxUnavailable
+from agent.mailboxes.base import MailboxUnavailable
 from agent.simulation import ics_event
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, Harness, agent_env, start_daemon, subjects, wait_until
@@ -422,7 +422,7 @@ def test_a_50_mb_attachment_is_logged_by_its_headers_and_the_mail_after_it_goes_
 def test_an_attachment_under_the_limit_is_measured_without_decoding_it() -> None:
     import os
 
-    from agent.mailboxes.parse import parse_message
+    from agent.mime.parse import parse_message
 
     msg = EmailMessage()
     msg["From"], msg["Subject"] = f"{CLIENT[0]} <{CLIENT[1]}>", "Logo"
@@ -486,7 +486,7 @@ def test_the_opt_in_live_scenario_itself_works_here_on_dovecot_and_smtp(
 def test_xoauth2_with_a_refresh_token_fetches_and_renews_access_tokens(
     tmp_path: Path, dovecot: Dovecot, user: str, oauth: TokenIntrospection
 ) -> None:
-    from agent import oauth2
+    from agent.connect import oauth2
 
     oauth2.forget()
     oauth.refresh_tokens[f"1//refresh-{user}"] = user

@@ -12,7 +12,7 @@ import pytest
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.deals import ContactSpec
-from agent.outbox.transports import SendResult, TransportError
+from agent.outbox.transports.base import SendResult, TransportError
 from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, ROOT, Harness, write_config
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday

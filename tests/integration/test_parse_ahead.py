@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from agent.mailboxes import RawMail
-from agent.mailboxes.parse_ahead import BACKLOG, DEPTH, ParseAhead
+from agent.mailboxes.base import RawMail
+from agent.mime.parse_ahead import BACKLOG, DEPTH, ParseAhead
 from agent.simulation import CLIENT
 from agent.store import models as m
 from agent.store.repo import Repo

@@ -23,7 +23,7 @@ import pytest
 from agent.cli import connect_check
 from agent.config import Config, load_config
 from agent.outbox.compose import OUTGOING_POLICY
-from agent.outbox.transports import load as load_transport
+from agent.backends import load_transport
 from agent.daemon.runner import Runner
 from agent.store.repo import Repo
 

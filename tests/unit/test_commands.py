@@ -4,7 +4,7 @@ import pytest
 
 from agent.handling.commands.grammar import Command, parse_commands
 from agent.domain import Address, InboundMessage
-from agent.mailboxes.authenticity import verify_sender
+from agent.mime.authenticity import verify_sender
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for agent.mailboxes.parse: real-world corpus messages and synthetic ones."""
+"""Tests for agent.mime.parse: real-world corpus messages and synthetic ones."""
 
 from __future__ import annotations
 
@@ -14,17 +14,10 @@ from pathlib import Path
 import pytest
 
 from agent.domain import Address, InboundMessage, MessageKind
-from agent.mailboxes.mime_text import HeaderReader, body_text
-from agent.mailboxes.parse import (
-    MessageParseError,
-    address_list,
-    loose_addresses,
-    loose_date,
-    message_ids,
-    parse_date,
-    parse_message,
-    parsed_list,
-)
+from agent.mime.addresses import address_list, loose_addresses, message_ids, parsed_list
+from agent.mime.dates import loose_date, parse_date
+from agent.mime.parse import MessageParseError, parse_message
+from agent.mime.text import HeaderReader, body_text
 
 # The suite carries its own byte-for-byte copy; ../shared is the source it came from.
 _LOCAL_CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "eml"
@@ -641,7 +634,7 @@ def test_falls_back_to_compat32_when_the_default_policy_fails(monkeypatch: pytes
             raise IndexError("simulated failure inside the default policy")
         return body_text(message)
 
-    monkeypatch.setattr("agent.mailboxes.parse.body_text", flaky)
+    monkeypatch.setattr("agent.mime.parse.body_text", flaky)
     m = msg("From: a@client.com\nSubject: Hello\n\nBody text\n")
     assert calls == ["EmailMessage", "Message"]  # default policy first, then compat32
     assert m.subject == "Hello" and m.text == "Body text"
@@ -651,7 +644,7 @@ def test_unparseable_message_is_kept_and_never_answered(monkeypatch: pytest.Monk
     def broken(message: Message) -> str:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("agent.mailboxes.parse.body_text", broken)
+    monkeypatch.setattr("agent.mime.parse.body_text", broken)
     raw = b"From: a@client.com\nSubject: Hello\n\nBody\n"
     m = parse_message(raw)
     assert m.auto_submitted and "could not be parsed" in m.kind_reason

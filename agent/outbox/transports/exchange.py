@@ -9,9 +9,13 @@ from email.message import EmailMessage
 from typing import Any
 
 from agent.config import Config
-from agent.exchange_account import connect, transient
+from agent.connect.exchange_account import connect, transient
 from agent.outbox.compose import OUTGOING_POLICY
-from agent.outbox.transports import SendResult, TransportError
+from agent.outbox.transports.base import SendResult, TransportError
+
+
+def from_config(config: Config) -> ExchangeTransport:
+    return ExchangeTransport(config)
 
 
 class ExchangeTransport:

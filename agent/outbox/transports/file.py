@@ -6,8 +6,13 @@ import os
 from email.message import EmailMessage
 from pathlib import Path
 
+from agent.config import Config
 from agent.outbox.compose import OUTGOING_POLICY
-from agent.outbox.transports import SendResult
+from agent.outbox.transports.base import SendResult
+
+
+def from_config(config: Config) -> FileTransport:
+    return FileTransport(config.sent_path)
 
 
 class FileTransport:

@@ -12,9 +12,13 @@ import base64
 from email.message import EmailMessage
 
 from agent.config import Config
-from agent.graph_client import GraphClient, GraphError, GraphUnavailable
+from agent.connect.graph_client import GraphClient, GraphError, GraphUnavailable
 from agent.outbox.compose import OUTGOING_POLICY
-from agent.outbox.transports import SendResult, TransportError, sender_of
+from agent.outbox.transports.base import SendResult, TransportError, sender_of
+
+
+def from_config(config: Config) -> GraphTransport:
+    return GraphTransport(config)
 
 
 class GraphTransport:

@@ -16,12 +16,17 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from agent.config import TransportSection
-from agent.oauth2 import TokenRefused, access_token
-from agent.outbox.transports import SendResult, TransportError, sender_of
-from agent.tls import client_context
+from agent.config import Config, TransportSection
+from agent.connect.oauth2 import TokenRefused, access_token
+from agent.connect.tls import client_context
+from agent.outbox.transports.base import SendResult, TransportError, sender_of
 
 log = logging.getLogger(__name__)
+
+
+def from_config(config: Config) -> SmtpTransport:
+    """The [transport] server, with the agent's address as the envelope sender (bounces come back to it)."""
+    return SmtpTransport(config.transport, config.agent.address)
 
 
 class SmtpTransport:

@@ -22,14 +22,24 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
+from typing import Protocol, TypeVar
 
 from agent.domain import InboundMessage
-from agent.mailboxes import RawMail
-from agent.mailboxes.parse import parse_message
+from agent.mime.parse import parse_message
 
 log = logging.getLogger(__name__)
 DEPTH = 16  # messages parsed ahead: enough to keep the helper busy, little memory
 BACKLOG = 32  # from this many waiting messages on, the helper is worth its start
+
+
+class Raw(Protocol):
+    """A message's bytes as a mailbox hands them over (its RawMail); what else it carries comes back untouched."""
+
+    @property
+    def data(self) -> bytes: ...
+
+
+R = TypeVar("R", bound=Raw)
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class ParseAhead:
     def parse(self, data: bytes) -> Parsed:
         return _parse(data, *self.options)
 
-    def iterate(self, raws: Iterable[RawMail]) -> Iterator[tuple[RawMail, Parsed]]:
+    def iterate(self, raws: Iterable[R]) -> Iterator[tuple[R, Parsed]]:
         """The messages with their parses, in order; parsed ahead when they are a backlog."""
         it = iter(raws)
         head = list(islice(it, BACKLOG))
@@ -65,7 +75,7 @@ class ParseAhead:
                 yield raw, self.parse(raw.data)
             return
         self.broken = False
-        window: deque[tuple[RawMail, Future[Parsed] | None]] = deque()
+        window: deque[tuple[R, Future[Parsed] | None]] = deque()
         for raw in chain(head, it):
             window.append((raw, self._submit(raw.data)))
             if len(window) >= DEPTH:
@@ -93,7 +103,7 @@ class ParseAhead:
             self._broken(exc)
             return None
 
-    def _take(self, window: deque[tuple[RawMail, Future[Parsed] | None]]) -> tuple[RawMail, Parsed]:
+    def _take(self, window: deque[tuple[R, Future[Parsed] | None]]) -> tuple[R, Parsed]:
         raw, future = window.popleft()
         if future is not None:
             try:

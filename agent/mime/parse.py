@@ -11,47 +11,24 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, tzinfo
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from agent.domain import Address, Attachment, ForwardedBlock, InboundMessage, MessageKind
-from agent.mailboxes.classify import classify
-from agent.mailboxes.mime_text import (
-    HeaderReader,
-    body_text,
-    decode_words,
-    filename,
-    forwarded_fields,
-    is_attachment,
-    iter_leaves,
-    payload_bytes,
-    repair_mojibake,
-    scrub,
-    strip_quoted,
-)
+from agent.mime.addresses import address_list, loose_addresses, message_ids
+from agent.mime.classify import classify
+from agent.mime.dates import date_with_zone, loose_date, parse_date
+from agent.mime.quoting import forwarded_fields, strip_quoted
+from agent.mime.text import HeaderReader, body_text, filename, is_attachment, iter_leaves, payload_bytes
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "MessageParseError",
-    "address_list",
-    "loose_addresses",
-    "loose_date",
-    "message_ids",
-    "parse_date",
-    "parse_message",
-]
 
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vl)\s*:", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|sv|antw|ref|rif)\s*:", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_MAILTO = re.compile(r"[\[<(]\s*mailto:\s*([^\]>)\s]+)\s*[\]>)]", re.IGNORECASE)
 
 
 # Parse attempts, most faithful first. compat32 never parses headers on access;
@@ -144,7 +121,7 @@ def _build(
     headers = HeaderReader(msg)
     subject = headers.text("subject")
     sender = next(iter(_addresses(headers, "from")), None)
-    sent = _date_with_zone(headers.raw("date"))
+    sent = date_with_zone(headers.raw("date"))
     text = body_text(msg) if body else note
     calendars = _calendar_parts(msg) if body else []
     verdict = classify(
@@ -194,9 +171,6 @@ def _unparseable(digest: str, error: Exception | None) -> InboundMessage:
     )
 
 
-# ---------------------------------------------------------------- addresses
-
-
 def _addresses(headers: HeaderReader, *names: str) -> tuple[Address, ...]:
     found: dict[str, Address] = {}
     for name in names:
@@ -204,187 +178,6 @@ def _addresses(headers: HeaderReader, *names: str) -> tuple[Address, ...]:
             for address in address_list(value):
                 found.setdefault(address.email, address)
     return tuple(found.values())
-
-
-def address_list(value: str) -> list[Address]:
-    """Addresses of one header value, with decoded display names and lower-cased addr-specs."""
-    simple = _simple_list(value)
-    return simple if simple is not None else parsed_list(value)
-
-
-def parsed_list(value: str) -> list[Address]:
-    """address_list() through the email package's parsers, whatever the header holds."""
-    strict: list[tuple[str, str]] = []
-    defects = True
-    try:
-        header = policy.default.header_factory("to", value)
-        strict = [(a.display_name, a.addr_spec) for a in getattr(header, "addresses", ())]
-        defects = bool(header.defects)
-    except Exception:  # the default policy raises IndexError on e.g. "a@b.c, <"
-        pass
-    pairs = _valid(strict)
-    if defects:
-        # compat32 splits on ";" and keeps "(comment)" names; take it when it finds more.
-        loose = _valid((decode_words(name), addr) for name, addr in getaddresses([value]))
-        if sum("@" in a for _, a in loose) > sum("@" in a for _, a in pairs):
-            pairs = loose
-    return [Address(email=addr.lower(), name=_clean_name(name, addr)) for name, addr in pairs]
-
-
-# `Name <a@b.c>` or `a@b.c` with a plain ASCII name: nothing there for a parser to decode or repair.
-_ADDR_SPEC = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-_SIMPLE = re.compile(rf"\s*(?:([A-Za-z0-9 .'_-]*?)\s*<({_ADDR_SPEC})>|({_ADDR_SPEC}))\s*")
-
-
-def _simple_list(value: str) -> list[Address] | None:
-    """The common case without the default policy's header parser (a fifth of parsing a message).
-
-    None when any item is not that simple: quotes, comments, encoded words, groups, 8-bit text.
-    """
-    found = []
-    for item in value.split(","):
-        match = _SIMPLE.fullmatch(item)
-        if match is None:
-            return None
-        name, bracketed, bare = match.groups()
-        addr = bracketed or bare
-        found.append(Address(email=addr.lower(), name=_clean_name(name or "", addr)))
-    return found
-
-
-def _valid(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(n, a.strip()) for n, a in pairs if a.strip() and a.strip() != "<>" and not re.search(r"\s", a)]
-
-
-def _clean_name(name: str, email: str) -> str:
-    name = re.sub(r"[ \t]+", " ", repair_mojibake(scrub(name))).strip("'\" ")
-    return "" if name.lower() == email.lower() else name
-
-
-def loose_addresses(value: str) -> tuple[Address, ...]:
-    """Addresses as mail clients print them in quoted or forwarded headers.
-
-    Handles ``Jane Doe <jane@x.com>``, ``"Doe, Jane" <jane@x.com>``, bare
-    addresses, Outlook's ``Jane Doe [mailto:jane@x.com]`` and ";" separators.
-    """
-    found: dict[str, Address] = {}
-    carry = ""
-    for piece, separator in _split_list(_MAILTO.sub(r"<\1>", value)):
-        piece = carry + piece
-        match = _EMAIL.search(piece)
-        if not match:
-            # "Doe, Jane <j@x.com>" unquoted: the comma was part of the name.
-            carry = piece + separator if separator == "," else ""
-            continue
-        carry = ""
-        email = match.group(0).lower()
-        name = piece[: piece.index("<")] if "<" in piece[: match.start()] else ""
-        found.setdefault(email, Address(email=email, name=_clean_name(name, email)))
-    return tuple(found.values())
-
-
-def _split_list(value: str) -> list[tuple[str, str]]:
-    """Split on "," and ";" outside quotes and angle brackets; pairs of (piece, separator)."""
-    pieces: list[tuple[str, str]] = []
-    current: list[str] = []
-    quoted, depth = False, 0
-    for char in value:
-        if char == '"':
-            quoted = not quoted
-        elif char == "<" and not quoted:
-            depth += 1
-        elif char == ">" and not quoted:
-            depth = max(0, depth - 1)
-        elif char in ",;" and not quoted and depth == 0:
-            pieces.append(("".join(current), char))
-            current = []
-            continue
-        current.append(char)
-    pieces.append(("".join(current), ""))
-    return pieces
-
-
-def message_ids(value: str) -> tuple[str, ...]:
-    """Message-IDs in a header, with angle brackets, in order and without repeats."""
-    ids = re.findall(r"<[^<>\s]+>", value)
-    if not ids:  # some clients drop the brackets
-        ids = [f"<{token.strip('<>')}>" for token in re.split(r"[\s,]+", value) if "@" in token]
-    return tuple(dict.fromkeys(ids))
-
-
-# -------------------------------------------------------------------- dates
-
-_MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "mär": 3, "mrz": 3, "apr": 4, "may": 5, "mai": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12, "dez": 12,
-}  # fmt: skip
-_ZONES = {
-    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6,
-    "PST": -8, "PDT": -7, "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3,
-}  # fmt: skip
-_TIME = re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([ap])\.?\s?m\b\.?)?", re.IGNORECASE)
-_OFFSET = re.compile(r"\s*(?:(?:GMT|UTC)\s*)?([+-])(\d{1,2}):?(\d{2})?\b")
-
-
-def parse_date(value: str) -> datetime | None:
-    """A Date header as timezone-aware UTC; None when it cannot be read."""
-    parsed = _date_with_zone(value)
-    return parsed.astimezone(UTC) if parsed else None
-
-
-def _date_with_zone(value: str) -> datetime | None:
-    # Comments such as "(EDT)" or "(PST)" confuse the stdlib when they sit before the offset.
-    cleaned = " ".join(re.sub(r"\([^()]*\)", " ", value).split())
-    if not cleaned:
-        return None
-    try:
-        parsed = parsedate_to_datetime(cleaned)
-        # "-0000" (and no zone at all) means the sender did not know its offset: take it as UTC.
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        parsed.astimezone(UTC)  # raises OverflowError at the edges of the calendar (year 1, 9999)
-        return parsed
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return loose_date(cleaned, UTC)
-
-
-def loose_date(value: str, default_zone: tzinfo) -> datetime | None:
-    """Dates as clients print them in forwarded headers ("Monday, March 4, 2024 10:15 AM").
-
-    Without a zone the time is taken in ``default_zone``: Outlook and Gmail print
-    it in the forwarder's own zone, which the outer Date header carries.
-    """
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=default_zone)).astimezone(UTC)
-    except (ValueError, OverflowError):
-        pass
-    time = _TIME.search(value)
-    year = re.search(r"\b(19|20)\d{2}\b", value)
-    month = next((_MONTHS[w[:3]] for w in re.findall(r"[^\W\d_]+", value.lower()) if w[:3] in _MONTHS), 0)
-    outside_time = value[: time.start()] + " " + value[time.end() :] if time else value
-    without_year = outside_time.replace(year.group(0), " ") if year else ""
-    day = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", without_year)
-    if not (time and year and month and day):
-        return None
-    hour, minute, second = int(time.group(1)), int(time.group(2)), int(time.group(3) or 0)
-    if time.group(4):
-        hour = hour % 12 + (12 if time.group(4).lower() == "p" else 0)
-    try:
-        local = datetime(int(year.group(0)), month, int(day.group(1)), hour, minute, second)
-        return local.replace(tzinfo=_zone(value[time.end() :], default_zone)).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _zone(text: str, default: tzinfo) -> tzinfo:
-    offset = _OFFSET.match(text)
-    if offset:
-        minutes = int(offset.group(2)) * 60 + int(offset.group(3) or 0)
-        return timezone(timedelta(minutes=-minutes if offset.group(1) == "-" else minutes))
-    word = re.match(r"\s*([A-Z]{1,4})\b", text)
-    if word and word.group(1) in _ZONES:
-        return timezone(timedelta(hours=_ZONES[word.group(1)]))
-    return default
 
 
 # --------------------------------------------------------- parts and forwards

@@ -14,7 +14,7 @@ from email.message import Message
 from email.utils import getaddresses
 
 from agent.domain import Address, MessageKind
-from agent.mailboxes.mime_text import HeaderReader, decode_bytes, iter_parts, payload_bytes, scrub
+from agent.mime.text import HeaderReader, decode_bytes, iter_parts, payload_bytes, scrub
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(?:automatic reply|auto[- ]?reply|auto[- ]?response|autorespond|out of (?:the )?office\b\s*"

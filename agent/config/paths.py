@@ -1,0 +1,34 @@
+"""Where the config and the shipped files are: the config file's search order, the project root, private folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_NAME = "agent.toml"
+CONFIG_ENV = "AGENT_CONFIG"
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """--config FILE, else agent.toml in the current folder, else $AGENT_CONFIG, else none."""
+    if explicit:
+        return Path(explicit)
+    if Path(DEFAULT_CONFIG_NAME).is_file():
+        return Path(DEFAULT_CONFIG_NAME)
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else None
+
+
+def shipped(rel: str, base: Path) -> Path:
+    """Prefer the folder beside the config (or cwd); fall back to the one shipped with the code."""
+    local = base / rel
+    return local if local.is_dir() else PROJECT_ROOT / rel
+
+
+def private_dir(path: Path) -> Path:
+    """Create a folder only its owner can enter (client data lives there); an existing one is left alone."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    return path

@@ -1,0 +1,367 @@
+"""The sections of the config file, one model each: every option with its type, default and help.
+
+Each section checks its own values (agent.config.values); what depends on several sections
+at once is agent.config.checks', and the whole file is agent.config.model.Config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.backend_table import CALENDAR, MAILBOX, TRANSPORT
+from agent.config.values import Port, Weekday, check_address, check_backend, check_timezone
+from agent.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(Section):
+    """Where a password or token comes from; never inline in the file."""
+
+    password_env: str | None = Field(None, description="Environment variable holding the password")
+    password_file: Path | None = Field(None, description="File whose first line is the password")
+
+    def password(self) -> str | None:
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.password_env} (password_env) is not set")
+            return value
+        if self.password_file:
+            try:
+                mode = self.password_file.stat().st_mode
+                if mode & 0o077:
+                    raise ConfigError(
+                        f"password_file {self.password_file}: others may read it (mode {mode & 0o777:o}); "
+                        f"expected it private: chmod 600 {self.password_file}"
+                    )
+                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError) as exc:
+                raise ConfigError(
+                    f"password_file {self.password_file}: cannot read a password ({exc})"
+                ) from exc
+        return None
+
+
+class AgentSection(Section):
+    address: str = Field("onboarding@example.com", description="The agent's own mailbox address")
+    name: str = Field("Onboarding Team", description="Display name on the agent's emails")
+    internal_domains: tuple[str, ...] = Field(("example.com",), description="Domains of our own people")
+    timezone: str = Field("UTC", description="Default IANA time zone for deals without one")
+    business_days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"))
+    holidays: tuple[str, ...] = Field((), description="ISO dates (YYYY-MM-DD) that are not business days")
+    trusted_authserv_ids: tuple[str, ...] = Field(
+        (),
+        description="Authentication-Results authserv-ids whose DKIM/SPF/DMARC verdicts prove an internal From",
+    )
+    unmatched_notice_to: tuple[str, ...] = Field((), description="Who gets the daily list of unmatched mail")
+    max_emails_per_deal_per_day: int = Field(20, ge=1)
+    max_emails_per_recipient_per_day: int = Field(10, ge=1)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return check_address(v)
+
+    @field_validator("unmatched_notice_to")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_address(a) for a in v)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for day in v:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise ValueError(f"{day!r} is not a date; expected YYYY-MM-DD") from None
+        return v
+
+    @field_validator("internal_domains")
+    @classmethod
+    def _domains(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.lower().lstrip("@") for d in v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v)
+
+    @property
+    def domain(self) -> str:
+        return self.address.split("@", 1)[1]
+
+
+class StoreSection(Section):
+    url: str = Field("", description="SQLAlchemy URL; empty means sqlite at <state>/agent.db")
+    busy_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="SQLite: how long a write waits for another process's lock before the pass is "
+        "rolled back and retried later",
+    )
+
+
+class ServerSection(Secret):
+    host: str = ""
+    port: Port | None = None
+    tls: Literal["none", "starttls", "ssl"] = "ssl"
+    tls_verify: bool = Field(True, description="Verify the server certificate (never turn off in production)")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust, besides the system's"
+    )
+    username: str = ""
+    auth: Literal["password", "xoauth2"] = Field(
+        "password", description="xoauth2: the secret is an access token (or a refresh token, see below)"
+    )
+    oauth2_token_url: str = Field(
+        "",
+        description="xoauth2: the token endpoint; the secret is then a refresh token the agent renews from",
+    )
+    oauth2_client_id: str = Field("", description="xoauth2 with a token endpoint: the OAuth client's ID")
+    oauth2_client_secret_file: Path | None = Field(
+        None, description="xoauth2 with a token endpoint: file holding the OAuth client's secret (mode 0600)"
+    )
+
+    def oauth2_client_secret(self) -> str | None:
+        if self.oauth2_client_secret_file is None:
+            return None
+        return Secret(password_file=self.oauth2_client_secret_file).password()
+
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="Network read timeout: a dead connection is noticed"
+    )
+
+
+class MailboxSection(ServerSection):
+    backend: str = "maildir"  # a name of agent.backend_table: see _backend
+    path: Path | None = Field(None, description="Maildir folder (maildir backend); default <state>/mail")
+    folder: str = Field("INBOX", description="Folder to watch (imap, exchange, graph)")
+    processed_folder: str = Field("", description="Move processed mail here (imap); empty leaves it")
+    unmatched_folder: str = Field("", description="Move mail no deal matched here (imap)")
+    quarantine_folder: str = Field("", description="Move mail that could not be processed here (imap)")
+    batch_size: int = Field(50, ge=1, le=1000, description="Messages fetched per IMAP command")
+    idle_renew_seconds: int = Field(
+        540, ge=30, le=1740, description="Re-issue IDLE this often (RFC 2177: < 29 min)"
+    )
+    poll_seconds: int = Field(60, ge=1, description="Poll interval when the server has no IDLE")
+    max_message_mb: float = Field(
+        25.0,
+        gt=0,
+        description="Read only the headers of a bigger message (it is matched and logged, its body not read)",
+    )
+    reconnect_max_seconds: float = Field(
+        300.0, gt=0, description="Longest wait between reconnection attempts to a server that is down"
+    )
+    parse_processes: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Helper processes that parse a backlog ahead while the agent commits (0: parse in place); "
+        "[mailbox] only, for every team's mailbox",
+    )
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, v: object) -> object:
+        return check_backend(MAILBOX, v)
+
+
+class TransportSection(ServerSection):
+    backend: str = "file"  # a name of agent.backend_table: see _backend
+    path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
+    max_attempts: int = Field(
+        100, ge=1, le=10000, description="Give up on an email after this many attempts (or retry_for_hours)"
+    )
+    retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; it doubles each time")
+    retry_max_seconds: float = Field(1800.0, gt=0, description="The longest wait between two attempts")
+    retry_for_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Keep retrying a deferred email (4xx, server unreachable) this long after its first "
+        "attempt, then give up and tell the Responsible person",
+    )
+    sent_folder: str = Field(
+        "", description="Append a copy of each sent email to this IMAP folder of [mailbox]"
+    )
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, v: object) -> object:
+        return check_backend(TRANSPORT, v)
+
+
+class CalendarSection(ServerSection):
+    backend: str = "ics"  # a name of agent.backend_table: see _backend
+    path: Path | None = Field(
+        None, description="Folder of .ics files (ics backend); default <state>/calendar"
+    )
+    url: str = ""
+    completion_grace_minutes: int = Field(
+        15, ge=0, description="Minutes after a meeting's end before it counts as held"
+    )
+    lookahead_days: int = Field(120, ge=1)
+    lookbehind_days: int = Field(30, ge=1)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, v: object) -> object:
+        return check_backend(CALENDAR, v)
+
+
+class GraphSection(Secret):
+    """Microsoft 365 through Microsoft Graph: an app registration with application permissions.
+
+    The secret (password_env / password_file) is the app's client secret.
+    """
+
+    tenant_id: str = Field("", description="Directory (tenant) ID of the Microsoft 365 organisation")
+    client_id: str = Field("", description="Application (client) ID of the app registration")
+    mailbox: str = Field("", description="The mailbox the agent reads and sends as; default [agent] address")
+    graph_url: str = Field(
+        "https://graph.microsoft.com/v1.0", description="Graph API root (national clouds differ)"
+    )
+    authority_url: str = Field("https://login.microsoftonline.com", description="Entra ID sign-in root")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust (a proxy, the tests)"
+    )
+    timeout_seconds: float = Field(60.0, gt=0, description="Network read timeout")
+    max_wait_seconds: float = Field(
+        10.0, ge=0, description="A Retry-After up to this long is waited out in place; a longer one backs off"
+    )
+
+
+class ExchangeSection(Secret):
+    """Exchange Server on-premises through EWS (exchangelib). The secret is the account's password,
+    or an OAuth2 access token with auth = "oauth2"."""
+
+    url: str = Field("", description="EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx")
+    username: str = Field("", description="DOMAIN\\user or user@domain, as Exchange signs in")
+    auth: Literal["ntlm", "basic", "oauth2"] = Field(
+        "ntlm", description="oauth2: the secret is an access token"
+    )
+    mailbox: str = Field("", description="The mailbox read and sent from; default [agent] address")
+    access_type: Literal["delegate", "impersonation"] = Field(
+        "delegate",
+        description="impersonation: a service account acting as the mailbox (ApplicationImpersonation)",
+    )
+    version: str = Field("", description="Exchange build like 15.1 (2016); empty: asked of the server")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of a private CA to trust, besides the system's"
+    )
+    timeout_seconds: float = Field(60.0, gt=0, description="Network read timeout")
+
+
+class PathsSection(Section):
+    rules: Path | None = Field(None, description="Folder of pipeline files; default rules/")
+    templates: Path | None = Field(None, description="Folder of email templates; default templates/emails/")
+    state: Path = Field(Path("state"), description="Runtime data folder")
+
+
+class ReviewSection(Section):
+    templates: tuple[str, ...] = Field(
+        ("recap",), description="Drafts of these templates go to the Responsible person before they are sent"
+    )
+    per_csm: dict[str, tuple[str, ...]] = Field(
+        {}, description="CSM email -> the templates they review (overrides `templates` for their deals)"
+    )
+    answer_within_hours: float = Field(24.0, gt=0, description="How long a draft waits for an answer")
+    on_timeout: Literal["send", "drop"] = Field("send", description="What happens to a draft nobody answered")
+
+    def needs_review(self, template: str, csm: str) -> bool:
+        return template in self.per_csm.get(csm.lower(), self.templates)
+
+
+class DaemonSection(Section):
+    poll_seconds: int = Field(30, ge=1, description="Seconds between passes")
+    worker_id: str = Field("", description="This worker's name among several on one store; default host:pid")
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Several workers: a dead worker's mailbox and calendar are taken over after this",
+    )
+    claim_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Several workers: an email a dead worker was sending is taken over after this",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
+    health_port: int = Field(
+        0, ge=0, le=65535, description="Serve /health and /metrics on 127.0.0.1 (0: off)"
+    )
+
+
+class DigestsSection(Section):
+    """Digest emails to our own people (off by default: turn them on when the team is ready)."""
+
+    daily: bool = Field(False, description="Each CSM gets the deals that need them today, on business days")
+    daily_at: str = Field(
+        "08:00", description="Local time ([agent] timezone) after which the daily digest goes"
+    )
+    weekly: bool = Field(
+        False, description="Each Accountable person gets the week's scorecard of their deals"
+    )
+    weekly_on: Weekday = Field("mon", description="The day the weekly scorecard goes")
+    weekly_at: str = Field("08:00", description="Local time after which it goes")
+    off_for: tuple[str, ...] = Field((), description="People who get no digest")
+
+    @field_validator("daily_at", "weekly_at")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError(f"{v!r} is not a time; expected HH:MM, like 08:00")
+        return v
+
+    @field_validator("off_for")
+    @classmethod
+    def _people(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_address(a).lower() for a in v)
+
+
+class DashboardSection(Secret):
+    """The dashboard on 127.0.0.1; password_env/password_file, if set, is a token it asks for."""
+
+    port: int = Field(0, ge=0, le=65535, description="Serve the dashboard on 127.0.0.1:port (0: off)")
+
+
+class TeamSection(Section):
+    """Another team mailbox beside the main one ([agent] + [mailbox] + [calendar]), with its own identity.
+
+    Its deals' emails go from its address, replies come back to it, and new deals created for it
+    take its pipeline and time zone unless told otherwise.
+    """
+
+    name: str = Field(description="Short id, like emea: `deals add --team emea`, the `team` CSV column")
+    address: str = Field(description="The team mailbox's address; its deals' emails are sent from it")
+    display_name: str = Field("", description="Display name on its emails; default [agent] name")
+    pipeline: str = Field("", description="Pipeline of its new deals when none is given")
+    timezone: str = Field("", description="Time zone of its new deals when none is given; default [agent]")
+    mailbox: MailboxSection = MailboxSection()
+    calendar: CalendarSection = CalendarSection(backend="invites")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", v):
+            raise ValueError("expected a short id of lower-case letters, digits and dashes, like emea")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return check_address(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v) if v else v

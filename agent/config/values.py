@@ -1,0 +1,50 @@
+"""Checks of single values that several sections share: addresses, time zones, ports, weekdays, backends.
+
+Each raises ValueError with what was expected; load_config adds the file, line, key and value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field
+
+from agent.backend_table import names
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def check_address(value: str) -> str:
+    """An addr-spec as email headers need it; raises ValueError naming what is wrong."""
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+
+    value = value.strip()
+    try:
+        parsed = Address(addr_spec=value)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise ValueError("expected an email address like name@example.com") from exc
+    if not parsed.domain or "." not in parsed.domain or parsed.addr_spec != value:
+        raise ValueError("expected an email address like name@example.com")
+    return value.lower()
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("expected an IANA time zone name such as Europe/London") from exc
+    return name
+
+
+def check_backend(kind: str, value: object) -> object:
+    """A backend name of agent.backend_table for `kind` ("mailbox", "calendar", "transport")."""
+    choices = names(kind)
+    if value not in choices:
+        # The words pydantic uses for a choice of literals: what people (and tests) already read.
+        quoted = [repr(name) for name in choices]
+        listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        raise ValueError(f"Input should be {listed}")
+    return value
