@@ -1,7 +1,7 @@
 """The sections of the config file, one model each: every option with its type, default and help.
 
-Each section checks its own values (agent.config.values); what depends on several sections
-at once is agent.config.checks', and the whole file is agent.config.model.Config.
+Each section checks its own values (with agent.config.values); what depends on several
+sections at once is checked in agent.config.checks; the whole file is agent.config.model.Config.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class ServerSection(Secret):
 
 
 class MailboxSection(ServerSection):
-    backend: str = "maildir"  # a name of agent.backend_table: see _backend
+    backend: str = "maildir"  # not a Literal: the names are agent.backend_table's alone
     path: Path | None = Field(None, description="Maildir folder (maildir backend); default <state>/mail")
     folder: str = Field("INBOX", description="Folder to watch (imap, exchange, graph)")
     processed_folder: str = Field("", description="Move processed mail here (imap); empty leaves it")
@@ -177,7 +177,7 @@ class MailboxSection(ServerSection):
 
 
 class TransportSection(ServerSection):
-    backend: str = "file"  # a name of agent.backend_table: see _backend
+    backend: str = "file"  # not a Literal: the names are agent.backend_table's alone
     path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
     max_attempts: int = Field(
         100, ge=1, le=10000, description="Give up on an email after this many attempts (or retry_for_hours)"
@@ -201,7 +201,7 @@ class TransportSection(ServerSection):
 
 
 class CalendarSection(ServerSection):
-    backend: str = "ics"  # a name of agent.backend_table: see _backend
+    backend: str = "ics"  # not a Literal: the names are agent.backend_table's alone
     path: Path | None = Field(
         None, description="Folder of .ics files (ics backend); default <state>/calendar"
     )

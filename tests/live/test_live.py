@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.backends import load_transport
 from agent.cli import connect_check
 from agent.config import Config, load_config
-from agent.outbox.compose import OUTGOING_POLICY
-from agent.backends import load_transport
 from agent.daemon.runner import Runner
+from agent.outbox.compose import OUTGOING_POLICY
 from agent.store.repo import Repo
 
 pytestmark = pytest.mark.live
