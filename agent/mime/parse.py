@@ -4,6 +4,9 @@ Every mailbox backend hands its bytes to :func:`parse_message`, so the core
 sees one shape whatever the server. Real mail is often malformed; the parser
 degrades field by field instead of failing the whole message, because a
 message that cannot be ingested stalls its mailbox cursor.
+
+This module builds the message; reading addresses, dates, text and quoting is
+done by its siblings (agent.mime.addresses, .dates, .text, .quoting).
 """
 
 from __future__ import annotations
