@@ -161,7 +161,7 @@ class Outbox:
             if sent.accepted:
                 status.delivered(trail, row, sent.accepted, self.transport.name)
             if sent.copy_error:  # the email went; only its copy in the Sent folder failed: not sent again
-                log.warning("outbox %d: no copy in the Sent folder: %s", email_id, sent.copy_error)
+                log.warning("outbox %d: %s", email_id, sent.copy_error)
                 trail.email("email_copy_failed", row, sent.copy_error)
             anyone_served = any(v == "sent" for v in delivery.values())
             done = not sent.deferred and (anyone_served or not sent.refused)

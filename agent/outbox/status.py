@@ -14,6 +14,7 @@ an email (`outbox show`) is the list of its transitions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -112,7 +113,7 @@ def claim(trail: Trail, email: m.OutboxEmail, worker: str, claim_seconds: float)
         email.claimed_by, email.claimed_until = worker, trail.at + timedelta(seconds=claim_seconds)
 
 
-def delivered(trail: Trail, email: m.OutboxEmail, accepted: list[str], via: str) -> None:
+def delivered(trail: Trail, email: m.OutboxEmail, accepted: Sequence[str], via: str) -> None:
     """Some or all recipients took it (partly sent while others are deferred or refused)."""
     trail.email(
         "email_sent",

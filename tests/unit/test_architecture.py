@@ -20,7 +20,9 @@ def test_a_cycle_is_found_where_there_is_one(tmp_path: Path) -> None:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("def f() -> None:\n    from agent import b  # hidden in a function\n")
-    (package / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from agent.a import f\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from agent.a import f\n"
+    )
     (package / "c.py").write_text("import agent.a\n")
     assert imports.cycles(imports.graph(tmp_path)) == [["agent.a", "agent.b"]]
 
@@ -41,14 +43,12 @@ def _status_assignments(path: Path) -> list[int]:
                     pairs += zip(target.elts, node.value.elts, strict=False)
                 else:
                     pairs.append((target, node.value))
-            named = [(t, v) for t, v in pairs if isinstance(t, ast.Attribute) and t.attr == "status"]
+            values = [v for t, v in pairs if isinstance(t, ast.Attribute) and t.attr == "status"]
         elif isinstance(node, ast.Call):
-            named = [(node, k.value) for k in node.keywords if k.arg == "status"]
+            values = [k.value for k in node.keywords if k.arg == "status"]
         else:
             continue
-        found += [
-            node.lineno for _, v in named if isinstance(v, ast.Constant) and v.value in OUTBOX_STATUSES
-        ]
+        found += [node.lineno for v in values if isinstance(v, ast.Constant) and v.value in OUTBOX_STATUSES]
     return found
 
 
@@ -64,5 +64,7 @@ def test_only_the_outbox_state_machine_assigns_an_email_status() -> None:
 
 def test_the_status_check_sees_an_assignment(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
-    sample.write_text('email.status, email.due_at = "queued", now\nrow = Row(status="sent")\nmeeting.status = "done"\n')
+    sample.write_text(
+        'email.status, email.due_at = "queued", now\nrow = Row(status="sent")\nmeeting.status = "done"\n'
+    )
     assert _status_assignments(sample) == [1, 2]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.handling.commands.grammar import Command, parse_commands
 from agent.domain import Address, InboundMessage
+from agent.handling.commands.grammar import Command, parse_commands
 from agent.mime.authenticity import verify_sender
 
 

@@ -100,7 +100,13 @@ def test_the_commands_step_sets_the_direction_and_obeys_nobody_from_outside(repo
 
 
 def test_an_auto_reply_is_logged_on_its_deal_and_never_acted_on(repo: Repo) -> None:
-    mail = item(repo, "jane@acme.example", kind=MessageKind.AUTO_REPLY, kind_reason="out of office", auto_submitted=True)
+    mail = item(
+        repo,
+        "jane@acme.example",
+        kind=MessageKind.AUTO_REPLY,
+        kind_reason="out of office",
+        auto_submitted=True,
+    )
     mail.match = Match(None, "", "no deal")
     verdict = AutoReply()(mail)
     assert isinstance(verdict, Took) and "out of office" in verdict.reason
