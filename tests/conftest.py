@@ -67,6 +67,16 @@ class Harness(Simulation):
     """The simulation, as the tests use it."""
 
 
+class RealTime(ManualClock):
+    """Real time, as in production: for a harness whose daemon runs its own loop."""
+
+    def __init__(self) -> None:
+        super().__init__(datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 def client_email(subject: str, body: str = "Hello", sender: tuple[str, str] = CLIENT, n: int = 0) -> bytes:
     """A message from a client to the agent, as a mail server receives it (a unique Message-ID)."""
     msg = EmailMessage()

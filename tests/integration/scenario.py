@@ -169,7 +169,9 @@ def act(sim: Simulation, action: tuple[str, ...]) -> None:
         def done(repo: Repo, cause: Any) -> None:
             deal = repo.deal_by_name(name)
             assert deal is not None
-            agent.runtime.handlers.runner.complete_task(repo, deal, task, cause, sim.clock.now(), who="scenario")
+            agent.runtime.handlers.runner.complete_task(
+                repo, deal, task, cause, sim.clock.now(), who="scenario"
+            )
 
         agent.work(f"scenario:task:{name}:{task}", "cli", None, done)
     else:

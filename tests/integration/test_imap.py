@@ -201,15 +201,14 @@ def test_while_the_imap_server_is_unreachable_timers_and_sending_go_on_and_mail_
 ) -> None:
     from datetime import timedelta
 
-    from agent.clock import SystemClock
     from agent.health import status_data
+    from tests.conftest import RealTime
 
     cfg = imap_config(
         tmp_path, dovecot, user, "reconnect_max_seconds = 2\n[calendar]\ncompletion_grace_minutes = 0"
     )
     cfg.write_text(cfg.read_text() + "\n[daemon]\npoll_seconds = 300\n")
-    h = Harness(load_config(cfg), ManualClock(datetime.now(UTC)))
-    h.agent.clock = h.agent.outbox.clock = SystemClock()  # real time, as in production
+    h = Harness(load_config(cfg), RealTime())  # real time, as in production
     h.add_deal()
     call_end = datetime.now(UTC) + timedelta(seconds=6)
     h.meeting("intro", "Acme Radio introduction call", call_end - timedelta(minutes=30), 30)

@@ -625,11 +625,10 @@ def test_while_the_daemon_runs_the_recap_goes_within_seconds_of_the_call_being_h
     import threading
     import time
 
-    from agent.clock import SystemClock
+    from tests.conftest import RealTime
 
     cfg = write_config(tmp_path, "[calendar]\ncompletion_grace_minutes = 0\n[daemon]\npoll_seconds = 300\n")
-    h = Harness(load_config(cfg), ManualClock(datetime.now(UTC)))
-    h.agent.clock = h.agent.outbox.clock = SystemClock()  # real time, as in production
+    h = Harness(load_config(cfg), RealTime())  # real time, as in production
     h.clock = ManualClock(datetime.now(UTC))
     deal_id = h.add_deal()
     end = datetime.now(UTC) + timedelta(seconds=2)
