@@ -16,8 +16,8 @@ from agent.config import Config, check_address, check_timezone
 from agent.domain import DealView, Participant
 from agent.matching import FREE_MAIL
 from agent.pipeline.actions import Raci
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import DealFacts, timer_rules
-from agent.pipeline.loader import Pipeline
 from agent.pipeline.schema import TaskDef
 from agent.store import models as m
 from agent.store.repo import Repo

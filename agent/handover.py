@@ -18,7 +18,7 @@ from pathlib import Path
 from agent.config import Config
 from agent.deals import ContactSpec, DealSpec, default_pipeline, validate_spec
 from agent.errors import InputError
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 
 REQUIRED = ("deal", "pipeline", "contact_name", "contact_email", "contact_role", "csm")
 KNOWN = (

@@ -15,7 +15,8 @@ from agent.errors import InputError
 from agent.handling.wiring import Handlers
 from agent.outbox.context import sample_context
 from agent.outbox.render import TemplateSet
-from agent.pipeline.loader import LoadResult, Pipeline, load_pipelines
+from agent.pipeline.definition import Pipeline
+from agent.pipeline.loader import LoadResult, load_pipelines
 
 log = logging.getLogger(__name__)
 

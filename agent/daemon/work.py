@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.clock import Clock
 from agent.handling.cause import Work, begin
 from agent.store import models as m
+from agent.store.audit import Trail
 from agent.store.db import STORE_FAILURES, StoreUnavailable
 from agent.store.repo import Repo
 
@@ -54,8 +55,7 @@ class UnitOfWork:
             with self.sessions.begin() as s:
                 repo = Repo(s)
                 if retry_of is not None:
-                    s.delete(s.get(m.InboundEvent, retry_of))
-                    s.flush()
+                    repo.drop_event(retry_of)
                 cause = begin(repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at)
                 if cause is None:
                     return "seen"
@@ -102,20 +102,20 @@ class UnitOfWork:
                         content_hash=content_hash,
                     )
                 )
-            repo.audit(now, "quarantined", deal_id=None, event_id=None, reason=f"{key}: {error}")
+            Trail(repo, now)("quarantined", f"{key}: {error}")
         return True
 
     def release(self, event_id: int) -> None:
         """A quarantined calendar file whose meetings are in now: the file itself is done with."""
         with self.sessions.begin() as s:
-            row = s.get(m.InboundEvent, event_id)
+            row = Repo(s).event_by_id(event_id)
             if row is not None:
                 row.status, row.error = "processed", ""
 
     def quarantined(self, event_id: int) -> tuple[str, str, bytes | None, str | None] | None:
         """(key, source, payload, content hash) of a quarantined item; None when it is not one."""
         with self.sessions.begin() as s:
-            row = s.get(m.InboundEvent, event_id)
+            row = Repo(s).event_by_id(event_id)
             if row is None or row.status != "quarantined":
                 return None
             return row.key, row.source, row.payload, row.content_hash

@@ -28,7 +28,7 @@ from agent.clock import Clock
 from agent.dashboard import charts, views
 from agent.errors import InputError
 from agent.handling.cause import begin
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.runtime import Runtime
 from agent.store.repo import Repo
 

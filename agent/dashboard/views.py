@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent import deals
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.reports.scorecard import Period, scorecard
 from agent.store import models as m
 from agent.store.repo import Repo

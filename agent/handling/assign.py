@@ -6,8 +6,8 @@ from datetime import datetime
 
 from agent.handling.cause import Cause
 from agent.handling.runner import RuleRunner
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger
-from agent.pipeline.loader import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 

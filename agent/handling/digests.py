@@ -21,7 +21,7 @@ from agent.config import Config
 from agent.domain import Address
 from agent.handling.cause import Cause, Process
 from agent.handling.enqueue import Enqueuer
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.reports.digests import accountable_emails, csm_day, csm_emails, week
 from agent.store.repo import Repo
 

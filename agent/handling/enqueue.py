@@ -23,8 +23,8 @@ from agent.outbox import status
 from agent.outbox.compose import new_message_id, subject_tag
 from agent.outbox.context import deal_context, person
 from agent.outbox.render import TemplateSet
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger, timer_rules
-from agent.pipeline.loader import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 

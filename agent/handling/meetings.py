@@ -16,8 +16,8 @@ from agent.handling.enqueue import Enqueuer
 from agent.handling.runner import RuleRunner
 from agent.matching import Party, match_meeting
 from agent.outbox import status
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger
-from agent.pipeline.loader import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 

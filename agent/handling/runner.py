@@ -27,8 +27,8 @@ from agent.pipeline.actions import (
     SendEmail,
     plan,
 )
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Firing, Trigger, evaluate, listens
-from agent.pipeline.loader import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 

@@ -10,8 +10,8 @@ from agent.handling.meetings import MeetingHandler
 from agent.handling.reviews import Reviews
 from agent.handling.runner import RuleRunner
 from agent.outbox.status import Status
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger
-from agent.pipeline.loader import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 

@@ -10,18 +10,18 @@ from agent.config import Config
 from agent.handling.assign import Assigner
 from agent.handling.commands.context import CommandContext
 from agent.handling.enqueue import Enqueuer
-from agent.handling.mail.commands import Commands
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
 from agent.handling.mail.pipeline import MailPipeline
 from agent.handling.mail.replies import QuestionAnswer, ReviewAnswer
+from agent.handling.mail.senders import Commands
 from agent.handling.meetings import MeetingHandler
 from agent.handling.reviews import Reviews
 from agent.handling.runner import RuleRunner
 from agent.handling.timers import TimerHandler
 from agent.matching import Party
 from agent.outbox.render import TemplateSet
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 
 
 class Handlers:

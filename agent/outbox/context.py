@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.config import AgentSection
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.store import models as m
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from agent.businesstime import BusinessCalendar
 from agent.domain import Address, DealView
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.schema import ActionDef, TaskDef
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.pipeline.schema import ActionDef, ConditionsDef, RuleDef, TriggerDef
 
 # Triggers that come from timers name the one rule they were set for.

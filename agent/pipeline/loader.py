@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agent.pipeline.schema import ActionDef, PipelineHead, RuleDef, StageDef, TaskDef
+from agent.pipeline.definition import Pipeline
+from agent.pipeline.schema import ActionDef, PipelineHead, RuleDef, TaskDef
 
 SPECIAL_RECIPIENTS = ("client_contacts", "responsible", "accountable", "consulted", "informed")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -34,52 +35,6 @@ class Issue:
         where = f"{self.file}:{self.line}" if self.line else self.file
         what = f"rule {self.rule}: " if self.rule else ""
         return f"{where}: {self.severity}: {what}{self.message}"
-
-
-@dataclass
-class Pipeline:
-    head: PipelineHead
-    rules: list[RuleDef]
-    file: str
-
-    @property
-    def id(self) -> str:
-        return self.head.pipeline
-
-    @property
-    def stages(self) -> list[StageDef]:
-        return self.head.stages
-
-    def stage(self, stage_id: str) -> StageDef:
-        for s in self.head.stages:
-            if s.id == stage_id:
-                return s
-        raise KeyError(f"pipeline {self.id} has no stage {stage_id!r}")
-
-    def has_stage(self, stage_id: str) -> bool:
-        return any(s.id == stage_id for s in self.head.stages)
-
-    def stage_index(self, stage_id: str) -> int:
-        return [s.id for s in self.head.stages].index(stage_id)
-
-    def next_stage(self, stage_id: str) -> str | None:
-        i = self.stage_index(stage_id)
-        return self.head.stages[i + 1].id if i + 1 < len(self.head.stages) else None
-
-    def first_stage(self) -> str:
-        return self.head.stages[0].id
-
-    def meeting_type(self, stage_id: str, title: str) -> str:
-        """The meeting type whose title pattern matches, preferring the deal's current stage."""
-        ordered = sorted(self.head.stages, key=lambda s: s.id != stage_id)
-        for stage in ordered:
-            for type_id, mtype in stage.meetings.items():
-                if any(re.search(p, title, re.IGNORECASE) for p in mtype.title):
-                    return type_id
-        return ""
-
-    def internal_roles(self) -> list[str]:
-        return [r for r, d in self.head.roles.items() if d.side == "ours"]
 
 
 @dataclass

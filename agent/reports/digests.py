@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.reports.scorecard import Period, scorecard
 from agent.store import models as m
 from agent.store.repo import Repo

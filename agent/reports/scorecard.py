@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.deals import time_in_stage
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
 

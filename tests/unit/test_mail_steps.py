@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from agent.config import AgentSection
 from agent.domain import Address, InboundMessage, MessageKind
 from agent.handling.cause import begin
-from agent.handling.mail.commands import Commands
 from agent.handling.mail.guards import AutoReply, Duplicate, OwnMail
 from agent.handling.mail.pipeline import MailItem, MailPipeline, Passed, Took
+from agent.handling.mail.senders import Commands
 from agent.matching import Match, Party
 from agent.store import models as m
 from agent.store.db import open_store

@@ -18,7 +18,8 @@ from agent.config import CONFIG_ENV, PROJECT_ROOT, AgentSection
 from agent.errors import TemplateError
 from agent.outbox.context import sample_context
 from agent.outbox.render import PARTS, TemplateSet
-from agent.pipeline.loader import Pipeline, load_pipelines
+from agent.pipeline.definition import Pipeline
+from agent.pipeline.loader import load_pipelines
 
 TEMPLATES = PROJECT_ROOT / "templates" / "emails"
 RULES = PROJECT_ROOT / "rules"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from agent.handling.meetings import MeetingHandler
 from agent.handling.runner import RuleRunner
-from agent.pipeline.loader import Pipeline
+from agent.pipeline.definition import Pipeline
 
 
 @dataclass(frozen=True)

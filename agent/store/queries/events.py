@@ -34,3 +34,13 @@ class EventQueries(Queries):
     def quarantined(self) -> Sequence[m.InboundEvent]:
         q = select(m.InboundEvent).where(m.InboundEvent.status == "quarantined").order_by(m.InboundEvent.id)
         return self.s.scalars(q).all()
+
+    def event_by_id(self, event_id: int) -> m.InboundEvent | None:
+        return self.s.get(m.InboundEvent, event_id)
+
+    def drop_event(self, event_id: int) -> None:
+        """Remove an event row now (a quarantined one being retried: the retry records it anew)."""
+        row = self.s.get(m.InboundEvent, event_id)
+        if row is not None:
+            self.s.delete(row)
+            self.s.flush()
