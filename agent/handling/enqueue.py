@@ -36,12 +36,13 @@ class Enqueuer:
         pipelines: dict[str, Pipeline],
         templates: TemplateSet,
         calendar: BusinessCalendar,
+        party: Party,
     ) -> None:
         self.config = config
         self.pipelines = pipelines
         self.templates = templates
         self.calendar = calendar
-        self.party = Party(config.addresses(), config.agent.internal_domains)
+        self.party = party
 
     def queue_email(
         self,
@@ -84,10 +85,10 @@ class Enqueuer:
             trigger=trigger,
             now=now,
             extra=extra,
+            unless_replied=unless_replied,
         )
         if email is None:
             return None
-        email.unless_replied = unless_replied
         when = "now" if due <= now else f"at {due.isoformat()}"
         status.queue(trail, email, f"{template} to {_emails(email.to)} {when}: {reason}")
         self._hold_for_review(repo, deal, email, cause, now)
@@ -219,6 +220,7 @@ class Enqueuer:
         now: datetime,
         extra: dict[str, Any] | None,
         review_of: int | None = None,
+        unless_replied: bool = False,
     ) -> m.OutboxEmail | None:
         """The deal's email rendered, threaded and stored (status not set yet); None if queued before."""
         recipients = ",".join(sorted(a.email for a in to + cc))
@@ -260,6 +262,7 @@ class Enqueuer:
             # only an email about a held meeting depends on it: a cancellation notice must still go
             meeting_id=cause.meeting.id if cause.meeting and trigger.kind == "meeting_completed" else None,
             review_of=review_of,
+            unless_replied=unless_replied,
         )
         repo.add(email)
         for r in timer_rules(pipeline, "no_reply_to") if pipeline else []:

@@ -34,7 +34,7 @@ class Handlers:
     ) -> None:
         self.calendar = calendar
         self.party = Party(config.addresses(), config.agent.internal_domains)
-        self.enqueuer = Enqueuer(config, pipelines, templates, calendar)
+        self.enqueuer = Enqueuer(config, pipelines, templates, calendar, self.party)
         self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
         self.assigner = Assigner(pipelines, self.runner)
         self.reviews = Reviews(config.review)

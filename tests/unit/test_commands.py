@@ -94,3 +94,11 @@ def test_a_pass_from_a_trusted_server_proves_the_sender(header: str) -> None:
 def test_spoofed_internal_senders_are_refused(headers: tuple[str, ...]) -> None:
     v = verify_sender(message("sam@example.com", *headers), INTERNAL, ("mx.example.com",))
     assert not v.trusted and "no DKIM, DMARC or SPF pass" in v.reason
+
+
+def test_every_verb_of_the_grammar_is_carried_out_by_its_module_or_read_by_a_mail_step() -> None:
+    from agent.handling.commands.grammar import _GRAMMAR
+    from agent.handling.commands.obey import COMMANDS
+
+    # `deal` is read by the match step, `ignore` by the matched step; every other verb has a module
+    assert {verb for verb, _ in _GRAMMAR} == set(COMMANDS) | {"deal", "ignore"}
