@@ -22,11 +22,13 @@ import icalendar
 import recurring_ical_events
 from icalendar.cal.component import Component
 
+from agent.calendars.recurrence import rrule_problem
 from agent.calendars.timezones import TIME_PROPERTIES, localize_event, property_values, resolve_tzid, to_utc
 from agent.domain import Address, MeetingVersion
 
 log = logging.getLogger(__name__)
 
+MAX_OCCURRENCES = 200  # of one series in the window ([calendar] max_occurrences)
 # Properties that occur at most once, with the type of value they must hold.
 _SINGLE_TIME_PROPERTIES = {"DTSTART": date, "DTEND": date, "RECURRENCE-ID": date, "DURATION": timedelta}
 
@@ -78,8 +80,10 @@ def parse_calendar(
     window_end: datetime,
     source: str = "",
     default_tz: str = "UTC",
+    max_occurrences: int = MAX_OCCURRENCES,
 ) -> list[MeetingVersion]:
-    """Return the meetings and occurrences overlapping [window_start, window_end).
+    """Return the meetings and occurrences overlapping [window_start, window_end), at most
+    `max_occurrences` of each series.
 
     Raises CalendarParseError only when ``data`` is no iCalendar object; a broken
     VEVENT is skipped with a warning. Floating times and all-day dates are read in
@@ -90,7 +94,9 @@ def parse_calendar(
     source = source or "<calendar data>"
     versions: list[MeetingVersion] = []
     for calendar in _load_calendars(data, source):
-        versions.extend(_calendar_versions(calendar, window_start, window_end, source, default_tz))
+        versions.extend(
+            _calendar_versions(calendar, window_start, window_end, source, default_tz, max_occurrences)
+        )
     return sorted(versions, key=_order)
 
 
@@ -101,6 +107,7 @@ def parse_invitation_parts(
     window_end: datetime,
     source: str = "",
     default_tz: str = "UTC",
+    max_occurrences: int = MAX_OCCURRENCES,
 ) -> list[MeetingVersion]:
     """Parse the text/calendar payloads of one email, without duplicate versions.
 
@@ -115,7 +122,12 @@ def parse_invitation_parts(
         label = f"{source} part {index}" if source else f"part {index}"
         try:
             versions = parse_calendar(
-                part, window_start=window_start, window_end=window_end, source=label, default_tz=default_tz
+                part,
+                window_start=window_start,
+                window_end=window_end,
+                source=label,
+                default_tz=default_tz,
+                max_occurrences=max_occurrences,
             )
         except CalendarParseError as exc:
             log.warning("%s", exc)
@@ -157,19 +169,28 @@ ASSUMED = "X-CSM-AGENT-ASSUMED"
 
 
 def _calendar_versions(
-    calendar: Component, window_start: datetime, window_end: datetime, source: str, default_tz: str
+    calendar: Component,
+    window_start: datetime,
+    window_end: datetime,
+    source: str,
+    default_tz: str,
+    max_occurrences: int,
 ) -> list[MeetingVersion]:
     method = _text(calendar, "METHOD").strip().upper()
     wr_timezone = _text(calendar, "X-WR-TIMEZONE")
     floating = (resolve_tzid(wr_timezone) if wr_timezone else None) or ZoneInfo(default_tz)
     versions: list[MeetingVersion] = []
-    for uid, events in _events_by_uid(calendar, floating, source).items():
+    for uid, events in _events_by_uid(calendar, floating, source, window_end).items():
         series = _series(uid, events, method, floating)
-        versions.extend(_series_versions(calendar, events, series, window_start, window_end, source))
+        versions.extend(
+            _series_versions(calendar, events, series, window_start, window_end, source, max_occurrences)
+        )
     return versions
 
 
-def _events_by_uid(calendar: Component, floating: tzinfo, source: str) -> dict[str, list[Component]]:
+def _events_by_uid(
+    calendar: Component, floating: tzinfo, source: str, window_end: datetime
+) -> dict[str, list[Component]]:
     """The readable VEVENTs grouped by UID, with every date-time made timezone-aware."""
     groups: dict[str, list[Component]] = {}
     for event in calendar.walk("VEVENT"):
@@ -177,7 +198,7 @@ def _events_by_uid(calendar: Component, floating: tzinfo, source: str) -> dict[s
         if not uid:
             uid = _synthetic_uid(event)
             event["UID"] = uid  # before expansion, so that every occurrence carries it
-        problem = _prepare_event(event, floating, source, uid)
+        problem = _prepare_event(event, floating, source, uid, window_end)
         if problem:
             log.warning("%s: skipping VEVENT with UID %s: %s", source, uid, problem)
             continue
@@ -193,10 +214,14 @@ def _synthetic_uid(event: Component) -> str:
     return "synthetic-" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def _prepare_event(event: Component, floating: tzinfo, source: str, uid: str) -> str:
+def _prepare_event(event: Component, floating: tzinfo, source: str, uid: str, window_end: datetime) -> str:
     """Repair and localize a VEVENT in place; return what makes it unusable, or ""."""
     _repair_rrule(event)
     problem = _time_problem(event)
+    if problem:
+        return problem
+    start = to_utc(_dt(event, "DTSTART"), floating)
+    problem = rrule_problem(property_values(event.get("RRULE")), start, window_end, floating)
     if problem:
         return problem
     for tzid in localize_event(event, floating):
@@ -246,6 +271,7 @@ def _series_versions(
     window_start: datetime,
     window_end: datetime,
     source: str,
+    max_occurrences: int,
 ) -> list[MeetingVersion]:
     # One query per UID, so that a series the library cannot expand costs only itself.
     single = icalendar.Calendar()
@@ -253,9 +279,7 @@ def _series_versions(
     for event in events:
         single.add_component(event)
     try:
-        occurrences = recurring_ical_events.of(single, components=[_EVENTS]).between(
-            window_start.astimezone(series.floating), window_end.astimezone(series.floating)
-        )
+        occurrences = _bounded(single, series, window_start, window_end, max_occurrences, source)
     except Exception as exc:  # any library failure: skip this series, keep the others
         log.warning("%s: skipping VEVENTs with UID %s: cannot expand them: %s", source, series.uid, exc)
         return []
@@ -268,6 +292,29 @@ def _series_versions(
             if version.recurrence_id not in seen and _overlaps(version, window_start, window_end):
                 versions.append(version)
     return versions
+
+
+def _bounded(
+    single: Component,
+    series: _Series,
+    window_start: datetime,
+    window_end: datetime,
+    max_occurrences: int,
+    source: str,
+) -> list[Component]:
+    """The series' occurrences in the window, in order of start, at most `max_occurrences` of them."""
+    found: list[Component] = []
+    query = recurring_ical_events.of(single, components=[_EVENTS])
+    for occurrence in query.after(window_start.astimezone(series.floating)):  # lazily, by start
+        if to_utc(_dt(occurrence, "DTSTART"), series.floating) >= window_end:
+            break
+        if len(found) == max_occurrences:
+            log.warning(
+                "%s: UID %s: only the first %d occurrences are read", source, series.uid, max_occurrences
+            )
+            break
+        found.append(occurrence)
+    return found
 
 
 def _overlaps(version: MeetingVersion, window_start: datetime, window_end: datetime) -> bool:

@@ -211,6 +211,11 @@ class CalendarSection(ServerSection):
     )
     lookahead_days: int = Field(120, ge=1)
     lookbehind_days: int = Field(30, ge=1)
+    # a daily call over the default window (30 days back, 120 ahead) is 150 occurrences; each one
+    # read is a meeting row and a timer written in the item's transaction (about 15 ms)
+    max_occurrences: int = Field(
+        200, ge=1, le=100_000, description="At most this many occurrences of one series are read"
+    )
 
     @field_validator("backend", mode="before")
     @classmethod

@@ -112,6 +112,7 @@ class Ingest:
                 window_end=now + timedelta(days=cal.lookahead_days),
                 source=source,
                 default_tz=self.config.agent.timezone,
+                max_occurrences=cal.max_occurrences,
             )
         except CalendarParseError as exc:
             return ["quarantined" if self.work.quarantine(key, "calendar", data, str(exc)) else "seen"]

@@ -11,7 +11,8 @@ import email
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypedDict
@@ -476,9 +477,9 @@ def test_cancelled_exception_survives_a_library_that_drops_it(monkeypatch: pytes
         def __init__(self, query: object) -> None:
             self.query = query
 
-        def between(self, start: datetime, end: datetime) -> list[object]:
-            found = self.query.between(start, end)  # type: ignore[attr-defined]
-            return [c for c in found if str(c.get("STATUS", "")).upper() != "CANCELLED"]
+        def after(self, start: datetime) -> Iterator[object]:
+            found = self.query.after(start)  # type: ignore[attr-defined]
+            return (c for c in found if str(c.get("STATUS", "")).upper() != "CANCELLED")
 
     monkeypatch.setattr(recurring_ical_events, "of", lambda *a, **k: DroppingCancelled(real_of(*a, **k)))
     versions = by_rid(parse_ics("rie_issue_18_cancel_status.ics"))
@@ -566,3 +567,57 @@ def test_invitation_parts_skip_a_bad_part_but_not_all() -> None:
 def test_window_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_calendar(vcal(), window_start=datetime(2025, 1, 1), window_end=utc(2025, 2, 1))
+
+
+# --- hostile recurrences: refused or bounded, never minutes of work ------------------------------------
+AGENT_WINDOW = span(utc(2026, 11, 1), utc(2027, 4, 1))  # what the daemon reads: 30 days back, 120 ahead
+
+
+def series(rule: str, *extra: str, start: str = "20251201T090000Z") -> bytes:
+    head = ["UID:hostile", "DTSTAMP:20261130T000000Z", f"DTSTART:{start}", "DURATION:PT30M"]
+    return vcal(*vevent(*head, *([f"RRULE:{rule}"] if rule else []), "SUMMARY:Stand-up", *extra))
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        ("FREQ=SECONDLY", "FREQ=SECONDLY: a meeting repeats hourly at most"),
+        ("FREQ=MINUTELY;INTERVAL=5", "FREQ=MINUTELY: a meeting repeats hourly at most"),
+        ("FREQ=DAILY;INTERVAL=0", "INTERVAL=0: expected a whole number of at least 1"),
+        ("FREQ=HOURLY;BYMINUTE=0,5,10,15,20,25,30,35,40,45,50,55", "occurrences to walk through; refused"),
+    ],
+)
+def test_a_recurrence_that_would_take_minutes_to_expand_is_refused_at_once(
+    rule: str, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = time.monotonic()
+    beside = vevent(
+        "UID:ok", "DTSTAMP:20261130T000000Z", "DTSTART:20261202T100000Z", "DTEND:20261202T110000Z"
+    )
+    data = series(rule)[: -len(b"END:VCALENDAR\r\n")] + "\r\n".join([*beside, "END:VCALENDAR", ""]).encode()
+    versions = parse_calendar(data, source="hostile.ics", **AGENT_WINDOW)
+    assert [v.uid for v in versions] == ["ok"]  # the hostile series is skipped alone
+    assert why in caplog.text
+    assert time.monotonic() - started < 5  # before the bound: minutes of CPU and gigabytes
+
+
+def test_an_endless_hourly_series_is_read_only_up_to_the_occurrence_cap(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    versions = parse_calendar(series("FREQ=HOURLY"), source="hourly.ics", max_occurrences=50, **AGENT_WINDOW)
+    assert len(versions) == 50
+    assert versions[0].start == utc(2026, 11, 1)  # from the window's start, in order
+    assert "only the first 50 occurrences" in caplog.text
+
+
+def test_ten_thousand_rdates_are_capped_like_a_rule() -> None:
+    dates = ",".join(f"{utc(2026, 12, 1) + timedelta(hours=h):%Y%m%dT%H%M%SZ}" for h in range(10_000))
+    versions = parse_calendar(
+        series("", f"RDATE:{dates}", start="20261201T000000Z"), max_occurrences=1000, **AGENT_WINDOW
+    )
+    assert len(versions) == 1000
+
+
+def test_a_weekly_meeting_since_years_ago_is_still_read() -> None:
+    versions = parse_calendar(series("FREQ=WEEKLY", start="20100104T090000Z"), **AGENT_WINDOW)
+    assert len(versions) == 22 and all(v.start.weekday() == 0 for v in versions)

@@ -55,6 +55,7 @@ class Invitation:
             window_end=item.now + timedelta(days=cal.lookahead_days),
             source=f"message {msg.message_id}",
             default_tz=self.config.agent.timezone,
+            max_occurrences=cal.max_occurrences,
         )
         for mv in versions:
             self.meetings.handle(item.repo, mv, item.cause, item.now)
