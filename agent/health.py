@@ -38,6 +38,8 @@ def status_data(
         data["mailbox"] = _part(repo, "mailbox", config.mailbox.backend)
         data["calendar"] = _part(repo, "calendar", config.calendar.backend)
         data["outbox"] = _part(repo, "outbox", config.transport.backend)
+        oldest = repo.oldest_due(now)  # a send that keeps failing shows here even between attempts
+        data["outbox"]["oldest_due_seconds"] = round((now - oldest).total_seconds()) if oldest else 0
         if config.teams:
             data["teams"] = {
                 t.name: {

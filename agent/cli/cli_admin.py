@@ -155,6 +155,8 @@ def cmd_status(app: App) -> int:
             line = f"  {part:<9} {p['backend']:<8} last ok {p.get('last_ok') or 'never'}"
             if "backlog" in p:
                 line += f"; {p['backlog']} waiting"
+            if p.get("oldest_due_seconds"):
+                line += f"; the oldest due email has waited {p['oldest_due_seconds']} s"
             if p.get("last_error"):
                 line += f"; last error at {p.get('error_at')}: {p['last_error']}"
             lines.append(line)

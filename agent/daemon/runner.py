@@ -176,10 +176,12 @@ class Runner:
             self.health(part, f"{type(exc).__name__}: {exc}")
 
     def _flush(self, report: PassReport) -> None:
-        report.outbox = self.outbox.flush(lambda: self.stop_requested)
-        self.health(
-            "outbox", self.outbox.last_error if report.outbox.postponed or report.outbox.failed else ""
-        )
+        result = report.outbox = self.outbox.flush(lambda: self.stop_requested)
+        if result.postponed or result.failed:
+            self.health("outbox", self.outbox.last_error)
+        elif result.sent or not self._failing("outbox"):
+            # A pass with nothing to send proves nothing: an error stays until a send succeeds.
+            self.health("outbox")
 
     def _delivery_failed(self, email_id: int, error: str) -> None:
         DeliveryFailures(self.runtime.handlers.enqueuer, self.work, self.clock)(email_id, error)
@@ -212,6 +214,10 @@ class Runner:
                 self.health(part, f"crashed: {type(exc).__name__}: {exc}")
             return
         self.crashes.pop(part, None)
+
+    def _failing(self, part: str) -> bool:
+        with self.sessions.begin() as s:
+            return bool(Repo(s).health(part).get("last_error"))
 
     def health(self, part: str, error: str = "") -> None:
         """Remember how a part last did, for `status`: the last success, and the last error if any."""

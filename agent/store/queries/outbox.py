@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -63,6 +63,13 @@ class OutboxQueries(Queries):
             m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now
         )
         return self.s.scalars(q.order_by(m.OutboxEmail.due_at, m.OutboxEmail.id).limit(limit)).all()
+
+    def oldest_due(self, now: datetime) -> datetime | None:
+        """When the email that has waited longest past its due time was due (None: nothing is overdue)."""
+        q = select(func.min(m.OutboxEmail.due_at)).where(
+            m.OutboxEmail.status.in_(("queued", "sending")), m.OutboxEmail.due_at <= now
+        )
+        return self.s.scalar(q)
 
     def sent_since(self, since: datetime) -> list[tuple[int | None, list[Any]]]:
         """(deal id, To) of every email sent since then: what the daily caps count (no bodies loaded)."""
