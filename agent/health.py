@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.config import Config
+from agent.daemon.poison import note_path, read
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ def status_data(
                 }
                 for t in config.teams
             }
+    stopped = read(note_path(config.state_dir, config.daemon.worker_id))
+    if stopped is not None:  # the daemon died in the middle of an item (and may be dying on it again)
+        data["interrupted"] = {"key": stopped.key, "times_in_a_row": stopped.deaths}
     if config.mailbox.backend == "maildir":
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0

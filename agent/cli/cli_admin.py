@@ -160,6 +160,12 @@ def cmd_status(app: App) -> int:
             if p.get("last_error"):
                 line += f"; last error at {p.get('error_at')}: {p['last_error']}"
             lines.append(line)
+        if d.get("interrupted"):
+            stopped = d["interrupted"]
+            lines.append(
+                f"  interrupted: the agent stopped while processing {stopped['key']} "
+                f"({stopped['times_in_a_row']} times in a row)"
+            )
         queued = ", ".join(f"{n} {s}" for s, n in sorted(d["emails"].items())) or "empty"
         lines.append(f"  emails: {queued}")
         lines.append(

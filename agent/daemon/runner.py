@@ -28,6 +28,7 @@ from agent.calendars.base import CalendarSource
 from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.daemon.ingest import Ingest, PassReport
+from agent.daemon.poison import PoisonMemory, note_path
 from agent.daemon.waiting import source_of, wait_for_mail
 from agent.daemon.work import UnitOfWork
 from agent.handling.digests import Digests
@@ -82,7 +83,8 @@ class Runner:
         # Several workers may share a PostgreSQL store (SQLite has one writer, guarded by the
         # state folder's lock): each source is then watched by the worker holding its lease.
         self.shared = not config.store_url.startswith("sqlite")
-        self.work = UnitOfWork(self.sessions, self.clock, shared=self.shared)
+        poison = PoisonMemory(note_path(config.state_dir, config.daemon.worker_id))
+        self.work = UnitOfWork(self.sessions, self.clock, shared=self.shared, poison=poison)
         cursors = DbCursors(self.sessions, self.clock)
         self.inboxes = [Inbox("", load_mailbox(config, cursors), load_calendar(config, cursors, self.clock))]
         for team in config.teams:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.clock import Clock
+from agent.daemon.poison import PoisonMemory
 from agent.handling.cause import Work, begin
 from agent.store import models as m
 from agent.store.audit import Trail
@@ -28,10 +29,18 @@ class QuarantineError(Exception):
 
 
 class UnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, shared: bool) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        shared: bool,
+        poison: PoisonMemory | None = None,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.shared = shared  # several workers on one store: another may commit the same event first
+        self.poison = poison  # None: items are not noted (a command line's one-off work)
 
     def __call__(
         self,
@@ -50,7 +59,39 @@ class UnitOfWork:
         goes in the same transaction, so a crash or a new failure leaves it where it was.
         Raises StoreUnavailable when the database itself failed: the item was not at fault, so it
         is not quarantined; nothing was committed or acknowledged, and the next pass tries again.
+        An item the process died on `PoisonMemory.limit` times in a row is quarantined untried.
         """
+        if self.poison is None:
+            return self._run(key, source, payload, work, content_hash, retry_of, arrived_at)
+        poisoned = self.poison.begin(key, content_hash) if retry_of is None else ""
+        lived = False  # False only while the process dies (a kill, SystemExit, out of memory)
+        try:
+            if poisoned:
+                log.error("quarantining %s: %s", key, poisoned)
+                outcome = (
+                    "quarantined" if self.quarantine(key, source, payload, poisoned, content_hash) else "seen"
+                )
+            else:
+                outcome = self._run(key, source, payload, work, content_hash, retry_of, arrived_at)
+            lived = True
+            return outcome
+        except Exception:
+            lived = True  # the store failed, not the process
+            raise
+        finally:
+            if lived:
+                self.poison.end()
+
+    def _run(
+        self,
+        key: str,
+        source: str,
+        payload: bytes | None,
+        work: Work,
+        content_hash: str | None,
+        retry_of: int | None,
+        arrived_at: datetime | None,
+    ) -> str:
         try:
             with self.sessions.begin() as s:
                 repo = Repo(s)

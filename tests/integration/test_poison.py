@@ -7,11 +7,17 @@ on one message for minutes while its memory grew into gigabytes, and the mail be
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
+from agent.clock import ManualClock
+from agent.config import load_config
+from agent.handling.mail.pipeline import MailItem
+from agent.health import status_data
 from agent.simulation import CLIENT
-from tests.conftest import Harness, subjects
+from agent.store.repo import Repo
+from tests.conftest import MONDAY, Harness, subjects, write_config
 
 STRANGER = "mallory@strangers.example"
 
@@ -61,3 +67,60 @@ def test_a_hostile_recurring_invitation_does_not_hold_up_the_mail_behind_it(
 
         meetings = s.scalar(select(func.count()).select_from(m.Meeting)) or 0
     assert meetings <= harness.config.calendar.max_occurrences  # refused (0), or cut at the cap
+
+
+# --- poison memory: an input the process dies on ------------------------------------------------------
+def start(cfg: Path) -> Harness:
+    """The daemon (re)started on the same state; it dies on any message whose subject is "Killer"."""
+    harness = Harness(load_config(cfg), ManualClock(MONDAY))
+    pipeline = harness.agent.runtime.handlers.mail
+    real = pipeline.process
+
+    def dies_on_the_killer(item: MailItem) -> str | None:
+        if item.msg.subject == "Killer":
+            raise SystemExit(137)  # as an out-of-memory kill would end it: no exception handler runs
+        return real(item)
+
+    pipeline.process = dies_on_the_killer  # type: ignore[method-assign]
+    return harness
+
+
+def test_a_message_the_process_dies_on_is_quarantined_untried_after_three_deaths_in_a_row(
+    tmp_path: Path,
+) -> None:
+    cfg = write_config(tmp_path)
+    first = start(cfg)
+    first.mail(CLIENT, [("Agent", "onboarding@example.com")], "Killer")
+    first.mail(CLIENT, [("Agent", "onboarding@example.com")], "Behind the killer")
+    for attempt in range(1, 4):
+        harness = first if attempt == 1 else start(cfg)
+        with pytest.raises(SystemExit):
+            harness.run()
+        stopped = status_data(harness.config, harness.agent.sessions)["interrupted"]
+        assert stopped["times_in_a_row"] == attempt and stopped["key"].startswith("maildir:")
+    harness = start(cfg)
+    report = harness.run()  # before: it died on the same message at every start, for ever
+    assert report.quarantined == 1 and subjects(harness) == ["Behind the killer"]
+    with harness.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+    assert "stopped 3 times in a row while processing it" in item.error
+    assert "interrupted" not in status_data(harness.config, harness.agent.sessions)
+
+
+def test_one_death_on_a_message_is_not_poison_it_is_processed_after_the_restart(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    harness = start(cfg)
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Killed once")
+    real = harness.agent.runtime.handlers.mail.process
+
+    def dies_once(item: MailItem) -> str | None:
+        raise SystemExit(137)
+
+    harness.agent.runtime.handlers.mail.process = dies_once  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        harness.run()
+    harness.agent.runtime.handlers.mail.process = real  # type: ignore[method-assign]
+    again = start(cfg)
+    report = again.run()
+    assert (report.messages, report.quarantined) == (1, 0)
+    assert subjects(again) == ["Killed once"]

@@ -1,0 +1,85 @@
+"""Poison memory: an input that keeps killing the process is quarantined instead of retried forever.
+
+Before an item's work starts, the item is written down in a small file in the state folder
+(outside the store: the store may be what is failing, and a rolled-back transaction would
+take the note with it). A process that dies on an item (a crash, out of memory, a kill)
+leaves the note behind; when the same item comes first again after the restart, the count
+goes up, and after `limit` deaths in a row it is quarantined at once without another try.
+A random kill now and then lands on different items and never reaches the limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+LIMIT = 3  # deaths in a row on one item before it is quarantined untried
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """What a previous process was working on when it stopped, and how many times in a row."""
+
+    key: str
+    content_hash: str
+    deaths: int
+
+
+class PoisonMemory:
+    def __init__(self, path: Path, limit: int = LIMIT) -> None:
+        self.path = path
+        self.limit = limit
+        self.last = read(path)
+        if self.last is not None:
+            log.warning(
+                "the agent stopped while processing %s (%d time%s in a row); at %d it is quarantined untried",
+                self.last.key,
+                self.last.deaths,
+                "" if self.last.deaths == 1 else "s",
+                limit,
+            )
+
+    def begin(self, key: str, content_hash: str | None) -> str:
+        """Note the item before its work; a reason to quarantine it untried, or ""."""
+        last, deaths = self.last, 0
+        if last is not None and (last.key == key or (content_hash and last.content_hash == content_hash)):
+            deaths = last.deaths
+        if deaths >= self.limit:
+            return (
+                f"the agent stopped {deaths} times in a row while processing it (a crash, out of memory, "
+                "or killed): quarantined without another try"
+            )
+        # no fsync: the note must survive the process, not the machine (page cache outlives a kill)
+        note = {"key": key, "content_hash": content_hash or "", "deaths": deaths + 1}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(note), encoding="utf-8")
+        except OSError as exc:  # a full or read-only state folder must not stop the mail: no note, then
+            log.warning("cannot note the item in hand in %s: %s", self.path, exc)
+        return ""
+
+    def end(self) -> None:
+        """The item's work ended (committed, quarantined or seen): the process did not die on it."""
+        self.last = None
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
+
+
+def read(path: Path) -> Interrupted | None:
+    """The note a stopped process left; None when it stopped between items or never ran."""
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+        return Interrupted(str(note["key"]), str(note.get("content_hash", "")), int(note["deaths"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def note_path(state_dir: Path, worker_id: str) -> Path:
+    """One note per worker; several workers on one host need `[daemon] worker_id` for it to survive a restart."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id) if worker_id else "main"
+    return state_dir / f"working-on.{name}.json"
