@@ -181,10 +181,14 @@ def _calendar_versions(
     floating = (resolve_tzid(wr_timezone) if wr_timezone else None) or ZoneInfo(default_tz)
     versions: list[MeetingVersion] = []
     for uid, events in _events_by_uid(calendar, floating, source, window_end).items():
-        series = _series(uid, events, method, floating)
-        versions.extend(
-            _series_versions(calendar, events, series, window_start, window_end, source, max_occurrences)
-        )
+        try:
+            series = _series(uid, events, method, floating)
+            versions.extend(
+                _series_versions(calendar, events, series, window_start, window_end, source, max_occurrences)
+            )
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # icalendar's errors are ValueErrors
+            # one broken series costs only itself: the others of the calendar are still read
+            log.warning("%s: skipping VEVENTs with UID %s: %s: %s", source, uid, type(exc).__name__, exc)
     return versions
 
 
@@ -235,7 +239,7 @@ def _prepare_event(event: Component, floating: tzinfo, source: str, uid: str, wi
 
 def _time_problem(event: Component) -> str:
     """What keeps the VEVENT from being placed in time, or ""."""
-    for name in (*TIME_PROPERTIES, "DURATION", "RRULE"):
+    for name in (*TIME_PROPERTIES, "DURATION", "RRULE", "DTSTAMP", "SEQUENCE"):
         if any(isinstance(value, icalendar.vBroken) for value in property_values(event.get(name))):
             return f"unreadable {name}"
     if "DTSTART" not in event:

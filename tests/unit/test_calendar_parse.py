@@ -621,3 +621,35 @@ def test_ten_thousand_rdates_are_capped_like_a_rule() -> None:
 def test_a_weekly_meeting_since_years_ago_is_still_read() -> None:
     versions = parse_calendar(series("FREQ=WEEKLY", start="20100104T090000Z"), **AGENT_WINDOW)
     assert len(versions) == 22 and all(v.start.weekday() == 0 for v in versions)
+
+
+def two_events(second: list[str]) -> bytes:
+    good = ["UID:one", "DTSTAMP:20261130T090000Z", "DTSTART:20261202T090000Z", "DTEND:20261202T100000Z"]
+    return vcal(*vevent(*good, "SUMMARY:Good"), *vevent(*second, "SUMMARY:Broken"), method="REQUEST")
+
+
+def test_a_split_dtstamp_line_skips_its_vevent_alone(caplog: pytest.LogCaptureFixture) -> None:
+    data = two_events(
+        ["UID:two", "DTSTAMP:2026113", "0T090000Z", "DTSTART:20261203T090000Z", "DTEND:20261203T100000Z"]
+    )
+    [version] = parse_calendar(data, source="split.ics", **AGENT_WINDOW)  # before: the whole file refused
+    assert version.title == "Good"
+    assert "skipping VEVENT with UID two: unreadable DTSTAMP" in caplog.text
+
+
+def test_a_series_that_fails_in_an_unforeseen_way_costs_only_itself(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import agent.calendars.parse as parse
+
+    real = parse._version
+
+    def breaks_on_two(component: object, series: object) -> object:
+        if series.uid == "two":  # type: ignore[attr-defined]
+            raise ValueError("a library error nobody foresaw")
+        return real(component, series)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse, "_version", breaks_on_two)
+    data = two_events(["UID:two", "DTSTAMP:20261130T090000Z", "DTSTART:20261203T090000Z", "DURATION:PT1H"])
+    assert [v.uid for v in parse_calendar(data, source="x.ics", **AGENT_WINDOW)] == ["one"]
+    assert "skipping VEVENTs with UID two: ValueError: a library error nobody foresaw" in caplog.text
