@@ -12,6 +12,7 @@ from agent.cli.app import App
 from agent.cli.cli_admin import connect_check
 from agent.clock import Clock
 from agent.errors import InputError
+from agent.store.db import STORE_FAILURES
 
 __all__ = ["build_parser", "connect_check", "main"]
 
@@ -48,3 +49,13 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (
+        STORE_FAILURES
+    ) as exc:  # locked past the busy timeout, disk full, server gone: said, not a traceback
+        reason = getattr(exc, "orig", exc)
+        print(
+            f"error: the database refused the command ({reason}); nothing was changed. Try again; if it "
+            "stays busy, `status` shows what the daemon is doing ([store] busy_timeout_seconds is the wait)",
+            file=sys.stderr,
+        )
+        return 1

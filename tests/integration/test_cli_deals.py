@@ -154,3 +154,27 @@ def test_no_show_from_the_command_line(cfg: Path, capsys: pytest.CaptureFixture[
     show = as_json(cfg, capsys, "deals", "show", "1")
     assert show["meetings"][0]["status"] == "no_show"
     assert any(e["template"] == "notice" for e in show["emails"])  # the Responsible person is told
+
+
+def test_a_write_that_meets_a_busy_database_waits_then_says_so_plainly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+    import threading
+
+    cfg = write_config(tmp_path, "[store]\nbusy_timeout_seconds = 1\n")
+    add_acme(cfg, capsys)
+    holder = sqlite3.connect(tmp_path / "state" / "agent.db", check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        code, _, err = run(cfg, "deals", "advance", "Acme Radio", capsys=capsys)
+    finally:
+        holder.rollback()
+    assert code == 1 and "the database refused the command (database is locked); nothing was changed" in err
+    assert "Traceback" not in err
+    # held for less than the wait, the same write goes through
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, holder.rollback).start()
+    code, out, err = run(cfg, "deals", "advance", "Acme Radio", capsys=capsys)
+    assert code == 0, err
+    holder.close()
