@@ -75,6 +75,14 @@ def out(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
     print(json.dumps(data, indent=2, default=str) if as_json else text(data))
 
 
+def group(sub: SubParsers, name: str, help_: str) -> SubParsers:
+    """A command group of the top level (`deals`, `outbox`, ...): where its actions are added."""
+    actions: SubParsers = sub.add_parser(name, help=help_).add_subparsers(
+        dest=f"{name}_command", required=True, metavar="ACTION"
+    )
+    return actions
+
+
 def command(parent: SubParsers, name: str, fn: Command, help_: str) -> argparse.ArgumentParser:
     """A command under `parent` (the sub-parsers of the top level or of a group), run by `fn`."""
     p = parent.add_parser(name, help=help_, description=help_)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import deals
-from agent.cli.app import App, SubParsers, command, out
+from agent.cli.app import App, SubParsers, command, group, out
 from agent.errors import InputError
 from agent.handover import parse_contact, read_csv
 from agent.store.repo import Repo
@@ -177,17 +177,15 @@ def cmd_no_show(app: App) -> int:
 
 
 def add_parser(sub: SubParsers) -> None:
-    group = sub.add_parser("deals", help="list, show, add, import and move deals").add_subparsers(
-        dest="deals_command", required=True, metavar="ACTION"
-    )
-    p = command(group, "list", cmd_list, "list deals")
+    actions = group(sub, "deals", "list, show, add, import and move deals")
+    p = command(actions, "list", cmd_list, "list deals")
     p.add_argument("--json", action="store_true")
     p = command(
-        group, "show", cmd_show, "a deal with its stages, tasks, messages, meetings, emails and events"
+        actions, "show", cmd_show, "a deal with its stages, tasks, messages, meetings, emails and events"
     )
     p.add_argument("deal", help="deal id or exact name")
     p.add_argument("--json", action="store_true")
-    p = command(group, "add", cmd_add, "hand a deal over: the pipeline starts")
+    p = command(actions, "add", cmd_add, "hand a deal over: the pipeline starts")
     p.add_argument("--name", required=True)
     p.add_argument("--pipeline", default="", help="default: the team's pipeline, else standard-onboarding")
     p.add_argument("--team", help="the [[teams]] mailbox it belongs to (default: the main one)")
@@ -200,18 +198,18 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--domain", action="append", help="a client mail domain (default: the contacts' domains)")
     p.add_argument("--product", action="append", help="a product bought (repeat)")
     p.add_argument("--attr", action="append", help="key=value custom attribute (repeat)")
-    p = command(group, "import", cmd_import, "import deals from a CSV file (one row per client contact)")
+    p = command(actions, "import", cmd_import, "import deals from a CSV file (one row per client contact)")
     p.add_argument("file")
-    p = command(group, "advance", cmd_advance, "move a deal to the next (or a named) stage")
+    p = command(actions, "advance", cmd_advance, "move a deal to the next (or a named) stage")
     p.add_argument("deal")
     p.add_argument("stage", nargs="?")
     p.add_argument("--force", action="store_true", help="skip the stage's approval")
-    p = command(group, "task-done", cmd_task_done, "mark a task of a deal done")
+    p = command(actions, "task-done", cmd_task_done, "mark a task of a deal done")
     p.add_argument("deal")
     p.add_argument("task")
-    p = command(group, "no-show", cmd_no_show, "the deal's last call did not happen: no recap, R is told")
+    p = command(actions, "no-show", cmd_no_show, "the deal's last call did not happen: no recap, R is told")
     p.add_argument("deal")
     p.add_argument("--meeting", help="the meeting's UID (default: the latest that has started)")
-    p = command(group, "approve", cmd_approve, "answer a pending approval to leave a stage")
+    p = command(actions, "approve", cmd_approve, "answer a pending approval to leave a stage")
     p.add_argument("deal")
     p.add_argument("--reject", action="store_true")

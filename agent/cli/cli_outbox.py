@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.cli.app import App, SubParsers, command, out
+from agent.cli.app import App, SubParsers, command, group, out
 from agent.errors import InputError, NotFound
 from agent.outbox import status
 from agent.store import models as m
@@ -120,15 +120,13 @@ def cmd_cancel(app: App) -> int:
 
 
 def add_parser(sub: SubParsers) -> None:
-    group = sub.add_parser("outbox", help="emails queued and sent").add_subparsers(
-        dest="outbox_command", required=True, metavar="ACTION"
-    )
-    p = command(group, "list", cmd_list, "list emails with their status")
+    actions = group(sub, "outbox", "emails queued and sent")
+    p = command(actions, "list", cmd_list, "list emails with their status")
     p.add_argument("--json", action="store_true")
-    p = command(group, "show", cmd_show, "one email: recipients, delivery per recipient, errors, history")
+    p = command(actions, "show", cmd_show, "one email: recipients, delivery per recipient, errors, history")
     p.add_argument("id", type=int)
     p.add_argument("--json", action="store_true")
-    p = command(group, "retry", cmd_retry, "queue a failed or withdrawn email again")
+    p = command(actions, "retry", cmd_retry, "queue a failed or withdrawn email again")
     p.add_argument("id", type=int)
-    p = command(group, "cancel", cmd_cancel, "withdraw a queued email (it is never sent)")
+    p = command(actions, "cancel", cmd_cancel, "withdraw a queued email (it is never sent)")
     p.add_argument("id", type=int)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.cli.app import App, SubParsers, command, out
+from agent.cli.app import App, SubParsers, command, group, out
 from agent.daemon.runner import Runner
 from agent.errors import NotFound
 from agent.store.repo import Repo
@@ -67,18 +67,14 @@ def cmd_quarantine_retry(app: App) -> int:
 
 
 def add_parser(sub: SubParsers) -> None:
-    unmatched = sub.add_parser("unmatched", help="messages no deal could be found for").add_subparsers(
-        dest="unmatched_command", required=True, metavar="ACTION"
-    )
+    unmatched = group(sub, "unmatched", "messages no deal could be found for")
     p = command(unmatched, "list", cmd_unmatched_list, "list unmatched messages")
     p.add_argument("--json", action="store_true")
     p = command(unmatched, "assign", cmd_unmatched_assign, "tie an unmatched message to a deal")
     p.add_argument("message", type=int)
     p.add_argument("deal")
 
-    quarantine = sub.add_parser("quarantine", help="inputs that could not be processed").add_subparsers(
-        dest="quarantine_command", required=True, metavar="ACTION"
-    )
+    quarantine = group(sub, "quarantine", "inputs that could not be processed")
     p = command(quarantine, "list", cmd_quarantine_list, "list quarantined items with their errors")
     p.add_argument("--json", action="store_true")
     p = command(quarantine, "retry", cmd_quarantine_retry, "process a quarantined item again")
