@@ -288,6 +288,8 @@ class Runner:
         for inbox in self.inboxes:
             inbox.mailbox.close()
         self.parse_ahead.close()
+        if self.work.poison is not None:
+            self.work.poison.close()
         if self.shared:
             self.leases.release_all()
 
