@@ -65,7 +65,7 @@ class Simulation:
             repo = Repo(s)
             cause = begin(repo, f"test:add:{next(self._ids)}", "cli", self.clock.now())
             assert cause is not None
-            return self.agent.runtime.handlers.runner.hand_over(repo, spec, cause, self.clock.now()).id
+            return self.agent.runtime.handlers.handover(repo, spec, cause, self.clock.now()).id
 
     def task_done(self, deal_id: int, task: str) -> None:
         with self._change("task") as (repo, cause):

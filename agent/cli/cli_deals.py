@@ -96,7 +96,7 @@ def cmd_add(app: App) -> int:
     with app.change("deals-add") as (repo, cause):
         if repo.deal_by_name(spec.name) is not None:
             raise InputError(f"a deal named {spec.name!r} exists already")
-        deal = app.runtime.handlers.runner.hand_over(repo, spec, cause, app.clock.now())
+        deal = app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
         print(f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}")
     return 0
 
@@ -109,7 +109,7 @@ def cmd_import(app: App) -> int:
             if repo.deal_by_name(spec.name) is not None:
                 result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
                 continue
-            app.runtime.handlers.runner.hand_over(repo, spec, cause, app.clock.now())
+            app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
             created += 1
     for p in result.problems:
         print(p, file=sys.stderr)

@@ -84,9 +84,10 @@ class MeetingHandler:
         )
         repo.add(meeting)
         cause.meeting = meeting
-        if not mv.cancelled:
-            # also for a meeting of no deal yet: the deal may be handed over before the call ends
-            self._completion_timer(repo, meeting)
+        if deal is not None and not mv.cancelled:
+            # only a deal's meetings are watched: a stranger's invitation leaves no timers behind;
+            # a meeting claimed later (a hand-over, an answer, a new version) is watched from then
+            self.watch(repo, meeting)
         trail = cause.trail(repo, now)
         if deal is None:
             trail("meeting_unmatched", f"'{mv.title}': {match.reason}")
@@ -136,7 +137,8 @@ class MeetingHandler:
             trigger = Trigger("meeting_cancelled", meeting.type, f"'{mv.title}' was cancelled")
         elif not mv.cancelled and (moved or meeting.status == "cancelled"):
             meeting.start, meeting.end, meeting.status = mv.start, mv.end, "scheduled"
-            self._completion_timer(repo, meeting)
+            if deal is not None:
+                self.watch(repo, meeting)
             trigger = Trigger(
                 "meeting_rescheduled", meeting.type, f"'{mv.title}' moved to {mv.start.isoformat()}"
             )
@@ -160,9 +162,22 @@ class MeetingHandler:
             "meeting_matched",
             f"'{meeting.title}' is a {meeting.type or 'meeting of no known type'}: {match.reason}",
         )
+        if meeting.status == "scheduled":
+            self.watch(repo, meeting)
         return deal
 
-    def _completion_timer(self, repo: Repo, meeting: m.Meeting) -> None:
+    def claim_waiting(self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime) -> None:
+        """A deal handed over after its call was booked: the calls that match it now are its, and watched."""
+        lookbehind = timedelta(days=self.settings.lookbehind_days)
+        people = {c.email.lower() for c in deal.contacts}
+        for meeting in repo.unclaimed_meetings(ends_after=now - lookbehind):
+            attendees = {a["email"].lower() for a in meeting.attendees or []} | {meeting.organizer.lower()}
+            if people & attendees:  # a cheap look first: matching asks the store several questions
+                # claimed by the deal it matches now: this one, or another deal of the same people
+                self._claim(repo, meeting, _version_of(meeting), cause, now)
+
+    def watch(self, repo: Repo, meeting: m.Meeting) -> None:
+        """The timer that finds the meeting held once its end and the grace have passed (once a time)."""
         grace = timedelta(minutes=self.settings.completion_grace_minutes)
         repo.add_timer(
             f"meeting-end:{meeting.id}:{meeting.end.isoformat()}",
@@ -192,6 +207,29 @@ class MeetingHandler:
             "meeting_completed", meeting.type, f"{meeting.type or 'meeting'} '{meeting.title}' was held"
         )
         self.runner.dispatch(repo, deal, [trigger], cause, now)
+
+    def assign(
+        self, repo: Repo, meeting: m.Meeting, deal: m.Deal, cause: Cause, now: datetime, who: str
+    ) -> None:
+        """A person said which deal the meeting is about: scheduled, it is watched; over, it was held."""
+        pipeline = self.pipelines.get(deal.pipeline)
+        meeting.deal_id, meeting.candidates = deal.id, []
+        meeting.type = pipeline.meeting_type(deal.stage, meeting.title) if pipeline else ""
+        meeting.match_reason = f"assigned by {who}"
+        cause.meeting = meeting
+        cause.trail(repo, now).on(deal)(
+            "meeting_assigned", f"'{meeting.title}' assigned to {deal.name} by {who}"
+        )
+        grace = timedelta(minutes=self.settings.completion_grace_minutes)
+        if meeting.status == "scheduled" and meeting.end + grace <= now:
+            self.held(repo, meeting.id, meeting.end.isoformat(), cause, now)  # before anyone answered
+        elif meeting.status == "scheduled":
+            self.watch(repo, meeting)
+            trigger = Trigger("meeting_scheduled", meeting.type, f"'{meeting.title}' was scheduled")
+            self.runner.dispatch(repo, deal, [trigger], cause, now)
+        elif meeting.status == "completed":  # held before anyone answered (a timer of an earlier version)
+            trigger = Trigger("meeting_completed", meeting.type, f"'{meeting.title}' was held")
+            self.runner.dispatch(repo, deal, [trigger], cause, now)
 
     def deleted(self, repo: Repo, source: str, cause: Cause, now: datetime) -> None:
         """The calendar object is gone from the server: its meetings that have not happened are cancelled."""

@@ -10,6 +10,7 @@ from agent.config import Config
 from agent.handling.assign import Assigner
 from agent.handling.commands.context import CommandContext
 from agent.handling.enqueue import Enqueuer
+from agent.handling.handover import HandOver
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
 from agent.handling.mail.pipeline import MailPipeline
@@ -36,9 +37,10 @@ class Handlers:
         self.party = Party(config.addresses(), config.agent.internal_domains)
         self.enqueuer = Enqueuer(config, pipelines, templates, calendar, self.party)
         self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
-        self.assigner = Assigner(pipelines, self.runner)
         self.reviews = Reviews(config.review)
         self.meetings = MeetingHandler(config.calendar, self.party, pipelines, self.runner, self.enqueuer)
+        self.assigner = Assigner(self.runner, self.meetings)
+        self.handover = HandOver(self.runner, self.meetings)
         self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews)
         commands = CommandContext(self.runner, self.meetings, pipelines)
         self.mail = MailPipeline(

@@ -160,7 +160,7 @@ def act(sim: Simulation, action: tuple[str, ...]) -> None:
         )
 
         def add(repo: Repo, cause: Any) -> None:
-            agent.runtime.handlers.runner.hand_over(repo, spec, cause, sim.clock.now())
+            agent.runtime.handlers.handover(repo, spec, cause, sim.clock.now())
 
         agent.work(f"scenario:add:{name}", "cli", None, add)
     elif action[0] == "task":

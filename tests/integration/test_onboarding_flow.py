@@ -536,6 +536,8 @@ def test_a_call_booked_before_the_hand_over_gets_its_recap(harness: Harness) -> 
     harness.meeting("intro", "Acme Radio introduction call", INTRO_AT)  # the CSM booked it first
     harness.run()
     deal_id = harness.add_deal()  # ... and Sales handed the deal over afterwards
+    [meeting] = harness.show(deal_id)["meetings"]  # the hand-over claimed it
+    assert meeting["type"] == "introduction-call"
     harness.at(INTRO_AT + timedelta(hours=1))
     harness.run()
     assert harness.sent_templates() == ["intro", "recap"]

@@ -22,6 +22,13 @@ class MeetingQueries(Queries):
     def meetings_from(self, source: str) -> Sequence[m.Meeting]:
         return self.s.scalars(select(m.Meeting).where(m.Meeting.source == source)).all()
 
+    def unclaimed_meetings(self, ends_after: datetime) -> Sequence[m.Meeting]:
+        """Scheduled meetings of no deal that nobody is being asked about, ending after then."""
+        q = select(m.Meeting).where(
+            m.Meeting.deal_id.is_(None), m.Meeting.status == "scheduled", m.Meeting.end > ends_after
+        )
+        return [meeting for meeting in self.s.scalars(q.order_by(m.Meeting.start)) if not meeting.candidates]
+
     def meetings_for(self, deal_id: int) -> Sequence[m.Meeting]:
         q = select(m.Meeting).where(m.Meeting.deal_id == deal_id).order_by(m.Meeting.start)
         return self.s.scalars(q).all()
