@@ -304,6 +304,11 @@ class DaemonSection(Section):
     health_port: int = Field(
         0, ge=0, le=65535, description="Serve /health and /metrics on 127.0.0.1 (0: off)"
     )
+    item_budget_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="One input's processing stops after this and the input is quarantined (0: no limit)",
+    )
 
 
 class DigestsSection(Section):

@@ -84,7 +84,13 @@ class Runner:
         # state folder's lock): each source is then watched by the worker holding its lease.
         self.shared = not config.store_url.startswith("sqlite")
         poison = PoisonMemory(note_path(config.state_dir, config.daemon.worker_id))
-        self.work = UnitOfWork(self.sessions, self.clock, shared=self.shared, poison=poison)
+        self.work = UnitOfWork(
+            self.sessions,
+            self.clock,
+            shared=self.shared,
+            poison=poison,
+            budget_seconds=config.daemon.item_budget_seconds,
+        )
         cursors = DbCursors(self.sessions, self.clock)
         self.inboxes = [Inbox("", load_mailbox(config, cursors), load_calendar(config, cursors, self.clock))]
         for team in config.teams:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.clock import Clock
+from agent.daemon.budget import time_budget
 from agent.daemon.poison import PoisonMemory
 from agent.handling.cause import Work, begin
 from agent.store import models as m
@@ -36,11 +37,13 @@ class UnitOfWork:
         *,
         shared: bool,
         poison: PoisonMemory | None = None,
+        budget_seconds: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.shared = shared  # several workers on one store: another may commit the same event first
         self.poison = poison  # None: items are not noted (a command line's one-off work)
+        self.budget_seconds = budget_seconds
 
     def __call__(
         self,
@@ -100,7 +103,8 @@ class UnitOfWork:
                 cause = begin(repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at)
                 if cause is None:
                     return "seen"
-                label = work(repo, cause)
+                with time_budget(self.budget_seconds):  # the commit itself is never cut short
+                    label = work(repo, cause)
             return label or "processed"
         except STORE_FAILURES as exc:
             raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc

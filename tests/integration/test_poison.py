@@ -143,3 +143,29 @@ def test_one_death_on_a_message_is_not_poison_it_is_processed_after_the_restart(
     again.agent.close()
     assert (report.messages, report.quarantined) == (1, 0)
     assert subjects(again) == ["Killed once"]
+
+
+def test_an_item_past_its_time_budget_is_quarantined_and_the_mail_behind_it_goes_on(tmp_path: Path) -> None:
+    harness = Harness(
+        load_config(write_config(tmp_path, "[daemon]\nitem_budget_seconds = 1\n")), ManualClock(MONDAY)
+    )
+    pipeline = harness.agent.runtime.handlers.mail
+    real = pipeline.process
+
+    def endless_on_one(item: MailItem) -> str | None:
+        give_up = time.monotonic() + 30  # without the budget the test fails after this, never hangs
+        while item.msg.subject == "Endless" and time.monotonic() < give_up:
+            pass  # a parser or library caught in a loop by crafted input
+        return real(item)
+
+    pipeline.process = endless_on_one  # type: ignore[method-assign]
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Endless")
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Behind it")
+    started = time.monotonic()
+    report = harness.run()
+    assert time.monotonic() - started < 10
+    assert (report.messages, report.quarantined) == (1, 1) and subjects(harness) == ["Behind it"]
+    with harness.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+    assert "exceeded the processing budget of 1 s" in item.error
+    harness.agent.close()
