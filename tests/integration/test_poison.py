@@ -100,14 +100,14 @@ def start(cfg: Path) -> Harness:
     return harness
 
 
-def test_a_message_the_process_dies_on_is_quarantined_untried_after_three_deaths_in_a_row(
+def test_a_message_the_process_dies_on_is_quarantined_untried_after_five_deaths_in_a_row(
     tmp_path: Path,
 ) -> None:
     cfg = write_config(tmp_path)
     first = start(cfg)
     first.mail(CLIENT, [("Agent", "onboarding@example.com")], "Killer")
     first.mail(CLIENT, [("Agent", "onboarding@example.com")], "Behind the killer")
-    for attempt in range(1, 4):
+    for attempt in range(1, 6):
         harness = first if attempt == 1 else start(cfg)
         with pytest.raises(SystemExit):
             harness.run()
@@ -120,7 +120,7 @@ def test_a_message_the_process_dies_on_is_quarantined_untried_after_three_deaths
     assert report.quarantined == 1 and subjects(harness) == ["Behind the killer"]
     with harness.agent.sessions.begin() as s:
         [item] = Repo(s).quarantined()
-    assert "stopped 3 times in a row while processing it" in item.error
+    assert "stopped 5 times in a row while processing it" in item.error
     assert "interrupted" not in status_data(harness.config, harness.agent.sessions)
 
 
