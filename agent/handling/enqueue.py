@@ -91,6 +91,7 @@ class Enqueuer:
             return None
         when = "now" if due <= now else f"at {due.isoformat()}"
         status.queue(trail, email, f"{template} to {_emails(email.to)} {when}: {reason}")
+        self._no_reply_timers(repo, deal, email)
         self._hold_for_review(repo, deal, email, cause, now)
         return email
 
@@ -191,7 +192,6 @@ class Enqueuer:
             body_html=rendered.html,
             in_reply_to=in_reply_to,
             references=[in_reply_to] if in_reply_to else [],
-            status=status.Status.QUEUED,
             due_at=now,
             created_at=now,
             ready_at=cause.arrived_at,
@@ -200,7 +200,6 @@ class Enqueuer:
             about_message_id=about_message_id,
             about_meeting_id=about_meeting_id,
         )
-        repo.add(email)  # first: the audit line names the row's id
         status.queue(cause.trail(repo, now), email, f"{template} to {_emails(to_list)}: {reason}")
         return email
 
@@ -222,7 +221,7 @@ class Enqueuer:
         review_of: int | None = None,
         unless_replied: bool = False,
     ) -> m.OutboxEmail | None:
-        """The deal's email rendered, threaded and stored (status not set yet); None if queued before."""
+        """The deal's email rendered and threaded, for `status.queue` to store; None if queued before."""
         recipients = ",".join(sorted(a.email for a in to + cc))
         key = _key(f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}")
         if repo.outbox_by_key(key) is not None:
@@ -253,7 +252,6 @@ class Enqueuer:
             body_html=rendered.html,
             in_reply_to=in_reply_to,
             references=references,
-            status=status.Status.QUEUED,
             due_at=due,
             created_at=now,
             ready_at=cause.arrived_at if due <= now else due,
@@ -264,17 +262,20 @@ class Enqueuer:
             review_of=review_of,
             unless_replied=unless_replied,
         )
-        repo.add(email)
+        return email
+
+    def _no_reply_timers(self, repo: Repo, deal: m.Deal, email: m.OutboxEmail) -> None:
+        """The rules waiting for a reply to this template start waiting from its due time."""
+        pipeline = self.pipelines.get(deal.pipeline)
         for r in timer_rules(pipeline, "no_reply_to") if pipeline else []:
-            if r.when.no_reply_to == template and r.when.for_ is not None:
+            if r.when.no_reply_to == email.template and r.when.for_ is not None:
                 repo.add_timer(
                     f"no-reply:{r.id}:{email.id}",
                     "no_reply",
-                    self.calendar.add(due, r.when.for_, deal.timezone),
+                    self.calendar.add(email.due_at, r.when.for_, deal.timezone),
                     deal.id,
                     {"rule": r.id, "outbox_id": email.id},
                 )
-        return email
 
     def _hold_for_review(
         self, repo: Repo, deal: m.Deal, draft: m.OutboxEmail, cause: Cause, now: datetime
@@ -282,8 +283,10 @@ class Enqueuer:
         """Hold the draft when its template is reviewed on this deal, and ask the Responsible person."""
         settings = self.config.review
         csm = next((r.email for r in deal.roles if r.role == "csm"), "")
+        if not settings.needs_review(draft.template, csm):
+            return  # most emails: decided without asking the store who is Responsible
         reviewers = _responsible(repo, deal)
-        if not settings.needs_review(draft.template, csm) or not reviewers:
+        if not reviewers:
             return
         deadline = now + timedelta(hours=settings.answer_within_hours)
         extra = {
@@ -317,6 +320,7 @@ class Enqueuer:
                 request,
                 f"review-request to {_emails(request.to)} now: {draft.template} needs a review before it goes",
             )
+            self._no_reply_timers(repo, deal, request)
         repo.add_timer(f"review:{draft.id}", "review_timeout", deadline, deal.id, {"outbox_id": draft.id})
         status.hold_for_review(
             trail,
