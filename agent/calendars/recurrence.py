@@ -67,5 +67,7 @@ def rrule_problem(rules: list[Any], start: datetime, window_end: datetime, float
 
 
 def _one(value: Any) -> Any:
-    """vRecur holds each part as a list."""
-    return value[0] if isinstance(value, list) and value else (None if isinstance(value, list) else value)
+    """vRecur holds each part as a list: its first value, or None."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value

@@ -67,23 +67,19 @@ class UnitOfWork:
         if self.poison is None:
             return self._run(key, source, payload, work, content_hash, retry_of, arrived_at)
         poisoned = self.poison.begin(key, content_hash) if retry_of is None else ""
-        lived = False  # False only while the process dies (a kill, SystemExit, out of memory)
         try:
             if poisoned:
                 log.error("quarantining %s: %s", key, poisoned)
-                outcome = (
-                    "quarantined" if self.quarantine(key, source, payload, poisoned, content_hash) else "seen"
-                )
+                kept = self.quarantine(key, source, payload, poisoned, content_hash)
+                outcome = "quarantined" if kept else "seen"
             else:
                 outcome = self._run(key, source, payload, work, content_hash, retry_of, arrived_at)
-            lived = True
-            return outcome
-        except Exception:
-            lived = True  # the store failed, not the process
+        except Exception:  # the store failed, not the process: it did not die on this item
+            self.poison.end()
             raise
-        finally:
-            if lived:
-                self.poison.end()
+        # Not in a `finally`: a kill, SystemExit or running out of memory must leave the note behind.
+        self.poison.end()
+        return outcome
 
     def _run(
         self,
