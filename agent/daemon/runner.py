@@ -187,9 +187,8 @@ class Runner:
         result = report.outbox = self.outbox.flush(lambda: self.stop_requested)
         if result.postponed or result.failed:
             self.health("outbox", self.outbox.last_error)
-        elif result.sent or not self._failing("outbox"):
-            # A pass with nothing to send proves nothing: an error stays until a send succeeds.
-            self.health("outbox")
+        else:  # a pass with nothing to send proves nothing: an error stays until a send succeeds
+            self.health("outbox", proven=bool(result.sent))
 
     def _delivery_failed(self, email_id: int, error: str) -> None:
         DeliveryFailures(self.runtime.handlers.enqueuer, self.work, self.clock)(email_id, error)
@@ -223,14 +222,10 @@ class Runner:
             return
         self.crashes.pop(part, None)
 
-    def _failing(self, part: str) -> bool:
-        with self.sessions.begin() as s:
-            return bool(Repo(s).health(part).get("last_error"))
-
-    def health(self, part: str, error: str = "") -> None:
+    def health(self, part: str, error: str = "", *, proven: bool = True) -> None:
         """Remember how a part last did, for `status`: the last success, and the last error if any."""
         with self.sessions.begin() as s:
-            Repo(s).record_health(part, error, self.clock.now())
+            Repo(s).record_health(part, error, self.clock.now(), proven=proven)
 
     # --- sources and leases ------------------------------------------------------------------------
     def sources(self) -> list[tuple[str, str]]:

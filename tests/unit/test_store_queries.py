@@ -74,6 +74,18 @@ def test_an_error_keeps_the_last_success_and_a_success_clears_the_error(repo: Re
     assert repo.health("calendar") == {}  # one record per part
 
 
+def test_a_pass_that_proves_nothing_leaves_a_standing_error_and_moves_a_clean_parts_last_ok(
+    repo: Repo,
+) -> None:
+    repo.record_health("outbox", "451 try later", T0)
+    repo.record_health("outbox", "", T0 + timedelta(minutes=1), proven=False)  # nothing was due
+    assert repo.health("outbox") == {"last_error": "451 try later", "error_at": T0.isoformat()}
+    repo.record_health("outbox", "", T0 + timedelta(minutes=2))  # a send went through
+    assert repo.health("outbox")["last_error"] == ""
+    repo.record_health("outbox", "", T0 + timedelta(minutes=3), proven=False)
+    assert repo.health("outbox")["last_ok"] == (T0 + timedelta(minutes=3)).isoformat()
+
+
 def test_a_quarantined_event_is_not_committed(repo: Repo) -> None:
     for key, status in (("mail:1", "processed"), ("mail:2", "quarantined"), ("mail:3", "skipped")):
         repo.add(m.InboundEvent(key=key, source="mail", status=status, received_at=T0))

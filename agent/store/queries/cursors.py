@@ -22,16 +22,21 @@ class CursorQueries(Queries):
         else:
             row.value, row.updated_at = value, now
 
-    def record_health(self, part: str, error: str, now: datetime) -> None:
-        """Remember how a part last did: an error keeps the last success beside it; a success clears the error."""
+    def record_health(self, part: str, error: str, now: datetime, *, proven: bool = True) -> None:
+        """Remember how a part last did: an error keeps the last success beside it; a success clears the error.
+
+        `proven=False`: the part did nothing that shows it works again (an outbox pass with nothing to
+        send); a standing error stays, and only a part without one gets its `last_ok` moved on.
+        """
         key = f"health:{part}"
         old = json.loads(self.cursor(key) or "{}")
         at = now.isoformat()
-        new = (
-            {**old, "last_error": error, "error_at": at}
-            if error
-            else {**old, "last_ok": at, "last_error": ""}
-        )
+        if error:
+            new = {**old, "last_error": error, "error_at": at}
+        elif proven or not old.get("last_error"):
+            new = {**old, "last_ok": at, "last_error": ""}
+        else:
+            return
         self.set_cursor(key, json.dumps(new), now)
 
     def health(self, part: str) -> dict[str, Any]:
