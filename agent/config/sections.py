@@ -14,8 +14,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.backend_table import CALENDAR, MAILBOX, TRANSPORT
-from agent.config.values import Port, Weekday, check_address, check_backend, check_timezone
+from agent.config.values import (
+    CalendarBackend,
+    MailboxBackend,
+    Port,
+    TransportBackend,
+    Weekday,
+    check_address,
+    check_timezone,
+)
 from agent.errors import ConfigError
 
 
@@ -143,7 +150,7 @@ class ServerSection(Secret):
 
 
 class MailboxSection(ServerSection):
-    backend: str = "maildir"  # not a Literal: the names are agent.backend_table's alone
+    backend: MailboxBackend = "maildir"
     path: Path | None = Field(None, description="Maildir folder (maildir backend); default <state>/mail")
     folder: str = Field("INBOX", description="Folder to watch (imap, exchange, graph)")
     processed_folder: str = Field("", description="Move processed mail here (imap); empty leaves it")
@@ -170,14 +177,9 @@ class MailboxSection(ServerSection):
         "[mailbox] only, for every team's mailbox",
     )
 
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _backend(cls, v: object) -> object:
-        return check_backend(MAILBOX, v)
-
 
 class TransportSection(ServerSection):
-    backend: str = "file"  # not a Literal: the names are agent.backend_table's alone
+    backend: TransportBackend = "file"
     path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
     max_attempts: int = Field(
         100, ge=1, le=10000, description="Give up on an email after this many attempts (or retry_for_hours)"
@@ -194,14 +196,9 @@ class TransportSection(ServerSection):
         "", description="Append a copy of each sent email to this IMAP folder of [mailbox]"
     )
 
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _backend(cls, v: object) -> object:
-        return check_backend(TRANSPORT, v)
-
 
 class CalendarSection(ServerSection):
-    backend: str = "ics"  # not a Literal: the names are agent.backend_table's alone
+    backend: CalendarBackend = "ics"
     path: Path | None = Field(
         None, description="Folder of .ics files (ics backend); default <state>/calendar"
     )
@@ -216,11 +213,6 @@ class CalendarSection(ServerSection):
     max_occurrences: int = Field(
         200, ge=1, le=100_000, description="At most this many occurrences of one series are read"
     )
-
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _backend(cls, v: object) -> object:
-        return check_backend(CALENDAR, v)
 
 
 class GraphSection(Secret):

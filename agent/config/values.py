@@ -5,12 +5,13 @@ Each raises ValueError with what was expected; load_config adds the file, line, 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from agent.backend_table import names
+from agent.backend_table import CALENDAR, MAILBOX, TRANSPORT, names
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -48,3 +49,10 @@ def check_backend(kind: str, value: object) -> object:
         listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
         raise ValueError(f"Input should be {listed}")
     return value
+
+
+# A section's `backend`: a plain string checked against agent.backend_table (not a Literal, so
+# that a new backend is one line in the table and nothing here).
+MailboxBackend = Annotated[str, BeforeValidator(partial(check_backend, MAILBOX))]
+CalendarBackend = Annotated[str, BeforeValidator(partial(check_backend, CALENDAR))]
+TransportBackend = Annotated[str, BeforeValidator(partial(check_backend, TRANSPORT))]
