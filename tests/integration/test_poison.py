@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.handling.mail.pipeline import MailItem
 from agent.health import status_data
 from agent.simulation import CLIENT
+from agent.store import models as m
 from agent.store.repo import Repo
 from tests.conftest import MONDAY, Harness, subjects, write_config
 
@@ -61,10 +63,6 @@ def test_a_hostile_recurring_invitation_does_not_hold_up_the_mail_behind_it(
     assert report.messages == 2 and report.quarantined == 0
     assert subjects(harness) == ["Invitation 1", "Behind the invitation"]
     with harness.agent.sessions.begin() as s:
-        from sqlalchemy import func, select
-
-        from agent.store import models as m
-
         meetings = s.scalar(select(func.count()).select_from(m.Meeting)) or 0
     assert meetings <= harness.config.calendar.max_occurrences  # refused (0), or cut at the cap
 
@@ -74,10 +72,6 @@ def test_a_strangers_invitation_leaves_no_timers_behind(harness: Harness) -> Non
     harness.deliver(invitation(1, "FREQ=DAILY"))
     harness.run()
     with harness.agent.sessions.begin() as s:
-        from sqlalchemy import func, select
-
-        from agent.store import models as m
-
         rows = s.scalar(select(func.count()).select_from(m.Meeting).where(m.Meeting.deal_id.is_(None)))
         timers = s.scalar(select(func.count()).select_from(m.Timer).where(m.Timer.kind == "meeting_end"))
     assert rows and rows > 100  # kept (a deal handed over later may claim them) ...
