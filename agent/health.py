@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.config import Config
+from agent.daemon.health_note import health_path, read_health
 from agent.daemon.poison import note_path, read
 from agent.store.repo import Repo
 
@@ -27,10 +28,26 @@ log = logging.getLogger(__name__)
 LATENCY_WINDOW = timedelta(hours=24)
 
 
+PARTS = ("mailbox", "calendar", "outbox")
+
+
+def daemon_data(config: Config) -> dict[str, Any]:
+    """The daemon's own note (agent.daemon.health_note): running, ready, and which parts fail, the store's included."""
+    note = read_health(health_path(config.state_dir, config.daemon.worker_id))
+    return note or {"running": False, "ready": False, "failing": [], "parts": {}}
+
+
 def status_data(
-    config: Config, sessions: sessionmaker[Session], now: datetime | None = None
+    config: Config,
+    sessions: sessionmaker[Session],
+    now: datetime | None = None,
+    daemon: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Each part's last success and last error, the backlog, the sizes of what waits, the reaction time."""
+    """Each part's last success and last error, the backlog, the sizes of what waits, the reaction time.
+
+    `ready` is true when the daemon runs and neither it nor the store's records know of a failing
+    part; `daemon` is the daemon's own note (read from its file unless given).
+    """
     now = now or datetime.now(UTC)
     with sessions.begin() as s:
         repo = Repo(s)
@@ -56,6 +73,8 @@ def status_data(
     if config.mailbox.backend == "maildir":
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
+    data["daemon"] = daemon if daemon is not None else daemon_data(config)
+    data["ready"] = bool(data["daemon"]["ready"]) and not any(data[p].get("last_error") for p in PARTS)
     return data
 
 
@@ -125,25 +144,30 @@ def metrics_text(data: dict[str, Any]) -> str:
         "# HELP csm_agent_part_up 1 when the part's last attempt worked.",
         "# TYPE csm_agent_part_up gauge",
     ]
-    for part in ("mailbox", "calendar", "outbox"):
+    for part in PARTS:
         up = 0 if data[part].get("last_error") else 1
         lines.append(f'csm_agent_part_up{{part="{part}",backend="{data[part]["backend"]}"}} {up}')
     return "\n".join(lines) + "\n"
 
 
-def serve(port: int, data: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
-    """GET /health (JSON) and /metrics (Prometheus) on 127.0.0.1:port, in a thread of its own."""
+def serve(
+    port: int, data: Callable[[], dict[str, Any]], daemon: Callable[[], dict[str, Any]]
+) -> ThreadingHTTPServer:
+    """GET /health (JSON) and /metrics (Prometheus) on 127.0.0.1:port, in a thread of its own.
+
+    `daemon` is the daemon's own record, kept in memory: it still answers when the store cannot.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             try:
                 current = data()
             except Exception as exc:  # the store is down: say so, with the status code monitors read
-                self._reply(503, "application/json", json.dumps({"error": str(exc)}))
+                body = {"ready": False, "error": str(exc), "daemon": daemon()}
+                self._reply(503, "application/json", json.dumps(body))
                 return
             if self.path == "/health":
-                healthy = all(not current[p].get("last_error") for p in ("mailbox", "calendar", "outbox"))
-                self._reply(200 if healthy else 503, "application/json", json.dumps(current))
+                self._reply(200 if current["ready"] else 503, "application/json", json.dumps(current))
             elif self.path == "/metrics":
                 self._reply(200, "text/plain; version=0.0.4", metrics_text(current))
             else:

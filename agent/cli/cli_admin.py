@@ -15,11 +15,11 @@ from agent.config import Config
 from agent.cursors import MemoryCursors
 from agent.daemon.runner import Runner
 from agent.errors import InputError
-from agent.health import status_data
+from agent.health import daemon_data, status_data
 from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person
 from agent.runtime import problems_of
-from agent.store.db import make_engine, migrate, schema_state
+from agent.store.db import STORE_FAILURES, make_engine, migrate, schema_state
 from agent.store.repo import Repo
 
 
@@ -146,10 +146,26 @@ def cmd_dashboard(app: App) -> int:
 
 def cmd_status(app: App) -> int:
     """How each part is doing: last success and error, backlog, quarantine and outbox sizes."""
-    data = status_data(app.config, app.sessions, app.clock.now())
+    try:
+        data = status_data(app.config, app.sessions, app.clock.now())
+    except STORE_FAILURES as exc:  # what the daemon's own note says is still worth showing
+        data = {
+            "ready": False,
+            "store_error": str(getattr(exc, "orig", exc)),
+            "daemon": daemon_data(app.config),
+        }
+        out(
+            data,
+            app.args.json,
+            lambda d: (
+                f"not ready: the store cannot be read ({d['store_error']})\n" + _daemon_line(d["daemon"])
+            ),
+        )
+        return 1
 
     def text(d: dict[str, Any]) -> str:
-        lines = [f"state {d['state']}: {d['deals']} deals"]
+        lines = [f"state {d['state']}: {d['deals']} deals; {'ready' if d['ready'] else 'NOT READY'}"]
+        lines.append(_daemon_line(d["daemon"]))
         for part in ("mailbox", "calendar", "outbox"):
             p = d[part]
             line = f"  {part:<9} {p['backend']:<8} last ok {p.get('last_ok') or 'never'}"
@@ -182,6 +198,18 @@ def cmd_status(app: App) -> int:
 
     out(data, app.args.json, text)
     return 0
+
+
+def _daemon_line(daemon: dict[str, Any]) -> str:
+    if not daemon["running"]:
+        return "  daemon    not running" + (
+            f" (last seen {daemon['updated_at']})" if daemon.get("updated_at") else ""
+        )
+    line = f"  daemon    running (pid {daemon['pid']}), last report {daemon['updated_at']}"
+    for part in daemon["failing"]:
+        record = daemon["parts"][part]
+        line += f"; {part} failing since {record.get('error_at')}: {record['last_error']}"
+    return line
 
 
 def cmd_migrate(app: App) -> int:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.daemon.note_file import NoteFile, read_note, worker_file
 
 log = logging.getLogger(__name__)
 # Deaths in a row on one item before it is quarantined untried. Above the kills a test may land
@@ -39,7 +39,7 @@ class PoisonMemory:
     def __init__(self, path: Path, limit: int = LIMIT) -> None:
         self.path = path
         self.limit = limit
-        self._fd: int | None = None
+        self.file = NoteFile(path, NOTE_BYTES)
         self.last = read(path)
         if self.last is not None:
             log.warning(
@@ -69,36 +69,24 @@ class PoisonMemory:
         self._write(None)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.file.close()
 
     def _write(self, note: dict[str, object] | None) -> None:
-        """The note, rewritten in place: a few microseconds a message, where replacing or truncating
-        the file costs 50-300 (measured on ext4). No fsync: the note must outlive the process, not
-        the machine, and the page cache outlives a kill."""
-        try:
-            if self._fd is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.pwrite(self._fd, (json.dumps(note) if note else "").encode().ljust(NOTE_BYTES), 0)
-        except OSError as exc:  # a full or read-only state folder must not stop the mail: no note, then
-            log.warning("cannot note the item in hand in %s: %s", self.path, exc)
+        self.file.write(json.dumps(note) if note else "")  # unwritten: a crash on it goes unrecognised
 
 
 def read(path: Path) -> Interrupted | None:
     """The note a stopped process left; None when it stopped between items or never ran."""
+    text = read_note(path)
+    if not text:
+        return None
     try:
-        text = path.read_text(encoding="utf-8").strip()
-        if not text:
-            return None
         note = json.loads(text)
         return Interrupted(str(note["key"]), str(note.get("content_hash", "")), int(note["deaths"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 
 def note_path(state_dir: Path, worker_id: str) -> Path:
     """One note per worker; several workers on one host need `[daemon] worker_id` for it to survive a restart."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id) if worker_id else "main"
-    return state_dir / f"working-on.{name}.json"
+    return worker_file(state_dir, "working-on", worker_id)

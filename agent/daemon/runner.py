@@ -27,6 +27,7 @@ from agent.backends import load_calendar, load_mailbox, load_transport
 from agent.calendars.base import CalendarSource
 from agent.clock import Clock, SystemClock
 from agent.config import Config
+from agent.daemon.health_note import HealthNote, health_path
 from agent.daemon.ingest import Ingest, PassReport
 from agent.daemon.poison import PoisonMemory, note_path
 from agent.daemon.waiting import source_of, wait_for_mail
@@ -84,6 +85,7 @@ class Runner:
         # state folder's lock): each source is then watched by the worker holding its lease.
         self.shared = not config.store_url.startswith("sqlite")
         poison = PoisonMemory(note_path(config.state_dir, config.daemon.worker_id))
+        self.note = HealthNote(health_path(config.state_dir, config.daemon.worker_id))
         self.work = UnitOfWork(
             self.sessions,
             self.clock,
@@ -223,7 +225,11 @@ class Runner:
         self.crashes.pop(part, None)
 
     def health(self, part: str, error: str = "", *, proven: bool = True) -> None:
-        """Remember how a part last did, for `status`: the last success, and the last error if any."""
+        """Remember how a part last did, for `status`: the last success, and the last error if any.
+
+        In the daemon's own note first (agent.daemon.health_note), which does not depend on the store.
+        """
+        self.note.record(part, error, self.clock.now(), proven=proven)
         with self.sessions.begin() as s:
             Repo(s).record_health(part, error, self.clock.now(), proven=proven)
 
@@ -259,7 +265,8 @@ class Runner:
         if self.config.daemon.health_port:
             health = serve_health(
                 self.config.daemon.health_port,
-                lambda: status_data(self.config, self.sessions, self.clock.now()),
+                lambda: status_data(self.config, self.sessions, self.clock.now(), self.note.snapshot()),
+                self.note.snapshot,
             )
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         while not self.stop_requested:
@@ -291,6 +298,7 @@ class Runner:
         self.parse_ahead.close()
         if self.work.poison is not None:
             self.work.poison.close()
+        self.note.close()
         if self.shared:
             self.leases.release_all()
 
@@ -343,6 +351,7 @@ class Runner:
         try:
             report = self.run_once(calendar=not quick)
             self.store_failures = 0
+            self.note.record("store", "", self.clock.now())
             if report.messages or report.meetings or report.timers or report.outbox.sent:
                 log.info(
                     "pass: %d messages, %d meetings, %d timers, %d emails sent, %d quarantined",
@@ -356,6 +365,7 @@ class Runner:
             # Locked by another program, disk full, server gone: every item's transaction rolled back
             # and nothing was acknowledged, so nothing is lost; the same items come again.
             self.store_failures += 1
+            self.note.record("store", str(getattr(exc, "orig", exc)), self.clock.now())
             log.error(
                 "the database refused a write (%s); nothing was lost, the pass is retried in %.0f s",
                 exc,

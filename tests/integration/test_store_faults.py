@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.daemon.ingest import PassReport
+from agent.health import status_data
 from agent.store.db import StoreUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, start_daemon, stop_daemon, wait_until, write_config
@@ -141,10 +143,15 @@ def test_the_daemon_waits_out_a_locked_database_and_then_takes_the_mail_in(tmp_p
     h = Harness(load_config(cfg), ManualClock(MONDAY))
     h.add_deal()
     proc = start_daemon(cfg)
+    wait_until(lambda: daemon_status(h)["ready"], timeout=30)
     lock = hold_write_lock(h.config.state_dir / "agent.db")
     try:
         h.mail(CLIENT, [CSM], "Re: Welcome to onboarding", "Thanks!")
-        time.sleep(4)  # a few passes meet the lock (the log, read at the end, shows they did)
+        # status says so within a pass or two (a reader is not blocked by the writer's lock)
+        wait_until(lambda: "store" in daemon_status(h)["daemon"]["failing"], timeout=10)
+        status = daemon_status(h)
+        assert not status["ready"] and "locked" in status["daemon"]["parts"]["store"]["last_error"]
+        time.sleep(2)  # a few passes meet the lock (the log, read at the end, shows they did)
         assert proc.poll() is None, "the daemon must survive a locked database"
         assert len(new_mail(h)) == 1
     finally:
@@ -153,6 +160,40 @@ def test_the_daemon_waits_out_a_locked_database_and_then_takes_the_mail_in(tmp_p
     try:
         wait_until(lambda: new_mail(h) == [], timeout=90)  # retried with backoff of at most 60 s
         assert recorded(h)[:2] == (1, 0)
+        wait_until(lambda: daemon_status(h)["ready"], timeout=10)
     finally:
         err = stop_daemon(proc)
     assert "the database refused a write" in err and "nothing was lost" in err
+    stopped = daemon_status(h)
+    assert not stopped["ready"] and not stopped["daemon"]["running"]
+
+
+def daemon_status(h: Harness) -> dict[str, Any]:
+    """`status --json` as the command line reads it: the store's records and the daemon's own note."""
+    return status_data(h.config, h.agent.sessions)
+
+
+def test_status_says_not_ready_while_the_state_folder_is_full(tmp_path: Path, small_disk: Path) -> None:
+    cfg = write_config(tmp_path, "[store]\nbusy_timeout_seconds = 0.2\n[daemon]\npoll_seconds = 1\n")
+    h = Harness(load_config(cfg), ManualClock(MONDAY))
+    h.add_deal()
+    proc = start_daemon(cfg)
+    filler = None
+    try:
+        wait_until(lambda: daemon_status(h)["ready"], timeout=30)
+        with sqlite3.connect(h.config.state_dir / "agent.db") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next write must grow the log
+        filler = fill(small_disk)
+        # the next pass's first write fails; before, nothing was reported while the disk stayed full
+        waited = wait_until(lambda: "store" in daemon_status(h)["daemon"]["failing"], timeout=10)
+        status = daemon_status(h)
+        assert not status["ready"] and "full" in status["daemon"]["parts"]["store"]["last_error"]
+        print(f"not ready shown {waited:.1f} s after the disk filled")
+        filler.unlink()
+        filler = None
+        wait_until(lambda: daemon_status(h)["ready"], timeout=90)  # back off at most 60 s
+    finally:
+        if filler is not None:
+            filler.unlink()
+        stop_daemon(proc)
+

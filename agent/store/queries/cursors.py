@@ -29,16 +29,20 @@ class CursorQueries(Queries):
         send); a standing error stays, and only a part without one gets its `last_ok` moved on.
         """
         key = f"health:{part}"
-        old = json.loads(self.cursor(key) or "{}")
-        at = now.isoformat()
-        if error:
-            new = {**old, "last_error": error, "error_at": at}
-        elif proven or not old.get("last_error"):
-            new = {**old, "last_ok": at, "last_error": ""}
-        else:
-            return
-        self.set_cursor(key, json.dumps(new), now)
+        new = merged_health(json.loads(self.cursor(key) or "{}"), error, now, proven=proven)
+        if new is not None:
+            self.set_cursor(key, json.dumps(new), now)
 
     def health(self, part: str) -> dict[str, Any]:
         """A part's last success and last error, as `record_health` kept them ({} before the first)."""
         return dict(json.loads(self.cursor(f"health:{part}") or "{}"))
+
+
+def merged_health(old: dict[str, Any], error: str, now: datetime, *, proven: bool) -> dict[str, Any] | None:
+    """A part's health record after an attempt (None: unchanged); the daemon's own note keeps it this way too."""
+    at = now.isoformat()
+    if error:
+        return {**old, "last_error": error, "error_at": at}
+    if proven or not old.get("last_error"):
+        return {**old, "last_ok": at, "last_error": ""}
+    return None
