@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,11 +18,13 @@ from agent.errors import NotFound
 from agent.handling.cause import Cause, begin
 from agent.runtime import Runtime, load_runtime
 from agent.store import models as m
-from agent.store.db import open_store
+from agent.store.db import STORE_FAILURES, open_store
 from agent.store.repo import Repo
 
 Command = Callable[["App"], int]  # a command's exit code: 0 ok, 1 failure, 2 bad input
 # what `add_subparsers()` returns: where a group adds its commands (a string: not subscriptable at run time)
+T = TypeVar("T")
+BUSY_TRIES = 3  # each after [store] busy_timeout_seconds of waiting: 90 s by default, over an item's budget
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
@@ -55,20 +57,51 @@ class App:
             self._sessions = open_store(self.config.store_url, self.config.store.busy_timeout_seconds)
         return self._sessions
 
-    @contextmanager
-    def change(self, what: str) -> Iterator[tuple[Repo, Cause]]:
-        """One transaction for one command that changes deals, recorded as an event."""
-        with self.sessions.begin() as s:
-            repo = Repo(s)
+    def write(self, work: Callable[[Repo], T]) -> T:
+        """`work` in one transaction; a database busy past its wait is waited for again, and said.
+
+        The daemon holds the store's write lock for one item at a time (at most the item's budget),
+        so a command that meets it waits `[store] busy_timeout_seconds` and then tries again, up
+        to BUSY_TRIES times; the transaction rolled back, so trying again repeats nothing. What a
+        command prints comes after the commit (its `work` returns it), never for a rolled-back try.
+        """
+        for attempt in range(1, BUSY_TRIES + 1):
+            try:
+                with self.sessions.begin() as s:
+                    return work(Repo(s))
+            except STORE_FAILURES as exc:
+                reason = str(getattr(exc, "orig", exc))
+                if attempt == BUSY_TRIES or not _busy(reason):
+                    raise
+                print(
+                    f"the database is busy ({reason}): another program, most likely the daemon, is "
+                    f"writing; nothing was changed, trying again ({attempt + 1} of {BUSY_TRIES})",
+                    file=sys.stderr,
+                )
+        raise AssertionError("unreachable")
+
+    def change(self, what: str, work: Callable[[Repo, Cause], T]) -> T:
+        """`write` for a command that changes deals: the change is recorded as an event."""
+
+        def recorded(repo: Repo) -> T:
             cause = begin(repo, f"cli:{what}:{uuid.uuid4()}", "cli", self.clock.now())
             assert cause is not None
-            yield repo, cause
+            return work(repo, cause)
+
+        return self.write(recorded)
 
     def deal(self, repo: Repo, ref: str) -> m.Deal:
         found = repo.deal(int(ref)) if ref.isdigit() else repo.deal_by_name(ref)
         if found is None:
             raise NotFound(f"no deal {ref!r} (give its id or its exact name; see `deals list`)")
         return found
+
+
+def _busy(reason: str) -> bool:
+    """A lock held by another writer (SQLite's busy wait ran out, PostgreSQL's lock wait), not a broken store."""
+    return any(
+        word in reason.lower() for word in ("locked", "lock timeout", "deadlock", "could not serialize")
+    )
 
 
 def out(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:

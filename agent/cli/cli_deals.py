@@ -9,6 +9,7 @@ from typing import Any
 from agent import deals
 from agent.cli.app import App, SubParsers, command, group, out
 from agent.errors import InputError
+from agent.handling.cause import Cause
 from agent.handover import parse_contact, read_csv
 from agent.store.repo import Repo
 
@@ -93,11 +94,14 @@ def cmd_add(app: App) -> int:
     problems = deals.validate_spec(spec, app.runtime.rules.pipelines, [t.name for t in app.config.teams])
     if problems:
         raise InputError("\n".join(problems))
-    with app.change("deals-add") as (repo, cause):
+
+    def add(repo: Repo, cause: Cause) -> str:
         if repo.deal_by_name(spec.name) is not None:
             raise InputError(f"a deal named {spec.name!r} exists already")
         deal = app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
-        print(f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}")
+        return f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}"
+
+    print(app.change("deals-add", add))
     return 0
 
 
@@ -105,12 +109,17 @@ def cmd_import(app: App) -> int:
     result = read_csv(Path(app.args.file), app.runtime.rules.pipelines, app.config)
     created = 0
     for line, spec in result.specs:
-        with app.change("deals-import") as (repo, cause):
+
+        def hand_over(repo: Repo, cause: Cause, spec: deals.DealSpec = spec) -> bool:
             if repo.deal_by_name(spec.name) is not None:
-                result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
-                continue
+                return False
             app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
+            return True
+
+        if app.change("deals-import", hand_over):  # one deal a transaction: each is waited for alone
             created += 1
+        else:
+            result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
     for p in result.problems:
         print(p, file=sys.stderr)
     print(f"imported {created} deals; {len(result.problems)} problems")
@@ -118,7 +127,7 @@ def cmd_import(app: App) -> int:
 
 
 def cmd_advance(app: App) -> int:
-    with app.change("deals-advance") as (repo, cause):
+    def advance(repo: Repo, cause: Cause) -> str:
         deal = app.deal(repo, app.args.deal)
         pipeline = app.runtime.rules.pipelines[deal.pipeline]
         target = app.args.stage or pipeline.next_stage(deal.stage)
@@ -127,12 +136,14 @@ def cmd_advance(app: App) -> int:
         app.runtime.handlers.runner.advance(
             repo, deal, target, cause, app.clock.now(), who="the command line", force=app.args.force
         )
-        print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
+        return f"deal {deal.id} {deal.name}: stage {deal.stage}"
+
+    print(app.change("deals-advance", advance))
     return 0
 
 
 def cmd_task_done(app: App) -> int:
-    with app.change("task-done") as (repo, cause):
+    def done(repo: Repo, cause: Cause) -> str:
         deal = app.deal(repo, app.args.deal)
         if repo.task(deal.id, app.args.task) is None:
             keys = [t.key for t in repo.tasks(deal.id)]
@@ -140,23 +151,27 @@ def cmd_task_done(app: App) -> int:
         app.runtime.handlers.runner.complete_task(
             repo, deal, app.args.task, cause, app.clock.now(), who="the command line"
         )
-        print(f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}")
+        return f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}"
+
+    print(app.change("task-done", done))
     return 0
 
 
 def cmd_approve(app: App) -> int:
-    with app.change("approve") as (repo, cause):
+    def decide(repo: Repo, cause: Cause) -> str:
         deal = app.deal(repo, app.args.deal)
         if not app.runtime.handlers.runner.decide_approval(
             repo, deal, not app.args.reject, cause, app.clock.now(), who="the command line"
         ):
             raise InputError(f"deal {deal.id} has no pending approval")
-        print(f"deal {deal.id} {deal.name}: stage {deal.stage}")
+        return f"deal {deal.id} {deal.name}: stage {deal.stage}"
+
+    print(app.change("approve", decide))
     return 0
 
 
 def cmd_no_show(app: App) -> int:
-    with app.change("no-show") as (repo, cause):
+    def no_show(repo: Repo, cause: Cause) -> str:
         deal = app.deal(repo, app.args.deal)
         meetings = [
             mt
@@ -172,7 +187,9 @@ def cmd_no_show(app: App) -> int:
         app.runtime.handlers.meetings.mark_no_show(
             repo, meetings[-1], cause, app.clock.now(), who="the command line"
         )
-        print(f"'{meetings[-1].title}' marked a no-show")
+        return f"'{meetings[-1].title}' marked a no-show"
+
+    print(app.change("no-show", no_show))
     return 0
 
 

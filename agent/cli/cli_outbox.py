@@ -96,26 +96,28 @@ def cmd_show(app: App) -> int:
 
 
 def cmd_retry(app: App) -> int:
-    with app.sessions.begin() as s:
-        repo = Repo(s)
+    def requeue(repo: Repo) -> str:
         e = _email(repo, app.args.id)
         try:
             status.requeue(Trail(repo, app.clock.now()), e, WHO)
         except status.TransitionError as exc:  # e.g. a queued or sent email: a person's mistake, exit 2
             raise InputError(str(exc)) from None
-        print(f"email {e.id} queued again; the next pass sends it")
+        return f"email {e.id} queued again; the next pass sends it"
+
+    print(app.write(requeue))
     return 0
 
 
 def cmd_cancel(app: App) -> int:
-    with app.sessions.begin() as s:
-        repo = Repo(s)
+    def cancel(repo: Repo) -> str:
         e = _email(repo, app.args.id)
         try:
             status.cancel(Trail(repo, app.clock.now()), e, WHO)
         except status.TransitionError as exc:  # e.g. one already sent: it cannot be taken back
             raise InputError(str(exc)) from None
-        print(f"email {e.id} cancelled")
+        return f"email {e.id} cancelled"
+
+    print(app.write(cancel))
     return 0
 
 

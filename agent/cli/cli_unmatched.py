@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.cli.app import App, SubParsers, command, group, out
 from agent.daemon.runner import Runner
 from agent.errors import NotFound
+from agent.handling.cause import Cause
 from agent.store.repo import Repo
 
 
@@ -34,13 +35,15 @@ def cmd_unmatched_list(app: App) -> int:
 
 
 def cmd_unmatched_assign(app: App) -> int:
-    with app.change("assign") as (repo, cause):
+    def assign(repo: Repo, cause: Cause) -> str:
         msg = repo.message(app.args.message)
         if msg is None or msg.status not in ("unmatched", "held"):
             raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
         deal = app.deal(repo, app.args.deal)
         app.runtime.handlers.assigner.message(repo, msg, deal, cause, app.clock.now(), "the command line")
-        print(f"message {msg.id} assigned to deal {deal.id} {deal.name}")
+        return f"message {msg.id} assigned to deal {deal.id} {deal.name}"
+
+    print(app.change("assign", assign))
     return 0
 
 
