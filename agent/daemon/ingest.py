@@ -20,11 +20,13 @@ from agent.daemon.work import QuarantineError, UnitOfWork
 from agent.domain import MeetingVersion
 from agent.handling.cause import Cause, Work
 from agent.handling.mail.pipeline import MailItem
+from agent.handling.series import series_text, to_store
 from agent.handling.wiring import Handlers
 from agent.mailboxes.base import Mailbox
 from agent.mime.parse import MessageParseError
 from agent.mime.parse_ahead import ParseAhead, Parsed
 from agent.outbox.queue import FlushResult
+from agent.store.db import STORE_FAILURES, StoreUnavailable
 from agent.store.repo import Repo
 
 
@@ -116,11 +118,18 @@ class Ingest:
             )
         except CalendarParseError as exc:
             return ["quarantined" if self.work.quarantine(key, "calendar", data, str(exc)) else "seen"]
+        try:
+            with self.work.sessions.begin() as s:  # a stranger's series is stored once (handling/series.py)
+                plan = to_store(versions, Repo(s), self.handlers().party)
+        except STORE_FAILURES as exc:  # ours, not the calendar's
+            raise StoreUnavailable(str(getattr(exc, "orig", exc))) from exc
+        series = series_text([data]) if any(kept for _, kept in plan) else ""
         outcomes = []
-        for mv in versions:
+        for mv, kept in plan:
 
-            def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv) -> str | None:
-                self.handlers().meetings.handle(repo, mv, cause, self.clock.now(), source=source)
+            def work(repo: Repo, cause: Cause, mv: MeetingVersion = mv, kept: bool = kept) -> str | None:
+                handle = self.handlers().meetings.handle
+                handle(repo, mv, cause, self.clock.now(), source=source, series=series if kept else "")
                 return None
 
             outcomes.append(self.work(meeting_key(mv), "calendar", None, work))

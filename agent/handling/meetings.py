@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from agent.calendars.parse import parse_calendar
 from agent.config import CalendarSection
 from agent.domain import Address, MeetingVersion
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer
 from agent.handling.runner import RuleRunner
-from agent.matching import Party, match_meeting
+from agent.matching import Match, Party, match_meeting
 from agent.outbox import status
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger
@@ -30,15 +31,23 @@ class MeetingHandler:
         pipelines: dict[str, Pipeline],
         runner: RuleRunner,
         enqueuer: Enqueuer,
+        default_tz: str = "UTC",
     ) -> None:
         self.settings = settings
+        self.default_tz = default_tz  # of a kept series' floating times, when it is expanded
         self.party = party
         self.pipelines = pipelines
         self.runner = runner
         self.enqueuer = enqueuer
 
-    def handle(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str = "") -> None:
-        """One version of a meeting, from a calendar or an invitation."""
+    def handle(
+        self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str = "", series: str = ""
+    ) -> None:
+        """One version of a meeting, from a calendar or an invitation.
+
+        `series`: the calendar text of the series this occurrence stands for, when no deal claims
+        it (agent.handling.series); kept on the meeting until one does.
+        """
         trail = cause.trail(repo, now)
         if mv.all_day:
             trail("meeting_ignored", f"'{mv.title}' is an all-day event, not a call")
@@ -55,13 +64,29 @@ class MeetingHandler:
             )
             return
         if meeting is None:
-            self._new(repo, mv, cause, now, source)
+            self._new(repo, mv, cause, now, source, series)
         else:
             meeting.source = source or meeting.source
+            if series and meeting.deal_id is None:
+                meeting.series = series
             self._update(repo, meeting, mv, cause, now)
 
-    def _new(self, repo: Repo, mv: MeetingVersion, cause: Cause, now: datetime, source: str) -> None:
-        match = match_meeting(mv, repo, self.party)
+    def _new(
+        self,
+        repo: Repo,
+        mv: MeetingVersion,
+        cause: Cause,
+        now: datetime,
+        source: str,
+        series: str = "",
+        of_series: m.Meeting | None = None,
+    ) -> None:
+        if of_series is not None:  # an occurrence of a kept series, expanded for the deal that claimed it
+            match = Match(
+                of_series.deal_id, "series", f"an occurrence of '{of_series.title}': {of_series.match_reason}"
+            )
+        else:
+            match = match_meeting(mv, repo, self.party)
         deal = repo.deal(match.deal_id) if match.deal_id else None
         pipeline = self.pipelines.get(deal.pipeline) if deal else None
         mtype = pipeline.meeting_type(deal.stage, mv.title) if deal and pipeline else ""
@@ -81,6 +106,7 @@ class MeetingHandler:
             attendees=[{"email": a.email, "name": a.name} for a in mv.attendees],
             match_reason=match.reason,
             source=source,
+            series=series if deal is None else "",
         )
         repo.add(meeting)
         cause.meeting = meeting
@@ -90,7 +116,8 @@ class MeetingHandler:
             self.watch(repo, meeting)
         trail = cause.trail(repo, now)
         if deal is None:
-            trail("meeting_unmatched", f"'{mv.title}': {match.reason}")
+            kept = " (a series: its other occurrences are stored once a deal claims it)" if series else ""
+            trail("meeting_unmatched", f"'{mv.title}': {match.reason}{kept}")
             if match.ambiguous:
                 meeting.candidates = list(match.candidates)
                 when = mv.start.strftime("%A %-d %B %H:%M UTC")
@@ -164,7 +191,25 @@ class MeetingHandler:
         )
         if meeting.status == "scheduled":
             self.watch(repo, meeting)
+        self._expand(repo, meeting, cause, now)
         return deal
+
+    def _expand(self, repo: Repo, meeting: m.Meeting, cause: Cause, now: datetime) -> None:
+        """A kept series was claimed: its other occurrences in the window are the deal's meetings now."""
+        if not meeting.series:
+            return
+        text, meeting.series = meeting.series, ""
+        versions = parse_calendar(
+            text.encode(),
+            window_start=now - timedelta(days=self.settings.lookbehind_days),
+            window_end=now + timedelta(days=self.settings.lookahead_days),
+            source=meeting.source or f"the series of meeting {meeting.id}",
+            default_tz=self.default_tz,
+            max_occurrences=self.settings.max_occurrences,
+        )
+        for mv in versions:
+            if mv.uid == meeting.uid and repo.meeting(mv.uid, mv.recurrence_id) is None:
+                self._new(repo, mv, cause, now, meeting.source, of_series=meeting)
 
     def claim_waiting(self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime) -> None:
         """A deal handed over after its call was booked: the calls that match it now are its, and watched."""
@@ -220,6 +265,7 @@ class MeetingHandler:
         cause.trail(repo, now).on(deal)(
             "meeting_assigned", f"'{meeting.title}' assigned to {deal.name} by {who}"
         )
+        self._expand(repo, meeting, cause, now)
         grace = timedelta(minutes=self.settings.completion_grace_minutes)
         if meeting.status == "scheduled" and meeting.end + grace <= now:
             self.held(repo, meeting.id, meeting.end.isoformat(), cause, now)  # before anyone answered

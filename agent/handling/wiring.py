@@ -38,7 +38,9 @@ class Handlers:
         self.enqueuer = Enqueuer(config, pipelines, templates, calendar, self.party)
         self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
         self.reviews = Reviews(config.review)
-        self.meetings = MeetingHandler(config.calendar, self.party, pipelines, self.runner, self.enqueuer)
+        self.meetings = MeetingHandler(
+            config.calendar, self.party, pipelines, self.runner, self.enqueuer, config.agent.timezone
+        )
         self.assigner = Assigner(self.runner, self.meetings)
         self.handover = HandOver(self.runner, self.meetings)
         self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews)
@@ -52,7 +54,7 @@ class Handlers:
                 QuestionAnswer(self.assigner),
                 ReviewAnswer(self.reviews),
                 MatchDeal(self.party),
-                Invitation(config, self.meetings),
+                Invitation(config, self.meetings, self.party),
                 AutoReply(),
                 Unmatched(self.enqueuer),
                 Matched(self.runner, commands),

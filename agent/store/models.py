@@ -198,6 +198,9 @@ class Meeting(Base):
     candidates: Mapped[list[Any]] = mapped_column(
         default=list
     )  # deals it may be about, while a person is asked
+    # A recurring series no deal claims is stored as one row, its first occurrence, with the
+    # calendar text here; the other occurrences become rows only once a deal claims it.
+    series: Mapped[str] = mapped_column(Text, default="")
 
 
 class InboundEvent(Base):

@@ -67,17 +67,6 @@ def test_a_hostile_recurring_invitation_does_not_hold_up_the_mail_behind_it(
     assert meetings <= harness.config.calendar.max_occurrences  # refused (0), or cut at the cap
 
 
-def test_a_strangers_invitation_leaves_no_timers_behind(harness: Harness) -> None:
-    harness.add_deal()
-    harness.deliver(invitation(1, "FREQ=DAILY"))
-    harness.run()
-    with harness.agent.sessions.begin() as s:
-        rows = s.scalar(select(func.count()).select_from(m.Meeting).where(m.Meeting.deal_id.is_(None)))
-        timers = s.scalar(select(func.count()).select_from(m.Timer).where(m.Timer.kind == "meeting_end"))
-    assert rows and rows > 100  # kept (a deal handed over later may claim them) ...
-    assert timers == 0  # ... but nothing is scheduled for them: before, one timer per occurrence
-
-
 # --- poison memory: an input the process dies on ------------------------------------------------------
 def start(cfg: Path) -> Harness:
     """The daemon (re)started on the same state; it dies on any message whose subject is "Killer"."""

@@ -14,6 +14,7 @@ from agent.handling.mail.csat import csat_score, first_word
 from agent.handling.mail.pipeline import MailItem, Passed, Took
 from agent.handling.meetings import MeetingHandler
 from agent.handling.runner import RuleRunner
+from agent.handling.series import series_text, to_store
 from agent.matching import Party, match_message
 from agent.pipeline.engine import Trigger
 
@@ -37,9 +38,10 @@ class Invitation:
 
     name = "invitation"
 
-    def __init__(self, config: Config, meetings: MeetingHandler) -> None:
+    def __init__(self, config: Config, meetings: MeetingHandler, party: Party) -> None:
         self.config = config
         self.meetings = meetings
+        self.party = party
 
     def __call__(self, item: MailItem) -> Took | Passed:
         msg, match = item.msg, item.match
@@ -57,9 +59,11 @@ class Invitation:
             default_tz=self.config.agent.timezone,
             max_occurrences=cal.max_occurrences,
         )
-        for mv in versions:
-            self.meetings.handle(item.repo, mv, item.cause, item.now)
-        return Took(f"an invitation of {len(versions)} meeting versions")
+        plan = to_store(versions, item.repo, self.party)
+        series = series_text(msg.calendar_parts) if any(kept for _, kept in plan) else ""
+        for mv, kept in plan:
+            self.meetings.handle(item.repo, mv, item.cause, item.now, series=series if kept else "")
+        return Took(f"an invitation of {len(versions)} meeting versions, {len(plan)} stored")
 
 
 class Unmatched:

@@ -16,6 +16,11 @@ class MeetingQueries(Queries):
         q = select(m.Meeting).where(m.Meeting.uid == uid, m.Meeting.recurrence_id == recurrence_id)
         return self.s.scalars(q).first()
 
+    def occurrences(self, uid: str) -> Sequence[m.Meeting]:
+        """The stored meetings of one calendar UID (a series' occurrences), in order of start."""
+        q = select(m.Meeting).where(m.Meeting.uid == uid).order_by(m.Meeting.start)
+        return self.s.scalars(q).all()
+
     def meeting_by_id(self, meeting_id: int) -> m.Meeting | None:
         return self.s.get(m.Meeting, meeting_id)
 
