@@ -301,6 +301,12 @@ class DaemonSection(Section):
         ge=0,
         description="One input's processing stops after this and the input is quarantined (0: no limit)",
     )
+    item_memory_mb: float = Field(
+        100.0,
+        ge=0,
+        description="One input's processing stops once the process has grown by this much memory while "
+        "working on it, and the input is quarantined (0: no limit)",
+    )
 
 
 class DigestsSection(Section):

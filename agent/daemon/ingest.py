@@ -16,6 +16,7 @@ from agent.calendars.base import CalendarSource
 from agent.calendars.parse import CalendarParseError, parse_calendar
 from agent.clock import Clock
 from agent.config import Config
+from agent.daemon.budget import BudgetExceeded
 from agent.daemon.work import QuarantineError, UnitOfWork
 from agent.domain import MeetingVersion
 from agent.handling.cause import Cause, Work
@@ -108,15 +109,16 @@ class Ingest:
         now = self.clock.now()
         cal = self.config.calendar
         try:
-            versions = parse_calendar(
-                data,
-                window_start=now - timedelta(days=cal.lookbehind_days),
-                window_end=now + timedelta(days=cal.lookahead_days),
-                source=source,
-                default_tz=self.config.agent.timezone,
-                max_occurrences=cal.max_occurrences,
-            )
-        except CalendarParseError as exc:
+            with self.work.budget():  # a stranger's invitation lands in a calendar too
+                versions = parse_calendar(
+                    data,
+                    window_start=now - timedelta(days=cal.lookbehind_days),
+                    window_end=now + timedelta(days=cal.lookahead_days),
+                    source=source,
+                    default_tz=self.config.agent.timezone,
+                    max_occurrences=cal.max_occurrences,
+                )
+        except (CalendarParseError, BudgetExceeded) as exc:
             return ["quarantined" if self.work.quarantine(key, "calendar", data, str(exc)) else "seen"]
         try:
             with self.work.sessions.begin() as s:  # a stranger's series is stored once (handling/series.py)

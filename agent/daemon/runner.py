@@ -92,6 +92,7 @@ class Runner:
             shared=self.shared,
             poison=poison,
             budget_seconds=config.daemon.item_budget_seconds,
+            budget_mb=config.daemon.item_memory_mb,
         )
         cursors = DbCursors(self.sessions, self.clock)
         self.inboxes = [Inbox("", load_mailbox(config, cursors), load_calendar(config, cursors, self.clock))]

@@ -8,13 +8,14 @@ and the pass is tried again.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.clock import Clock
-from agent.daemon.budget import time_budget
+from agent.daemon.budget import item_budget
 from agent.daemon.poison import PoisonMemory
 from agent.handling.cause import Work, begin
 from agent.store import models as m
@@ -38,12 +39,14 @@ class UnitOfWork:
         shared: bool,
         poison: PoisonMemory | None = None,
         budget_seconds: float = 0.0,
+        budget_mb: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.shared = shared  # several workers on one store: another may commit the same event first
         self.poison = poison  # None: items are not noted (a command line's one-off work)
         self.budget_seconds = budget_seconds
+        self.budget_mb = budget_mb
 
     def __call__(
         self,
@@ -99,7 +102,7 @@ class UnitOfWork:
                 cause = begin(repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at)
                 if cause is None:
                     return "seen"
-                with time_budget(self.budget_seconds):  # the commit itself is never cut short
+                with self.budget():  # the commit itself is never cut short
                     label = work(repo, cause)
             return label or "processed"
         except STORE_FAILURES as exc:
@@ -118,6 +121,10 @@ class UnitOfWork:
     def _committed(self, key: str) -> bool:
         with self.sessions.begin() as s:
             return Repo(s).event_committed(key)
+
+    def budget(self) -> AbstractContextManager[None]:
+        """An item's time and memory budget (agent.daemon.budget), for work done outside an item too."""
+        return item_budget(self.budget_seconds, self.budget_mb)
 
     def quarantine(
         self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.daemon.budget import resident_bytes
 from agent.handling.mail.pipeline import MailItem
 from agent.health import status_data
 from agent.simulation import CLIENT
@@ -151,4 +152,35 @@ def test_an_item_past_its_time_budget_is_quarantined_and_the_mail_behind_it_goes
     with harness.agent.sessions.begin() as s:
         [item] = Repo(s).quarantined()
     assert "exceeded the processing budget of 1 s" in item.error
+    harness.agent.close()
+
+
+def test_an_item_that_eats_memory_is_stopped_at_its_budget_and_the_mail_behind_it_goes_on(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(
+        load_config(write_config(tmp_path, "[daemon]\nitem_memory_mb = 50\n")), ManualClock(MONDAY)
+    )
+    pipeline = harness.agent.runtime.handlers.mail
+    real = pipeline.process
+    grew: list[int] = []
+
+    def greedy_on_one(item: MailItem) -> str | None:
+        if item.msg.subject == "Greedy":
+            base, hoard = resident_bytes(), []
+            while len(hoard) < 1000:  # 1 GB without the budget: the test fails, the machine copes
+                hoard.append(bytearray(1 << 20))
+                grew.append(resident_bytes() - base)
+        return real(item)
+
+    pipeline.process = greedy_on_one  # type: ignore[method-assign]
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Greedy")
+    harness.mail(CLIENT, [("Agent", "onboarding@example.com")], "Behind it")
+    report = harness.run()
+    assert (report.messages, report.quarantined) == (1, 1) and subjects(harness) == ["Behind it"]
+    with harness.agent.sessions.begin() as s:
+        [item] = Repo(s).quarantined()
+    assert "exceeded the processing budget of 50 MB of memory" in item.error
+    print(f"stopped after growing {max(grew) / 1e6:.0f} MB")
+    assert max(grew) < 150e6  # stopped within a tick of passing the budget, far from the 1 GB
     harness.agent.close()
