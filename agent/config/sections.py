@@ -296,8 +296,10 @@ class DaemonSection(Section):
     health_port: int = Field(
         0, ge=0, le=65535, description="Serve /health and /metrics on 127.0.0.1 (0: off)"
     )
+    # An item holds the store's write lock while it works: a command-line write waits for it
+    # (up to three times [store] busy_timeout_seconds), so the budget stays well below that.
     item_budget_seconds: float = Field(
-        60.0,
+        15.0,
         ge=0,
         description="One input's processing stops after this and the input is quarantined (0: no limit)",
     )
