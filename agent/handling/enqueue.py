@@ -61,8 +61,13 @@ class Enqueuer:
         unless_replied: bool = False,
         unfilled: tuple[str, ...] = (),
         extra: dict[str, Any] | None = None,
+        once: str | None = None,
     ) -> m.OutboxEmail | None:
-        """One email of a deal; None when there is nobody to send it to or this cause queued it already."""
+        """One email of a deal; None when there is nobody to send it to or this cause queued it already.
+
+        `once` ("deal", or "contact" for an email to one person) keys the email by what it is
+        rather than by its cause: another final call, a restart or a reloaded rule finds it.
+        """
         trail = cause.trail(repo, now).on(deal)
         if unfilled:
             trail(
@@ -73,6 +78,17 @@ class Enqueuer:
         if not to:
             trail("email_not_queued", f"{template}: no recipient", rule=rule)
             return None
+        key = None
+        if once:
+            key, earlier = _once_key(repo, deal, template, to, once)
+            if earlier is not None:
+                trail(
+                    "email_not_queued",
+                    f"{template} goes once per {once}: email {earlier.id} to {_emails(earlier.to)} "
+                    f"is {earlier.status} already",
+                    rule=rule,
+                )
+                return None
         email = self._write(
             repo,
             deal,
@@ -86,6 +102,7 @@ class Enqueuer:
             now=now,
             extra=extra,
             unless_replied=unless_replied,
+            key=key,
         )
         if email is None:
             return None
@@ -220,10 +237,15 @@ class Enqueuer:
         extra: dict[str, Any] | None,
         review_of: int | None = None,
         unless_replied: bool = False,
+        key: str | None = None,
     ) -> m.OutboxEmail | None:
-        """The deal's email rendered and threaded, for `status.queue` to store; None if queued before."""
-        recipients = ",".join(sorted(a.email for a in to + cc))
-        key = _key(f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}")
+        """The deal's email rendered and threaded, for `status.queue` to store; None if queued before.
+
+        Keyed by its cause unless a `key` is given (see `_once_key`).
+        """
+        if key is None:
+            recipients = ",".join(sorted(a.email for a in to + cc))
+            key = _key(f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}")
         if repo.outbox_by_key(key) is not None:
             return None  # the same cause already queued this email: never twice
         to_list = [person(a.name, a.email) for a in to]
@@ -342,6 +364,32 @@ def _responsible(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
 
 def _emails(people: list[Any]) -> str:
     return ", ".join(a["email"] for a in people)
+
+
+def _once_key(
+    repo: Repo, deal: m.Deal, template: str, to: tuple[Address, ...], once: str
+) -> tuple[str, m.OutboxEmail | None]:
+    """The key of an email that goes once per deal (or per contact), and the earlier one that still counts.
+
+    Only a withdrawn email (a no-show, a cancelled call, a reviewer's no) never reached anyone:
+    the next one may go, keyed by how many were withdrawn. Queued, held, failed and sent ones
+    count. The list of the deal's emails also finds those queued before `once` existed (keyed
+    by their cause); the key stops two workers that queue it at the same moment.
+    """
+    who = {a.email.lower() for a in to} if once == "contact" else set()
+
+    def same(e: m.OutboxEmail) -> bool:
+        return e.template == template and (not who or who <= {str(a["email"]).lower() for a in e.to})
+
+    earlier = [e for e in repo.outbox_all(deal.id) if same(e)]
+    live = next((e for e in earlier if e.status != status.Status.WITHDRAWN), None)
+    if live is not None:
+        return "", live
+    base = f"once|{once}|{deal.id}|{template}|{','.join(sorted(who))}"
+    n = len(earlier)  # all withdrawn
+    while repo.outbox_by_key(_key(f"{base}|{n}")) is not None:  # a row of the series deleted by hand
+        n += 1
+    return _key(f"{base}|{n}"), None
 
 
 def _key(cause: str) -> str:

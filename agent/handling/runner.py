@@ -195,6 +195,7 @@ class RuleRunner:
                     now=now,
                     unless_replied=effect.unless_replied,
                     unfilled=effect.unfilled,
+                    once=effect.once,
                 )
         elif isinstance(effect, MoveStage):
             return self._move(repo, deal, effect.target, cause, now, rule=firing.rule, reason=firing.reason)

@@ -11,6 +11,7 @@ from agent.handling.assign import Assigner
 from agent.handling.commands.context import CommandContext
 from agent.handling.enqueue import Enqueuer
 from agent.handling.handover import HandOver
+from agent.handling.mail.csat import SurveyAnswer
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
 from agent.handling.mail.pipeline import MailPipeline
@@ -57,6 +58,7 @@ class Handlers:
                 Invitation(config, self.meetings, self.party),
                 AutoReply(),
                 Unmatched(self.enqueuer),
+                SurveyAnswer(self.runner, self.enqueuer, self.party),
                 Matched(self.runner, commands),
             ]
         )

@@ -35,6 +35,7 @@ class SendEmail:
     unless_replied: bool
     unfilled: tuple[str, ...]  # recipient roles nobody fills on this deal (said in the audit trail)
     each: bool = False  # one email per To recipient (a survey answered by each contact)
+    once: str | None = None  # "deal" | "contact": never queued again there, whatever fires the rule
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def plan(
         if action.at:
             due = calendar.next_at(due, action.at, deal.timezone)
         return SendEmail(
-            action.send, to, cc, due, action.unless_replied, missing_to + missing_cc, action.each
+            action.send, to, cc, due, action.unless_replied, missing_to + missing_cc, action.each, action.once
         )
     if kind == "advance":
         target = pipeline.next_stage(deal.stage) if action.advance == "next" else action.advance

@@ -81,6 +81,11 @@ class ActionDef(Strict):
     )
     unless_replied: bool = Field(False, description="Withdraw the email if the client replied meanwhile")
     each: bool = Field(False, description="One email per To recipient instead of one to all")
+    once: Literal["deal", "contact"] | None = Field(
+        None,
+        description="Never again on this deal (deal), or to this recipient (contact, with each), "
+        "whatever fires the rule again",
+    )
     advance: str | None = None
     complete_task: str | None = None
     create_task: TaskDef | None = None
@@ -95,8 +100,13 @@ class ActionDef(Strict):
             raise ValueError(
                 f"an action needs exactly one of {', '.join(ACTION_KINDS)}; got {kinds or 'none'}"
             )
-        if self.send is None and (self.after or self.at or self.cc or self.unless_replied or self.each):
-            raise ValueError("after, at, cc, each and unless_replied only go with send")
+        if self.send is None and (
+            self.after or self.at or self.cc or self.unless_replied or self.each or self.once
+        ):
+            raise ValueError("after, at, cc, each, once and unless_replied only go with send")
+        if self.once == "contact" and not self.each:
+            # one email to several people cannot be "once per contact": each is told apart only alone
+            raise ValueError("once: contact needs each: true (one email per contact)")
         return self
 
     @property

@@ -339,6 +339,31 @@ class Approval(Base):
     decided_at: Mapped[datetime | None]
 
 
+class CsatAnswer(Base):
+    """A client contact's answer to the onboarding survey: one per contact and deal, the latest.
+
+    The score is on the survey's own scale, stored beside it (the survey's text states it), so
+    a report never mixes a 1-5 answer with a 0-10 one unknowingly; `original` keeps the words it
+    was read from ("9/10" brought to 5 on a 1-5 survey), `comment` what the client wrote after it.
+    """
+
+    __tablename__ = "csat_answers"
+    __table_args__ = (UniqueConstraint("deal_id", "contact_email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    contact_email: Mapped[str] = mapped_column(String(320))
+    score: Mapped[int] = mapped_column(Integer)
+    scale_min: Mapped[int] = mapped_column(Integer)
+    scale_max: Mapped[int] = mapped_column(Integer)
+    original: Mapped[str] = mapped_column(Text, default="")
+    normalised: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # the survey email it answers (its thread, or the survey sent to the contact when only the token says)
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_csat_survey"))
+    message_id: Mapped[str] = mapped_column(String(998), default="")  # the answer's own Message-ID
+    answered_at: Mapped[datetime]
+
+
 def name_key(name: str) -> str:
     """Names compared the way people write them: case and spacing do not matter."""
     return " ".join(name.lower().split())

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.store import models as m
 from agent.store.queries.addresses import AddressQueries
+from agent.store.queries.csat import CsatQueries
 from agent.store.queries.cursors import CursorQueries
 from agent.store.queries.deals import DealQueries
 from agent.store.queries.directory import DirectoryQueries
@@ -45,6 +46,7 @@ class Repo(
     AddressQueries,
     HistoryQueries,
     ReportQueries,
+    CsatQueries,
 ):
     """Thin, typed access to the store; implements matching.Directory."""
 

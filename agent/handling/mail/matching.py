@@ -10,7 +10,7 @@ from agent.domain import MessageKind
 from agent.handling.commands.context import CommandContext
 from agent.handling.commands.obey import obey
 from agent.handling.enqueue import Enqueuer
-from agent.handling.mail.csat import csat_score, first_word
+from agent.handling.mail.csat import first_word
 from agent.handling.mail.pipeline import MailItem, Passed, Took
 from agent.handling.meetings import MeetingHandler
 from agent.handling.runner import RuleRunner
@@ -105,7 +105,7 @@ class Unmatched:
 
 
 class Matched:
-    """The deal's message: logged with the reason, commands obeyed, and its rules run (CSAT read)."""
+    """The deal's message: logged with the reason, commands obeyed, and its rules run."""
 
     name = "matched"
 
@@ -136,11 +136,5 @@ class Matched:
             word = first_word(msg.new_text)
             if word:  # a word of the pipeline's own, for rules with `when: {command: WORD}`
                 triggers.append(Trigger("command", word, f"command '{word}' from {sender}"))
-        score = csat_score(msg.new_text) if side == "client" else None
-        # a survey answer: checked for a score first, which is cheaper than asking the store
-        if score is not None and repo.has_sent(deal.id, "survey"):
-            deal.csat = score
-            item.trail.on(deal)("csat_recorded", f"{sender} rated onboarding {score}", score=score)
-            triggers.append(Trigger("csat_received", str(score), f"CSAT {score} from {sender}"))
         self.runner.dispatch(repo, deal, triggers, item.cause, item.now)
         return Took(f"deal {deal.id}: {match.reason}")
