@@ -1,8 +1,15 @@
 """Answers to review requests: a draft goes to the Responsible person, whose reply decides it.
 
-They reply "send" (it goes as it is), "cancel" (it never goes), or with their own text,
-which is what goes out. With no answer by the deadline, the draft is sent or dropped, as
-`[review] on_timeout` says. Which drafts are held is the enqueuer's decision (`[review]`).
+The reply is read as a person would (agent.replies.review, forms in docs/replies.md): "send"
+and its kin send the draft as it is, "cancel" and its kin drop it, an edit in one of its
+documented forms ("Edit:" line, or the draft quoted back with changes) is what goes out
+instead. Anything else is unclear: nothing is sent, and the reviewer is asked back in a notice
+that is itself a review request of the same draft, so that answering it decides the draft.
+A reviewer's own words reach a client only as an edit.
+
+With no answer by the deadline, the draft is sent or dropped, as `[review] on_timeout` says;
+after an unclear answer it is dropped: the reviewer had something to say about it.
+Which drafts are held is the enqueuer's decision (`[review]`).
 """
 
 from __future__ import annotations
@@ -11,24 +18,31 @@ import html
 from datetime import datetime
 
 from agent.config import ReviewSection
+from agent.domain import Address
 from agent.handling.cause import Cause
+from agent.handling.enqueue import Enqueuer
 from agent.outbox import status
+from agent.pipeline.engine import Trigger
+from agent.replies.intent import Intent
+from agent.replies.review import Verdict, read_review
 from agent.store import models as m
 from agent.store.repo import Repo
 
-SEND_WORDS = {"send", "ok", "okay", "yes", "approve", "approved", "go"}
-CANCEL_WORDS = {"cancel", "drop", "don't", "dont", "stop"}
+ASK_BACK = "notice"  # the template of the question back; a review request of the draft like the first
+QUOTED_MAX = 300  # characters of the reviewer's answer quoted back to them
 
 
 class Reviews:
-    def __init__(self, settings: ReviewSection) -> None:
+    def __init__(self, settings: ReviewSection, enqueuer: Enqueuer) -> None:
         self.settings = settings
+        self.enqueuer = enqueuer
 
     def answer(
-        self, repo: Repo, draft: m.OutboxEmail, reply: str, who: str, cause: Cause, now: datetime
+        self, repo: Repo, draft: m.OutboxEmail, text: str, reviewer: Address, cause: Cause, now: datetime
     ) -> None:
-        """The reviewer's reply: "send", "cancel", or the text to send instead."""
+        """The reviewer's reply (its whole body, quotes included): send, cancel, an edit, or unclear."""
         trail = cause.trail(repo, now)
+        who = reviewer.email
         if draft.status != status.Status.REVIEW:
             trail.email(
                 "review_late",
@@ -36,26 +50,90 @@ class Reviews:
                 f"{who} answered, but the {draft.template} email is already {draft.status}",
             )
             return
-        words = reply.strip().split()
-        first = words[0].strip(".,!:").lower() if words else ""
-        if first in SEND_WORDS and len(words) <= 3:
-            status.release(trail, draft, f"approved by {who}", arrived_at=cause.arrived_at)
-        elif first in CANCEL_WORDS and len(words) <= 3:
-            status.withdraw(trail, draft, f"cancelled by {who} in review")
-        elif reply.strip():
-            draft.body_text = reply.strip() + "\n"
-            draft.body_html = text_to_html(reply.strip())
-            status.release(trail, draft, f"edited by {who} in review", arrived_at=cause.arrived_at)
+        verdict = read_review(text, draft.body_text, reviewer.name)
+        if verdict.intent is Intent.APPROVE:
+            status.release(trail, draft, f"approved by {who}: {verdict.reason}", arrived_at=cause.arrived_at)
+        elif verdict.intent is Intent.CANCEL:
+            status.withdraw(trail, draft, f"cancelled by {who} in review: {verdict.reason}")
+        elif verdict.intent is Intent.EDIT:
+            draft.body_text = verdict.edit
+            draft.body_html = text_to_html(verdict.edit.strip())
+            status.release(
+                trail, draft, f"edited by {who} in review ({verdict.reason})", arrived_at=cause.arrived_at
+            )
+        else:
+            trail.email(
+                "review_unclear",
+                draft,
+                f"{who} answered {_excerpt(verdict.said)!r}: {verdict.reason}; nothing sent, asked back",
+            )
+            self._ask_back(repo, draft, verdict, reviewer, cause, now)
 
     def timeout(self, repo: Repo, draft_id: int, cause: Cause, now: datetime) -> None:
         draft = repo.outbox(draft_id)
         if draft is None or draft.status != status.Status.REVIEW:
             return  # answered in time
         trail = cause.trail(repo, now)
-        if self.settings.on_timeout == "send":
+        if any(r.template == ASK_BACK for r in repo.requests_about(draft.id)):
+            status.withdraw(trail, draft, "the reviewer's answer was unclear and no clear one came in time")
+        elif self.settings.on_timeout == "send":
             status.release(trail, draft, "nobody answered the review in time", arrived_at=cause.arrived_at)
         else:
             status.withdraw(trail, draft, "nobody answered the review in time")
+
+    def _ask_back(
+        self,
+        repo: Repo,
+        draft: m.OutboxEmail,
+        verdict: Verdict,
+        reviewer: Address,
+        cause: Cause,
+        now: datetime,
+    ) -> None:
+        deal = repo.deal(draft.deal_id) if draft.deal_id is not None else None
+        if deal is None:
+            return
+        to = ", ".join(a["email"] for a in draft.to)
+        message = (
+            f"You answered the review of the {draft.template} email to {to} with:\n\n"
+            f'  "{_excerpt(verdict.said) or "(nothing)"}"\n\n'
+            f"I could not tell what you meant ({verdict.reason}), so nothing was sent. "
+            "Please reply to this email with one of these:\n\n"
+            '  "send" - it goes as it is (also: ok, looks good, go ahead, yes please; '
+            "passt, bitte senden; ok pour moi, tu peux envoyer)\n"
+            '  "cancel" - it never goes (also: don\'t send, stop; nicht senden; ne pas envoyer)\n'
+            '  "Edit:" on a line of its own, and under it the whole text to send instead '
+            "(or edit the draft between its draft lines in the review request, and send that back)\n\n"
+            "If no clear answer comes by the review's deadline, the draft is dropped, not sent."
+        )
+        question = self.enqueuer.queue_email(
+            repo,
+            deal,
+            ASK_BACK,
+            (reviewer,),
+            (),
+            due=now,
+            rule=draft.rule,
+            reason=f"the answer to the review of the {draft.template} email was unclear",
+            cause=cause,
+            trigger=Trigger("review", f"{draft.id} unclear"),
+            now=now,
+            extra={
+                "notice": {
+                    "subject": f"Not sent: I could not tell what you meant about the {draft.template} email",
+                    "message": message,
+                }
+            },
+        )
+        if question is not None:
+            # A reply to the question back answers the review of this draft, exactly like a reply
+            # to the first request; not a status, so outbox.status has no say in it.
+            question.review_of = draft.id
+
+
+def _excerpt(said: str) -> str:
+    flat = " ".join(said.split())
+    return flat if len(flat) <= QUOTED_MAX else flat[: QUOTED_MAX - 1] + "…"
 
 
 def text_to_html(text: str) -> str:

@@ -38,7 +38,7 @@ class Handlers:
         self.party = Party(config.addresses(), config.agent.internal_domains)
         self.enqueuer = Enqueuer(config, pipelines, templates, calendar, self.party)
         self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
-        self.reviews = Reviews(config.review)
+        self.reviews = Reviews(config.review, self.enqueuer)
         self.meetings = MeetingHandler(
             config.calendar, self.party, pipelines, self.runner, self.enqueuer, config.agent.timezone
         )

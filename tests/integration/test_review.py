@@ -65,9 +65,10 @@ def test_the_recap_waits_for_the_csm_and_send_sends_it_as_it_is(tmp_path: Path) 
 
 def test_an_edited_reply_is_what_goes_out(tmp_path: Path) -> None:
     h = reviewing(tmp_path)
+    # the documented form of an edit (docs/replies.md): free text alone is asked about, never sent
     answer(
         h,
-        "Hi Jane,\n\nThanks for the call! We agreed on <go-live> on 20 January.\n\nSam\n\n"
+        "Edit:\nHi Jane,\n\nThanks for the call! We agreed on <go-live> on 20 January.\n\nSam\n\n"
         "On Tue, Agent wrote:\n> This email for Acme Radio is ready to go",
     )
     recap = h.sent()[-1]

@@ -44,6 +44,31 @@ class OutboxQueries(Queries):
         )
         return self.s.scalars(q).first()
 
+    def request_answered(self, in_reply_to: str | None, references: Sequence[str]) -> m.OutboxEmail | None:
+        """The one request of the agent's (review, question, approval) that a reply answers.
+
+        In-Reply-To names the message replied to: when it is one of the agent's emails, the reply
+        answers that one (a request, or nothing when it is not one). Without it, or when it names
+        a message that is not the agent's, the nearest request in References is answered: the
+        last one named. A deal's emails share one conversation, so References may name several.
+        """
+        ids = [i for i in (in_reply_to, *references) if i]
+        if not ids:
+            return None
+        found = {
+            e.message_id: e
+            for e in self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.message_id.in_(ids)))
+        }
+        if in_reply_to and in_reply_to in found:
+            parent = found[in_reply_to]
+            return parent if _asks(parent) else None
+        return next((found[i] for i in reversed(references) if i in found and _asks(found[i])), None)
+
+    def requests_about(self, draft_id: int) -> Sequence[m.OutboxEmail]:
+        """The review requests written about one draft (the first, and any question back)."""
+        q = select(m.OutboxEmail).where(m.OutboxEmail.review_of == draft_id).order_by(m.OutboxEmail.id)
+        return self.s.scalars(q).all()
+
     def claim_email(self, email_id: int) -> m.OutboxEmail | None:
         """The email, locked for this transaction; None while another worker holds it (PostgreSQL).
 
@@ -90,3 +115,16 @@ class OutboxQueries(Queries):
             m.OutboxEmail.status == "sent",
         )
         return self.s.scalars(q).first() is not None
+
+
+APPROVAL_REQUEST = "approval-request"  # the template that asks an approver; its answer is a command
+
+
+def _asks(email: m.OutboxEmail) -> bool:
+    """Whether the email asks a person something their reply answers."""
+    return (
+        email.review_of is not None
+        or email.about_message_id is not None
+        or email.about_meeting_id is not None
+        or email.template == APPROVAL_REQUEST
+    )
