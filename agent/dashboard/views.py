@@ -65,7 +65,18 @@ def timeline(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime)
         for msg in show["messages"]
     ]
     show["timeline"] = sorted(entries, key=lambda e: e["at"])
+    show["csat"] = _csat(repo, deal)
     return show
+
+
+def _csat(repo: Repo, deal: m.Deal) -> str | None:
+    """The deal's CSAT as its contacts gave it: their mean, then each one's score on the survey's scale."""
+    answers = repo.csat_answers_of(deal.id)
+    if not answers:
+        return None
+    mean = sum(a.score for a in answers) / len(answers)
+    each = ", ".join(f"{a.contact_email} {a.score}/{a.scale_max}" for a in answers)
+    return f"{mean:.1f} ({each})" if len(answers) > 1 else f"{answers[0].score}/{answers[0].scale_max}"
 
 
 def unmatched(repo: Repo) -> list[dict[str, Any]]:
@@ -92,5 +103,5 @@ def card_for(repo: Repo, pipelines: dict[str, Pipeline], now: datetime, days: in
 
 
 def csat_points(repo: Repo, since: datetime) -> list[tuple[datetime, int]]:
-    """(when, score) of each CSAT answer since then, for the chart."""
-    return [(at, score) for _, at, score in repo.csat_answers(since)]
+    """(when, score) of each contact's survey answer since then, for the chart."""
+    return [(a.answered_at, a.score) for a in repo.survey_answers(since)]

@@ -245,7 +245,9 @@ class Enqueuer:
         """
         if key is None:
             recipients = ",".join(sorted(a.email for a in to + cc))
-            key = _key(f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}")
+            key = _key(
+                f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}"
+            )
         if repo.outbox_by_key(key) is not None:
             return None  # the same cause already queued this email: never twice
         to_list = [person(a.name, a.email) for a in to]

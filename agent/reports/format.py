@@ -40,6 +40,8 @@ def flat(row: dict[str, Any]) -> dict[str, Any]:
         "csat": f"{csat['average']} ({csat['answers']})" if csat["answers"] else "-",
         "csat_average": csat["average"],
         "csat_answers": csat["answers"],
+        "csat_deals": row["csat_by_deal"]["deals"],
+        "csat_deal_average": row["csat_by_deal"]["average"],
     }
 
 
@@ -72,14 +74,27 @@ def table(card: dict[str, Any]) -> str:
     if everything["csat"]["answers"]:
         dist = ", ".join(f"{k}: {v}" for k, v in everything["csat"]["distribution"].items())
         lines += ["", f"CSAT answers by score: {dist}"]
+    if card.get("csat_answers"):
+        lines += ["", "CSAT by deal (each contact's answer):"]
+        for deal in card["csat_answers"]:
+            lines.append(f"  {deal['deal']}: {deal['average']}")
+            lines += [f"    {_answer(a)}" for a in deal["answers"]]
     return "\n".join(lines)
+
+
+def _answer(a: dict[str, Any]) -> str:
+    """One contact's answer: the score on its scale, the words it was read from when they differ, the comment."""
+    said = f"{a['contact']}: {a['score']} of {a['scale']}"
+    said += f" (wrote {a['original']!r})" if a["normalised"] else ""
+    comment = " ".join(a["comment"].split())
+    return said + (f" - {comment[:120]}{'...' if len(comment) > 120 else ''}" if comment else "")
 
 
 def csv_text(card: dict[str, Any]) -> str:
     keys = [
         "scope", "deals", "in_onboarding", "went_live", "time_to_live_median_days", "time_to_live_p90_days",
         "stuck", "overdue", "emails_sent", "replies_received", "meetings_held", "no_shows", "csat_average",
-        "csat_answers",
+        "csat_answers", "csat_deals", "csat_deal_average",
     ]  # fmt: skip
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore", lineterminator="\n")

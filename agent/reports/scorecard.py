@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,8 @@ class Row:
     replies: int = 0
     meetings_held: int = 0
     no_shows: int = 0
-    csat: list[int] = field(default_factory=list)
+    csat: list[int] = field(default_factory=list)  # one score per contact who answered
+    csat_deals: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,9 +71,14 @@ class Row:
             "meetings_held": self.meetings_held,
             "no_shows": self.no_shows,
             "csat": {
-                "average": round(sum(self.csat) / len(self.csat), 2) if self.csat else None,
+                "average": _mean(self.csat),
                 "answers": len(self.csat),
                 "distribution": {str(k): v for k, v in sorted(Counter(self.csat).items())},
+            },
+            # each deal counted once, however many of its contacts answered
+            "csat_by_deal": {
+                "deals": len(self.csat_deals),
+                "average": _mean([sum(scores) / len(scores) for scores in self.csat_deals.values()]),
             },
         }
 
@@ -149,17 +155,45 @@ def scorecard(
                 _add(rows, scopes[deal_id], "meetings_held")
             elif status == "no_show":
                 _add(rows, scopes[deal_id], "no_shows")
-    for deal_id, at, score in repo.csat_answers():
-        if deal_id in ids and at in period:
-            for scope in scopes[deal_id]:
-                rows[scope].csat.append(score)
+    answered: dict[int, list[m.CsatAnswer]] = defaultdict(list)
+    for a in repo.survey_answers():
+        if a.deal_id in ids and a.answered_at in period:
+            answered[a.deal_id].append(a)
+            for scope in scopes[a.deal_id]:
+                rows[scope].csat.append(a.score)
+                rows[scope].csat_deals[a.deal_id].append(a.score)
 
     ordered = [rows["all"]] + [rows[k] for k in sorted(rows) if k != "all"]
     return {
         "period": {"since": period.since.isoformat(), "until": period.until.isoformat()},
         "filters": {"pipeline": pipeline, "csm": csm},
         "rows": [r.as_dict() for r in ordered],
+        "csat_answers": _csat_by_deal([d for d in deals if d.id in answered], answered),
     }
+
+
+def _csat_by_deal(deals: list[m.Deal], answered: dict[int, list[m.CsatAnswer]]) -> list[dict[str, Any]]:
+    """Per deal, its contacts' answers: the score on the survey's scale, the words and the comment."""
+    return [
+        {
+            "deal": d.name,
+            "id": d.id,
+            "average": _mean([a.score for a in answered[d.id]]),
+            "answers": [
+                {
+                    "contact": a.contact_email,
+                    "score": a.score,
+                    "scale": f"{a.scale_min}-{a.scale_max}",
+                    "original": a.original,
+                    "normalised": a.normalised,
+                    "comment": a.comment,
+                    "answered_at": a.answered_at.isoformat(),
+                }
+                for a in answered[d.id]
+            ],
+        }
+        for d in sorted(deals, key=lambda d: (d.name, d.id))
+    ]
 
 
 def _role(deal: m.Deal, role: str) -> str:
@@ -206,6 +240,10 @@ def _late(
         "days": round(days, 1),
         "target_days": target,
     }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
 
 
 def _quantile(values: list[float], q: float) -> float | None:

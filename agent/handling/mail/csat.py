@@ -35,7 +35,9 @@ _UNIT = r"(?:\s*(?:stars?|points?)\b)?"
 # "3 users still cannot log in" is a sentence about three users, not a rating.
 _END = r"(?=[ \t]*(?:\n|\Z|[.!,;:)\-\u2013\u2014]|(?:because|since|but|thanks|thank)\b))"
 _SCORE = re.compile(_LEAD + _VALUE + _OUT_OF + _UNIT + _END, re.IGNORECASE)
-_SCALE = re.compile(r"scale\s+(?:from\s+|of\s+)?(\d{1,3})\b.{0,60}?\bto\s+(\d{1,3})\b", re.IGNORECASE | re.DOTALL)
+_SCALE = re.compile(
+    r"scale\s+(?:from\s+|of\s+)?(\d{1,3})\b.{0,60}?\bto\s+(\d{1,3})\b", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,19 @@ class SurveyAnswer:
     def _survey(self, item: MailItem, deal: m.Deal) -> m.OutboxEmail | None:
         """The survey this reply answers: the one its thread names, else the one sent to the sender.
 
-        A reply in the thread of another of our emails (a recap, the completion) answers that one.
+        A reply in the thread of another of our emails (a recap, the completion) answers that one;
+        one to our question asked back answers the survey the sender was sent.
         """
         msg, repo, sender = item.msg, item.repo, item.sender.lower()
         cited = repo.emails_cited(deal.id, [msg.in_reply_to or "", *msg.references])
-        if cited:
-            surveys = [e for e in cited if e.template == SURVEY]
-            to_sender = [e for e in surveys if any(a["email"].lower() == sender for a in e.to)]
-            return (to_sender or surveys or [None])[-1]
-        return repo.survey_sent_to(deal.id, sender) if self._carries_token(item, deal.token) else None
+        if not cited:
+            return repo.survey_sent_to(deal.id, sender) if self._carries_token(item, deal.token) else None
+        surveys = [e for e in cited if e.template == SURVEY]
+        to_sender = [e for e in surveys if any(a["email"].lower() == sender for a in e.to)]
+        if to_sender or surveys:
+            return (to_sender or surveys)[-1]
+        asked_back = any(e.template == ASK_BACK for e in cited)
+        return repo.survey_sent_to(deal.id, sender) if asked_back else None
 
     def _carries_token(self, item: MailItem, token: str) -> bool:
         """Sent to the deal's reply address (the survey's Reply-To) or with its subject tag."""
