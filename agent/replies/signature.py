@@ -56,7 +56,8 @@ NOT_NAMES = frozenset(
         "change", "fix", "check", "nicht", "noch", "warte", "erst", "später", "heute", "morgen",
         "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "bitte", "senden", "ja", "nein",
         "pas", "encore", "attends", "attendre", "demain", "lundi", "mardi", "mercredi", "jeudi",
-        "vendredi", "envoyer", "oui", "non", "merci", "danke", "thanks",
+        "vendredi", "envoyer", "oui", "non", "merci", "danke", "thanks", "hi", "hello", "hey", "dear",
+        "hallo", "liebe", "lieber", "bonjour", "salut", "only", "nur", "seulement",
     }
 )  # fmt: skip
 _NAME_WORD = re.compile(r"^(?:[^\W\d_][.]|[^\W\d_][^\W\d_'.-]*)$")
@@ -75,9 +76,12 @@ def signature_start(lines: list[str], sender_name: str = "") -> int:
         line = lines[i].strip()
         if is_closing(line) or is_sender(line, names):
             return i
-        if is_name_like(line) and all(is_contact(r) or is_name_like(r) for r in rest):
+        # a name with its title, company or phone under it; a name alone only when the sender's
+        # name is unknown ("send\nOnly Jane" from Sam is something Sam said, not a signature)
+        block = all(is_contact(r) or is_name_like(r) for r in rest)
+        if is_name_like(line) and block and (not names or any(is_contact(r) for r in rest)):
             return i
-        if is_contact(line) and all(is_contact(r) or is_name_like(r) for r in rest):
+        if is_contact(line) and block:
             return i
     return len(lines)
 
