@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agent.clock import ManualClock
 from agent.config import load_config
-from tests.conftest import CLIENT, CSM, Harness, write_config
+from tests.conftest import CLIENT, CSM, MANAGER, Harness, write_config
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 TRAINING_AT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -290,3 +290,48 @@ def test_a_which_deal_answer_goes_to_the_question_it_replies_to(harness: Harness
     reply(harness, second, "2\n\nSam", references=f"{first['Message-ID']} {second['Message-ID']}")
     assert [m["subject"] for m in harness.show(tv)["messages"]] == ["Second question"]
     assert not [m for m in harness.show(radio)["messages"] if m["subject"] == "First question"]
+
+
+def test_an_approval_answered_in_a_thread_with_a_review_request_decides_the_approval(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("[review]\ntemplates = []", '[review]\ntemplates = ["recap"]'))
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    deal_id = h.add_deal(stage="post-training-sales")
+    h.meeting("t9", "Acme Radio training follow-up", TRAINING_AT, description="Extra session.")
+    h.run()
+    h.at(TRAINING_AT + timedelta(hours=1))
+    h.run()
+    [review] = requests(h)  # the recap of the extra session waits for review
+    h.task_done(deal_id, "sales-handover")
+    h.run()
+    [approval] = [m for m in h.sent() if "Approve:" in m["Subject"]]
+    assert review["Message-ID"] in approval["References"]  # one conversation per deal
+    reply(h, approval, "Approved.\n\nOlivia", who=MANAGER, references=approval["References"])
+    assert h.stage(deal_id) == "won"
+    assert recaps(h) == ["review"]  # the approver's word did not decide the draft
+    assert not any(e["kind"] == "review_refused" for e in h.show(deal_id)["events"])
+
+
+def test_an_html_reply_with_the_quoted_draft_changed_sends_the_change(tmp_path: Path) -> None:
+    h = reviewing(tmp_path)
+    [request] = requests(h)
+    html = request.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    edited = html.replace("go-live 15 January", "go-live 20 January")
+    assert edited != html
+    msg = EmailMessage()
+    msg["From"] = f"{CSM[0]} <{CSM[1]}>"
+    msg["To"] = f"{AGENT[0]} <{AGENT[1]}>"
+    msg["Subject"] = f"Re: {request['Subject']}"
+    msg["Message-ID"] = "<html-reply-1@example.com>"
+    msg["In-Reply-To"] = request["Message-ID"]
+    msg["References"] = request["Message-ID"]
+    msg.set_content(  # an HTML-only reply, as Outlook on the web sends it, the request quoted in a blockquote
+        f"<html><body><div>Updated the date, please send.</div><blockquote>{edited}</blockquote></body></html>",
+        subtype="html",
+    )
+    h.deliver(msg.as_bytes())
+    h.run()
+    assert recaps(h) == ["sent"]
+    text = plain(to_client(h)[-1])
+    assert "go-live 20 January" in text and "15 January" not in text
+    assert "Updated the date" not in text and "ready to go" not in text
