@@ -94,6 +94,17 @@ class BusinessCalendar:
         raise ValueError("no business day within a year: check business_days and holidays")
 
 
+def local_day(when: datetime, tz: str) -> date:
+    """The day `when` falls on in `tz` (the client's day, as an email names it)."""
+    return when.astimezone(ZoneInfo(tz)).date()
+
+
+def spoken_day(day: date, *, today: date | None = None) -> str:
+    """'Monday 7 December', as an email says a day; the year too when it is not `today`'s."""
+    words = f"{day:%A} {day.day} {day:%B}"
+    return words if today is None or today.year == day.year else f"{words} {day.year}"
+
+
 def parse_clock_time(text: str) -> time:
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(text).strip())
     if not m:

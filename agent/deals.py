@@ -79,12 +79,14 @@ def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline], teams: Collect
         problems += _address_problem("contact_email", c.email)
         if any(ch in c.name for ch in "\r\n\x00"):
             problems.append(f"contact_name: {c.name!r}: a name cannot hold line breaks (a header injection)")
-    for role, (_, email) in spec.roles.items():
+    for role, (name, email) in spec.roles.items():
         if role not in pipeline.internal_roles():
             problems.append(
                 f"{role}: not an internal role of {pipeline.id}; expected one of {pipeline.internal_roles()}"
             )
         problems += _address_problem(role, email)
+        if any(ch in name for ch in "\r\n\x00<>"):
+            problems.append(f"{role}: name {name!r}: a name cannot hold line breaks or angle brackets")
     if spec.timezone:
         try:
             check_timezone(spec.timezone)
@@ -125,7 +127,7 @@ def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -
             m.Contact(deal_id=deal.id, name=c.name, email=c.email.strip().lower(), role=c.role or "contact")
         )
     for role, (name, email) in spec.roles.items():
-        repo.add(m.RoleAssignment(deal_id=deal.id, role=role, name=name, email=email.strip().lower()))
+        repo.add(m.RoleAssignment(deal_id=deal.id, role=role, name=name.strip(), email=email.strip().lower()))
     domains = spec.client_domains or [c.email.rsplit("@", 1)[-1] for c in spec.contacts]
     for domain in dict.fromkeys(d.strip().lower().lstrip("@") for d in domains):
         if domain and domain not in FREE_MAIL:
@@ -178,6 +180,40 @@ def add_task(
         consulted=list(task.C),
         informed=list(task.I),
         due_at=calendar.add(now, task.due, deal.timezone) if task.due else None,
+        created_at=now,
+    )
+    repo.add(row)
+    return row
+
+
+def add_action_task(
+    repo: Repo,
+    deal: m.Deal,
+    key: str,
+    title: str,
+    *,
+    responsible: str,
+    due_at: datetime | None,
+    now: datetime,
+) -> m.Task | None:
+    """An action item agreed on a call, as an open task; None when the deal has it already.
+
+    It belongs to the deal, not to a stage (stage ""): a client's promise in a note must not
+    hold back the rules that wait for a stage's own tasks. The CSM is Accountable for it.
+    """
+    if repo.task(deal.id, key) is not None:
+        return None
+    row = m.Task(
+        deal_id=deal.id,
+        key=key,
+        stage="",
+        title=title[:300],
+        status="open",
+        responsible=responsible,
+        accountable="csm",
+        consulted=[],
+        informed=[],
+        due_at=due_at,
         created_at=now,
     )
     repo.add(row)

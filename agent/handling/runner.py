@@ -10,13 +10,17 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import datetime
+from typing import Any
 
 from agent import deals
 from agent.businesstime import BusinessCalendar
 from agent.config import Config
 from agent.domain import Address
+from agent.handling.call_notes import CallNotes
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer
+from agent.handling.later_sends import later_sends, sends_later
+from agent.outbox import status
 from agent.pipeline.actions import (
     CompleteTask,
     CreateTask,
@@ -48,6 +52,8 @@ class RuleRunner:
         self.pipelines = pipelines
         self.calendar = calendar
         self.enqueuer = enqueuer
+        # built from what the runner is given: the recap's notes render with the enqueuer's templates
+        self.call_notes = CallNotes(config, pipelines, enqueuer.templates)
 
     # --- what people and inputs ask for ------------------------------------------------------
     def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
@@ -136,6 +142,8 @@ class RuleRunner:
                 f"pipeline {deal.pipeline} is not loaded (see `python -m agent check`); no rules ran",
             )
             return
+        if any(t.kind == "message_received" and t.subject == "internal" for t in triggers):
+            self.call_notes.note_arrived(repo, deal, cause, now)  # a CSM's note while the recap waits
         queue = deque(triggers)
         steps = 0
         while queue:
@@ -180,6 +188,7 @@ class RuleRunner:
     ) -> list[Trigger]:
         """Carry out one effect; the triggers it causes come back to the dispatch queue."""
         if isinstance(effect, SendEmail):
+            extra = self._what_the_email_knows(repo, deal, effect, firing, trigger, cause, now)
             for to in [(a,) for a in effect.to] if effect.each else [effect.to]:
                 self.enqueuer.queue_email(
                     repo,
@@ -196,6 +205,7 @@ class RuleRunner:
                     unless_replied=effect.unless_replied,
                     unfilled=effect.unfilled,
                     once=effect.once,
+                    extra=extra,
                 )
         elif isinstance(effect, MoveStage):
             return self._move(repo, deal, effect.target, cause, now, rule=firing.rule, reason=firing.reason)
@@ -238,6 +248,34 @@ class RuleRunner:
             self._request_approval(repo, deal, target, cause, now, firing.rule)
         return []
 
+    def _what_the_email_knows(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        effect: SendEmail,
+        firing: Firing,
+        trigger: Trigger,
+        cause: Cause,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """What only the firing knows: the call with the CSM's notes, the days of the rule's later emails."""
+        extra: dict[str, Any] = {}
+        if cause.meeting is not None:
+            extra["meeting"] = self.call_notes.meeting(repo, deal, cause.meeting, now)
+            if trigger.kind == "meeting_completed":  # what was agreed on the call becomes open tasks
+                self.call_notes.open_tasks(repo, deal, cause.meeting, cause, now)
+        if sends_later(firing.actions, effect.template):
+            extra["later"] = later_sends(
+                firing.actions,
+                effect.template,
+                deal=deals.view(deal),
+                raci=deals.raci(repo, deal),
+                pipeline=self.pipelines[deal.pipeline],
+                now=now,
+                calendar=self.calendar,
+            )
+        return extra or None
+
     def _move(
         self,
         repo: Repo,
@@ -262,7 +300,21 @@ class RuleRunner:
         cause.trail(repo, now).on(deal)(
             "stage_changed", f"{old} → {target}: {reason}", rule=rule, from_stage=old, to_stage=target
         )
+        self._withdraw_left_behind(repo, deal, old, cause, now)
         return [Trigger("stage_entered", target, f"deal entered {target}")]
+
+    def _withdraw_left_behind(
+        self, repo: Repo, deal: m.Deal, stage: str, cause: Cause, now: datetime
+    ) -> None:
+        """The emails of entering `stage` that have not gone when the deal leaves it are no longer true.
+
+        A deal handed over after its introduction call was held enters the call's stage, and the
+        call's recap moves it on: "let's schedule your introduction call" must not go after it.
+        """
+        trail = cause.trail(repo, now)
+        for email in repo.outbox_all(deal.id):
+            if email.status in status.UNSENT and email.stage == stage and email.rule == f"{stage}.on_enter":
+                status.withdraw(trail, email, f"the deal left {stage} before it went")
 
     def _complete_task(
         self, repo: Repo, deal: m.Deal, key: str, cause: Cause, now: datetime, *, rule: str, reason: str

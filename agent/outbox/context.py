@@ -7,11 +7,17 @@ every template against.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agent.businesstime import local_day, spoken_day
 from agent.config import AgentSection
+from agent.domain import Address
+from agent.mime.classify import same_mailbox
+from agent.outbox.action_items import ActionItem, read_note
+from agent.outbox.meeting_text import clean
 from agent.pipeline.definition import Pipeline
 from agent.store import models as m
 
@@ -29,12 +35,17 @@ def deal_context(
     meeting: m.Meeting | None = None,
     notes: list[str] | None = None,
     extra: dict[str, Any] | None = None,
+    stage_id: str | None = None,
 ) -> dict[str, Any]:
-    stage = pipeline.stage(deal.stage) if pipeline and pipeline.has_stage(deal.stage) else None
-    nxt = pipeline.next_stage(deal.stage) if pipeline and stage else None
-    people = {r.role: person(r.name, r.email) for r in deal.roles}
+    """`stage_id`: the stage the email speaks of, when it is written again after the deal moved on."""
+    current = stage_id or deal.stage
+    stage = pipeline.stage(current) if pipeline and pipeline.has_stage(current) else None
+    nxt = pipeline.next_stage(current) if pipeline and stage else None
+    titles = {r: d.title for r, d in pipeline.head.roles.items()} if pipeline else {}
+    # an unnamed person of ours has no name: the part of an address before the @ signs no email
+    people = {r.role: {"name": r.name, "email": r.email, "title": titles.get(r.role, "")} for r in deal.roles}
     for role in pipeline.internal_roles() if pipeline else []:
-        people.setdefault(role, {"name": "", "email": ""})
+        people.setdefault(role, {"name": "", "email": "", "title": titles.get(role, "")})
     ctx: dict[str, Any] = {
         "agent": {"name": agent.name, "address": agent.address},
         "deal": {
@@ -43,8 +54,8 @@ def deal_context(
             "token": deal.token,
             "pipeline": deal.pipeline,
             "pipeline_name": pipeline.head.name if pipeline else deal.pipeline,
-            "stage": deal.stage,
-            "stage_name": stage.name if stage else deal.stage,
+            "stage": current,
+            "stage_name": stage.name if stage else current,
             "timezone": deal.timezone,
             "account": deal.account.name if deal.account else deal.name,
             "products": list(deal.products or []),
@@ -58,24 +69,35 @@ def deal_context(
         },
         "contacts": [{"name": c.name, "email": c.email, "role": c.role} for c in deal.contacts],
         "people": people,
-        "csm": people.get("csm", {"name": "", "email": ""}),
+        "csm": people.get("csm", {"name": "", "email": "", "title": ""}),
         "recipients": recipients,
         "stage": {
-            "id": stage.id if stage else deal.stage,
-            "name": stage.name if stage else deal.stage,
+            "id": stage.id if stage else current,
+            "name": stage.name if stage else current,
             "next_steps": list(stage.next_steps) if stage else [],
             "links": dict(stage.links) if stage else {},
         },
         "next_stage": {"id": nxt or "", "name": pipeline.stage(nxt).name if pipeline and nxt else ""},
-        "meeting": meeting_context(meeting, deal.timezone, notes) if meeting else None,
+        "meeting": meeting_context(meeting, deal, agent, notes) if meeting else None,
+        "later": {},  # the emails the same rule sends later: {template: {date, day}} (the survey's day)
         "notice": {"message": "", "subject": ""},
     }
     ctx.update(extra or {})
     return ctx
 
 
-def meeting_context(meeting: m.Meeting, tz: str, notes: list[str] | None = None) -> dict[str, Any]:
+def meeting_context(
+    meeting: m.Meeting, deal: m.Deal, agent: AgentSection, notes: list[str] | None = None
+) -> dict[str, Any]:
+    """The call as its recap tells it: who was there, its agenda, our notes and what was agreed to do.
+
+    Nothing a conferencing provider wrote (join link, meeting ID, passcode, dial-in) is kept,
+    from the description or from a note that quotes the invitation.
+    """
+    tz = deal.timezone
     local = meeting.start.astimezone(ZoneInfo(tz))
+    attendees = _attendees(meeting, deal, agent)
+    texts, items = read_notes(meeting, deal, agent, notes)
     return {
         "title": meeting.title,
         "type": meeting.type,
@@ -84,10 +106,64 @@ def meeting_context(meeting: m.Meeting, tz: str, notes: list[str] | None = None)
         "date": local.strftime("%A %-d %B %Y"),
         "time": local.strftime("%H:%M"),
         "timezone": tz,
-        "description": meeting.description.strip(),
-        "attendees": [person(a.get("name", ""), a["email"]) for a in meeting.attendees or []],
-        "notes": list(notes or []),  # what our people emailed the agent about the call since it began
+        # the heading says "Agenda": a description that starts by saying so would say it twice
+        "description": re.sub(r"^agenda\s*:\s*", "", clean(meeting.description), flags=re.IGNORECASE),
+        "attendees": attendees,
+        "notes": texts,
+        "action_items": [
+            {
+                "text": i.text,
+                "owner": i.owner,
+                "date": i.due.isoformat() if i.due else "",
+                "due": spoken_day(i.due, today=local.date()) if i.due else "",
+            }
+            for i in items
+        ],
     }
+
+
+def read_notes(
+    meeting: m.Meeting, deal: m.Deal, agent: AgentSection, notes: list[str] | None
+) -> tuple[list[str], list[ActionItem]]:
+    """Our notes on the call (conferencing lines out) and their action items, owners among the call's people.
+
+    A relative date ("by Friday") counts from the day of the call, in the client's zone.
+    """
+    people = [Address(c.email, c.name) for c in deal.contacts]
+    people += [Address(r.email, r.name) for r in deal.roles]
+    people += [Address(a["email"], a["name"]) for a in _attendees(meeting, deal, agent)]
+    written = local_day(meeting.start, deal.timezone)
+    texts: list[str] = []
+    items: list[ActionItem] = []
+    for raw in notes or []:
+        note = read_note(clean(raw), people, written)
+        texts += [note.text] if note.text else []
+        items += note.items
+    return texts, items
+
+
+def later_email(due_at: datetime, tz: str) -> dict[str, str]:
+    """An email a rule sends later, as an earlier one names it: its day in the client's zone."""
+    day = local_day(due_at, tz)
+    return {"date": day.isoformat(), "day": spoken_day(day)}
+
+
+def _attendees(meeting: m.Meeting, deal: m.Deal, agent: AgentSection) -> list[dict[str, str]]:
+    """Who was invited, the organiser (usually the CSM) first, by name; never the agent itself.
+
+    The deal's own name for a person wins over the invitation's (Outlook writes "Doe, Jane",
+    some servers write the address itself as the name); an unknown person keeps their address.
+    """
+    known = {c.email.lower(): c.name for c in deal.contacts} | {r.email.lower(): r.name for r in deal.roles}
+    invited = [(meeting.organizer, "")] + [(a["email"], a.get("name", "")) for a in meeting.attendees or []]
+    found: dict[str, dict[str, str]] = {}
+    for email, said in invited:
+        email = email.strip().lower()
+        if not email or email in found or same_mailbox(email, agent.address):
+            continue
+        name = known.get(email) or (said.strip() if "@" not in said else "")
+        found[email] = {"name": name or email, "email": email}
+    return list(found.values())
 
 
 def _fmt_date(d: date | None) -> str:
@@ -119,11 +195,15 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         uid="sample",
         title="Acme Radio introduction call",
         type="introduction-call",
-        description="Agreed: weekly check-ins.",
+        description="Agenda: goals, timeline, who does what.\nJoin Zoom Meeting\nhttps://zoom.us/j/123?pwd=x",
         start=now,
         end=now + timedelta(hours=1),
         status="completed",
-        attendees=[{"email": "jane@acme-radio.example", "name": "Jane Client"}],
+        organizer="sam@example.com",
+        attendees=[
+            {"email": "jane@acme-radio.example", "name": "Jane Client"},
+            {"email": agent.address, "name": agent.name},
+        ],
     )
     recipients = [person("Jane Client", "jane@acme-radio.example")]
     ctx = deal_context(
@@ -132,7 +212,8 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         pipeline,
         recipients=recipients,
         meeting=meeting,
-        notes=["Jane will send the user list by Friday."],
+        notes=["We agreed on weekly check-ins.\nAction: Jane to send the user list by Friday."],
+        extra={"later": {"survey": later_email(now + timedelta(days=1), "Europe/London")}},
     )
     ctx["notice"] = {"subject": "A sample notice", "message": "Something needs your attention."}
     ctx["question"] = {

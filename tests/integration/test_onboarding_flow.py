@@ -538,6 +538,7 @@ def test_a_call_booked_before_the_hand_over_gets_its_recap(harness: Harness) -> 
     deal_id = harness.add_deal()  # ... and Sales handed the deal over afterwards
     [meeting] = harness.show(deal_id)["meetings"]  # the hand-over claimed it
     assert meeting["type"] == "introduction-call"
+    harness.run()  # the intro goes at the hand-over, before the call
     harness.at(INTRO_AT + timedelta(hours=1))
     harness.run()
     assert harness.sent_templates() == ["intro", "recap"]
