@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.hostile                   # every case, alone and in a backlog
     .venv/bin/python -m bench.hostile --case nested     # one case (repeatable)
     .venv/bin/python -m bench.hostile --where           # where the memory goes, parse by parse
+    .venv/bin/python -m bench.hostile --imap            # from a private Dovecot instead of a Maildir
 
 Ordinary bad mail (issue 17, item 3): a 25 MB attachment, 1 MB header lines,
 MIME nested a thousand levels deep, ten thousand parts, a 20 MB text or HTML
@@ -10,7 +11,8 @@ body, base64 that is not base64, a 10 MB calendar. Each case is drained by a
 fresh worker process (the daemon's Runner, a Maildir and SQLite, as the
 embedded defaults) twice: the message alone, parsed in the worker itself, and
 three copies in a backlog of ordinary mail, parsed ahead by the helper process.
-The same run drains ordinary mail the same two ways: that is the baseline.
+The same run drains ordinary mail the same two ways: that is the baseline; and
+last, every case at once in one backlog.
 Peak RSS is each process's VmHWM; the target is under 200 MB whatever the input.
 """
 
@@ -19,8 +21,10 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import itertools
 import multiprocessing
 import os
+import queue
 import random
 import shutil
 import sys
@@ -37,13 +41,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: agent/, tests/
 
-from bench.ingest import messages, prepare
+from bench.ingest import PASSWORD, messages, prepare
+from tests.servers import Dovecot
 
 SPAWN = multiprocessing.get_context("spawn")
 MB = 1_000_000
 LIMIT_MB = 200.0
 DEALS = 10
 EOL = b"\r\n"  # as IMAP servers hand mail over
+_USERS = itertools.count()
 
 
 def _head(n: int, subject: str, *extra: bytes) -> bytes:
@@ -64,9 +70,11 @@ def _lines(data: bytes, width: int = 76) -> bytes:
 
 
 def _text(words: int, seed: int) -> bytes:
+    """Words at random; past 10,000 the same run again (generating 20 MB word by word takes seconds)."""
     rng = random.Random(seed)
     vocabulary = b"the rollout plan data import training call go live thanks".split()
-    return b" ".join(rng.choice(vocabulary) for _ in range(words))
+    run = b" ".join(rng.choice(vocabulary) for _ in range(min(words, 10_000)))
+    return b" ".join([run] * -(-words // 10_000))
 
 
 def attachment(n: int, mb: float = 25) -> bytes:
@@ -121,15 +129,20 @@ def text_body(n: int, mb: float = 20) -> bytes:
 
 def html_body(n: int, mb: float = 20) -> bytes:
     cell = b"<tr><td><p>Row %d of the <b>export</b></p></td><td><div>%s</div></td></tr>"
-    rows = b"".join(cell % (i, _text(8, i)) for i in range(int(mb * MB / 110)))
+    snippets = _text(8 * 1000, n).split(b" ")
+    rows = b"".join(cell % (i, b" ".join(snippets[i % 992 : i % 992 + 8])) for i in range(int(mb * MB / 110)))
     html = b"<html><body><table>" + rows + b"</table></body></html>"
     return _head(n, "html-body", b"Content-Type: text/html; charset=utf-8") + EOL + _lines(html)
 
 
 def base64_garbage(n: int, mb: float = 20) -> bytes:
     """Declared base64, but random printable junk: bad characters, bad padding, odd lengths."""
-    rng = random.Random(n)
-    junk = bytes(rng.choice(b"ABCxyz019+/=!*-. ") for _ in range(int(mb * MB)))
+    alphabet = b"ABCxyz019+/=!*-. "
+    junk = (
+        random.Random(n)
+        .randbytes(int(mb * MB))
+        .translate(bytes(alphabet[i % len(alphabet)] for i in range(256)))
+    )
     return (
         _head(n, "base64-garbage", b"Content-Type: text/plain", b"Content-Transfer-Encoding: base64")
         + EOL
@@ -219,38 +232,63 @@ def _worker(cfg: str, out: Any) -> None:
     agent.close()
 
 
-def drain(mail: list[bytes], processes: int, timeout: float = 900) -> Drained:
-    """A fresh worker drains `mail` from a Maildir into a new SQLite store (`processes` parse helpers)."""
+def drain(mail: list[bytes], processes: int, timeout: float = 900, imap: Dovecot | None = None) -> Drained:
+    """A fresh worker drains `mail` into a new SQLite store (`processes` parse helpers).
+
+    From a Maildir, or with `imap` from a new user's INBOX on that Dovecot (fetched in batches of 50).
+    """
     folder = Path(tempfile.mkdtemp(prefix="csm-hostile-"))
     try:
         url = f"sqlite:///{folder / 'agent.db'}"
         prepare(url, DEALS)
-        inbox = folder / "mail"
-        for sub in ("new", "cur", "tmp"):
-            (inbox / sub).mkdir(parents=True)
-        for i, data in enumerate(mail):  # names in order and times a second apart: the mailbox's order
-            path = inbox / "new" / f"{1_700_000_000 + i}.{i:06d}.bench"
-            path.write_bytes(data)
-            os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+        if imap is None:
+            mailbox = f'backend = "maildir"\npath = "{_maildir(folder / "mail", mail)}"\n'
+        else:
+            user = f"hostile{next(_USERS)}"
+            imap.add_user(user, PASSWORD)
+            imap.deliver_many(user, mail)
+            (folder / "password").write_text(PASSWORD)
+            mailbox = (
+                f'backend = "imap"\nhost = "127.0.0.1"\nport = {imap.imap_port}\ntls = "none"\n'
+                f'username = "{user}"\npassword_file = "{folder / "password"}"\n'
+            )
         cfg = folder / "agent.toml"
         cfg.write_text(
             f'[agent]\naddress = "onboarding@example.com"\ninternal_domains = ["example.com"]\n'
-            f'[store]\nurl = "{url}"\n[mailbox]\nbackend = "maildir"\npath = "{inbox}"\n'
+            f'[store]\nurl = "{url}"\n[mailbox]\n{mailbox}'
             f'parse_processes = {processes}\n[calendar]\nbackend = "invites"\n[review]\ntemplates = []\n'
             f'[paths]\nstate = "{folder / "state"}"\n'
         )
         out = SPAWN.Queue()
         proc = SPAWN.Process(target=_worker, args=(str(cfg), out))
         proc.start()
+        deadline = time.monotonic() + timeout
         try:
-            result: Drained = out.get(timeout=timeout)
+            while True:
+                try:
+                    result: Drained = out.get(timeout=1)
+                    return result
+                except queue.Empty:
+                    if not proc.is_alive() or time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"the worker ended without a result (exit code {proc.exitcode})"
+                        ) from None
         finally:
             proc.join(timeout=60)
             if proc.is_alive():
                 proc.kill()
-        return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _maildir(inbox: Path, mail: list[bytes]) -> Path:
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True)
+    for i, data in enumerate(mail):  # names in order and times a second apart: the mailbox's order
+        path = inbox / "new" / f"{1_700_000_000 + i}.{i:06d}.bench"
+        path.write_bytes(data)
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    return inbox
 
 
 def alone(case: str) -> list[bytes]:
@@ -291,6 +329,7 @@ def main() -> None:
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="only this case")
     parser.add_argument("--where", action="store_true", help="traced memory of each parse, in this process")
     parser.add_argument("--no-backlog", action="store_true", help="only each message alone (in place)")
+    parser.add_argument("--imap", action="store_true", help="from a private Dovecot over IMAP, not a Maildir")
     args = parser.parse_args()
     cases = args.case or list(CASES)
     if args.where:
@@ -301,10 +340,11 @@ def main() -> None:
             print(f"{case:<18}{size:>6.1f}MB{stdlib:>12.0f}MB{ours:>13.0f}MB{seconds:>9.1f}")
         return
     rows: list[tuple[str, str, float, Drained]] = []
+    dovecot = Dovecot() if args.imap else None
 
     def run(name: str, mode: str, mail: list[bytes]) -> None:
         size = max(map(len, mail)) / MB
-        result = drain(mail, processes=0 if mode == "alone" else 1)
+        result = drain(mail, processes=0 if mode == "alone" else 1, imap=dovecot)
         rows.append((name, mode, size, result))
         print(
             f"{name:<18}{mode:<9}{size:>6.1f}MB{result.worker_mb:>8.0f}MB"
@@ -314,16 +354,28 @@ def main() -> None:
         for reason in result.reasons:
             print(f"{'':<27}{reason[:150]}")
 
-    print(
-        f"{'case':<18}{'mode':<9}{'largest':>8}{'worker':>10}{'helper':>10}{'ok':>6}{'quar.':>6}{'time':>9}"
-    )
-    run("ordinary", "alone", messages(20, DEALS))
-    if not args.no_backlog:
-        run("ordinary", "backlog", messages(43, DEALS))
-    for case in cases:
-        run(case, "alone", alone(case))
+    try:
+        if dovecot is not None:
+            dovecot.start()
+        print(
+            f"{'case':<18}{'mode':<9}{'largest':>8}{'worker':>10}{'helper':>10}{'ok':>6}{'quar.':>6}{'time':>9}"
+        )
+        run("ordinary", "alone", messages(20, DEALS))
         if not args.no_backlog:
-            run(case, "backlog", backlog(case))
+            run("ordinary", "backlog", messages(43, DEALS))
+        for case in cases:
+            run(case, "alone", alone(case))
+            if not args.no_backlog:
+                run(case, "backlog", backlog(case))
+        if not args.no_backlog and len(cases) > 1:
+            everything = messages(40, DEALS)
+            for i, case in enumerate(cases):
+                everything.insert(i * 4, CASES[case](i))
+            run("all at once", "backlog", everything)
+    finally:
+        if dovecot is not None:
+            dovecot.stop()
+            dovecot.cleanup()
     base = max(r.worker_mb for name, _, _, r in rows if name == "ordinary")
     worst = max(max(r.worker_mb, r.helper_mb) for _, _, _, r in rows)
     print(

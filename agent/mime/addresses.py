@@ -19,10 +19,25 @@ _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _MAILTO = re.compile(r"[\[<(]\s*mailto:\s*([^\]>)\s]+)\s*[\]>)]", re.IGNORECASE)
 
 
+# The default policy's address parser takes some four hundred bytes of memory per byte of the
+# value (and recurses on nested comments): a long list is parsed address by address, and one
+# "address" longer than any real one is read leniently (agent.mime.limits allows 64 KB lines).
+_WHOLE = 8 * 1024
+_ONE = 2 * 1024
+
+
 def address_list(value: str) -> list[Address]:
     """Addresses of one header value, with decoded display names and lower-cased addr-specs."""
     simple = _simple_list(value)
-    return simple if simple is not None else parsed_list(value)
+    if simple is not None:
+        return simple
+    if len(value) <= _WHOLE:
+        return parsed_list(value)
+    found: dict[str, Address] = {}
+    for piece, _ in _split_list(value):
+        for address in parsed_list(piece) if len(piece) <= _ONE else loose_addresses(piece):
+            found.setdefault(address.email, address)
+    return list(found.values())
 
 
 def parsed_list(value: str) -> list[Address]:
@@ -38,7 +53,10 @@ def parsed_list(value: str) -> list[Address]:
     pairs = _valid(strict)
     if defects:
         # compat32 splits on ";" and keeps "(comment)" names; take it when it finds more.
-        loose = _valid((decode_words(name), addr) for name, addr in getaddresses([value]))
+        try:
+            loose = _valid((decode_words(name), addr) for name, addr in getaddresses([value]))
+        except RecursionError:  # comments nested a few hundred deep
+            loose = []
         if sum("@" in a for _, a in loose) > sum("@" in a for _, a in pairs):
             pairs = loose
     return [Address(email=addr.lower(), name=_clean_name(name, addr)) for name, addr in pairs]

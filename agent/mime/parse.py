@@ -6,7 +6,9 @@ degrades field by field instead of failing the whole message, because a
 message that cannot be ingested stalls its mailbox cursor.
 
 This module builds the message; reading addresses, dates, text and quoting is
-done by its siblings (agent.mime.addresses, .dates, .text, .quoting).
+done by its siblings (agent.mime.addresses, .dates, .text, .quoting). What the parser
+is given is the message's skeleton (agent.mime.skeleton), which keeps a hostile
+message's cost within agent.mime.limits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, tzinfo
 from email import policy
 from email.message import EmailMessage, Message
@@ -21,10 +24,12 @@ from email.parser import BytesParser
 from typing import Any
 
 from agent.domain import Address, Attachment, ForwardedBlock, InboundMessage, MessageKind
+from agent.mime import limits
 from agent.mime.addresses import address_list, loose_addresses, message_ids
 from agent.mime.classify import classify
 from agent.mime.dates import date_with_zone, loose_date, parse_date
 from agent.mime.quoting import forwarded_fields, strip_quoted
+from agent.mime.skeleton import SIZE_HEADER, skeleton
 from agent.mime.text import HeaderReader, body_text, filename, is_attachment, iter_leaves, payload_bytes
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vl)\s*:", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|sv|antw|ref|rif)\s*:", re.IGNORECASE)
+_CONTENT = re.compile(rb"\S")
+_LEADING = re.compile(rb"[\r\n]*")
 
 
 # Parse attempts, most faithful first. compat32 never parses headers on access;
@@ -76,46 +83,53 @@ class MessageParseError(ValueError):
 def parse_message(raw: bytes, *, agent_addresses: tuple[str, ...] = (), max_bytes: int = 0) -> InboundMessage:
     """Parse one message. Raises :class:`MessageParseError` only for input that is not an email.
 
-    Over `max_bytes` (when > 0) only the headers are read: Python's email parser takes about
-    eight times a message's size in memory, which a 50 MB attachment would turn into 400 MB.
-    Such a message is still matched, threaded and logged by its headers.
+    The parser is given the message's skeleton (agent.mime.skeleton): its structure, headers and
+    the bodies that are read, within agent.mime.limits; attachments are recorded, not decoded.
+    Over `max_bytes` (when > 0) only the headers are read. What was left out is said at the end
+    of the text; a message that lost more than its bodies' tails is never answered (limits.py).
     """
-    if not raw or not raw.strip():
+    if not _CONTENT.search(raw):  # not raw.strip(): that would copy a 30 MB message to look at it
         raise MessageParseError(f"not an email: the input is empty ({len(raw)} bytes)")
     digest = hashlib.sha256(raw).hexdigest()
-    data = raw.lstrip(b"\r\n")  # a stray blank line before the headers would turn them into body
-    if max_bytes and len(data) > max_bytes:
-        return _headers_only(data, digest, agent_addresses, max_bytes)
+    # A stray blank line before the headers would turn them into body (not lstrip(): a copy).
+    leading = _LEADING.match(raw)
+    start = leading.end() if leading else 0
+    over = max_bytes > 0 and len(raw) - start > max_bytes
+    read = skeleton(raw, start, headers_only=over)
+    if not read.has_headers:
+        left = f" within the limits ({'; '.join(read.degraded)})" if read.degraded else ""
+        raise MessageParseError(f"not an email: no header lines{left} (expected 'Name: value' lines first)")
+    if over:
+        note = (
+            f"(The body was not read: the message is {(len(raw) - start) / 1e6:.1f} MB, over the "
+            f"{max_bytes / 1e6:.0f} MB of [mailbox] max_message_mb. The original stays in the mailbox.)"
+        )
+    else:
+        note = limits.note(read.cut, read.degraded) if read.cut or read.degraded else ""
     error: Exception | None = None
     for pol, headers_only in _ATTEMPTS:
         try:
-            msg = BytesParser(policy=pol).parsebytes(data, headersonly=headers_only)
-        except Exception as exc:  # e.g. RecursionError on absurdly nested MIME
+            msg = BytesParser(policy=pol).parsebytes(read.data, headersonly=headers_only or over)
+        except Exception as exc:  # a parser's bug on broken MIME
             error = exc
             continue
         if not msg.keys():
             raise MessageParseError("not an email: no header lines (expected 'Name: value' lines first)")
         try:
-            return _build(msg, digest, agent_addresses)
+            built = _build(msg, digest, agent_addresses, body=not over, note=note)
         except Exception as exc:
             log.warning("message %s: retrying with a simpler parser after %r", digest[:12], exc)
             error = exc
+            continue
+        return _degraded(built, read.degraded) if read.degraded else built
     return _unparseable(digest, error)
 
 
-def _headers_only(
-    data: bytes, digest: str, agent_addresses: tuple[str, ...], max_bytes: int
-) -> InboundMessage:
-    end = data.find(b"\r\n\r\n") if b"\r\n\r\n" in data[:262144] else data.find(b"\n\n")
-    head = data[: end if 0 < end < 262144 else 262144]  # a header block is never this long
-    msg = BytesParser(policy=policy.default).parsebytes(head + b"\r\n\r\n", headersonly=True)
-    if not msg.keys():
-        raise MessageParseError("not an email: no header lines (expected 'Name: value' lines first)")
-    note = (
-        f"(The body was not read: the message is {len(data) / 1e6:.1f} MB, over the "
-        f"{max_bytes / 1e6:.0f} MB of [mailbox] max_message_mb. The original stays in the mailbox.)"
-    )
-    return _build(msg, digest, agent_addresses, body=False, note=note)
+def _degraded(msg: InboundMessage, reasons: list[str]) -> InboundMessage:
+    """Never answered: what was left out might have been what says not to (limits.py)."""
+    said = "; ".join(reasons)
+    reason = f"{msg.kind_reason}; {said}" if msg.auto_submitted else f"over the reading limits: {said}"
+    return replace(msg, auto_submitted=True, kind_reason=reason)
 
 
 def _build(
@@ -125,7 +139,7 @@ def _build(
     subject = headers.text("subject")
     sender = next(iter(_addresses(headers, "from")), None)
     sent = date_with_zone(headers.raw("date"))
-    text = body_text(msg) if body else note
+    text = "\n\n".join(t for t in (body_text(msg) if body else "", note) if t)
     calendars = _calendar_parts(msg) if body else []
     verdict = classify(
         msg,
@@ -213,6 +227,12 @@ def _attachments(msg: Message) -> tuple[Attachment, ...]:
 
 
 def _size(part: Message) -> int:
+    unread = part.get(SIZE_HEADER)
+    if unread is not None:  # the skeleton left the body out and wrote down its decoded size
+        try:
+            return int(str(unread).strip())
+        except ValueError:
+            return 0
     if part.get_content_maintype() != "message":
         encoded = part.get_payload()
         if isinstance(encoded, str) and part.get("content-transfer-encoding", "").strip().lower() == "base64":

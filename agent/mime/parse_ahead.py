@@ -10,6 +10,12 @@ The helper is started on the first backlog and kept. If it dies (killed, out of
 memory) or its answer cannot come back, the rest of that backlog is parsed in
 place and a new helper is started for the next one: a broken helper never
 loses a message.
+
+Memory is bounded by bytes as well as by messages: the messages read ahead
+(to tell a backlog, and waiting for their parse) stop at WINDOW_BYTES, and a
+message over IN_PLACE_BYTES is parsed in place, never copied to the helper
+(pickled, sent, unpickled: three more copies of a 25 MB message). Parsing
+itself is bounded by agent.mime.limits.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from itertools import chain, islice
 from typing import Protocol, TypeVar
 
 from agent.domain import InboundMessage
@@ -30,6 +35,8 @@ from agent.mime.parse import parse_message
 log = logging.getLogger(__name__)
 DEPTH = 16  # messages parsed ahead: enough to keep the helper busy, little memory
 BACKLOG = 32  # from this many waiting messages on, the helper is worth its start
+WINDOW_BYTES = 16_000_000  # of messages read ahead, whatever their number; so many bytes are a backlog too
+IN_PLACE_BYTES = 4_000_000  # a bigger message is parsed in place: its parse is bounded, its copies are not
 
 
 class Raw(Protocol):
@@ -69,16 +76,27 @@ class ParseAhead:
     def iterate(self, raws: Iterable[R]) -> Iterator[tuple[R, Parsed]]:
         """The messages with their parses, in order; parsed ahead when they are a backlog."""
         it = iter(raws)
-        head = list(islice(it, BACKLOG))
-        if len(head) < BACKLOG or not self.processes:
-            for raw in chain(head, it):  # never a list of the rest: a backlog can be gigabytes
+        seen = 0
+        while True:
+            head, full = _read_ahead(it)
+            seen += len(head)
+            if seen >= BACKLOG and self.processes:
+                yield from self._ahead(head, it)
+                return
+            while head:  # popped as handed on: nothing holds a message the caller is done with
+                raw = head.popleft()
                 yield raw, self.parse(raw.data)
-            return
+            if not full:  # the mailbox has no more
+                return
+            # WINDOW_BYTES were read ahead before a backlog's number of messages (large ones): those
+            # are parsed in place, and the messages counted on, for the rest may still be a backlog.
+
+    def _ahead(self, head: deque[R], rest: Iterator[R]) -> Iterator[tuple[R, Parsed]]:
         self.broken = False
         window: deque[tuple[R, Future[Parsed] | None]] = deque()
-        for raw in chain(head, it):
+        for raw in _drain(head, rest):
             window.append((raw, self._submit(raw.data)))
-            if len(window) >= DEPTH:
+            while len(window) >= DEPTH or _size(r for r, _ in window) > WINDOW_BYTES:
                 yield self._take(window)
         while window:
             yield self._take(window)
@@ -91,7 +109,7 @@ class ParseAhead:
             self.pool = None
 
     def _submit(self, data: bytes) -> Future[Parsed] | None:
-        if self.broken:
+        if self.broken or len(data) > IN_PLACE_BYTES:  # None: parsed in place when its turn comes
             return None
         try:
             if self.pool is None:
@@ -121,6 +139,29 @@ class ParseAhead:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = None
+
+
+def _read_ahead(it: Iterator[R]) -> tuple[deque[R], bool]:
+    """Up to BACKLOG messages or WINDOW_BYTES of them; and whether it stopped there (True) or ran out."""
+    head: deque[R] = deque()
+    size = 0
+    for raw in it:
+        head.append(raw)
+        size += len(raw.data)
+        if len(head) >= BACKLOG or size >= WINDOW_BYTES:
+            return head, True
+    return head, False
+
+
+def _size(raws: Iterable[Raw]) -> int:
+    return sum(len(raw.data) for raw in raws)
+
+
+def _drain(head: deque[R], rest: Iterator[R]) -> Iterator[R]:
+    """The messages read ahead, each let go of as it is handed on, then the rest."""
+    while head:
+        yield head.popleft()
+    yield from rest
 
 
 def _parse(data: bytes, agent_addresses: tuple[str, ...], max_bytes: int) -> Parsed:

@@ -17,6 +17,7 @@ from email.message import Message
 from typing import TypeVar
 
 from agent.mime.html_text import html_to_text
+from agent.mime.limits import LIMITS
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -40,7 +41,7 @@ _CHARSET_ALIASES = {
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-_MAX_PARTS = 500  # a message with more parts than this is hostile or broken; stop walking
+_MAX_PARTS = LIMITS.parts + 1  # the skeleton keeps no more (agent.mime.limits); a net for other callers
 
 
 def decode_bytes(data: bytes, charsets: Iterable[str]) -> str:
