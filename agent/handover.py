@@ -6,11 +6,16 @@ products (separated by ';'), contract_start, contract_end, contract_months,
 payment_type, team (a [[teams]] name; an empty pipeline is then the team's),
 and one column per internal role of the pipeline. Any other
 column becomes a custom attribute. Rows with the same `deal` form one deal.
+
+A person of ours is given as `email` or `Name <email>` (the csm column and every role column),
+or with the name in a column of its own (`csm_name`, `account_manager_name`, ...): the emails
+are signed with that name, never with the part of the address before the @.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -77,8 +82,10 @@ def read_csv(path: Path, pipelines: dict[str, Pipeline], config: Config) -> CsvR
                 )
                 continue
             existing.contacts += spec.contacts
-            for role, who in spec.roles.items():
-                existing.roles.setdefault(role, who)
+            for role, (name, email) in spec.roles.items():
+                known = existing.roles.setdefault(role, (name, email))
+                if known[1].lower() == email.lower() and not known[0]:
+                    existing.roles[role] = (name, email)  # the name, given on another row of the deal
             existing.client_domains += [d for d in spec.client_domains if d not in existing.client_domains]
         else:
             deals[spec.name] = (line, spec)
@@ -94,15 +101,25 @@ def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline], config: Confi
     for col in ("deal", "contact_email", "csm"):
         if not row.get(col):
             raise ValueError(f"{col}: empty; expected a value")
-    roles = {"csm": ("", row["csm"])}
-    for role in internal:
-        if role != "csm" and row.get(role):
-            roles[role] = ("", row[role])
-    extras = {k: v for k, v in row.items() if k not in KNOWN and k not in internal and v}
+    roles = {}
+    for role in ("csm", *(r for r in internal if r != "csm")):
+        name, email = parse_person(row.get(role, ""), role) if row.get(role) else ("", "")
+        given = row.get(f"{role}_name", "")
+        if given and not email:
+            raise ValueError(f"{role}_name: {given!r} is given, but {role} has no address")
+        if given and name and given != name:
+            raise ValueError(f"{role}_name: {given!r} differs from the name in {role} ({name!r})")
+        if email:
+            roles[role] = (given or name, email)
+    names = {f"{r}_name" for r in ("csm", *internal)}
+    extras = {k: v for k, v in row.items() if k not in KNOWN and k not in internal and k not in names and v}
+    contact_name, contact_email = parse_person(row["contact_email"], "contact_email")
     return DealSpec(
         name=row["deal"],
         pipeline=pipeline_id,
-        contacts=[ContactSpec(row["contact_name"], row["contact_email"], row["contact_role"] or "contact")],
+        contacts=[
+            ContactSpec(row["contact_name"] or contact_name, contact_email, row["contact_role"] or "contact")
+        ],
         roles=roles,
         stage=row.get("stage") or None,
         timezone=row.get("timezone") or None,
@@ -135,6 +152,19 @@ def _int(row: dict[str, str], col: str) -> int | None:
     if not value.isdigit():
         raise ValueError(f"{col}: {value!r} is not a whole number")
     return int(value)
+
+
+_NAMED = re.compile(r'\s*(?:"(?P<quoted>[^"]*)"|(?P<name>[^"<>]*?))\s*<\s*(?P<email>[^<>\s]+)\s*>\s*')
+
+
+def parse_person(text: str, what: str) -> tuple[str, str]:
+    """(name, email) from 'email', 'Name <email>' or '"Doe, Jane" <email>'; the address is checked later."""
+    found = _NAMED.fullmatch(text)
+    if found:
+        return (found.group("quoted") or found.group("name") or "").strip(), found.group("email")
+    if "<" in text or ">" in text or len(text.split()) > 1:
+        raise ValueError(f"{what}: {text!r}: expected 'email' or 'Name <email>'")
+    return "", text.strip()
 
 
 def parse_contact(text: str) -> ContactSpec:

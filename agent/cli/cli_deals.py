@@ -10,7 +10,7 @@ from agent import deals
 from agent.cli.app import App, SubParsers, command, group, out
 from agent.errors import InputError
 from agent.handling.cause import Cause
-from agent.handover import parse_contact, read_csv
+from agent.handover import parse_contact, parse_person, read_csv
 from agent.store.repo import Repo
 
 
@@ -68,12 +68,12 @@ def _show_text(d: dict[str, Any]) -> str:
 
 def cmd_add(app: App) -> int:
     a = app.args
-    roles = {"csm": ("", a.csm)}
+    roles = {"csm": _person(a.csm, "--csm")}
     for item in a.role or []:
-        role, _, email = item.partition("=")
-        if not email:
-            raise InputError(f"--role {item!r}: expected role=email")
-        roles[role.strip()] = ("", email.strip())
+        role, _, who = item.partition("=")
+        if not who:
+            raise InputError(f"--role {item!r}: expected role=email or role='Name <email>'")
+        roles[role.strip()] = _person(who.strip(), f"--role {role.strip()}")
     attrs = {}
     for item in a.attr or []:
         key, _, value = item.partition("=")
@@ -103,6 +103,14 @@ def cmd_add(app: App) -> int:
 
     print(app.change("deals-add", add))
     return 0
+
+
+def _person(text: str, option: str) -> tuple[str, str]:
+    """(name, email) of one of ours: the emails are signed with the name given here."""
+    try:
+        return parse_person(text, option)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def cmd_import(app: App) -> int:
@@ -207,8 +215,14 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--pipeline", default="", help="default: the team's pipeline, else standard-onboarding")
     p.add_argument("--team", help="the [[teams]] mailbox it belongs to (default: the main one)")
     p.add_argument("--contact", action="append", help="'Name,email[,role]' (repeat for more)")
-    p.add_argument("--csm", required=True, help="the CSM's email")
-    p.add_argument("--role", action="append", help="role=email for other internal roles (repeat)")
+    p.add_argument(
+        "--csm", required=True, help="the CSM: 'email' or 'Full Name <email>' (emails are signed so)"
+    )
+    p.add_argument(
+        "--role",
+        action="append",
+        help="role=email or role='Full Name <email>' for other internal roles (repeat)",
+    )
     p.add_argument("--stage", help="start in this stage instead of the first")
     p.add_argument("--timezone", help="the client's IANA time zone")
     p.add_argument("--account", help="the client organisation, if not the deal name")
