@@ -26,6 +26,8 @@ from agent.mime.limits import LIMITS, Limits, size
 SIZE_HEADER = "X-CSM-Unread-Size"  # on a part whose body was left out: its decoded size in bytes
 _SIZE_FIELD = SIZE_HEADER.lower().encode()
 _FIELD = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")  # the feedparser's header line
+_FIELD_END = re.compile(rb"\n(?![ \t])")  # a line break not followed by a folded line
+_BLANK = re.compile(rb"\n\r?\n")
 _CALENDAR = ("text/calendar", "application/ics")
 _TEXT = ("text/plain", "text/html")
 # Reports are read line by line for bounces and receipts; other message/* hold a message.
@@ -151,16 +153,13 @@ class _Scan:
 
     def _field_end(self, pos: int, end: int) -> int:
         """The end of the header field at pos: its line and the folded lines after it."""
-        raw = self.raw
-        while True:
-            newline = raw.find(b"\n", pos, end)
-            pos = end if newline < 0 else newline + 1
-            if pos >= end or raw[pos] not in (32, 9):
-                return pos
+        # One search, not a loop over lines: a hostile field may be folded into millions of them.
+        found = _FIELD_END.search(self.raw, pos, end)
+        return end if found is None else found.end()
 
     def _blank_line(self, pos: int, end: int) -> int:
         """Past the rest of a header block that is not read: the body after its blank line."""
-        found = re.compile(rb"\n\r?\n").search(self.raw, max(0, pos - 1), end)
+        found = _BLANK.search(self.raw, max(0, pos - 1), end)
         return end if found is None else found.end()
 
     def _joined(self, fields: list[bytes]) -> bytes:
