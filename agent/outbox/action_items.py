@@ -48,7 +48,11 @@ _OWNER_SAID = re.compile(r"[(\[,;]?\s*\b(?:owner|who)\s*:\s*(?P<who>[^,;)\]]+)[)
 _MENTION = re.compile(r"(?<![\w.])@(?P<who>[A-Za-z][\w'.-]*(?:\s+[A-Z][\w'-]*)?)")
 _LABEL = re.compile(rf"^\[?(?P<who>{_NAME})\]?\s*:\s+(?P<rest>\S.*)$")
 _BRACKET = re.compile(rf"^\[(?P<who>{_NAME})\]\s+(?P<rest>\S.*)$")
-_SUBJECT = re.compile(rf"^(?P<who>{_NAME})\s+(?:to|will|should|must|needs\s+to|is\s+to)\s+(?P<rest>\S.*)$")
+# any case: it counts only when the words name someone of the deal ("olivia will", not "plan to")
+_SUBJECT = re.compile(
+    r"^(?P<who>[\w'.-]+(?:\s+[\w'.-]+){0,2}?)\s+(?:to|will|should|must|needs\s+to|is\s+to)\s+(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = tuple(m.lower() for m in calendar.month_name[1:])

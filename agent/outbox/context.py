@@ -106,8 +106,7 @@ def meeting_context(
         "date": local.strftime("%A %-d %B %Y"),
         "time": local.strftime("%H:%M"),
         "timezone": tz,
-        # the heading says "Agenda": a description that starts by saying so would say it twice
-        "description": re.sub(r"^agenda\s*:\s*", "", clean(meeting.description), flags=re.IGNORECASE),
+        "description": _agenda(meeting.description),
         "attendees": attendees,
         "notes": texts,
         "action_items": [
@@ -146,6 +145,12 @@ def later_email(due_at: datetime, tz: str) -> dict[str, str]:
     """An email a rule sends later, as an earlier one names it: its day in the client's zone."""
     day = local_day(due_at, tz)
     return {"date": day.isoformat(), "day": spoken_day(day)}
+
+
+def _agenda(description: str) -> str:
+    """The description as the recap's agenda: a leading "Agenda:" would say it twice under that heading."""
+    text = re.sub(r"^agenda\s*:\s*", "", clean(description), flags=re.IGNORECASE)
+    return text[:1].upper() + text[1:]
 
 
 def _attendees(meeting: m.Meeting, deal: m.Deal, agent: AgentSection) -> list[dict[str, str]]:
