@@ -74,14 +74,15 @@ def signature_start(lines: list[str], sender_name: str = "") -> int:
         if len(rest) > MAX_SIGNATURE_LINES or any(len(r) > MAX_SIGNATURE_WIDTH for r in rest):
             continue
         line = lines[i].strip()
-        if is_closing(line) or is_sender(line, names):
+        # under a signature's first line come names and contact lines only: "Thanks!\nAlso, CC
+        # Mike next time" is still something said
+        if not all(is_contact(r) or is_name_like(r) for r in rest):
+            continue
+        if is_closing(line) or is_sender(line, names) or is_contact(line):
             return i
-        # a name with its title, company or phone under it; a name alone only when the sender's
-        # name is unknown ("send\nOnly Jane" from Sam is something Sam said, not a signature)
-        block = all(is_contact(r) or is_name_like(r) for r in rest)
-        if is_name_like(line) and block and (not names or any(is_contact(r) for r in rest)):
-            return i
-        if is_contact(line) and block:
+        # a name alone ends a signature only when the sender's name is unknown: "send\nOnly Jane"
+        # from Sam is something Sam said
+        if is_name_like(line) and (not names or any(is_contact(r) for r in rest)):
             return i
     return len(lines)
 
@@ -146,6 +147,7 @@ def _contact_part(part: str) -> bool:
         or EMAIL.search(part)
         or URL.search(part)
         or _title(part)
+        or (digits and _capitalised(part) and len(part.split()) <= 8)  # "10 Main Street, London SW1A 2AA"
         or (COMPANY_SUFFIX.search(part) and _capitalised(part))
     )
 

@@ -193,6 +193,7 @@ REPLIES: list[tuple[str, str, Intent]] = [
     ("Drop it, the call was cancelled." + gmail(), SAM, U),
     ("Send\nThe team lead agrees" + gmail(), SAM, U),
     ("Send\nOnly Jane" + gmail(), SAM, U),
+    ("Send\n\nThanks!\nAlso, can you CC Mike next time?" + gmail(), SAM, U),
     ("Edit:" + gmail(), SAM, U),  # a marker with nothing under it
     ("Edit:\nHi Jane, new text." + gmail(EDITED), SAM, U),  # two texts at once
     # edits: only the documented forms
@@ -259,6 +260,12 @@ def test_an_edit_is_the_text_to_send_and_nothing_of_the_reply_around_it(text: st
             "",
         ),
         ("Send\nBut not before Monday" + gmail(), "Send\nBut not before Monday", ""),
+        (
+            "Go ahead\n\nBest,\nSam\n\nExample Ltd\n10 Main Street, London SW1A 2AA\nwww.example.com"
+            + outlook(),
+            "Go ahead",
+            "Best,\nSam\n\nExample Ltd\n10 Main Street, London SW1A 2AA\nwww.example.com",
+        ),
     ],
 )
 def test_the_reader_keeps_what_was_said_and_sets_the_signature_aside(
