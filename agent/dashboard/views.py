@@ -65,7 +65,7 @@ def timeline(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime)
         for msg in show["messages"]
     ]
     show["timeline"] = sorted(entries, key=lambda e: e["at"])
-    show["csat"] = _csat(repo, deal)
+    show["csat"] = _csat(repo, deal) or show["csat"]
     return show
 
 

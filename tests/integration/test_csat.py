@@ -9,9 +9,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 
 from agent.dashboard import views
 from agent.deals import ContactSpec
+from agent.store.db import alembic_config, make_engine, migrate, open_store
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, Harness
 from tests.integration.cli_helpers import run
@@ -184,3 +187,47 @@ def test_the_scorecard_reports_per_contact_and_per_deal(
         page = views.timeline(repo, deal, harness.agent.runtime.pipelines["standard-onboarding"], SURVEYS_DUE)
         assert page["csat"] == f"4.0 ({CLIENT[1]} 3/5, {BOB[1]} 5/5)"
         assert [score for _, score in views.csat_points(repo, LAUNCH_AT)] == [3, 5]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def test_upgrading_carries_each_deals_last_answer_over_when_the_survey_allows_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres").create("csat_upgrade")
+    )
+    command.upgrade(alembic_config(url), "0006")  # a database from before per-contact answers
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for deal_id, name, token in ((1, "Acme Radio", "ABCDEFGH"), (2, "Acme TV", "HGFEDCBA")):
+            conn.execute(
+                text(
+                    "INSERT INTO deals (id, name, name_key, pipeline, stage, team, token, timezone, products, "
+                    "attributes, created_at) VALUES (:id, :name, :name, 'standard-onboarding', 'won', '', :token, "
+                    "'UTC', '[]', '{}', '2026-11-30 09:00:00+00')"
+                ),
+                {"id": deal_id, "name": name, "token": token},
+            )
+        lines = [
+            (1, "2026-12-09 11:00:00+00", "jane@acme.example rated onboarding 3", '{"score": 3}'),
+            (1, "2026-12-09 12:00:00+00", "jane@acme.example rated onboarding 4", '{"score": 4}'),
+            (2, "2026-12-09 13:00:00+00", "tom@acme.example rated onboarding 9", '{"score": 9}'),  # "9/10"
+        ]
+        for deal_id, at, reason, details in lines:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, deal_id, kind, rule, reason, details) "
+                    "VALUES (:at, :deal, 'csat_recorded', '', :reason, :details)"
+                ),
+                {"at": at, "deal": deal_id, "reason": reason, "details": details},
+            )
+    migrate(engine)
+    with open_store(url).begin() as s:
+        assert [
+            (a.deal_id, a.contact_email, a.score, a.scale_max, a.answered_at.hour)
+            for a in Repo(s).survey_answers()
+        ] == [(1, "jane@acme.example", 4, 5, 12)]
+    command.downgrade(alembic_config(url), "0006")  # and back, for a rollback
+    engine.dispose()
