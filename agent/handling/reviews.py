@@ -23,6 +23,7 @@ from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer
 from agent.outbox import status
 from agent.pipeline.engine import Trigger
+from agent.replies.edits import draft_block
 from agent.replies.intent import Intent
 from agent.replies.review import Verdict, read_review
 from agent.store import models as m
@@ -50,7 +51,10 @@ class Reviews:
                 f"{who} answered, but the {draft.template} email is already {draft.status}",
             )
             return
-        verdict = read_review(text, draft.body_text, reviewer.name)
+        # the draft as each request showed it, and as held now: a note on the call may have
+        # rewritten it since, and quoting the old version back is no edit
+        shown = [b for r in repo.requests_about(draft.id) if (b := draft_block(r.body_text)) is not None]
+        verdict = read_review(text, [draft.body_text, *shown], reviewer.name)
         if verdict.intent is Intent.APPROVE:
             status.release(trail, draft, f"approved by {who}: {verdict.reason}", arrived_at=cause.arrived_at)
         elif verdict.intent is Intent.CANCEL:

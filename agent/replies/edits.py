@@ -16,6 +16,7 @@ Free text without either form is not an edit: the reviewer is asked what they me
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 EDIT_MARKERS = (
@@ -52,24 +53,36 @@ def marked_edit(new: str) -> str | None:
     return "\n".join([marker.group("rest"), *lines[first + 1 :]]).strip()
 
 
-def quoted_draft(text: str, draft: str) -> QuotedDraft:
-    """The draft's block in the whole reply (quotes included), and whether the reviewer changed it."""
+def quoted_draft(text: str, versions: Sequence[str]) -> QuotedDraft:
+    """The draft's block in the whole reply (quotes included), and whether the reviewer changed it.
+
+    ``versions`` are the draft's texts the reviewer may have seen: the one in the review request
+    and the one held now (a CSM's note on the call writes the held draft again). A block equal
+    to any of them is no edit.
+    """
+    body = draft_block(text)
+    if body is None:
+        return QuotedDraft(False, None)
+    if any(_words(body) == _words(v) for v in versions):
+        return QuotedDraft(True, None)
+    return QuotedDraft(True, body + "\n")
+
+
+def draft_block(text: str) -> str | None:
+    """The text between the draft's two lines (quote marks and its Subject line aside); None without both."""
     lines = [_QUOTE.sub("", line).rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     start = next((i for i, line in enumerate(lines) if DRAFT_START.match(line.strip())), None)
     if start is None:
-        return QuotedDraft(False, None)
+        return None
     end = next((i for i in range(start + 1, len(lines)) if DRAFT_END.match(lines[i].strip())), None)
     if end is None:
-        return QuotedDraft(False, None)  # cut short: not the whole draft, so no edit of it
+        return None  # cut short: not the whole draft, so no edit of it
     block = lines[start + 1 : end]
     while block and not block[0].strip():
         block.pop(0)
     if block and block[0].strip().lower().startswith("subject:"):
         block.pop(0)  # the draft's subject is shown for reading; it is not part of the text
-    body = "\n".join(block).strip()
-    if _words(body) == _words(draft):
-        return QuotedDraft(True, None)
-    return QuotedDraft(True, body + "\n")
+    return "\n".join(block).strip()
 
 
 def _words(text: str) -> list[str]:

@@ -11,6 +11,7 @@ Pure: the reply's whole text and the draft in, a verdict out. The order of the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.replies.edits import marked_edit, quoted_draft
@@ -26,14 +27,18 @@ class Verdict:
     edit: str = ""  # the text to send instead, for an EDIT
 
 
-def read_review(text: str, draft: str, sender_name: str = "") -> Verdict:
-    """Decide a reply to a review request: ``text`` is the reply's whole body, ``draft`` the draft's text."""
+def read_review(text: str, drafts: Sequence[str], sender_name: str = "") -> Verdict:
+    """Decide a reply to a review request.
+
+    ``text`` is the reply's whole body; ``drafts`` the draft's texts the reviewer may have seen
+    (as the review request showed it, and as it is held now).
+    """
     reading = read_reply(text, sender_name)
     said = intent_of(reading.said, sender_name)
     if said.intent is Intent.CANCEL:
         return Verdict(Intent.CANCEL, said.reason, reading.said)
     marked = marked_edit(reading.new)
-    quoted = quoted_draft(text, draft)
+    quoted = quoted_draft(text, drafts)
     if marked is not None and quoted.changed is not None:
         return Verdict(Intent.UNCLEAR, "both an Edit: line and changes in the quoted draft", reading.said)
     edit = marked if marked is not None else quoted.changed

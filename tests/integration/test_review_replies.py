@@ -335,3 +335,24 @@ def test_an_html_reply_with_the_quoted_draft_changed_sends_the_change(tmp_path: 
     text = plain(to_client(h)[-1])
     assert "go-live 20 January" in text and "15 January" not in text
     assert "Updated the date" not in text and "ready to go" not in text
+
+
+def test_send_quoting_the_request_sends_the_draft_as_rewritten_with_a_later_note(tmp_path: Path) -> None:
+    h = reviewing(tmp_path)
+    [request] = requests(h)
+    # the CSM's note on the call, to the agent alone, while the recap waits: the draft is written again
+    h.mail(
+        CSM, [(AGENT[0], h.reply_address(1))], "Acme Radio notes", "Jane will send the user list by Friday."
+    )
+    h.run()
+    assert any(e["kind"] == "email_redrafted" for e in h.show(1)["events"])
+    reply(
+        h,
+        request,
+        "send"
+        + "\n\nOn Tue, 1 Dec 2026, Agent wrote:\n"
+        + "\n".join(f"> {x}" for x in plain(request).splitlines()),
+    )
+    assert recaps(h) == ["sent"]
+    text = plain(to_client(h)[-1])
+    assert "Jane will send the user list by Friday." in text and RECAP_LINE in text

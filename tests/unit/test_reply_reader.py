@@ -219,7 +219,7 @@ def test_the_table_is_long_enough_and_covers_every_intent() -> None:
 
 @pytest.mark.parametrize(("text", "sender", "expected"), REPLIES, ids=[r[0][:40] for r in REPLIES])
 def test_a_reply_decides_what_a_person_would_read_in_it(text: str, sender: str, expected: Intent) -> None:
-    verdict = read_review(text, DRAFT, sender)
+    verdict = read_review(text, [DRAFT], sender)
     assert verdict.intent is expected, verdict.reason
     if expected is not E:
         assert verdict.edit == ""  # only an edit carries text to a client
@@ -241,7 +241,7 @@ def test_a_reply_decides_what_a_person_would_read_in_it(text: str, sender: str, 
     ],
 )
 def test_an_edit_is_the_text_to_send_and_nothing_of_the_reply_around_it(text: str, edit: str) -> None:
-    verdict = read_review(text, DRAFT, SAM)
+    verdict = read_review(text, [DRAFT], SAM)
     assert verdict.intent is E
     assert verdict.edit == edit
 
@@ -292,3 +292,12 @@ def test_an_unclear_reason_names_what_was_not_understood() -> None:
 )  # fmt: skip
 def test_an_answer_to_which_deal_is_a_number_or_none(said: str, expected: int | None) -> None:
     assert choice_of(said, 2) == expected
+
+
+def test_the_draft_quoted_as_the_request_showed_it_is_no_edit_after_a_note_rewrote_it() -> None:
+    rewritten = DRAFT.replace(
+        "Kind regards", "Notes from the call:\nJane sends the user list.\n\nKind regards"
+    )
+    assert read_review("send" + gmail(REQUEST), [rewritten, DRAFT], SAM).intent is A
+    assert read_review("send" + gmail(REQUEST), [rewritten], SAM).intent is E  # unknown version: a change
+    assert read_review("send" + gmail(EDITED), [rewritten, DRAFT], SAM).edit == EDITED_DRAFT
