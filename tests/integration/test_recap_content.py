@@ -18,7 +18,7 @@ import pytest
 from agent.clock import ManualClock
 from agent.config import load_config
 from tests.conftest import CLIENT, CSM, MANAGER, Harness, write_config
-from tests.unit.test_meeting_text import INVITATIONS, corpus_teams_description
+from tests.invitations import PROVIDERS, corpus_teams_description, invitation
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # a Tuesday
 AGENT = ("Agent", "onboarding@example.com")
@@ -107,9 +107,9 @@ def answer_review(h: Harness, reply: str) -> None:
 
 
 # --- the invitation's conferencing text -------------------------------------------------------
-@pytest.mark.parametrize("provider", ["teams-en", "teams-new", "zoom", "meet", "webex"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_no_join_link_id_passcode_or_dial_in_reaches_the_client(harness: Harness, provider: str) -> None:
-    body = (INVITATIONS / f"{provider}.txt").read_text(encoding="utf-8")
+    body = invitation(provider)
     assert CONFERENCING.search(body)
     harness.add_deal()
     invite(harness, body)
@@ -131,12 +131,13 @@ def test_a_teams_invitation_in_another_language_leaves_nothing_of_itself(harness
 
 
 def test_an_invitation_with_nothing_else_gives_no_agenda(harness: Harness) -> None:
-    zoom = (INVITATIONS / "zoom.txt").read_text(encoding="utf-8").split("\n", 2)[2]  # the agenda line off
+    zoom = invitation("zoom").split("\n", 2)[2]  # the agenda line off
     harness.add_deal()
     invite(harness, zoom)
     held(harness)
     recap = recap_of(harness)
     assert "Agenda" not in text(recap) and "Agenda" not in html(recap)
+    assert not CONFERENCING.search(text(recap)) and "What we agreed" not in text(recap)
 
 
 # --- who was there --------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_only_the_csms_own_notes_to_the_agent_are_the_recaps(harness: Harness) -
     agent = [("Agent", harness.reply_address(deal_id))]
     harness.mail(MANAGER, agent, "Acme Radio", "They may cut seats next year.")  # not the CSM
     harness.mail(CSM, [*agent, MANAGER], "Acme Radio", "Between us: their budget is tight.")  # a thread
-    zoom = (INVITATIONS / "zoom.txt").read_text(encoding="utf-8").split("\n", 2)[2]
+    zoom = invitation("zoom").split("\n", 2)[2]
     harness.mail(CSM, agent, "Notes", f"Jane owns the data import.\n\n{zoom}")  # the invitation quoted
     harness.at(INTRO_AT + timedelta(hours=1))
     harness.run()

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import re
-from email import message_from_bytes
-from email.message import Message
-from email.policy import default
-from pathlib import Path
 
-import icalendar
 import pytest
 
 from agent.outbox.meeting_text import clean
+from tests.invitations import AGENDA, PROVIDERS, corpus_teams_description, invitation
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-INVITATIONS = DATA / "invitations"
-PROVIDERS = ["teams-en", "teams-new", "zoom", "meet", "webex"]
-AGENDA = "Agenda: your goals, the timeline and who does what."
 # what lets a stranger into the call: links, IDs, passcodes, numbers, video addresses
 SECRETS = re.compile(
     r"https?://|zoom\.us|teams\.microsoft|meet\.google|webex\.com|tel:|\d{3}[ -]?\d{3,4}[ -]?\d{3,4}|"
@@ -25,22 +17,9 @@ SECRETS = re.compile(
 )
 
 
-def corpus_teams_description() -> str:
-    """The Finnish Teams invitation of the shared corpus, its DESCRIPTION as the calendar parser reads it."""
-    msg = message_from_bytes(
-        (DATA / "corpus/eml/thunderbird_teams-meeting-invite.eml").read_bytes(), policy=default
-    )
-    part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
-    assert isinstance(part, Message)
-    payload = part.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    [event] = icalendar.Calendar.from_ical(payload).walk("VEVENT")
-    return str(event["DESCRIPTION"])
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_an_invitation_body_leaves_only_what_people_wrote(provider: str) -> None:
-    body = (INVITATIONS / f"{provider}.txt").read_text(encoding="utf-8")
+    body = invitation(provider)
     assert SECRETS.search(body)  # the fixture does hold what must go
     assert clean(body) == AGENDA
 
@@ -48,7 +27,7 @@ def test_an_invitation_body_leaves_only_what_people_wrote(provider: str) -> None
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_every_line_a_provider_writes_goes_even_on_its_own(provider: str) -> None:
     """Without the rule lines around it (a client that drops them, a CSM pasting a part)."""
-    lines = (INVITATIONS / f"{provider}.txt").read_text(encoding="utf-8").splitlines()[1:]
+    lines = invitation(provider).splitlines()[1:]
     left = [clean(line) for line in lines]
     assert not [line for line in left if SECRETS.search(line)]
 
@@ -85,5 +64,5 @@ def test_a_meet_block_in_html_goes() -> None:
 
 
 def test_nothing_but_boilerplate_leaves_nothing() -> None:
-    assert clean((INVITATIONS / "zoom.txt").read_text(encoding="utf-8").split("\n", 2)[2]) == ""
+    assert clean(invitation("zoom").split("\n", 2)[2]) == ""
     assert clean("") == ""
