@@ -167,7 +167,7 @@ def test_an_item_that_eats_memory_is_stopped_at_its_budget_and_the_mail_behind_i
 
     def greedy_on_one(item: MailItem) -> str | None:
         if item.msg.subject == "Greedy":
-            base, hoard = resident_bytes(), []
+            base, hoard = resident_bytes(), list[bytearray]()
             while len(hoard) < 1000:  # 1 GB without the budget: the test fails, the machine copes
                 hoard.append(bytearray(1 << 20))
                 grew.append(resident_bytes() - base)

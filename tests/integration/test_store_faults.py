@@ -196,4 +196,3 @@ def test_status_says_not_ready_while_the_state_folder_is_full(tmp_path: Path, sm
         if filler is not None:
             filler.unlink()
         stop_daemon(proc)
-
