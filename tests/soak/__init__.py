@@ -1,0 +1,1 @@
+"""Long runs, opt-in (`pytest -m soak`): see docs/testing.md."""
