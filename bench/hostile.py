@@ -248,6 +248,7 @@ def drain(mail: list[bytes], processes: int, timeout: float = 900, imap: Dovecot
             imap.add_user(user, PASSWORD)
             imap.deliver_many(user, mail)
             (folder / "password").write_text(PASSWORD)
+            (folder / "password").chmod(0o600)
             mailbox = (
                 f'backend = "imap"\nhost = "127.0.0.1"\nport = {imap.imap_port}\ntls = "none"\n'
                 f'username = "{user}"\npassword_file = "{folder / "password"}"\n'
