@@ -16,6 +16,7 @@ from agent import deals
 from agent.businesstime import BusinessCalendar
 from agent.config import Config
 from agent.domain import Address
+from agent.handling import consent
 from agent.handling.cause import Cause
 from agent.handling.commands.grammar import parse_commands
 from agent.matching import Party
@@ -26,6 +27,7 @@ from agent.outbox.render import TemplateSet
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger, timer_rules
 from agent.store import models as m
+from agent.store.queries.addresses import OPT_OUT_CONFIRM
 from agent.store.repo import Repo
 
 
@@ -75,6 +77,12 @@ class Enqueuer:
                 f"{template}: nobody fills {', '.join(unfilled)} on this deal",
                 rule=rule,
             )
+        opted = repo.opted_out(a.email for a in (*to, *cc))
+        chosen = consent.sort_out(template, unless_replied, to, cc, opted)
+        to, cc = chosen.to, chosen.cc
+        if chosen.dropped:
+            gone = ", ".join(sorted(chosen.dropped))
+            trail("recipient_opted_out", f"{template} never goes to {gone}: opted out", rule=rule)
         if not to:
             trail("email_not_queued", f"{template}: no recipient", rule=rule)
             return None
@@ -109,7 +117,25 @@ class Enqueuer:
         when = "now" if due <= now else f"at {due.isoformat()}"
         status.queue(trail, email, f"{template} to {_emails(email.to)} {when}: {reason}")
         self._no_reply_timers(repo, deal, email)
-        self._hold_for_review(repo, deal, email, cause, now)
+        self._hold_for_review(repo, deal, email, cause, now, chosen.confirm)
+        if chosen.apart:
+            copy = self._write(
+                repo,
+                deal,
+                template,
+                chosen.apart,
+                (),
+                due=due,
+                rule=rule,
+                cause=cause,
+                trigger=trigger,
+                now=now,
+                extra=extra,
+                key=_key(f"{email.idempotency_key}|opted-out|{','.join(sorted(chosen.apart_emails))}"),
+            )
+            if copy is not None:
+                status.queue(trail, copy, f"{template} to {_emails(copy.to)}, apart: they opted out")
+                self._hold_for_review(repo, deal, copy, cause, now, chosen.apart_emails)
         return email
 
     def notify_responsible(
@@ -143,17 +169,19 @@ class Enqueuer:
         about_message_id: int | None = None,
         about_meeting_id: int | None = None,
         in_reply_to: str = "",
+        participants: tuple[Address, ...] = (),
     ) -> None:
-        """Ask which deal a message or meeting is about: our own person who sent it, else the candidates' CSMs."""
+        """Ask which deal a message or meeting is about, of who can answer: our own person who wrote
+        it; else the candidates' CSMs it was written to; else, when it went to none, all of them."""
         candidates = [d for d in (repo.deal(i) for i in candidate_ids) if d is not None]
         if asker is not None and self.party.is_internal(asker.email) and not self.party.is_agent(asker.email):
             ask = [asker]
         else:
-            ask = list(
-                dict.fromkeys(
-                    Address(r.email, r.name) for d in candidates for r in d.roles if r.role == "csm"
-                )
+            csms = dict.fromkeys(
+                Address(r.email, r.name) for d in candidates for r in d.roles if r.role == "csm"
             )
+            written = {p.email.lower() for p in participants}
+            ask = [a for a in csms if a.email.lower() in written] or list(csms)
         options = [
             {"number": n, "name": d.name, "ref": d.token, "stage": d.stage}
             for n, d in enumerate(candidates, start=1)
@@ -302,32 +330,44 @@ class Enqueuer:
                 )
 
     def _hold_for_review(
-        self, repo: Repo, deal: m.Deal, draft: m.OutboxEmail, cause: Cause, now: datetime
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        draft: m.OutboxEmail,
+        cause: Cause,
+        now: datetime,
+        opted: frozenset[str] = frozenset(),
     ) -> None:
-        """Hold the draft when its template is reviewed on this deal, and ask the Responsible person."""
+        """Hold the draft when its template is reviewed on this deal, and ask the Responsible person.
+        One to contacts who `opted` out waits for the CSM's confirmation: no deadline sends it."""
         settings = self.config.review
         csm = next((r.email for r in deal.roles if r.role == "csm"), "")
-        if not settings.needs_review(draft.template, csm):
+        if not opted and not settings.needs_review(draft.template, csm):
             return  # most emails: decided without asking the store who is Responsible
-        reviewers = _responsible(repo, deal)
+        reviewers = csm_of(repo, deal) if opted else _responsible(repo, deal)
+        trail = cause.trail(repo, now)
         if not reviewers:
+            if opted:
+                status.withdraw(trail, draft, f"{', '.join(sorted(opted))} opted out; nobody can confirm")
             return
         deadline = now + timedelta(hours=settings.answer_within_hours)
-        extra = {
+        timed = not opted or settings.on_timeout == "drop"  # only a person sends it to them
+        extra: dict[str, Any] = {
             "draft": {
                 "subject": draft.subject.replace(f" {subject_tag(deal.token)}", ""),
                 "text": draft.body_text,
                 "to": ", ".join(a["email"] for a in draft.to),
                 "cc": ", ".join(a["email"] for a in draft.cc),
-                "deadline": deadline.astimezone().strftime("%A %-d %B %H:%M %Z"),
+                "deadline": deadline.astimezone().strftime("%A %-d %B %H:%M %Z") if timed else "",
                 "on_timeout": settings.on_timeout,
             }
         }
-        trail = cause.trail(repo, now)
+        if opted:
+            extra["notice"] = consent.opted_out_notice(repo, deal, draft, opted)
         request = self._write(
             repo,
             deal,
-            "review-request",
+            OPT_OUT_CONFIRM if opted else "review-request",
             reviewers,
             (),
             due=now,
@@ -338,24 +378,30 @@ class Enqueuer:
             extra=extra,
             review_of=draft.id,
         )
+        why = f"{', '.join(sorted(opted))} opted out" if opted else "needs a review"
         if request is not None:
             status.queue(
                 trail,
                 request,
-                f"review-request to {_emails(request.to)} now: {draft.template} needs a review before it goes",
+                f"{request.template} to {_emails(request.to)} now: {draft.template} {why} before it goes",
             )
             self._no_reply_timers(repo, deal, request)
-        repo.add_timer(f"review:{draft.id}", "review_timeout", deadline, deal.id, {"outbox_id": draft.id})
-        status.hold_for_review(
-            trail,
-            draft,
-            f"{draft.template} waits for {', '.join(a.email for a in reviewers)} until {deadline.isoformat()}",
-        )
+        if timed:
+            repo.add_timer(f"review:{draft.id}", "review_timeout", deadline, deal.id, {"outbox_id": draft.id})
+        until = f"until {deadline.isoformat()}" if timed else "to confirm: it never goes on its own"
+        who = ", ".join(a.email for a in reviewers) + (f" ({why})" if opted else "")
+        status.hold_for_review(trail, draft, f"{draft.template} waits for {who} {until}")
 
     @staticmethod
     def _notes(repo: Repo, deal: m.Deal, meeting: m.Meeting) -> list[str]:
         """Our people's notes on the call: what they wrote to the agent since it began, commands left out."""
         return [n for n in repo.internal_notes(deal.id, meeting.start) if not parse_commands("", n)]
+
+
+def csm_of(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
+    """The deal's CSMs: who a client's words and opt-outs go to (the Responsible people when it has none)."""
+    csms = tuple(Address(r.email, r.name) for r in deal.roles if r.role == "csm")
+    return csms or _responsible(repo, deal)
 
 
 def _responsible(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:

@@ -11,9 +11,11 @@ from agent.handling.assign import Assigner
 from agent.handling.commands.context import CommandContext
 from agent.handling.enqueue import Enqueuer
 from agent.handling.handover import HandOver
+from agent.handling.mail.client_reply import ClientReply
 from agent.handling.mail.csat import SurveyAnswer
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
+from agent.handling.mail.opt_out import OptOut
 from agent.handling.mail.pipeline import MailPipeline
 from agent.handling.mail.replies import QuestionAnswer, ReviewAnswer
 from agent.handling.mail.senders import Commands
@@ -57,8 +59,10 @@ class Handlers:
                 MatchDeal(self.party),
                 Invitation(config, self.meetings, self.party),
                 AutoReply(),
+                OptOut(self.enqueuer),
                 Unmatched(self.enqueuer),
                 SurveyAnswer(self.runner, self.enqueuer, self.party),
+                ClientReply(self.enqueuer),
                 Matched(self.runner, commands),
             ]
         )

@@ -2,10 +2,19 @@
 
 The Message-ID was fixed when the email was queued, so a retry after a crash
 sends the very same message and the recipient's client can de-duplicate it.
+
+Who a reply goes to (docs/mail.md, "Client replies"): a deal's email to a client names the
+deal's reply address and its CSM in Reply-To, so that the client's answer reaches the CSM
+directly, in the client's own thread, as well as the agent; a client's words forwarded to our
+people (`FORWARD`) name the client, so that answering it answers the client. Emails to a client
+carry List-Unsubscribe as a mailto of the deal's reply address (RFC 2369): a one-click
+List-Unsubscribe-Post (RFC 8058) needs an HTTPS address the client's provider can reach, and
+the agent has none (its dashboard listens on 127.0.0.1 only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
@@ -17,6 +26,8 @@ from agent.config import AgentSection
 # The stdlib folds some subjects (with brackets or parentheses) into an empty first
 # line that many clients show with a leading space; 998 is RFC 5322's hard limit.
 OUTGOING_POLICY = SMTP.clone(max_line_length=998)
+FORWARD = "client-reply"  # a client's words for our people: its Reply-To is the client
+UNSUBSCRIBE_SUBJECT = "unsubscribe"  # the subject of the List-Unsubscribe mailto; read as an opt-out
 
 
 def new_message_id(agent: AgentSection, deal_id: int | None) -> str:
@@ -45,14 +56,27 @@ def compose(
     in_reply_to: str,
     references: list[str],
     date: datetime,
+    csm: Sequence[dict[str, str]] = (),
+    answer_to: str = "",
 ) -> EmailMessage:
+    """`csm`: the deal's CSMs, named in Reply-To of an email to a client; `answer_to`: the client a
+    forward of their words answers (its Reply-To)."""
     msg = EmailMessage(policy=OUTGOING_POLICY)  # smtplib.send_message serialises with the message's policy
     msg["From"] = HeaderAddress(agent.name, addr_spec=agent.address)
     msg["To"] = [_addr(a) for a in to]
     if cc:
         msg["Cc"] = [_addr(a) for a in cc]
-    if token:
-        msg["Reply-To"] = HeaderAddress(agent.name, addr_spec=reply_address(agent, token))
+    client = any(not is_ours(agent, a["email"]) for a in (*to, *cc))
+    if answer_to:
+        msg["Reply-To"] = _addr({"email": answer_to})
+    elif token:
+        deal_address = reply_address(agent, token)
+        # The CSM after the deal's address: a client's plain "Reply" reaches them directly;
+        # the agent still reads it (matching, survey answers, opt-outs) through the token.
+        also = [_addr(a) for a in csm if a.get("email")] if client else []
+        msg["Reply-To"] = [HeaderAddress(agent.name, addr_spec=deal_address), *also]
+        if client:
+            msg["List-Unsubscribe"] = f"<mailto:{deal_address}?subject={UNSUBSCRIBE_SUBJECT}>"
     msg["Subject"] = subject
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
@@ -66,6 +90,12 @@ def compose(
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg
+
+
+def is_ours(agent: AgentSection, email: str) -> bool:
+    """One of our own addresses (an internal domain, or the agent's own)."""
+    domain = email.rsplit("@", 1)[-1].lower()
+    return domain == agent.domain.lower() or domain in {d.lower() for d in agent.internal_domains}
 
 
 def _addr(a: dict[str, str]) -> HeaderAddress:

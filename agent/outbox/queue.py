@@ -19,15 +19,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.clock import Clock
 from agent.config import Config
 from agent.outbox import status
-from agent.outbox.compose import compose
+from agent.outbox.compose import FORWARD, compose, is_ours
 from agent.outbox.status import Status
 from agent.outbox.transports.base import SendResult, Transport, TransportError
 from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.db import STORE_FAILURES
+from agent.store.queries.addresses import OPT_OUT_CONFIRM
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
+# Emails to our own people that someone waits on: a question (which deal?), a client's words
+# forwarded, a draft to review or confirm. The daily caps stop loops toward people; these come
+# one per message or draft, and holding them back holds a client's answer or an email with them.
+UNCAPPED = frozenset({"question", FORWARD, "review-request", OPT_OUT_CONFIRM})
 
 
 @dataclass
@@ -115,6 +120,8 @@ class Outbox:
                 in_reply_to=email.in_reply_to,
                 references=list(email.references),
                 date=now,
+                csm=[{"name": r.name, "email": r.email} for r in deal.roles if r.role == "csm"] if deal else [],
+                answer_to=repo.inbound_sender(email.in_reply_to) if email.template == FORWARD else "",
             )
             # Who still needs it: a retry after a partial refusal goes only to those not yet served.
             recipients = [
@@ -249,7 +256,8 @@ class Outbox:
             return "withdraw", "the client replied meanwhile", None
         if deal is not None and email.stage and self._moved_back(deal, email.stage):
             return "withdraw", f"the deal went back from {email.stage} to {deal.stage}", None
-        blocked = repo.blocked(a["email"] for a in (*email.to, *email.cc))
+        # opted-out contacts only on an email a person confirmed for them (addresses.blocked)
+        blocked = repo.blocked((a["email"] for a in (*email.to, *email.cc)), email_id=email.id)
         if blocked:
             email.to = [a for a in email.to if a["email"] not in blocked]
             email.cc = [a for a in email.cc if a["email"] not in blocked]
@@ -269,6 +277,8 @@ class Outbox:
         self, repo: Repo, email: m.OutboxEmail, now: datetime
     ) -> tuple[str, str, datetime] | None:
         agent = self.config.agent
+        if email.template in UNCAPPED and all(is_ours(agent, a["email"]) for a in (*email.to, *email.cc)):
+            return None  # a person waits on it: a cap would hold a client's words or a question for hours
         recent = repo.sent_since(now - timedelta(days=1))
         per_deal = sum(1 for deal_id, _ in recent if deal_id == email.deal_id)
         if email.deal_id and per_deal >= agent.max_emails_per_deal_per_day:

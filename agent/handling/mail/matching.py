@@ -100,6 +100,7 @@ class Unmatched:
                 item.now,
                 about_message_id=row_id,
                 in_reply_to=msg.message_id,
+                participants=(*msg.to, *msg.cc),
             )
         return Took(match.reason, "unmatched")
 

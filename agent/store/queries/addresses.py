@@ -1,20 +1,48 @@
-"""Addresses the agent must not write to: bounced or opted out."""
+"""Addresses the agent must not write to: bounced, or opted out (and what a person confirmed anyway)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
+# The request that asks a CSM whether an email may still go to contacts who opted out; answering
+# it like a review ("send") is the confirmation the outbox looks for (docs/outbox.md).
+OPT_OUT_CONFIRM = "opt-out-confirm"
+
 
 class AddressQueries(Queries):
-    def blocked(self, emails: Iterable[str]) -> set[str]:
+    def blocked(self, emails: Iterable[str], *, email_id: int | None = None) -> set[str]:
+        """The addresses among these (as given) that get no mail: bounced, or opted out.
+
+        With `email_id`, an address that opted out before a person was asked to confirm that
+        email for them is not blocked: the email went through their confirmation to get here.
+        """
+        given = list(emails)
+        flags = self.s.scalars(
+            select(m.AddressFlag).where(
+                m.AddressFlag.email.in_([e.lower() for e in given]),
+                (m.AddressFlag.bounced_at.is_not(None)) | (m.AddressFlag.opted_out_at.is_not(None)),
+            )
+        ).all()
+        asked = self._confirmation_asked(email_id) if email_id is not None else None
+        stopped = {
+            f.email
+            for f in flags
+            if f.bounced_at is not None
+            or asked is None
+            or (f.opted_out_at is not None and f.opted_out_at > asked)
+        }
+        return {e for e in given if e.lower() in stopped}
+
+    def opted_out(self, emails: Iterable[str]) -> set[str]:
+        """The addresses among these (lower case) whose owners asked to get no more mail."""
         q = select(m.AddressFlag.email).where(
-            m.AddressFlag.email.in_([e.lower() for e in emails]),
-            (m.AddressFlag.bounced_at.is_not(None)) | (m.AddressFlag.opted_out_at.is_not(None)),
+            m.AddressFlag.email.in_([e.lower() for e in emails]), m.AddressFlag.opted_out_at.is_not(None)
         )
         return set(self.s.scalars(q))
 
@@ -24,3 +52,10 @@ class AddressQueries(Queries):
             row = m.AddressFlag(email=email.lower(), reason="")
             self.s.add(row)
         return row
+
+    def _confirmation_asked(self, email_id: int) -> datetime | None:
+        """When a person was first asked to confirm this email for contacts who opted out."""
+        q = select(func.min(m.OutboxEmail.created_at)).where(
+            m.OutboxEmail.review_of == email_id, m.OutboxEmail.template == OPT_OUT_CONFIRM
+        )
+        return self.s.scalar(q)

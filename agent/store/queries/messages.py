@@ -43,6 +43,13 @@ class MessageQueries(Queries):
         )
         return [text.strip() for text in self.s.scalars(q.order_by(m.Message.received_at)) if text.strip()]
 
+    def inbound_sender(self, message_id: str) -> str:
+        """Who wrote the message from outside with this Message-ID ("" when no such message came in)."""
+        q = select(m.Message.sender).where(
+            m.Message.message_id == message_id, m.Message.direction == "inbound", m.Message.sender != ""
+        )
+        return self.s.scalars(q.order_by(m.Message.id)).first() or ""
+
     def client_message_since(self, deal_id: int, since: datetime) -> bool:
         q = select(func.count(m.Message.id)).where(
             m.Message.deal_id == deal_id,
