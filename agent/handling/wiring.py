@@ -37,7 +37,8 @@ class Handlers:
         calendar: BusinessCalendar,
     ) -> None:
         self.calendar = calendar
-        self.party = Party(config.addresses(), config.agent.internal_domains)
+        final = frozenset((p.id, stage) for p in pipelines.values() for stage in p.final_stages)
+        self.party = Party(config.addresses(), config.agent.internal_domains, final_stages=final)
         self.enqueuer = Enqueuer(config, pipelines, templates, calendar, self.party)
         self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
         self.reviews = Reviews(config.review, self.enqueuer)

@@ -31,6 +31,9 @@ _BOUNCE_SUBJECT = re.compile(
 _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon"})
 # Exchange's out-of-office carries X-Auto-Response-Suppress and no Auto-Submitted.
 _AUTO_HEADERS = ("x-auto-response-suppress", "x-autoreply", "x-autorespond", "x-autoresponse")
+# A list that rewrites From for DMARC keeps the person's name there: Google Groups writes
+# "'Jane Doe' via Acme Team", Mailman "Jane Doe via Acme-list".
+_VIA = re.compile(r"^\s*(?P<person>\S.*?)\s+via\s+\S", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,53 @@ def classify(
     if auto:
         return Classification(MessageKind.AUTO_REPLY, auto, True)
     if bulk:
-        return Classification(MessageKind.BULK, bulk, True)
+        return _relayed(headers, sender, bulk, never, agent_addresses)
     reason = "no bounce, receipt, invitation, auto-reply or bulk signal"
     if never:
         return Classification(MessageKind.NORMAL, f"{reason}; never answered: {never}", True)
     return Classification(MessageKind.NORMAL, reason, False)
+
+
+def via_list(sender: Address | None) -> str:
+    """The person's name in a From a list rewrote ("'Jane Doe' via Acme Team" -> "Jane Doe"); "" if not."""
+    found = _VIA.match(sender.name) if sender else None
+    return found.group("person").strip("'\" ") if found else ""
+
+
+def _relayed(
+    headers: HeaderReader, sender: Address | None, bulk: str, never: str, agent_addresses: tuple[str, ...]
+) -> Classification:
+    """List mail, unless the list relayed one person's message and rewrote its From.
+
+    A Google Group (or a Mailman list) whose poster's domain asks for DMARC sends the post as
+    "'Jane Doe' via Acme Team <team@...>", with Jane in X-Original-From and Reply-To. That is
+    Jane's own message to the people on the thread, not a newsletter: it is read and acted on as
+    hers. The list's headers do not make it an auto-reply, and the agent's answers go to the deal's
+    people, not to the list. Relayed for the agent itself, it stays list mail: never answered.
+    """
+    person = _relayed_person(headers, sender)
+    if not person:
+        return Classification(MessageKind.BULK, bulk, True)
+    if any(same_mailbox(person, a) for a in agent_addresses):
+        return Classification(MessageKind.BULK, f"{bulk}; relayed for the agent's own address {person}", True)
+    via = sender.email if sender else "a list"
+    reason = f"a person's message relayed by a list: {person} wrote it, {via} rewrote From ({bulk})"
+    if never:
+        return Classification(MessageKind.NORMAL, f"{reason}; never answered: {never}", True)
+    return Classification(MessageKind.NORMAL, reason, False)
+
+
+def _relayed_person(headers: HeaderReader, sender: Address | None) -> str:
+    """Who a list relayed the message for: X-Original-From (Google Groups), else Reply-To under
+    a "Name via List" From with a List-Id. "" when From was not rewritten."""
+    values = headers.raw_values("x-original-from")
+    if not values and via_list(sender) and headers.raw("list-id"):
+        values = headers.raw_values("reply-to")
+    for _, addr in getaddresses(values):
+        addr = addr.strip().lower()
+        if "@" in addr and (sender is None or addr != sender.email):
+            return addr
+    return ""
 
 
 def _report_type(msg: Message) -> str:

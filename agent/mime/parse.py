@@ -34,7 +34,7 @@ from agent.mime.text import HeaderReader, body_text, filename, is_attachment, it
 
 log = logging.getLogger(__name__)
 
-_CALENDAR_TYPES = ("text/calendar", "application/ics")
+_CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vl)\s*:", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|sv|antw|ref|rif)\s*:", re.IGNORECASE)
 _CONTENT = re.compile(rb"\S")

@@ -28,7 +28,7 @@ _SIZE_FIELD = SIZE_HEADER.lower().encode()
 _FIELD = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")  # the feedparser's header line
 _FIELD_END = re.compile(rb"\n(?![ \t])")  # a line break not followed by a folded line
 _BLANK = re.compile(rb"\n\r?\n")
-_CALENDAR = ("text/calendar", "application/ics")
+_CALENDAR = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")  # as parse.py
 _TEXT = ("text/plain", "text/html")
 # Reports are read line by line for bounces and receipts; other message/* hold a message.
 _REPORTS = (

@@ -41,6 +41,11 @@ class Pipeline:
         i = self.stage_index(stage_id)
         return self.head.stages[i + 1].id if i + 1 < len(self.head.stages) else None
 
+    @property
+    def final_stages(self) -> frozenset[str]:
+        """The stages marked `end: true` (won, lost, churned): a deal there is closed."""
+        return frozenset(s.id for s in self.head.stages if s.end)
+
     def first_stage(self) -> str:
         return self.head.stages[0].id
 

@@ -43,6 +43,9 @@ class Directory:
     def deals_by_id(self, deal_id: int) -> set[int]:
         return {deal_id} if deal_id in self.names else set()
 
+    def deals_in_stages(self, deal_ids: Iterable[int], stages: Iterable[tuple[str, str]]) -> set[int]:
+        return set()  # no final stages here: tests/unit/test_matching_doubts.py has closed deals
+
 
 def msg(sender: str, to: list[str], subject: str = "Hello", **kw: object) -> InboundMessage:
     return InboundMessage.bare(
@@ -148,9 +151,17 @@ def test_each_layer_says_how_sure_it_is() -> None:
 
 
 def test_our_own_thread_comes_before_the_token() -> None:
-    m = msg("jane@acme.example", ["onboarding+TV567890@example.com"], references=("<intro-1@example.com>",))
+    m = msg("jane@acme.example", ["onboarding+ACME1234@example.com"], references=("<intro-1@example.com>",))
     r = match_message(m, D, PARTY)
     assert (r.deal_id, r.strategy) == (1, "thread")
+
+
+def test_a_thread_of_one_deal_sent_to_another_deals_reply_address_is_asked_about() -> None:
+    # It used to go to the thread's deal; the recipients say another: a person decides.
+    m = msg("jane@acme.example", ["onboarding+TV567890@example.com"], references=("<intro-1@example.com>",))
+    r = match_message(m, D, PARTY)
+    assert r.deal_id is None and r.ambiguous and r.candidates == (1, 2)
+    assert r.reason.startswith("doubtful: replies in a thread already on the deal, but sent to")
 
 
 def test_a_persons_deal_command_decides_between_two_deals_of_one_client() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -50,6 +50,16 @@ class DirectoryQueries(Queries):
 
     def deals_by_id(self, deal_id: int) -> set[int]:
         return {deal_id} if self.s.get(m.Deal, deal_id) is not None else set()
+
+    def deals_in_stages(self, deal_ids: Iterable[int], stages: Iterable[tuple[str, str]]) -> set[int]:
+        """Those of `deal_ids` whose (pipeline, stage) is one of `stages`: by primary key, so the
+        cost grows with the candidates of one message, not with the deals in the store."""
+        ids, pairs = sorted(set(deal_ids)), sorted(set(stages))
+        if not ids or not pairs:
+            return set()
+        deals = m.Deal.__table__.c
+        in_stage = or_(*(and_(deals.pipeline == p, deals.stage == s) for p, s in pairs))
+        return self._ids(select(deals.id).where(deals.id.in_(ids), in_stage))
 
 
 def _word_grams(text: str) -> list[str]:
