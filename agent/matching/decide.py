@@ -82,8 +82,9 @@ def decide(directory: Directory, layers: Sequence[Layer], closed: Closed | None 
     w = _Weighing()
     for layer in layers:
         single = w.candidates is not None and len(w.candidates) == 1
-        if single and not (layer.final or (w.named and layer.doubts and not w.settled)):
-            continue  # it could only narrow one deal to itself: spare the look-up
+        may_doubt = w.named and layer.doubts and not w.settled and layer.doubts not in w.agree
+        if single and not (layer.final or may_doubt):
+            continue  # it could only narrow one deal to itself, and not doubt it: spare the look-up
         found, reason = layer.look(directory)
         if found and closed is not None and not layer.names:
             named = w.candidates if w.named and w.candidates else set()
