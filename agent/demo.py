@@ -144,7 +144,7 @@ class _Demo:
         agent = (self.config.agent.name, sim.reply_address(deal))
         self.mail(
             CLIENT,
-            [agent],
+            [agent, CSM],  # "Reply" goes to the survey's Reply-To: the deal's address and the CSM
             "Re: One question about your onboarding",
             "5 - it went really well, thank you!\n\nOn Wed, Sam wrote:\n> How satisfied are you?",
         )

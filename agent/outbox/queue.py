@@ -30,8 +30,8 @@ from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
 # Emails to our own people that someone waits on: a question (which deal?), a client's words
-# forwarded, a draft to review or confirm. The daily caps stop loops toward people; these come
-# one per message or draft, and holding them back holds a client's answer or an email with them.
+# forwarded, a draft to review or confirm. The per-recipient cap counts a CSM's whole day over all
+# their deals (every copy of every email): it would hold these back for hours on a busy day.
 UNCAPPED = frozenset({"question", FORWARD, "review-request", OPT_OUT_CONFIRM})
 
 
@@ -277,8 +277,6 @@ class Outbox:
         self, repo: Repo, email: m.OutboxEmail, now: datetime
     ) -> tuple[str, str, datetime] | None:
         agent = self.config.agent
-        if email.template in UNCAPPED and all(is_ours(agent, a["email"]) for a in (*email.to, *email.cc)):
-            return None  # a person waits on it: a cap would hold a client's words or a question for hours
         recent = repo.sent_since(now - timedelta(days=1))
         per_deal = sum(1 for deal_id, _ in recent if deal_id == email.deal_id)
         if email.deal_id and per_deal >= agent.max_emails_per_deal_per_day:
@@ -287,6 +285,8 @@ class Outbox:
                 f"{per_deal} emails sent on this deal in 24 h (limit)",
                 now + timedelta(hours=1),
             )
+        if email.template in UNCAPPED and all(is_ours(agent, a["email"]) for a in (*email.to, *email.cc)):
+            return None  # a person waits on it; the deal's cap (a question has no deal) still stops a loop
         for a in email.to:
             count = sum(1 for _, to in recent for r in to if r["email"] == a["email"])
             if count >= agent.max_emails_per_recipient_per_day:

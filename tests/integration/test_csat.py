@@ -53,7 +53,9 @@ def answer(
     """A reply in the thread of `to` (an email the agent sent), or, without it, only to the reply address."""
     headers = {"In-Reply-To": to["Message-ID"], "References": to["Message-ID"]} if to is not None else {}
     subject = f"Re: {to['Subject']}" if to is not None else "Re: One question about your onboarding"
-    h.mail(who, [(AGENT, h.reply_address(deal_id))], subject, body, headers=headers)
+    # "Reply" goes to the Reply-To: the deal's address and the CSM (docs/mail.md, "Client replies")
+    reply_to = [(a.display_name, a.addr_spec) for a in to["Reply-To"].addresses] if to is not None else []
+    h.mail(who, reply_to or [(AGENT, h.reply_address(deal_id))], subject, body, headers=headers)
     h.run()
 
 

@@ -297,7 +297,7 @@ def test_no_nudge_when_the_client_replied(harness: Harness) -> None:
     harness.run()
     harness.at(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
     harness.run()
-    assert harness.sent_templates() == ["intro"]
+    assert harness.sent_templates() == ["intro", "client-reply"]  # no nudge; the CSM has the reply
     [reply] = [m for m in harness.show(deal_id)["messages"] if m["subject"] == "Re: Welcome"]
     assert reply["direction"] == "inbound" and "reply address" in reply["match_reason"]
 
@@ -746,7 +746,9 @@ def test_a_storm_of_500_messages_from_one_sender_is_held_to_the_daily_caps(tmp_p
         h.mail(CLIENT, [("Agent", h.reply_address(deal_id))], f"Storm {i}", "Hello again")
     report = h.run()
     assert report.messages == 500 and len(h.show(deal_id)["messages"]) == 500  # every one logged
-    assert len(h.sent()) == 10  # max_emails_per_recipient_per_day, not 500
+    to_client = [m for m in h.sent() if CLIENT[1] in str(m["To"])]
+    assert len(to_client) == 10  # max_emails_per_recipient_per_day, not 500
+    assert len(h.sent()) == 20  # with the CSM's copies of the client's words: max_emails_per_deal_per_day
     postponed = [e for e in h.show(deal_id)["events"] if e["kind"] == "email_postpone"]
     assert postponed and "limit" in postponed[0]["reason"]
 
