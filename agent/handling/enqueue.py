@@ -399,9 +399,9 @@ class Enqueuer:
 
 
 def csm_of(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
-    """The deal's CSMs: who a client's words and opt-outs go to (the Responsible people when it has none)."""
+    """Who a client's words and opt-outs go to: the deal's CSMs, else the Responsible, else anyone of ours on it."""
     csms = tuple(Address(r.email, r.name) for r in deal.roles if r.role == "csm")
-    return csms or _responsible(repo, deal)
+    return csms or _responsible(repo, deal) or tuple(Address(r.email, r.name) for r in deal.roles)
 
 
 def _responsible(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:

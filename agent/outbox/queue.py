@@ -120,7 +120,9 @@ class Outbox:
                 in_reply_to=email.in_reply_to,
                 references=list(email.references),
                 date=now,
-                csm=[{"name": r.name, "email": r.email} for r in deal.roles if r.role == "csm"] if deal else [],
+                csm=[{"name": r.name, "email": r.email} for r in deal.roles if r.role == "csm"]
+                if deal
+                else [],
                 answer_to=repo.inbound_sender(email.in_reply_to) if email.template == FORWARD else "",
             )
             # Who still needs it: a retry after a partial refusal goes only to those not yet served.

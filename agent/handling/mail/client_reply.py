@@ -75,7 +75,7 @@ class ClientReply:
         deal = repo.deal(match.deal_id)
         assert deal is not None
         got_it = {a.email.lower() for a in (*msg.to, *msg.cc)}
-        people = csm_of(repo, deal)
+        people = who_hears(self.enqueuer, item, deal)
         missing = tuple(p for p in people if p.email.lower() not in got_it)
         if not missing:
             return Passed(f"{', '.join(p.email for p in people) or 'nobody'} had it from the client")
@@ -85,6 +85,16 @@ class ClientReply:
         lead = f"{sender} ({msg.sender.email}) wrote about {deal.name}{about}. You were not among its recipients."
         forward(self.enqueuer, item, deal, missing, lead, f"{sender} wrote")
         return Passed(f"forwarded to {', '.join(p.email for p in missing)}")
+
+
+def who_hears(enqueuer: Enqueuer, item: MailItem, deal: m.Deal) -> tuple[Address, ...]:
+    """The deal's CSMs (or whoever of ours is on it); on a deal with nobody, `unmatched_notice_to`."""
+    people = csm_of(item.repo, deal) or tuple(Address(e) for e in enqueuer.config.agent.unmatched_notice_to)
+    if not people:
+        item.trail.on(deal)(
+            "client_unheard", "nobody of ours is on the deal and unmatched_notice_to is empty"
+        )
+    return people
 
 
 def forward(

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from agent.handling.enqueue import Enqueuer, csm_of
-from agent.handling.mail.client_reply import forward
+from agent.handling.enqueue import Enqueuer
+from agent.handling.mail.client_reply import forward, who_hears
 from agent.handling.mail.pipeline import MailItem, Passed, Took
 from agent.matching import TAG
 from agent.outbox.status import UNSENT
@@ -145,4 +145,4 @@ class OptOut:
             "Surveys and reminders will never go to them again; any other email the agent writes "
             f"to them waits for you to confirm it.{waiting}"
         )
-        forward(self.enqueuer, item, deal, csm_of(repo, deal), lead, f"{address} opted out")
+        forward(self.enqueuer, item, deal, who_hears(self.enqueuer, item, deal), lead, f"{address} opted out")
