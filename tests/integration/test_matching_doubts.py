@@ -221,6 +221,17 @@ def test_a_google_group_post_is_the_persons_mail_on_their_deal(harness: Harness)
         assert (stored.kind, stored.status) == ("normal", "matched")  # read and acted on, not ignored bulk
 
 
+def test_a_group_post_without_the_person_in_reply_to_waits_for_a_person(harness: Harness) -> None:
+    # Reply-To left to the group: only X-Original-From names Jane, and the matcher does not see it
+    # yet. The post is hers all the same: kept for a person, not ignored as bulk mail.
+    harness.add_deal("Acme Radio")
+    harness.run()
+    harness.deliver(group_post(CLIENT[0], CLIENT[1], reply_to=False))
+    harness.run()
+    [(subject, status, _, _)] = unmatched(harness)
+    assert (subject, status) == ("Training dates", "unmatched")
+
+
 def test_a_google_group_post_relayed_for_the_agent_itself_is_never_acted_on(harness: Harness) -> None:
     acme = harness.add_deal("Acme Radio")
     harness.run()
