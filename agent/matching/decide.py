@@ -82,7 +82,7 @@ def decide(directory: Directory, layers: Sequence[Layer], closed: Closed | None 
     w = _Weighing()
     for layer in layers:
         single = w.candidates is not None and len(w.candidates) == 1
-        may_doubt = w.named and layer.doubts and not w.settled and layer.doubts not in w.agree
+        may_doubt = w.named and bool(layer.doubts) and not w.settled and layer.doubts not in w.agree
         if single and not (layer.final or may_doubt):
             continue  # it could only narrow one deal to itself, and not doubt it: spare the look-up
         found, reason = layer.look(directory)
@@ -96,7 +96,7 @@ def decide(directory: Directory, layers: Sequence[Layer], closed: Closed | None 
         if not found:
             continue
         if layer.final:
-            narrowed = (w.candidates or set()) & found or found
+            narrowed = ((w.candidates or set()) & found) or found  # it overrides a thread it disagrees with
             w.settled = True
         else:
             narrowed = found if w.candidates is None else w.candidates & found
@@ -122,12 +122,10 @@ def _verdict(w: _Weighing) -> Match:
         elsewhere = set().union(*(found for g in doubts for found, _ in w.against[g]))
         but = "; ".join(reason for g in doubts for _, reason in w.against[g])
         return Match(None, "", f"doubtful: {said}, but {but}", tuple(sorted(w.candidates | elsewhere)))
-    aside = ""
-    if w.closed:
-        ids = ", ".join(str(i) for i in sorted(w.closed))
-        aside = f"deal {ids} is closed and takes new mail only through its thread or token"
+    aside = _closed_note(w.closed)
     if w.candidates and len(w.candidates) == 1:
-        reason = f"{said}; {aside}" if aside else said
+        # a deal its thread or token named needs no word about the closed deals its people also have
+        reason = f"{said}; {aside}" if w.closed and not w.named else said
         deal = next(iter(w.candidates))
         return Match(deal, w.decided_by, reason, confidence=CONFIDENCE[w.decided_by])
     if w.candidates:
@@ -136,3 +134,10 @@ def _verdict(w: _Weighing) -> Match:
         why = "; ".join(w.closed_reasons)
         return Match(None, "", f"only closed deals fit ({why}): {aside}", tuple(sorted(w.closed)))
     return Match(None, "", "no deal token, thread, contact, client domain or deal name matched")
+
+
+def _closed_note(closed: set[int]) -> str:
+    ids = ", ".join(str(i) for i in sorted(closed))
+    if len(closed) == 1:
+        return f"deal {ids} is closed and takes new mail only through its thread or token"
+    return f"deals {ids} are closed and take new mail only through their thread or token"

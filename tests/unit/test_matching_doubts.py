@@ -144,6 +144,16 @@ def test_with_the_closed_deal_aside_two_open_ones_are_still_asked_about() -> Non
 def test_a_closed_deal_takes_mail_its_thread_names() -> None:
     r = match_message(reply("<radio@example.com>", "jane@acme.example"), D, PARTY)
     assert (r.deal_id, r.strategy) == (WON, "thread")
+    r = match_message(
+        reply("<globex@example.com>", "gil@globex.example", cc=(Address("pat@initech.example"),)), D, PARTY
+    )
+    assert r.reason == "replies in a thread already on the deal"  # Initech's being closed is beside the point
+
+
+def test_every_closed_deal_set_aside_is_named() -> None:
+    r = match_message(mail("ann@acme.example", cc=(Address("pat@initech.example"),)), D, PARTY)
+    assert r.deal_id == PODCASTS
+    assert r.reason.endswith("; deals 1, 4 are closed and take new mail only through their thread or token")
 
 
 @pytest.mark.parametrize(
