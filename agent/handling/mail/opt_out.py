@@ -46,7 +46,7 @@ _ALONE = r"(?:please\s+)?(?:unsubscribe|opt[- ]?out|remove\s+me|stop|abmelden|au
 ASKS = re.compile(r"(?<![\w-])(?:" + "|".join(_ASKS) + r")", re.IGNORECASE)
 ALONE = re.compile(rf"^\W*(?:{_ALONE})\b(?:\s+(?:me|please|thanks?|thank\s+you))*\W*$", re.IGNORECASE)
 UNSUBSCRIBE_WORD = re.compile(r"(?<!\bto\s)(?<!\bhow\s)\bunsubscribe\b", re.IGNORECASE)
-NEGATED = re.compile(r"\b(?:not|n't|never|how\s+(?:do|can|to))\b[^.!?\n]{0,20}$", re.IGNORECASE)
+NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bhow\s+(?:do|can|to))\b[^.!?\n]{0,20}$", re.IGNORECASE)
 
 
 def opt_out_words(subject: str, said: str) -> str | None:
