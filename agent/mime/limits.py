@@ -27,7 +27,9 @@ matched by its headers, for a human to read in the mailbox. Two degrees:
   was left out".
 
 The limits are generous for real mail (the longest real header lines are References of long
-threads and anti-spam stamps, a few KB) and are not settings: they bound the process, not taste.
+threads and anti-spam stamps, a few KB; what the agent reads of a body is its top: the new text,
+commands in its first lines, forwards) and are not settings: they bound the process, and the
+cost of everything downstream that reads a message's text, not taste.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Limits:
     header_block: int = 256 * KB  # one header block (a message's or a part's)
     depth: int = 50  # multiparts inside multiparts
     parts: int = 500  # parts of one message, containers included
-    text_part: int = 1 * MB  # of one text/plain or text/html body, encoded
+    text_part: int = 256 * KB  # of one text/plain or text/html body, encoded: some fifty pages of text
     calendar_part: int = 1 * MB  # of one calendar part: a real invitation is a few KB
     read_bytes: int = 4 * MB  # all that is given to the parser for one message
 

@@ -29,12 +29,11 @@ from agent.mime.addresses import address_list, loose_addresses, message_ids
 from agent.mime.classify import classify
 from agent.mime.dates import date_with_zone, loose_date, parse_date
 from agent.mime.quoting import forwarded_fields, strip_quoted
-from agent.mime.skeleton import SIZE_HEADER, skeleton
+from agent.mime.skeleton import CALENDAR_TYPES, SIZE_HEADER, skeleton
 from agent.mime.text import HeaderReader, body_text, filename, is_attachment, iter_leaves, payload_bytes
 
 log = logging.getLogger(__name__)
 
-_CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vl)\s*:", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|sv|antw|ref|rif)\s*:", re.IGNORECASE)
 _CONTENT = re.compile(rb"\S")
@@ -208,7 +207,7 @@ def _calendar_parts(msg: Message) -> list[tuple[str, bytes]]:
         ctype = part.get_content_type()
         # Some clients label an .ics file application/octet-stream.
         is_ics = ctype == "application/octet-stream" and filename(part).lower().endswith(".ics")
-        if ctype not in _CALENDAR_TYPES and not is_ics:
+        if ctype not in CALENDAR_TYPES and not is_ics:
             continue
         data = payload_bytes(part)
         key = b"\n".join(line.rstrip() for line in data.strip().splitlines())

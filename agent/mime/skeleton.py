@@ -28,7 +28,7 @@ _SIZE_FIELD = SIZE_HEADER.lower().encode()
 _FIELD = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")  # the feedparser's header line
 _FIELD_END = re.compile(rb"\n(?![ \t])")  # a line break not followed by a folded line
 _BLANK = re.compile(rb"\n\r?\n")
-_CALENDAR = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")  # as parse.py
+CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")
 _TEXT = ("text/plain", "text/html")
 # Reports are read line by line for bounces and receipts; other message/* hold a message.
 _REPORTS = (
@@ -101,7 +101,7 @@ class _Part:
     def calendar(self) -> bool:
         # Some clients label an .ics file application/octet-stream (agent.mime.parse reads those too).
         octet = self.ctype == "application/octet-stream"
-        return self.ctype in _CALENDAR or (octet and self.filename.strip().lower().endswith(".ics"))
+        return self.ctype in CALENDAR_TYPES or (octet and self.filename.strip().lower().endswith(".ics"))
 
 
 def _boundary(msg: Message) -> bytes | None:
