@@ -351,7 +351,9 @@ class Enqueuer:
                 status.withdraw(trail, draft, f"{', '.join(sorted(opted))} opted out; nobody can confirm")
             return
         deadline = now + timedelta(hours=settings.answer_within_hours)
-        timed = not opted or settings.on_timeout == "drop"  # only a person sends it to them
+        timed = (
+            not opted
+        )  # only a person's answer sends it to them: no timer (a reload may change on_timeout)
         extra: dict[str, Any] = {
             "draft": {
                 "subject": draft.subject.replace(f" {subject_tag(deal.token)}", ""),

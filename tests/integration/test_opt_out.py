@@ -118,7 +118,7 @@ def test_an_operational_email_waits_for_the_csms_confirmation_and_goes_on_send(h
     [request] = [m for m in harness.sent()[before:] if "Confirm before it goes" in m["Subject"]]
     assert [a.addr_spec for a in request["To"].addresses] == [CSM[1]]
     assert "jane@acme-radio.example asked on 30 November 2026 to get no more email" in text(request)
-    assert "Without your answer it never goes." in text(request)
+    assert "Without your answer it never goes: no deadline sends it." in text(request)
     harness.at(LAUNCH_AT + timedelta(days=3))  # past the review deadline: nothing sends it on its own
     harness.run()
     assert emails(harness, deal_id, "completion")[0]["status"] == "review"
