@@ -92,9 +92,7 @@ class _Part:
                 filename,
                 str(msg.get("content-transfer-encoding", "")).strip().lower(),
             )
-        except (
-            Exception
-        ):  # a header the compat32 parser cannot take: a plain text part, as the parser's default
+        except Exception:  # a header compat32 cannot take: read as the parser's default type
             return cls(default, None, False, "", "")
 
     @property
@@ -131,9 +129,7 @@ class _Scan:
         while pos < end:
             if raw.startswith((b"\r\n", b"\n"), pos, end):  # the blank line: the body follows it
                 return self._joined(kept), pos + (1 if raw[pos] == 10 else 2)
-            if not _FIELD.match(
-                raw, pos, end
-            ):  # not a header line: the body begins here (as the parser has it)
+            if not _FIELD.match(raw, pos, end):  # not a header line: the body begins here
                 break
             stop = self._field_end(pos, end)
             length = stop - pos
