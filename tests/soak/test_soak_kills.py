@@ -59,6 +59,7 @@ import pytest
 
 from agent.config import Config, load_config
 from agent.mailboxes.maildir import MaildirMailbox
+from agent.simulation import CSM
 from tests.conftest import ROOT, agent_env, write_config
 from tests.integration.scenario import DEALS, STEPS, end_state
 from tests.integration.test_kill_scenario import differences
@@ -85,7 +86,8 @@ def backlog_share(index: int) -> range:
 
 
 def deliver_backlog(config: Config, index: int) -> list[str]:
-    """Client emails from the deals' people, dated before the step; their Message-IDs."""
+    """Client emails from the deals' people to the CSM, the agent in copy (a reply to all of a CSM's
+    email that had the agent in CC), dated before the step; their Message-IDs."""
     at = STEPS[index].at
     mailbox = MaildirMailbox(config.maildir_path)
     ids = []
@@ -95,7 +97,8 @@ def deliver_backlog(config: Config, index: int) -> list[str]:
         person = ("Jane", "Omar", "Lena", "Kofi")[n % 4]
         msg = EmailMessage()
         msg["From"] = f"{person} <{person.lower()}@{domain}>"
-        msg["To"] = f"Onboarding <{config.agent.address}>"
+        msg["To"] = f"{CSM[0]} <{CSM[1]}>"
+        msg["Cc"] = f"Onboarding <{config.agent.address}>"
         msg["Subject"] = f"{deal}: about the rollout ({n})"
         msg["Date"] = format_datetime(at - timedelta(minutes=n % 50))
         msg["Message-ID"] = f"<soak-{n}@{domain}>"
