@@ -86,7 +86,8 @@ def test_an_unsubscribe_reply_stops_the_survey_already_written_and_the_csm_is_to
     assert [a.addr_spec for a in told["Reply-To"].addresses] == [CLIENT[1]]  # Sam can answer Jane
     body = text(told)
     assert (
-        'asked to get no more email from us about Acme Radio: "Unsubscribe. Please stop emailing me"' in body
+        'a contact on Acme Radio, asked to get no more email from us: "Unsubscribe. Please stop emailing me"'
+        in body
     )
     assert "the survey email (queued). These will not go to them." in body
     assert events(harness, deal_id, "contact_opted_out")

@@ -22,6 +22,7 @@ from agent.matching import TAG
 from agent.outbox.status import UNSENT
 from agent.replies.reader import read_reply
 from agent.store import models as m
+from agent.store.queries.addresses import OPT_OUT_CONFIRM
 
 SHORT = 12  # words: "Unsubscribe", "opt out" and "abmelden" count only in a message about as short
 
@@ -123,7 +124,9 @@ class OptOut:
         unsent = [
             e
             for e in repo.outbox_all(deal.id)
-            if e.status in UNSENT and address in {str(a["email"]).lower() for a in (*e.to, *e.cc)}
+            if e.status in UNSENT
+            and address in {str(a["email"]).lower() for a in (*e.to, *e.cc)}
+            and not any(r.template == OPT_OUT_CONFIRM for r in repo.requests_about(e.id))  # yours to decide
         ]
         item.trail.on(deal)(
             "contact_opted_out",
@@ -141,7 +144,7 @@ class OptOut:
         )
         who = msg.sender.name or address
         lead = (
-            f'{who} ({address}) asked to get no more email from us about {deal.name}: "{words[:300]}". '
+            f'{who} ({address}), a contact on {deal.name}, asked to get no more email from us: "{words[:300]}". '
             "Surveys and reminders will never go to them again; any other email the agent writes "
             f"to them waits for you to confirm it.{waiting}"
         )
