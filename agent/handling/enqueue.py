@@ -350,17 +350,15 @@ class Enqueuer:
             if opted:
                 status.withdraw(trail, draft, f"{', '.join(sorted(opted))} opted out; nobody can confirm")
             return
+        # only a person's answer sends it to contacts who opted out: no timer, whatever on_timeout says
         deadline = now + timedelta(hours=settings.answer_within_hours)
-        timed = (
-            not opted
-        )  # only a person's answer sends it to them: no timer (a reload may change on_timeout)
         extra: dict[str, Any] = {
             "draft": {
                 "subject": draft.subject.replace(f" {subject_tag(deal.token)}", ""),
                 "text": draft.body_text,
                 "to": ", ".join(a["email"] for a in draft.to),
                 "cc": ", ".join(a["email"] for a in draft.cc),
-                "deadline": deadline.astimezone().strftime("%A %-d %B %H:%M %Z") if timed else "",
+                "deadline": "" if opted else deadline.astimezone().strftime("%A %-d %B %H:%M %Z"),
                 "on_timeout": settings.on_timeout,
             }
         }
@@ -388,9 +386,9 @@ class Enqueuer:
                 f"{request.template} to {_emails(request.to)} now: {draft.template} {why} before it goes",
             )
             self._no_reply_timers(repo, deal, request)
-        if timed:
+        if not opted:
             repo.add_timer(f"review:{draft.id}", "review_timeout", deadline, deal.id, {"outbox_id": draft.id})
-        until = f"until {deadline.isoformat()}" if timed else "to confirm: it never goes on its own"
+        until = "to confirm: it never goes on its own" if opted else f"until {deadline.isoformat()}"
         who = ", ".join(a.email for a in reviewers) + (f" ({why})" if opted else "")
         status.hold_for_review(trail, draft, f"{draft.template} waits for {who} {until}")
 
