@@ -316,7 +316,8 @@ def kill_through(
 ) -> tuple[int, bool]:
     """Start the daemon and SIGKILL it after a random delay, again and again while the step's work is
     unfinished (and at least `at_least` times). Returns how many kills (where they landed goes in
-    `landed`), and whether they stopped because STALLED kills in a row found nothing newly done."""
+    `landed`), and whether the work was still unfinished when STALLED kills in a row found nothing
+    newly done: the step's `run --once` does the rest, and the figures say so."""
     kills, stalled, left = 0, 0, side.left(index)
     while kills < at_least or (left.unfinished() and stalled < STALLED):
         proc = side.start(index)
@@ -329,7 +330,7 @@ def kill_through(
         landed[after.where(left)] += 1
         stalled = 0 if after.progress() != left.progress() else stalled + 1
         left = after
-    return kills, stalled >= STALLED
+    return kills, left.unfinished()
 
 
 @pytest.mark.soak
@@ -350,6 +351,7 @@ def test_fifty_random_sigkills_of_the_daemon_change_nothing_in_the_end(tmp_path:
             at_least = KILLS - kills if index == len(STEPS) - 1 else 1
             made, stalled = kill_through(killed, index, rng, landed, at_least)
             kills += made
+            # not a failure: the daemon took longer to get going than the kills allowed (a loaded machine)
             stalls += [index] if stalled else []
             left.update(killed.once(index))  # finishes the step: what the kills left over
         killed_seconds = time.monotonic() - started - calm_seconds
@@ -363,8 +365,8 @@ def test_fifty_random_sigkills_of_the_daemon_change_nothing_in_the_end(tmp_path:
         print(
             f"seed {seed}\n"
             f"  kills: {kills} in {len(STEPS)} steps, landing {dict(landed.most_common())}\n"
-            f"  left for the steps' final `run --once`: {dict(left)}; steps whose kills stalled ({STALLED} in a"
-            f" row with nothing newly done): {stalls}\n"
+            f"  left for the steps' final `run --once`: {dict(left)}; steps the kills left unfinished ({STALLED}"
+            f" kills in a row with nothing newly done): {stalls}\n"
             f"  inbound messages: {len(killed.delivered)} ({BACKLOG} backlog), each logged "
             f"{sorted(set(killed_in.values()))} time(s)\n"
             f"  emails: {len(killed_out)}; deliveries {sum(killed_sent.values())} (calm {sum(calm_sent.values())}),"
