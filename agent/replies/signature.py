@@ -69,9 +69,14 @@ def signature_start(lines: list[str], sender_name: str = "") -> int:
     """Index of the first line of the signature in ``lines``; ``len(lines)`` when there is none."""
     names = name_forms(sender_name)
     content = [i for i, line in enumerate(lines) if line.strip()]
-    for n, i in enumerate(content[1:], start=1):  # the first line is what they said, never a signature
+    # The first line is what they said, never a signature; and a signature has at most
+    # MAX_SIGNATURE_LINES lines under its first, so only the last few lines can start one
+    # (looking at every line made a long body cost its length squared: 95 s for 1 MB).
+    first = max(1, len(content) - MAX_SIGNATURE_LINES - 1)
+    for n in range(first, len(content)):
+        i = content[n]
         rest = [lines[j].strip() for j in content[n + 1 :]]
-        if len(rest) > MAX_SIGNATURE_LINES or any(len(r) > MAX_SIGNATURE_WIDTH for r in rest):
+        if any(len(r) > MAX_SIGNATURE_WIDTH for r in rest):
             continue
         line = lines[i].strip()
         # under a signature's first line come names and contact lines only: "Thanks!\nAlso, CC

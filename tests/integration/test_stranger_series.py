@@ -96,3 +96,22 @@ def test_a_kept_series_assigned_by_a_person_is_expanded_for_that_deal(harness: H
         )
     unclaimed, claimed, _ = counts(harness)
     assert unclaimed == 0 and claimed == 150 // 7 + 1  # the weekly occurrences in the window
+
+
+def test_an_invitation_of_a_thousand_meetings_is_read_for_its_first_twenty(harness: Harness) -> None:
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:many-{n}@strangers.example\r\nDTSTAMP:20261130T090000Z\r\n"
+        f"DTSTART:20261202T{n % 10:02d}0000Z\r\nDURATION:PT30M\r\nSUMMARY:Sync {n}\r\n"
+        f"ORGANIZER:mailto:{STRANGER}\r\nEND:VEVENT\r\n"
+        for n in range(1000)
+    )
+    ics = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\n{events}END:VCALENDAR\r\n"
+    harness.deliver(
+        (
+            f"From: Mallory <{STRANGER}>\r\nTo: onboarding@example.com\r\nSubject: Many\r\n"
+            "Message-ID: <many@strangers.example>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: text/calendar; charset="UTF-8"; method=REQUEST\r\n\r\n' + ics
+        ).encode()
+    )
+    report = harness.run()
+    assert report.quarantined == 0 and counts(harness) == (20, 0, 0)  # before: 1,000 rows
