@@ -13,7 +13,8 @@ from agent.config import load_config
 from agent.deals import ContactSpec
 from agent.mime.parse import parse_message
 from agent.store import models as m
-from tests.conftest import Harness, write_config
+from agent.store.repo import Repo
+from tests.conftest import CSM, Harness, write_config
 from tests.integration.conftest import imap_config
 from tests.servers import Dovecot
 
@@ -74,7 +75,11 @@ def check(h: Harness) -> None:
     names = {p.name: identity(p.read_bytes()) for p in CORPUS.glob("*.eml")}
     assert len(set(names.values())) == len(names)  # each file is told apart
     assert {name: kinds.get(who) for name, who in names.items()} == EXPECTED_KIND  # file by file
-    assert h.sent_templates() == ["intro"]  # not one of them is answered
+    # not one of them is answered; a client's ordinary message the CSM did not get is forwarded to them
+    assert [t for t in h.sent_templates() if t != "client-reply"] == ["intro"]
+    with h.agent.sessions.begin() as s:
+        forwards = [e for e in Repo(s).outbox_all() if e.template == "client-reply"]
+        assert forwards and all([a["email"] for a in e.to] == [CSM[1]] for e in forwards)
 
 
 def test_corpus_through_the_maildir(tmp_path: Path) -> None:

@@ -81,10 +81,12 @@ def test_a_locked_database_rolls_back_keeps_the_mail_and_processes_it_once_unloc
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 3 MB file system (tmpfs) for the state folder, so that a write can really find it full."""
+    """A real 16 MB file system (tmpfs) for the state folder, so that a write can really find it full."""
     mount = tmp_path / "state"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         message = f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}"
         if REQUIRE:
@@ -99,13 +101,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """Write until the file system says it is full (ENOSPC)."""
     filler = folder / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError as exc:
-            assert exc.errno == 28, exc  # ENOSPC
+    # unbuffered: a buffered file would try the refused bytes again when closed, and raise there
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError as exc:
+        assert exc.errno == 28, exc  # ENOSPC
+    finally:
+        os.close(fd)
     return filler
 
 
