@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # forwarded, a draft to review or confirm. The per-recipient cap counts a CSM's whole day over all
 # their deals (every copy of every email): it would hold these back for hours on a busy day.
 UNCAPPED = frozenset({"question", FORWARD, "review-request", OPT_OUT_CONFIRM})
+# Of those, the requests a person of ours must act on for a deal to go on: no daily cap holds
+# them (a soak run's 100 forwards a deal held the stages' approvals). None of them is caused by
+# the volume of inbound mail on the deal, so no loop runs through them; a question has no deal.
+ACTION_REQUESTS = frozenset({"question", "review-request", OPT_OUT_CONFIRM, "approval-request"})
 
 
 @dataclass
@@ -279,15 +283,24 @@ class Outbox:
         self, repo: Repo, email: m.OutboxEmail, now: datetime
     ) -> tuple[str, str, datetime] | None:
         agent = self.config.agent
+        ours_only = all(is_ours(agent, a["email"]) for a in (*email.to, *email.cc))
+        if email.template in ACTION_REQUESTS and ours_only:
+            return None
         recent = repo.sent_since(now - timedelta(days=1))
-        per_deal = sum(1 for deal_id, _ in recent if deal_id == email.deal_id)
+        # A deal's budget is kept apart for its two audiences: client mail forwarded to the CSM
+        # must not use up the day's emails to the client (a recap held behind 20 forwards).
+        per_deal = sum(
+            1
+            for deal_id, to in recent
+            if deal_id == email.deal_id and all(is_ours(agent, r["email"]) for r in to) == ours_only
+        )
         if email.deal_id and per_deal >= agent.max_emails_per_deal_per_day:
             return (
                 "postpone",
                 f"{per_deal} emails sent on this deal in 24 h (limit)",
                 now + timedelta(hours=1),
             )
-        if email.template in UNCAPPED and all(is_ours(agent, a["email"]) for a in (*email.to, *email.cc)):
+        if email.template in UNCAPPED and ours_only:
             return None  # a person waits on it; the deal's cap (a question has no deal) still stops a loop
         for a in email.to:
             count = sum(1 for _, to in recent for r in to if r["email"] == a["email"])

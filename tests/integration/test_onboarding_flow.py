@@ -748,9 +748,33 @@ def test_a_storm_of_500_messages_from_one_sender_is_held_to_the_daily_caps(tmp_p
     assert report.messages == 500 and len(h.show(deal_id)["messages"]) == 500  # every one logged
     to_client = [m for m in h.sent() if CLIENT[1] in str(m["To"])]
     assert len(to_client) == 10  # max_emails_per_recipient_per_day, not 500
-    assert len(h.sent()) == 20  # with the CSM's copies of the client's words: max_emails_per_deal_per_day
+    # and the client's words to the CSM, up to the deal's daily budget for our people (the client's is apart)
+    assert len(h.sent()) == 10 + 20
     postponed = [e for e in h.show(deal_id)["events"] if e["kind"] == "email_postpone"]
     assert postponed and "limit" in postponed[0]["reason"]
+
+
+@pytest.mark.parametrize("review", [False, True])
+def test_a_day_of_forwarded_client_mail_does_not_hold_the_recap(tmp_path: Path, review: bool) -> None:
+    cfg = write_config(tmp_path)
+    cfg.write_text(
+        cfg.read_text().replace("[review]\ntemplates = []", '[review]\ntemplates = ["recap"]')
+        if review
+        else cfg.read_text()
+    )
+    harness = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
+    deal = harness.add_deal()
+    harness.meeting("intro", "Acme Radio introduction call", INTRO_AT)
+    harness.at(INTRO_AT - timedelta(hours=2))
+    harness.run()
+    for i in range(30):  # to the agent alone: each is forwarded to the CSM, until the deal's daily cap
+        harness.mail(CLIENT, [("Agent", harness.reply_address(deal))], f"Question {i}", "One more thing.")
+    harness.run()
+    assert harness.sent_templates().count("client-reply") < 30  # the cap holds the rest back
+    harness.at(INTRO_AT + timedelta(hours=1))  # the call was held: its recap goes, or its review request
+    harness.run()
+    # before: postponed behind the forwards to the CSM ("20 emails sent on this deal in 24 h")
+    assert ("review-request" if review else "recap") in harness.sent_templates()
 
 
 def test_a_template_that_raises_keeps_the_recap_aside_with_its_line_until_fixed(tmp_path: Path) -> None:
