@@ -73,6 +73,8 @@ class InboundMessage:
     calendar_parts: tuple[bytes, ...] = ()  # raw text/calendar or application/ics payloads
     content_hash: str = ""  # sha256 of the raw bytes
     authentication_results: tuple[str, ...] = ()  # raw Authentication-Results values (RFC 8601), top first
+    # X-Original-From of list mail (List-Id): who a list (a Google Group) relayed the message for
+    relayed_for: tuple[Address, ...] = ()
 
     @classmethod
     def bare(cls, message_id: str, **fields: Any) -> InboundMessage:

@@ -50,12 +50,16 @@ MAX_PARENTS = 3
 def relayed_for(msg: InboundMessage) -> list[Address]:
     """The people a list relayed this message for, when it rewrote From ("'Jane Doe' via Acme Team").
 
-    Such a list names the person in Reply-To; the list's own address there is not a person. Reply-To
-    is read only then: on other mail it is whatever the sender's program chose, and anyone can set it.
+    A Google Group names the person in X-Original-From (read on list mail only, see agent.mime.parse);
+    such a list also names them in Reply-To, unless Reply-To is set to the group; the list's own
+    address there is not a person. Reply-To is read only under a rewritten From: on other mail it is
+    whatever the sender's program chose, and anyone can set it.
     """
-    if msg.sender is None or not via_list(msg.sender):
-        return []
-    return [a for a in msg.reply_to if a.email and a.email != msg.sender.email]
+    sender = msg.sender.email if msg.sender else ""
+    found = [a for a in msg.relayed_for if a.email and a.email != sender]  # X-Original-From, list mail only
+    if msg.sender is not None and via_list(msg.sender):
+        found += [a for a in msg.reply_to if a.email and a.email != sender]
+    return list({a.email: a for a in found}.values())
 
 
 def without_plus(email: str) -> str:

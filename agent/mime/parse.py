@@ -173,6 +173,8 @@ def _build(
         calendar_parts=tuple(data for _, data in calendars),
         content_hash=digest,
         authentication_results=tuple(headers.raw_values("authentication-results")),
+        # only on list mail: on a direct message the header is whatever its sender wrote
+        relayed_for=_addresses(headers, "x-original-from") if headers.raw("list-id") else (),
     )
 
 

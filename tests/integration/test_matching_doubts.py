@@ -221,15 +221,31 @@ def test_a_google_group_post_is_the_persons_mail_on_their_deal(harness: Harness)
         assert (stored.kind, stored.status) == ("normal", "matched")  # read and acted on, not ignored bulk
 
 
-def test_a_group_post_without_the_person_in_reply_to_waits_for_a_person(harness: Harness) -> None:
-    # Reply-To left to the group: only X-Original-From names Jane, and the matcher does not see it
-    # yet. The post is hers all the same: kept for a person, not ignored as bulk mail.
+def test_a_group_post_that_names_the_person_only_in_x_original_from_is_on_their_deal(
+    harness: Harness,
+) -> None:
+    acme = harness.add_deal("Acme Radio")
+    harness.run()
+    harness.deliver(group_post(CLIENT[0], CLIENT[1], reply_to=False))  # Reply-To left to the group
+    harness.run()
+    assert unmatched(harness) == []  # before: kept for a person, the matcher did not read the header
+    [row] = [x for x in harness.show(acme)["messages"] if x["subject"] == "Training dates"]
+    assert "jane@acme-radio.example" in row["match_reason"]
+
+
+def test_x_original_from_on_a_direct_message_is_not_believed(harness: Harness) -> None:
     harness.add_deal("Acme Radio")
     harness.run()
-    harness.deliver(group_post(CLIENT[0], CLIENT[1], reply_to=False))
+    forged = group_post("Mallory", "mallory@strangers.example", reply_to=False).replace(
+        b"List-ID: <acme-onboarding.googlegroups.com>\n", b""
+    )
+    forged = forged.replace(
+        b"X-Original-From: Mallory <mallory@strangers.example>", b"X-Original-From: " + CLIENT[1].encode()
+    )
+    assert b"List-ID" not in forged
+    harness.deliver(forged)
     harness.run()
-    [(subject, status, _, _)] = unmatched(harness)
-    assert (subject, status) == ("Training dates", "unmatched")
+    assert [(s, st) for s, st, _, _ in unmatched(harness)] == [("Training dates", "unmatched")]
 
 
 def test_a_google_group_post_relayed_for_the_agent_itself_is_never_acted_on(harness: Harness) -> None:
