@@ -27,6 +27,7 @@ from agent.replies.edits import draft_block
 from agent.replies.intent import Intent
 from agent.replies.review import Verdict, read_review
 from agent.store import models as m
+from agent.store.queries.addresses import OPT_OUT_CONFIRM
 from agent.store.repo import Repo
 
 ASK_BACK = "notice"  # the template of the question back; a review request of the draft like the first
@@ -98,8 +99,16 @@ class Reviews:
         if deal is None:
             return
         to = ", ".join(a["email"] for a in draft.to)
+        # a confirmation for contacts who opted out has no deadline: it waits for a person's answer
+        confirming = any(r.template == OPT_OUT_CONFIRM for r in repo.requests_about(draft.id))
+        what = "confirmation" if confirming else "review"
+        until = (
+            "Until a clear answer comes, it waits: nothing goes to the people who opted out."
+            if confirming
+            else "If no clear answer comes by the review's deadline, the draft is dropped, not sent."
+        )
         message = (
-            f"You answered the review of the {draft.template} email to {to} with:\n\n"
+            f"You answered the {what} of the {draft.template} email to {to} with:\n\n"
             f'  "{_excerpt(verdict.said) or "(nothing)"}"\n\n'
             f"I could not tell what you meant ({verdict.reason}), so nothing was sent. "
             "Please reply to this email with one of these:\n\n"
@@ -108,7 +117,7 @@ class Reviews:
             '  "cancel" - it never goes (also: don\'t send, stop; nicht senden; ne pas envoyer)\n'
             '  "Edit:" on a line of its own, and under it the whole text to send instead '
             "(or edit the draft between its draft lines in the review request, and send that back)\n\n"
-            "If no clear answer comes by the review's deadline, the draft is dropped, not sent."
+            + until
         )
         question = self.enqueuer.queue_email(
             repo,

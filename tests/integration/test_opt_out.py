@@ -128,6 +128,21 @@ def test_an_operational_email_waits_for_the_csms_confirmation_and_goes_on_send(h
     assert [a.addr_spec for a in sent["To"].addresses] == [CLIENT[1]]  # confirmed: it goes to Jane
 
 
+def test_an_unclear_answer_to_a_confirmation_is_asked_back_without_a_deadline(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="training")
+    unsubscribe(harness, deal_id)
+    final_call(harness)
+    [request] = [m for m in harness.sent() if "Confirm before it goes" in m["Subject"]]
+    before = len(harness.sent())
+    answer(harness, request, "Hmm, let me check with Jane first")
+    [asked] = harness.sent()[before:]
+    body = text(asked)
+    assert "You answered the confirmation of the completion email" in body
+    assert "Until a clear answer comes, it waits" in body
+    assert "deadline" not in body  # before: "dropped by the review's deadline", untrue for a confirmation
+    assert emails(harness, deal_id, "completion")[0]["status"] == "review"
+
+
 def test_cancel_drops_the_email_to_a_contact_who_opted_out(harness: Harness) -> None:
     deal_id = harness.add_deal(stage="training")
     unsubscribe(harness, deal_id)
