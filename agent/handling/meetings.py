@@ -135,6 +135,7 @@ class MeetingHandler:
                     cause,
                     now,
                     about_meeting_id=meeting.id,
+                    participants=mv.attendees,  # a CSM invited is the one who can tell
                 )
             return
         trail.on(deal)(

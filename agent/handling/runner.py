@@ -208,6 +208,15 @@ class RuleRunner:
                     extra=extra,
                 )
         elif isinstance(effect, MoveStage):
+            if self._behind(deal, effect.target):
+                # A rule moves a deal on, never back: a second "final" call, a late recap of an
+                # earlier call or a reloaded rule must not undo the way it came. A person may.
+                cause.trail(repo, now).on(deal)(
+                    "stage_kept",
+                    f"rule {firing.rule} would move the deal back from {deal.stage} to {effect.target}",
+                    rule=firing.rule,
+                )
+                return []
             return self._move(repo, deal, effect.target, cause, now, rule=firing.rule, reason=firing.reason)
         elif isinstance(effect, CompleteTask):
             return self._complete_task(
@@ -275,6 +284,14 @@ class RuleRunner:
                 calendar=self.calendar,
             )
         return extra or None
+
+    def _behind(self, deal: m.Deal, target: str) -> bool:
+        """Whether `target` lies before the deal's stage in its pipeline (or the deal has ended)."""
+        pipeline = self.pipelines[deal.pipeline]
+        order = [s.id for s in pipeline.stages]
+        if deal.stage not in order or target not in order:
+            return False
+        return deal.stage in pipeline.final_stages or order.index(target) < order.index(deal.stage)
 
     def _move(
         self,

@@ -50,6 +50,19 @@ def test_a_second_final_call_sends_no_second_completion_or_survey(harness: Harne
     assert sum(r.startswith("survey goes once per contact") for r in skipped) == 2, skipped
 
 
+def test_a_second_final_call_after_the_deal_moved_on_does_not_move_it_back(harness: Harness) -> None:
+    deal_id = harness.add_deal(stage="training", contacts=CONTACTS)
+    launch(harness, "launch", LAUNCH_AT)
+    assert harness.stage(deal_id) == "post-training-cs"
+    harness.advance(deal_id, "post-training-sales")  # the CS tasks were done meanwhile
+    launch(harness, "launch-2", AGAIN_AT)
+    assert harness.stage(deal_id) == "post-training-sales"  # before: back to post-training-cs
+    kept = [e["reason"] for e in harness.show(deal_id)["events"] if e["kind"] == "stage_kept"]
+    assert kept == [
+        "rule survey-after-final-call would move the deal back from post-training-sales to post-training-cs"
+    ]
+
+
 def test_once_holds_across_a_restart_and_a_reloaded_renamed_rule(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from datetime import timedelta
 from pathlib import Path
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.simulation import ics_event
 from tests.conftest import CLIENT, CSM, MANAGER, MONDAY, Harness, write_config
 
 KIM = ("Kim Lee", "kim@example.com")  # the CSM of the other deal
@@ -43,6 +45,24 @@ def test_a_message_written_to_none_of_the_csms_asks_every_candidates_csm(harness
     harness.run()
     [question] = questions(harness)
     assert sorted(to(question)) == sorted([CSM[1], KIM[1]])  # nobody to tell them apart: both asked
+
+
+def test_a_clients_meeting_that_fits_two_deals_asks_only_the_csm_it_invites(harness: Harness) -> None:
+    two_deals(harness)
+    start = MONDAY + timedelta(days=2)
+    ics = ics_event(
+        "client-booked@acme-radio.example",
+        "Training",
+        start,
+        stamp=harness.clock.now(),
+        attendees=(CSM[1], "onboarding@example.com"),
+        organizer=CLIENT[1],
+    )
+    (harness.config.ics_path).mkdir(parents=True, exist_ok=True)
+    (harness.config.ics_path / "training.ics").write_text(ics, encoding="utf-8")
+    harness.run()
+    [question] = questions(harness)
+    assert to(question) == [CSM[1]]  # before: Sam and Kim, though Jane invited Sam alone
 
 
 def test_our_own_sender_is_asked_alone_even_when_only_one_candidate_is_theirs(harness: Harness) -> None:
