@@ -10,6 +10,9 @@ shaped this module:
   read again from the start, and the store recognises what it has already
   handled by Message-ID and content hash.
 - Mail is fetched with BODY.PEEK[] so reading never marks it \\Seen.
+- Bodies are fetched in groups bounded by bytes, not by count: a batch's sizes come first
+  (RFC822.SIZE), so that fifty 25 MB messages are never in memory at once, and a message over
+  [mailbox] max_message_mb, of which only the headers are read, is never fetched whole.
 - IDLE is re-issued well inside the 29 minutes servers allow, and a read
   timeout notices a dead connection: `idle_check` returns nothing on EOF, so
   an early empty answer means the socket is gone.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import random
+import re
 import socket
 import ssl
 import time
@@ -38,6 +42,10 @@ from agent.mailboxes.base import MailboxUnavailable, RawMail, arrival
 log = logging.getLogger(__name__)
 NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, imaplib.IMAP4.error, EOFError)
 CURSOR_EVERY = 50  # messages acknowledged between two writes of the cursor
+# Bytes of messages asked for in one FETCH (a bigger message is fetched alone): what a fetch holds
+# at once, with imaplib's copy of it. Fifty at a time was over a GB for a backlog of large mail.
+FETCH_BYTES = 16_000_000
+_LEADING = re.compile(rb"[\r\n]*")  # blank lines before the headers: agent.mime.parse does not count them
 
 
 def from_config(config: Config, cursors: CursorStore) -> ImapMailbox:
@@ -123,20 +131,52 @@ class ImapMailbox:
         last = self._last_uid(uidvalidity)
         # `UID n:*` returns the highest UID even when it is below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        max_bytes = int(self.s.max_message_mb * 1e6)  # as agent.daemon.runner gives it to the parser
         for start in range(0, len(uids), self.s.batch_size):
             batch = uids[start : start + self.s.batch_size]
-            fetched: dict[int, dict[bytes, Any]] = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
-            for uid in batch:
-                data = fetched.get(uid, {}).get(b"BODY[]")
-                if data is None:
-                    continue  # expunged between SEARCH and FETCH
-                # the key names the account too: another mailbox may reuse the same UIDVALIDITY and UIDs
-                yield RawMail(
-                    f"{self.source}:{uidvalidity}:{uid}",
-                    bytes(data),
-                    f"{uidvalidity}:{uid}",
-                    arrival(fetched[uid].get(b"INTERNALDATE")),
-                )
+            # A few bytes a message: what the bodies' FETCHes are then planned by.
+            meta: dict[int, dict[bytes, Any]] = client.fetch(batch, ["RFC822.SIZE", "INTERNALDATE"])
+            # absent: expunged since the SEARCH; a size the server did not give: fetched alone, whole
+            sizes = {uid: meta[uid].get(b"RFC822.SIZE") for uid in batch if uid in meta}
+            for group in groups(list(sizes), sizes, FETCH_BYTES, max_bytes):
+                for uid, data in self._bodies(client, group, sizes, max_bytes):
+                    # the key names the account too: another mailbox may reuse the same UIDVALIDITY and UIDs
+                    yield RawMail(
+                        f"{self.source}:{uidvalidity}:{uid}",
+                        data,
+                        f"{uidvalidity}:{uid}",
+                        arrival(meta[uid].get(b"INTERNALDATE")),
+                    )
+                    del data  # not held by this frame while the next group is fetched
+
+    def _bodies(
+        self, client: IMAPClient, group: list[int], sizes: dict[int, int | None], max_bytes: int
+    ) -> Iterator[tuple[int, bytes]]:
+        """(UID, bytes) of each message of `group` still there, in order, each let go of as it is handed on."""
+        size = sizes[group[0]]
+        if len(group) == 1 and size is not None and size > max_bytes:
+            uid = group[0]
+            head = self._header(client, uid, max_bytes)
+            if head is None:
+                return  # expunged since
+            blank = _LEADING.match(head)
+            if size - (blank.end() if blank else 0) > max_bytes:
+                yield uid, HeadersOnly(head, size)
+                return
+            # Over the limit only by the blank lines before its headers, which the parser does not
+            # count: it reads this message's body, so it is fetched whole as any other.
+        fetched: dict[int, dict[bytes, Any]] = client.fetch(group, ["BODY.PEEK[]"])
+        for uid in group:
+            data = fetched.pop(uid, {}).get(b"BODY[]")
+            if data is not None:  # None: expunged since
+                yield uid, bytes(data)
+
+    def _header(self, client: IMAPClient, uid: int, max_bytes: int) -> bytes | None:
+        # Cut at max_bytes: a message of nothing but headers costs no more than any other. A header
+        # block that long is left out by the parser long before that (limits.header_block).
+        fetched = client.fetch([uid], [f"BODY.PEEK[HEADER]<0.{max_bytes}>"])
+        head = fetched.get(uid, {}).get(b"BODY[HEADER]<0>")
+        return None if head is None else bytes(head)
 
     def _last_uid(self, uidvalidity: int) -> int:
         stored = self.cursors.get(self.source)
@@ -242,6 +282,10 @@ def open_imap(s: MailboxSection, source: str) -> IMAPClient:
         ssl_context=client_context(s, source) if implicit else None,
         timeout=s.timeout_seconds,
     )
+    # imapclient sets imaplib's debug level to 5, at which imaplib formats every response with %r
+    # before its logger decides to drop it: a fetched 25 MB message was formatted whole, twice more
+    # in memory (57 MB for 25). At 4 it still logs every line and each literal's size, not its bytes.
+    client._imap.debug = 4
     try:
         if s.tls == "starttls":
             client.starttls(client_context(s, source))
@@ -264,6 +308,52 @@ def append_sent(s: MailboxSection, folder: str, data: bytes) -> None:
         client.append(folder, data, flags=[b"\\Seen"])
     finally:
         _quietly(client.logout)
+
+
+class HeadersOnly(bytes):
+    """The header block of a message whose body was not fetched; len() is the whole message's size.
+
+    agent.mime.parse reads only the headers of a message over max_bytes, and its note says how big
+    the message was, both from len(): given this it builds the message it would build from the
+    whole (the same fields, kind and note), while what is held, hashed and stored is the headers.
+    """
+
+    size: int
+
+    def __new__(cls, header: bytes, size: int) -> HeadersOnly:
+        made = super().__new__(cls, header)
+        made.size = size
+        return made
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # bytes' own would rebuild it from the header alone, losing the size (the parsing helper
+        # is sent its messages pickled)
+        return HeadersOnly, (bytes(self), self.size)
+
+
+def groups(uids: list[int], sizes: dict[int, int | None], budget: int, max_bytes: int) -> Iterator[list[int]]:
+    """The UIDs in order, cut into runs fetched together: at most `budget` bytes a run, or one message.
+
+    A message over `max_bytes` (only its headers are fetched) or of unknown size is a run of its own.
+    """
+    run: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes[uid]
+        alone = size is None or size > max_bytes
+        if run and (alone or total + (size or 0) > budget):
+            yield run
+            run, total = [], 0
+        run.append(uid)
+        total += size or 0
+        if alone:
+            yield run
+            run, total = [], 0
+    if run:
+        yield run
 
 
 def _is_bye(response: Any) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pickle
+import random
 import threading
 import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -416,6 +419,133 @@ def test_a_50_mb_attachment_is_logged_by_its_headers_and_the_mail_after_it_goes_
     messages = {m["subject"]: m for m in h.show(deal)["messages"]}
     assert set(messages) == {"Data export", "Did the export arrive?"}  # both on the deal, by their sender
     assert "over the 25 MB of [mailbox] max_message_mb" in messages["Data export"]["excerpt"]
+
+
+# --- large mail: what one fetch holds ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Fetched:
+    uids: list[int]
+    items: list[str]
+    size: int  # bytes of message data (bodies, headers) in the answer
+
+
+def record_fetches(monkeypatch: pytest.MonkeyPatch) -> list[Fetched]:
+    """Every FETCH the agent sends from now on, with the bytes of message data it got back."""
+    calls: list[Fetched] = []
+    original = IMAPClient.fetch
+
+    def fetch(self: IMAPClient, messages: Any, data: Any, modifiers: Any = None) -> Any:
+        got = original(self, messages, data, modifiers)
+        size = sum(len(v) for item in got.values() for v in item.values() if isinstance(v, bytes))
+        calls.append(Fetched(list(messages), [str(d) for d in data], size))
+        return got
+
+    monkeypatch.setattr(IMAPClient, "fetch", fetch)
+    return calls
+
+
+def attached(subject: str, mb: float) -> bytes:
+    """A client's email with `mb` MB of attachment (a third more on the wire: base64)."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = f"{CLIENT[0]} <{CLIENT[1]}>", "onboarding@example.com", subject
+    msg["Message-ID"] = f"<{subject.replace(' ', '-')}-{time.monotonic_ns()}@acme-radio.example>"
+    msg.set_content(f"{subject}, attached.")
+    if mb:
+        blob = random.Random(subject).randbytes(int(mb * 1_000_000))
+        msg.add_attachment(blob, maintype="application", subtype="pdf", filename="scan.pdf")
+    return msg.as_bytes()
+
+
+@pytest.mark.integration
+def test_bodies_are_fetched_in_groups_bounded_by_bytes_in_order_up_to_the_last_uid(
+    tmp_path: Path, dovecot: Dovecot, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.mailboxes import imap
+
+    monkeypatch.setattr(imap, "FETCH_BYTES", 400_000)
+    h = harness_for(imap_config(tmp_path, dovecot, user, "batch_size = 5\nmax_message_mb = 1"))
+    h.add_deal()
+    attachments = [0, 0.2, 0.2, 0, 1.5, 0, 0.5, 0.2, 0]  # MB: 0.27, 0.68 and 2 MB on the wire
+    for i, mb in enumerate(attachments):
+        dovecot.deliver(user, attached(f"Message {i}", mb))
+    calls = record_fetches(monkeypatch)
+    assert h.run().messages == len(attachments)
+    assert subjects(h) == [f"Message {i}" for i in range(len(attachments))]  # the mailbox's order
+    bodies = [c for c in calls if c.items == ["BODY.PEEK[]"]]
+    # at most FETCH_BYTES a FETCH, or one message alone (UID 7, 0.68 MB); UID 5 is over max_message_mb
+    assert [c.uids for c in bodies] == [[1, 2], [3, 4], [6], [7], [8, 9]]
+    assert all(c.size <= 400_000 for c in bodies if len(c.uids) > 1)
+    headers = [c for c in calls if c.items[0].startswith("BODY.PEEK[HEADER]")]
+    assert [c.uids for c in headers] == [[5]] and headers[0].size < 10_000
+    assert [c.items for c in calls if c not in bodies + headers] == [["RFC822.SIZE", "INTERNALDATE"]] * 2
+    with h.agent.sessions.begin() as s:
+        cursor = Repo(s).cursor(h.agent.mailbox.source)  # type: ignore[attr-defined]
+    assert cursor is not None and cursor.endswith(":9")
+    assert h.run().messages == 0
+
+
+@pytest.mark.integration
+def test_a_message_over_max_message_mb_is_fetched_by_its_headers_and_its_note_gives_its_real_size(
+    tmp_path: Path, dovecot: Dovecot, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.mime.parse import parse_message
+
+    h = harness_for(imap_config(tmp_path, dovecot, user, "max_message_mb = 1"))
+    deal = h.add_deal()
+    dovecot.deliver(user, attached("Scanned contract", 3))
+    calls = record_fetches(monkeypatch)
+    [raw] = list(h.agent.mailbox.fetch())  # not acknowledged: the run below reads it again
+    assert sum(c.size for c in calls) < 10_000  # its body never crossed the network
+    with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as c:
+        c.login(user, PASSWORD)
+        c.select_folder("INBOX", readonly=True)
+        whole = c.fetch([1], ["BODY.PEEK[]"])[1][b"BODY[]"]
+    assert len(whole) > 4_000_000 and len(raw.data) == len(whole)  # its size as the parser reads it
+    # the message the parser makes of the whole, bar the hash (of what was fetched: the headers)
+    got, want = parse_message(raw.data, max_bytes=1_000_000), parse_message(whole, max_bytes=1_000_000)
+    assert replace(got, content_hash="") == replace(want, content_hash="")
+    assert f"the message is {len(whole) / 1e6:.1f} MB, over the 1 MB of [mailbox] max_message_mb" in got.text
+    sent = pickle.loads(pickle.dumps(raw.data))  # as a backlog's message goes to the parsing helper
+    assert (len(sent), bytes(sent)) == (len(raw.data), bytes(raw.data))
+    report = h.run()
+    assert (report.messages, report.quarantined) == (1, 0)
+    [logged] = h.show(deal)["messages"]
+    assert f"the message is {len(whole) / 1e6:.1f} MB, over the 1 MB" in logged["excerpt"]
+
+
+@pytest.mark.integration
+def test_a_fetched_message_is_held_once_not_also_formatted_for_a_debug_log(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    import tracemalloc
+
+    h = harness_for(imap_config(tmp_path, dovecot, user))
+    dovecot.deliver(user, attached("Site survey", 3))
+    h.agent.mailbox.connect()  # type: ignore[attr-defined]
+    tracemalloc.start()
+    try:
+        [raw] = list(h.agent.mailbox.fetch())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # At the debug level imapclient gives imaplib (5) the message was also formatted with %r: 3.3 times it.
+    assert peak < 1.5 * len(raw.data)
+
+
+@pytest.mark.integration
+def test_draining_three_20_mb_messages_keeps_the_worker_under_the_memory_limit(dovecot: Dovecot) -> None:
+    from bench.hostile import DEALS, LIMIT_MB, attachment, drain
+    from bench.ingest import messages
+
+    mail = messages(9, DEALS)
+    for k in range(3):  # 15 MB attachments, 20 MB on the wire: under max_message_mb, fetched whole
+        mail.insert(3 * k + 1, attachment(k + 1, 15))
+    result = drain(mail, processes=0, imap=dovecot)  # a worker process of its own: its peak RSS is its own
+    print(f"\nworker peak RSS {result.worker_mb:.0f} MB (limit {LIMIT_MB:.0f} MB) in {result.seconds:.1f} s")
+    assert (result.processed, result.quarantined) == (len(mail), 0)
+    # Fifty messages in one FETCH held all three at once, and imapclient's debug level had imaplib
+    # format each of them with %r: 300 MB. One at a time, as from a Maildir: some 140 MB.
+    assert result.worker_mb < LIMIT_MB
 
 
 def test_an_attachment_under_the_limit_is_measured_without_decoding_it() -> None:
