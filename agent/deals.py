@@ -149,7 +149,7 @@ def enter_stage(
     deal.stage = target
     stage = pipeline.stage(target)
     for task in stage.tasks:
-        add_task(repo, deal, task, stage_id=target, now=now, calendar=calendar)
+        add_task(repo, deal, task, stage_id=target, now=now)
     for rule in timer_rules(pipeline, "in_stage_for"):
         if rule.if_.stage is None or target in rule.if_.stage:
             assert rule.when.in_stage_for is not None
@@ -164,9 +164,9 @@ def enter_stage(
     return old
 
 
-def add_task(
-    repo: Repo, deal: m.Deal, task: TaskDef, *, stage_id: str, now: datetime, calendar: BusinessCalendar
-) -> m.Task | None:
+def add_task(repo: Repo, deal: m.Deal, task: TaskDef, *, stage_id: str, now: datetime) -> m.Task | None:
+    """The task, open; its due date is counted once the rules have run (agent.handling.task_timing):
+    it may wait for another task, and counts the business days of its Responsible person's side."""
     if repo.task(deal.id, task.id) is not None:
         return None  # re-entering a stage keeps the tasks (and their status) from the first visit
     row = m.Task(
@@ -179,7 +179,7 @@ def add_task(
         accountable=task.A[0],
         consulted=list(task.C),
         informed=list(task.I),
-        due_at=calendar.add(now, task.due, deal.timezone) if task.due else None,
+        due_at=None,
         created_at=now,
     )
     repo.add(row)

@@ -33,6 +33,11 @@ REQUIRED_TEMPLATES = (
     "review-request",
     "csm-digest",
     "weekly-scorecard",
+    "client-task",
+    "task-reminder",
+    "task-escalation",
+    "informed-digest",
+    "client-plan",
 )
 
 
@@ -59,7 +64,9 @@ def load_runtime(config: Config) -> Runtime:
         # At run time a broken rule is disabled and named; the others keep running.
         (log.error if issue.severity == "error" else log.warning)("%s", issue)
     agent = config.agent
-    calendar = BusinessCalendar.from_names(agent.business_days, agent.holidays)
+    calendar = BusinessCalendar.from_names(
+        agent.business_days, agent.holidays, country=agent.country, hours=agent.business_hours
+    )
     return Runtime(config, rules, templates, Handlers(config, rules.pipelines, templates, calendar))
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.businesstime import check_country, parse_hours
 from agent.config.values import (
     CalendarBackend,
     MailboxBackend,
@@ -65,6 +66,15 @@ class AgentSection(Section):
     timezone: str = Field("UTC", description="Default IANA time zone for deals without one")
     business_days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"))
     holidays: tuple[str, ...] = Field((), description="ISO dates (YYYY-MM-DD) that are not business days")
+    country: str = Field(
+        "",
+        description="Country (ISO 3166, like GB, or with a region, like DE-BY) whose public holidays are not "
+        "business days, for our people and for deals with no country of their own; empty: none",
+    )
+    business_hours: str = Field(
+        "09:00-17:00",
+        description="When reminders, escalations, digests and plans reach people, in each one's own time zone",
+    )
     trusted_authserv_ids: tuple[str, ...] = Field(
         (),
         description="Authentication-Results authserv-ids whose DKIM/SPF/DMARC verdicts prove an internal From",
@@ -97,6 +107,17 @@ class AgentSection(Section):
     @classmethod
     def _domains(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(d.lower().lstrip("@") for d in v)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        return check_country(v) if v else v
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        parse_hours(v)
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -356,6 +377,9 @@ class TeamSection(Section):
     display_name: str = Field("", description="Display name on its emails; default [agent] name")
     pipeline: str = Field("", description="Pipeline of its new deals when none is given")
     timezone: str = Field("", description="Time zone of its new deals when none is given; default [agent]")
+    country: str = Field(
+        "", description="Country whose public holidays its people and its deals keep; default [agent] country"
+    )
     mailbox: MailboxSection = MailboxSection()
     calendar: CalendarSection = CalendarSection(backend="invites")
 
@@ -375,3 +399,8 @@ class TeamSection(Section):
     @classmethod
     def _tz(cls, v: str) -> str:
         return check_timezone(v) if v else v
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        return check_country(v) if v else v

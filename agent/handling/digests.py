@@ -2,9 +2,10 @@
 
 - the unmatched-mail digest to `unmatched_notice_to`, once a day from 09:00;
 - each CSM's daily list of deals that need them, on business days from `daily_at`;
-- each Accountable person's weekly scorecard, on `weekly_on` from `weekly_at`.
+- each Accountable person's weekly scorecard, on `weekly_on` from `weekly_at`;
+- each Informed person's digest of a deal, at its pipeline's `informed` cadence (a deal's timer).
 
-What goes in them is read by agent.reports.digests; this module decides when, and queues.
+What goes in them is read by agent.reports (digests, progress); this module decides when, and queues.
 """
 
 from __future__ import annotations
@@ -15,17 +16,24 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.businesstime import BusinessCalendar
+from agent.businesstime import BusinessCalendar, local_day, spoken_day
 from agent.clock import Clock
 from agent.config import Config
 from agent.domain import Address
 from agent.handling.cause import Cause, Process
 from agent.handling.enqueue import Enqueuer
+from agent.handling.local_time import LocalTime, Reach
+from agent.handling.task_mail import names, people_in, reachable
+from agent.handling.task_timing import INFORMED, arm_cadence
 from agent.pipeline.definition import Pipeline
+from agent.pipeline.engine import Trigger
+from agent.reports import progress
 from agent.reports.digests import accountable_emails, csm_day, csm_emails, week
+from agent.store import models as m
 from agent.store.repo import Repo
 
 DIGEST_AT = dt_time(9, 0)  # the unmatched-mail digest goes out after this, local time
+INFORMED_TEMPLATE = "informed-digest"
 
 
 class Digests:
@@ -156,3 +164,63 @@ class Digests:
 
     def _local(self) -> datetime:
         return self.clock.now().astimezone(ZoneInfo(self.config.agent.timezone))
+
+
+class InformedDigests:
+    """Each Informed person of a deal hears of its stage changes and completed tasks, at the cadence of
+    its pipeline's `informed` (one keyed timer per deal and period, armed by agent.handling.task_timing).
+
+    A period in which nothing happened sends nothing. Each person gets their own email in their
+    own business hours; a client contact who opted out gets none. The deal's last digest, the
+    one that tells it reached its final stage, ends the series.
+    """
+
+    def __init__(self, pipelines: dict[str, Pipeline], enqueuer: Enqueuer, local: LocalTime) -> None:
+        self.pipelines = pipelines
+        self.enqueuer = enqueuer
+        self.local = local
+
+    def send(self, repo: Repo, timer: m.Timer, deal: m.Deal, cause: Cause, now: datetime) -> None:
+        pipeline = self.pipelines.get(deal.pipeline)
+        cadence = pipeline.head.informed if pipeline else None
+        if pipeline is None or cadence is None:
+            return  # the pipeline no longer asks for digests (rules reloaded): the series ends
+        reach = self.local.ours(deal)
+        opening = reach.next_open(now)
+        if opening > now:  # fired outside business hours (the agent was down): at the next opening
+            timer.fired_at, timer.due_at = None, opening
+            return
+        start = datetime.fromisoformat(str(timer.payload["since"]))
+        if deal.stage not in pipeline.final_stages:
+            arm_cadence(repo, deal, INFORMED, cadence, reach, since=now)
+        trail = cause.trail(repo, now).on(deal)
+        readers: dict[Address, Reach] = {}
+        for role in dict.fromkeys(i for t in repo.tasks(deal.id) for i in t.informed):
+            to, opted = reachable(repo, people_in(deal, pipeline, role))
+            if opted:
+                trail("recipient_opted_out", f"{INFORMED_TEMPLATE} never goes to {names(opted)}: opted out")
+            for person in to:
+                readers.setdefault(person, self.local.of_role(deal, pipeline, role))
+        news = progress.since(repo, deal, pipeline, start, now, reach.tz)
+        if not readers or not (news["stages"] or news["tasks"]):
+            why = "nobody is Informed on the deal" if not readers else "no stage change and no task done"
+            trail("informed_digest_skipped", f"{why} since {start.isoformat()}")
+            return
+        for person, theirs in readers.items():
+            told = (
+                progress.since(repo, deal, pipeline, start, now, theirs.tz) if theirs.tz != reach.tz else news
+            )
+            self.enqueuer.queue_email(
+                repo,
+                deal,
+                INFORMED_TEMPLATE,
+                (person,),
+                (),
+                due=theirs.next_open(now),
+                rule="",
+                reason=f"what happened on the deal since {start.isoformat()} (informed: every {cadence.every})",
+                cause=cause,
+                trigger=Trigger(INFORMED, start.isoformat()),
+                now=now,
+                extra={"informed": {**told, "since": spoken_day(local_day(start, theirs.tz))}},
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,10 @@ from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 50
+# What runs once a deal's rules are done, when a rule fired or its tasks may have changed
+# (agent.handling.task_timing: due dates, reminders, client tasks, digests and plans).
+AfterRules = Callable[[Repo, m.Deal, Cause, datetime], None]
+TASK_CHANGES = frozenset({"stage_entered", "task_completed", "deal_created"})
 
 
 class RuleRunner:
@@ -47,11 +52,13 @@ class RuleRunner:
         pipelines: dict[str, Pipeline],
         calendar: BusinessCalendar,
         enqueuer: Enqueuer,
+        after_rules: Sequence[AfterRules] = (),
     ) -> None:
         self.config = config
         self.pipelines = pipelines
         self.calendar = calendar
         self.enqueuer = enqueuer
+        self.after_rules = tuple(after_rules)
         # built from what the runner is given: the recap's notes render with the enqueuer's templates
         self.call_notes = CallNotes(config, pipelines, enqueuer.templates)
 
@@ -146,6 +153,7 @@ class RuleRunner:
             self.call_notes.note_arrived(repo, deal, cause, now)  # a CSM's note while the recap waits
         queue = deque(triggers)
         steps = 0
+        touched = False  # most messages fire nothing and change no task: nothing to follow up
         while queue:
             trigger = queue.popleft()
             steps += 1
@@ -162,6 +170,7 @@ class RuleRunner:
                     )
             if listens(pipeline, trigger):  # reading the facts is a few queries: most messages fire nothing
                 firings += evaluate(pipeline, trigger, deals.facts(repo, deal))
+            touched = touched or bool(firings) or trigger.kind in TASK_CHANGES
             for firing in firings:
                 trail("rule_fired", firing.reason, rule=firing.rule)
                 for action in firing.actions:
@@ -175,6 +184,9 @@ class RuleRunner:
                     )
                     if effect is not None:
                         queue.extend(self._apply(repo, deal, effect, firing, trigger, cause, now))
+        if touched:
+            for then in self.after_rules:
+                then(repo, deal, cause, now)
 
     def _apply(
         self,
@@ -223,9 +235,7 @@ class RuleRunner:
                 repo, deal, effect.key, cause, now, rule=firing.rule, reason=firing.reason
             )
         elif isinstance(effect, CreateTask):
-            row = deals.add_task(
-                repo, deal, effect.task, stage_id=deal.stage, now=now, calendar=self.calendar
-            )
+            row = deals.add_task(repo, deal, effect.task, stage_id=deal.stage, now=now)
             if row is not None:
                 cause.trail(repo, now).on(deal)(
                     "task_created",

@@ -1,7 +1,9 @@
-"""A due timer: a review's deadline, a meeting's end, time in stage, or the wait for a client's reply."""
+"""A due timer: a review's deadline, a meeting's end, time in stage, or the wait for a client's reply;
+and the kinds of a deal's timers that other handlers own (`kinds`: a task's reminder, a digest...)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from agent.businesstime import BusinessCalendar
@@ -16,6 +18,8 @@ from agent.store import models as m
 from agent.store.repo import Repo
 
 LOOK_AGAIN = timedelta(hours=1)  # a nudge's email that has not gone yet is looked at again this much later
+# A deal's timer of a kind another handler owns: it may re-arm the timer (fired_at None, a later due_at).
+TimerKind = Callable[[Repo, m.Timer, m.Deal, Cause, datetime], None]
 
 
 class TimerHandler:
@@ -26,12 +30,14 @@ class TimerHandler:
         runner: RuleRunner,
         meetings: MeetingHandler,
         reviews: Reviews,
+        kinds: Mapping[str, TimerKind] | None = None,
     ) -> None:
         self.pipelines = pipelines
         self.calendar = calendar
         self.runner = runner
         self.meetings = meetings
         self.reviews = reviews
+        self.kinds = dict(kinds or {})
 
     def fire(self, repo: Repo, timer: m.Timer, cause: Cause, now: datetime) -> None:
         timer.fired_at = now
@@ -45,6 +51,8 @@ class TimerHandler:
                 self._in_stage(repo, deal, p, cause, now)
             elif timer.kind == "no_reply":
                 self._no_reply(repo, deal, timer, cause, now)
+            elif (handler := self.kinds.get(timer.kind)) is not None:
+                handler(repo, timer, deal, cause, now)
 
     def _in_stage(self, repo: Repo, deal: m.Deal, p: dict[str, object], cause: Cause, now: datetime) -> None:
         visit = repo.open_visit(deal.id)

@@ -8,10 +8,14 @@ from __future__ import annotations
 from agent.businesstime import BusinessCalendar
 from agent.config import Config
 from agent.handling.assign import Assigner
+from agent.handling.client_tasks import ClientTasks
 from agent.handling.commands.context import CommandContext
+from agent.handling.digests import InformedDigests
 from agent.handling.enqueue import Enqueuer
 from agent.handling.handover import HandOver
+from agent.handling.local_time import LocalTime
 from agent.handling.mail.client_reply import ClientReply
+from agent.handling.mail.client_task import ClientTaskDone
 from agent.handling.mail.csat import SurveyAnswer
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
@@ -20,8 +24,11 @@ from agent.handling.mail.pipeline import MailPipeline
 from agent.handling.mail.replies import QuestionAnswer, ReviewAnswer
 from agent.handling.mail.senders import Commands
 from agent.handling.meetings import MeetingHandler
+from agent.handling.plans import Plans
+from agent.handling.reminders import Reminders
 from agent.handling.reviews import Reviews
 from agent.handling.runner import RuleRunner
+from agent.handling.task_timing import CLIENT_TASK, ESCALATION, INFORMED, PLAN, REMINDER, TaskTiming
 from agent.handling.timers import TimerHandler
 from agent.matching import Party
 from agent.outbox.render import TemplateSet
@@ -40,14 +47,26 @@ class Handlers:
         final = frozenset((p.id, stage) for p in pipelines.values() for stage in p.final_stages)
         self.party = Party(config.addresses(), config.agent.internal_domains, final_stages=final)
         self.enqueuer = Enqueuer(config, pipelines, templates, calendar, self.party)
-        self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer)
+        # tasks' due dates, reminders, client tasks, digests and plans (docs/rules.md, "Tasks over time")
+        local = LocalTime(config, calendar)
+        self.task_timing = TaskTiming(pipelines, local)
+        self.runner = RuleRunner(config, pipelines, calendar, self.enqueuer, [self.task_timing.settle])
+        reminders = Reminders(pipelines, self.enqueuer, local)
+        self.client_tasks = ClientTasks(pipelines, self.enqueuer, local)
+        timer_kinds = {
+            REMINDER: reminders.remind,
+            ESCALATION: reminders.escalate,
+            CLIENT_TASK: self.client_tasks.give,
+            INFORMED: InformedDigests(pipelines, self.enqueuer, local).send,
+            PLAN: Plans(pipelines, self.enqueuer, local).send,
+        }
         self.reviews = Reviews(config.review, self.enqueuer)
         self.meetings = MeetingHandler(
             config.calendar, self.party, pipelines, self.runner, self.enqueuer, config.agent.timezone
         )
         self.assigner = Assigner(self.runner, self.meetings)
         self.handover = HandOver(self.runner, self.meetings)
-        self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews)
+        self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews, timer_kinds)
         commands = CommandContext(self.runner, self.meetings, pipelines)
         self.mail = MailPipeline(
             [
@@ -63,6 +82,7 @@ class Handlers:
                 OptOut(self.enqueuer),
                 Unmatched(self.enqueuer),
                 SurveyAnswer(self.runner, self.enqueuer, self.party),
+                ClientTaskDone(self.runner),
                 ClientReply(self.enqueuer),
                 Matched(self.runner, commands),
             ]

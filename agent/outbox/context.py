@@ -18,6 +18,7 @@ from agent.domain import Address
 from agent.mime.classify import same_mailbox
 from agent.outbox.action_items import ActionItem, read_note
 from agent.outbox.meeting_text import clean
+from agent.outbox.task_samples import task_samples
 from agent.pipeline.definition import Pipeline
 from agent.store import models as m
 
@@ -273,4 +274,5 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         "csat": {"average": 4.5, "answers": 2, "distribution": {"4": 1, "5": 1}},
     }
     ctx["scorecard"] = {"since": "2026-02-23", "until": "2026-03-02", "all": row}
+    ctx.update(task_samples())  # task, escalation, informed, plan
     return ctx

@@ -50,7 +50,7 @@ class CompleteTask:
 
 @dataclass(frozen=True)
 class CreateTask:
-    task: TaskDef  # its due time is set when it is added to the deal (deals.add_task)
+    task: TaskDef  # its due time is counted once the rules have run (agent.handling.task_timing)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.pipeline.schema import PipelineHead, RuleDef, StageDef
+from agent.pipeline.schema import PipelineHead, RemindersDef, RuleDef, StageDef, TaskDef
 
 
 @dataclass
@@ -60,3 +60,31 @@ class Pipeline:
 
     def internal_roles(self) -> list[str]:
         return [r for r, d in self.head.roles.items() if d.side == "ours"]
+
+    # --- tasks' timing (agent.handling.task_timing, reminders, client_tasks) -------------------
+    def side_of(self, role: str) -> str:
+        """ "ours" or "client" ("" for a role the pipeline does not name: an action item's owner)."""
+        found = self.head.roles.get(role)
+        return found.side if found else ""
+
+    def client_roles(self) -> list[str]:
+        return [r for r, d in self.head.roles.items() if d.side == "client"]
+
+    def task_def(self, key: str) -> TaskDef | None:
+        """The definition of a task: a stage's, or one a rule creates (None: an action item from a call)."""
+        for stage in self.head.stages:
+            for task in stage.tasks:
+                if task.id == key:
+                    return task
+        for rule in self.rules:
+            for action in rule.then:
+                if action.create_task is not None and action.create_task.id == key:
+                    return action.create_task
+        return None
+
+    def reminders_for(self, task: TaskDef | None) -> RemindersDef:
+        """The pipeline's reminders, with what the task says itself winning key by key."""
+        own = task.reminders if task is not None else None
+        if own is None:
+            return self.head.reminders
+        return self.head.reminders.model_copy(update={k: getattr(own, k) for k in own.model_fields_set})

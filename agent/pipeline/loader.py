@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.schema import ActionDef, PipelineHead, RuleDef, TaskDef
+from agent.pipeline.timing import head_timing_problems, task_timing_problems
 
 SPECIAL_RECIPIENTS = ("client_contacts", "responsible", "accountable", "consulted", "informed")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -142,6 +143,7 @@ class _References:
                 yield from self._task(task, at + ("tasks", ti), seen_tasks)
             for ai, action in enumerate(stage.on_enter):
                 yield from self._action(action, at + ("on_enter", ai))
+        yield from head_timing_problems(self.head)
         if not any(s.end for s in self.head.stages):
             yield ("stages",), "no stage is marked 'end: true'; time in stage would never stop", "warning"
 
@@ -149,6 +151,7 @@ class _References:
         if task.id in seen:
             yield at + ("id",), f"duplicate task id {task.id!r} (task ids are unique per pipeline)", "error"
         seen.add(task.id)
+        yield from task_timing_problems(task, at, self.head)
         for letter in ("R", "A"):
             people = getattr(task, letter)
             if len(people) != 1:

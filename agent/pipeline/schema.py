@@ -46,6 +46,34 @@ class RoleDef(Strict):
     title: str = ""
 
 
+STAGE_ENTERED, CONTRACT_START = "stage_entered", "contract_start"
+
+
+class DueDef(Strict):
+    """When a task is due: `in` after the stage was entered, the contract started, or another task was done."""
+
+    after: str = Field(
+        STAGE_ENTERED, description="stage_entered, contract_start, or the id of the task done before it"
+    )
+    in_: DurationField = Field(alias="in")
+
+
+def _due(v: Any) -> Any:
+    # "due: 3 business days" is the short form of "due: {after: stage_entered, in: 3 business days}"
+    return {"after": STAGE_ENTERED, "in": v} if isinstance(v, str | Duration) else v
+
+
+class RemindersDef(Strict):
+    """Who hears about an open task near its due date; each at most once, in their business hours."""
+
+    before_due: DurationField | None = Field(
+        None, description="The Responsible person is reminded this long before the due date"
+    )
+    escalate_after: DurationField | None = Field(
+        None, description="The Accountable person is told this long after the due date if it is still open"
+    )
+
+
 class TaskDef(Strict):
     id: str = Field(pattern=_ID)
     title: str
@@ -54,7 +82,12 @@ class TaskDef(Strict):
     A: Names
     C: Names = []
     I: Names = []  # noqa: E741 - RACI's own letter
-    due: DurationField | None = Field(None, description="Due this long after the stage is entered")
+    due: Annotated[DueDef | None, BeforeValidator(_due)] = Field(
+        None, description="Due this long after the stage is entered (or after: contract_start, a task id)"
+    )
+    reminders: RemindersDef | None = Field(
+        None, description="The pipeline's reminders for this task; a key given here wins, null turns it off"
+    )
 
 
 class MeetingTypeDef(Strict):
@@ -205,6 +238,19 @@ class StageDef(Strict):
     links: dict[str, str] = {}
 
 
+class CadenceDef(Strict):
+    """An email that comes back at a cadence (a digest, a plan), in its readers' business hours."""
+
+    every: DurationField = Field(description="How often: 1 week, 1 day, 1 business day")
+    at: ClockField | None = Field(
+        None, description="At this time of day in the reader's zone; default opening"
+    )
+
+
+class ClientPlanDef(CadenceDef):
+    to: Names = Field(["client_contacts"], description="The client roles (or client_contacts) it goes to")
+
+
 class PipelineHead(Strict):
     """Everything but the rules: if this is wrong the whole file is unusable."""
 
@@ -214,3 +260,12 @@ class PipelineHead(Strict):
     roles: dict[str, RoleDef]
     stages: list[StageDef] = Field(min_length=1)
     rules: list[Any] = []
+    reminders: RemindersDef = Field(
+        RemindersDef(), description="Reminders before and escalations after the due date of open tasks"
+    )
+    informed: CadenceDef | None = Field(
+        None, description="The Informed people of a deal get its stage changes and completed tasks this often"
+    )
+    client_plan: ClientPlanDef | None = Field(
+        None, description="The client's main contacts get their open tasks, the next meeting, what was done"
+    )

@@ -16,6 +16,11 @@ class HistoryQueries(Queries):
         q = select(m.AuditEntry).where(m.AuditEntry.deal_id == deal_id).order_by(m.AuditEntry.id)
         return self.s.scalars(q).all()
 
+    def events_of_kinds(self, deal_id: int, kinds: Sequence[str]) -> Sequence[m.AuditEntry]:
+        """A deal's audit lines of these kinds, oldest first (which task an email was about)."""
+        q = select(m.AuditEntry).where(m.AuditEntry.deal_id == deal_id, m.AuditEntry.kind.in_(kinds))
+        return self.s.scalars(q.order_by(m.AuditEntry.id)).all()
+
     def email_history(self, email: m.OutboxEmail) -> list[m.AuditEntry]:
         """The audit entries about one email, oldest first."""
         q = select(m.AuditEntry).where(

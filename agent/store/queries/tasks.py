@@ -14,6 +14,13 @@ class TaskQueries(Queries):
     def task(self, deal_id: int, key: str) -> m.Task | None:
         return self.s.scalars(select(m.Task).where(m.Task.deal_id == deal_id, m.Task.key == key)).first()
 
+    def task_by_id(self, task_id: int) -> m.Task | None:
+        return self.s.get(m.Task, task_id)
+
+    def open_tasks(self, deal_id: int) -> Sequence[m.Task]:
+        q = select(m.Task).where(m.Task.deal_id == deal_id, m.Task.status == "open").order_by(m.Task.id)
+        return self.s.scalars(q).all()
+
     def tasks(self, deal_id: int) -> Sequence[m.Task]:
         return self.s.scalars(select(m.Task).where(m.Task.deal_id == deal_id).order_by(m.Task.id)).all()
 

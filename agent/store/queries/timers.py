@@ -22,6 +22,13 @@ class TimerQueries(Queries):
         if self.s.scalars(select(m.Timer.id).where(m.Timer.key == key)).first() is None:
             self.add(m.Timer(key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload))
 
+    def pending_timer(self, deal_id: int, kind: str) -> m.Timer | None:
+        """A deal's timer of this kind that has not fired yet (a digest's or a plan's next one)."""
+        q = select(m.Timer).where(
+            m.Timer.deal_id == deal_id, m.Timer.kind == kind, m.Timer.fired_at.is_(None)
+        )
+        return self.s.scalars(q).first()
+
     def next_due(self, *, emails: bool = True) -> datetime | None:
         """The earliest pending timer or queued email (both indexed)."""
         timer = self.s.scalar(select(func.min(m.Timer.due_at)).where(m.Timer.fired_at.is_(None)))
