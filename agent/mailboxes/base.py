@@ -20,6 +20,9 @@ class RawMail:
     cursor: str = ""  # the source's position after this message, stored once it is processed
     # when the mailbox got it (IMAP INTERNALDATE, the Maildir file's time): where latency starts
     arrived_at: datetime | None = None
+    # > 0: `data` is only the header block of a message of this many bytes, over [mailbox]
+    # max_message_mb (a server that can fetch the headers alone spares fetching the rest)
+    size: int = 0
 
 
 def arrival(value: datetime | None) -> datetime | None:

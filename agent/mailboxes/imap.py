@@ -139,20 +139,22 @@ class ImapMailbox:
             # absent: expunged since the SEARCH; a size the server did not give: fetched alone, whole
             sizes = {uid: meta[uid].get(b"RFC822.SIZE") for uid in batch if uid in meta}
             for group in groups(list(sizes), sizes, FETCH_BYTES, max_bytes):
-                for uid, data in self._bodies(client, group, sizes, max_bytes):
+                for uid, data, whole in self._bodies(client, group, sizes, max_bytes):
                     # the key names the account too: another mailbox may reuse the same UIDVALIDITY and UIDs
                     yield RawMail(
                         f"{self.source}:{uidvalidity}:{uid}",
                         data,
                         f"{uidvalidity}:{uid}",
                         arrival(meta[uid].get(b"INTERNALDATE")),
+                        size=whole,
                     )
                     del data  # not held by this frame while the next group is fetched
 
     def _bodies(
         self, client: IMAPClient, group: list[int], sizes: dict[int, int | None], max_bytes: int
-    ) -> Iterator[tuple[int, bytes]]:
-        """(UID, bytes) of each message of `group` still there, in order, each let go of as it is handed on."""
+    ) -> Iterator[tuple[int, bytes, int]]:
+        """(UID, bytes, size) of each message of `group` still there, in order, each let go of as it is
+        handed on; size > 0 when the bytes are only the headers of a message that big."""
         size = sizes[group[0]]
         if len(group) == 1 and size is not None and size > max_bytes:
             uid = group[0]
@@ -161,7 +163,7 @@ class ImapMailbox:
                 return  # expunged since
             blank = _LEADING.match(head)
             if size - (blank.end() if blank else 0) > max_bytes:
-                yield uid, HeadersOnly(head, size)
+                yield uid, head, size
                 return
             # Over the limit only by the blank lines before its headers, which the parser does not
             # count: it reads this message's body, so it is fetched whole as any other.
@@ -169,7 +171,7 @@ class ImapMailbox:
         for uid in group:
             data = fetched.pop(uid, {}).get(b"BODY[]")
             if data is not None:  # None: expunged since
-                yield uid, bytes(data)
+                yield uid, bytes(data), 0
 
     def _header(self, client: IMAPClient, uid: int, max_bytes: int) -> bytes | None:
         # Cut at max_bytes: a message of nothing but headers costs no more than any other. A header
@@ -308,30 +310,6 @@ def append_sent(s: MailboxSection, folder: str, data: bytes) -> None:
         client.append(folder, data, flags=[b"\\Seen"])
     finally:
         _quietly(client.logout)
-
-
-class HeadersOnly(bytes):
-    """The header block of a message whose body was not fetched; len() is the whole message's size.
-
-    agent.mime.parse reads only the headers of a message over max_bytes, and its note says how big
-    the message was, both from len(): given this it builds the message it would build from the
-    whole (the same fields, kind and note), while what is held, hashed and stored is the headers.
-    """
-
-    size: int
-
-    def __new__(cls, header: bytes, size: int) -> HeadersOnly:
-        made = super().__new__(cls, header)
-        made.size = size
-        return made
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # bytes' own would rebuild it from the header alone, losing the size (the parsing helper
-        # is sent its messages pickled)
-        return HeadersOnly, (bytes(self), self.size)
 
 
 def groups(uids: list[int], sizes: dict[int, int | None], budget: int, max_bytes: int) -> Iterator[list[int]]:

@@ -79,13 +79,17 @@ class MessageParseError(ValueError):
     """The input is not an email at all: empty, or without any header line."""
 
 
-def parse_message(raw: bytes, *, agent_addresses: tuple[str, ...] = (), max_bytes: int = 0) -> InboundMessage:
+def parse_message(
+    raw: bytes, *, agent_addresses: tuple[str, ...] = (), max_bytes: int = 0, size: int = 0
+) -> InboundMessage:
     """Parse one message. Raises :class:`MessageParseError` only for input that is not an email.
 
     The parser is given the message's skeleton (agent.mime.skeleton): its structure, headers and
     the bodies that are read, within agent.mime.limits; attachments are recorded, not decoded.
     Over `max_bytes` (when > 0) only the headers are read. What was left out is said at the end
     of the text; a message that lost more than its bodies' tails is never answered (limits.py).
+    `size` > 0: `raw` is only the header block of a message of that many bytes (a mailbox fetched
+    no more of a message over `max_bytes`); it is read as that message would be.
     """
     if not _CONTENT.search(raw):  # not raw.strip(): that would copy a 30 MB message to look at it
         raise MessageParseError(f"not an email: the input is empty ({len(raw)} bytes)")
@@ -93,14 +97,15 @@ def parse_message(raw: bytes, *, agent_addresses: tuple[str, ...] = (), max_byte
     # A stray blank line before the headers would turn them into body (not lstrip(): a copy).
     leading = _LEADING.match(raw)
     start = leading.end() if leading else 0
-    over = max_bytes > 0 and len(raw) - start > max_bytes
+    whole = size or len(raw) - start
+    over = max_bytes > 0 and whole > max_bytes
     read = skeleton(raw, start, headers_only=over)
     if not read.has_headers:
         left = f" within the limits ({'; '.join(read.degraded)})" if read.degraded else ""
         raise MessageParseError(f"not an email: no header lines{left} (expected 'Name: value' lines first)")
     if over:
         note = (
-            f"(The body was not read: the message is {(len(raw) - start) / 1e6:.1f} MB, over the "
+            f"(The body was not read: the message is {whole / 1e6:.1f} MB, over the "
             f"{max_bytes / 1e6:.0f} MB of [mailbox] max_message_mb. The original stays in the mailbox.)"
         )
     else:

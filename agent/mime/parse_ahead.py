@@ -45,6 +45,10 @@ class Raw(Protocol):
     @property
     def data(self) -> bytes: ...
 
+    @property
+    def size(self) -> int:  # > 0: data is only the headers of a message this big (agent.mime.parse)
+        ...
+
 
 R = TypeVar("R", bound=Raw)
 
@@ -70,8 +74,8 @@ class ParseAhead:
         self.pool: ProcessPoolExecutor | None = None
         self.broken = False  # the helper failed during this backlog: the rest is parsed in place
 
-    def parse(self, data: bytes) -> Parsed:
-        return _parse(data, *self.options)
+    def parse(self, data: bytes, size: int = 0) -> Parsed:
+        return _parse(data, size, *self.options)
 
     def iterate(self, raws: Iterable[R]) -> Iterator[tuple[R, Parsed]]:
         """The messages with their parses, in order; parsed ahead when they are a backlog."""
@@ -85,7 +89,7 @@ class ParseAhead:
                 return
             while head:  # popped as handed on: nothing holds a message the caller is done with
                 raw = head.popleft()
-                yield raw, self.parse(raw.data)
+                yield raw, self.parse(raw.data, raw.size)
             if not full:  # the mailbox has no more
                 return
             # WINDOW_BYTES were read ahead before a backlog's number of messages (large ones): those
@@ -95,7 +99,7 @@ class ParseAhead:
         self.broken = False
         window: deque[tuple[R, Future[Parsed] | None]] = deque()
         for raw in _drain(head, rest):
-            window.append((raw, self._submit(raw.data)))
+            window.append((raw, self._submit(raw.data, raw.size)))
             while len(window) >= DEPTH or _size(r for r, _ in window) > WINDOW_BYTES:
                 yield self._take(window)
         while window:
@@ -108,7 +112,7 @@ class ParseAhead:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def _submit(self, data: bytes) -> Future[Parsed] | None:
+    def _submit(self, data: bytes, size: int) -> Future[Parsed] | None:
         if self.broken or len(data) > IN_PLACE_BYTES:  # None: parsed in place when its turn comes
             return None
         try:
@@ -116,7 +120,7 @@ class ParseAhead:
                 # spawn, not fork: the daemon has threads (dashboard, health), which fork does not copy safely
                 context = multiprocessing.get_context("spawn")
                 self.pool = ProcessPoolExecutor(self.processes, mp_context=context)
-            return self.pool.submit(_parse, data, *self.options)
+            return self.pool.submit(_parse, data, size, *self.options)
         except (BrokenProcessPool, RuntimeError) as exc:
             self._broken(exc)
             return None
@@ -128,7 +132,7 @@ class ParseAhead:
                 return raw, future.result()
             except Exception as exc:  # the helper died, or its answer could not be pickled back
                 self._broken(exc)
-        return raw, self.parse(raw.data)
+        return raw, self.parse(raw.data, raw.size)
 
     def _broken(self, exc: Exception) -> None:
         if not self.broken:
@@ -164,10 +168,11 @@ def _drain(head: deque[R], rest: Iterator[R]) -> Iterator[R]:
     yield from rest
 
 
-def _parse(data: bytes, agent_addresses: tuple[str, ...], max_bytes: int) -> Parsed:
+def _parse(data: bytes, size: int, agent_addresses: tuple[str, ...], max_bytes: int) -> Parsed:
     # In the helper (or in place): an exception is returned, not raised, so that it reaches the
     # item's transaction and quarantines that message alone.
     try:
-        return Parsed(message=parse_message(data, agent_addresses=agent_addresses, max_bytes=max_bytes))
+        message = parse_message(data, agent_addresses=agent_addresses, max_bytes=max_bytes, size=size)
+        return Parsed(message=message)
     except Exception as exc:
         return Parsed(error=exc)

@@ -162,7 +162,8 @@ def test_a_calendar_server_answering_500_does_not_stop_mail_or_sending(tmp_path:
         h.add_deal()
         h.mail(CLIENT, [("Agent", "onboarding@example.com")], "A question")
         h.run()
-    assert h.sent_templates() == ["intro", "client-reply"]  # the outbox went on (the client's mail to the CSM too)
+    # the outbox went on: the intro, and the client's message to the CSM
+    assert h.sent_templates() == ["intro", "client-reply"]
     assert [m["subject"] for m in h.show(1)["messages"]] == ["A question"]  # and so did the mail
     with h.agent.sessions.begin() as s:
         health = Repo(s).cursor("health:calendar") or ""

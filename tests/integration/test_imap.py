@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 import threading
 import time
@@ -500,13 +499,12 @@ def test_a_message_over_max_message_mb_is_fetched_by_its_headers_and_its_note_gi
         c.login(user, PASSWORD)
         c.select_folder("INBOX", readonly=True)
         whole = c.fetch([1], ["BODY.PEEK[]"])[1][b"BODY[]"]
-    assert len(whole) > 4_000_000 and len(raw.data) == len(whole)  # its size as the parser reads it
+    assert len(whole) > 4_000_000 and raw.size == len(whole) and len(raw.data) < 10_000
     # the message the parser makes of the whole, bar the hash (of what was fetched: the headers)
-    got, want = parse_message(raw.data, max_bytes=1_000_000), parse_message(whole, max_bytes=1_000_000)
+    got = parse_message(raw.data, max_bytes=1_000_000, size=raw.size)
+    want = parse_message(whole, max_bytes=1_000_000)
     assert replace(got, content_hash="") == replace(want, content_hash="")
     assert f"the message is {len(whole) / 1e6:.1f} MB, over the 1 MB of [mailbox] max_message_mb" in got.text
-    sent = pickle.loads(pickle.dumps(raw.data))  # as a backlog's message goes to the parsing helper
-    assert (len(sent), bytes(sent)) == (len(raw.data), bytes(raw.data))
     report = h.run()
     assert (report.messages, report.quarantined) == (1, 0)
     [logged] = h.show(deal)["messages"]

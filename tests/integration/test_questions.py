@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 from agent.clock import ManualClock
