@@ -337,9 +337,14 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
                 "I": list(t.informed),
                 "due_at": t.due_at.isoformat() if t.due_at else None,
                 "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                "done_by": t.done_by,
+                "approved_by": t.approved_by,
+                "rejection": t.rejection,
+                "consulted_answers": list(t.consults),  # each C asked: their answer, when it came
             }
             for t in repo.tasks(deal.id)
         ],
+        "move_waiting": dict(deal.held_move or {}),  # a rule's move held until the tasks are done
         "messages": [
             {
                 "id": msg.id,

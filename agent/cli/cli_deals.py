@@ -52,10 +52,13 @@ def _show_text(d: dict[str, Any]) -> str:
         f"    {h['stage']:<22} {h['entered_at']} → {h['exited_at'] or 'now'}" for h in d["stage_history"]
     ]
     lines.append("  tasks:")
-    lines += [
-        f"    [{'x' if t['status'] == 'done' else ' '}] {t['title']} (R {t['R']}, A {t['A']})"
-        for t in d["tasks"]
-    ]
+    for t in d["tasks"]:
+        lines += _task_lines(t)
+    if d.get("move_waiting"):
+        w = d["move_waiting"]
+        lines.append(
+            f"  waiting to move to {w['target']} (rule {w['rule']}) until the stage's tasks are done"
+        )
     lines.append("  emails:")
     lines += [f"    {e['status']:<9} {e['template']:<12} to {', '.join(e['to'])}" for e in d["emails"]]
     lines.append("  timeline:")
@@ -64,6 +67,21 @@ def _show_text(d: dict[str, Any]) -> str:
         for e in d["events"]
     ]
     return "\n".join(lines)
+
+
+def _task_lines(t: dict[str, Any]) -> list[str]:
+    """A task: done or not, its R and A, and what its RACI recorded (approval, Consulted answers)."""
+    mark = {"done": "x", "awaiting_approval": "?"}.get(t["status"], " ")
+    waits = " — awaiting approval" if t["status"] == "awaiting_approval" else ""
+    lines = [f"    [{mark}] {t['title']} (R {t['R']}, A {t['A']}){waits}"]
+    if t.get("approved_by"):
+        lines.append(f"        approved by {t['approved_by']}")
+    if t.get("rejection") and t["status"] != "done":
+        lines.append(f"        not approved: {t['rejection']}")
+    for c in t.get("consulted_answers", []):
+        said = " ".join(str(c.get("answer", "")).split())
+        lines.append(f"        C {c['role']} {c['email']}: {said if said else '(asked, no answer yet)'}")
+    return lines
 
 
 def cmd_add(app: App) -> int:
@@ -135,15 +153,25 @@ def cmd_import(app: App) -> int:
 
 
 def cmd_advance(app: App) -> int:
+    a = app.args
+    reason = " ".join((a.reason or "").split())
+    if a.force and not reason:
+        # an override is recorded with its why: "forced" alone tells the next reader nothing
+        raise InputError('--force needs --reason "why the deal moves on anyway"')
+    if a.stage and a.stage_option and a.stage != a.stage_option:
+        raise InputError(f"two stages given: {a.stage!r} and --stage {a.stage_option!r}")
+
     def advance(repo: Repo, cause: Cause) -> str:
-        deal = app.deal(repo, app.args.deal)
+        deal = app.deal(repo, a.deal)
         pipeline = app.runtime.rules.pipelines[deal.pipeline]
-        target = app.args.stage or pipeline.next_stage(deal.stage)
+        target = a.stage or a.stage_option or pipeline.next_stage(deal.stage)
         if not target or not pipeline.has_stage(target):
             raise InputError(f"stage {target!r}: expected one of {[s.id for s in pipeline.stages]}")
-        app.runtime.handlers.runner.advance(
-            repo, deal, target, cause, app.clock.now(), who="the command line", force=app.args.force
+        problem = app.runtime.handlers.runner.advance(
+            repo, deal, target, cause, app.clock.now(), who="the command line", force=a.force, reason=reason
         )
+        if problem:
+            raise InputError(f'deal {deal.id} {deal.name}: {problem} (--force --reason "...")')
         return f"deal {deal.id} {deal.name}: stage {deal.stage}"
 
     print(app.change("deals-advance", advance))
@@ -159,13 +187,18 @@ def cmd_task_done(app: App) -> int:
         app.runtime.handlers.runner.complete_task(
             repo, deal, app.args.task, cause, app.clock.now(), who="the command line"
         )
-        return f"deal {deal.id} {deal.name}: task {app.args.task} done; stage {deal.stage}"
+        task = repo.task(deal.id, app.args.task)
+        state = "waits for its Accountable person's approval" if task and task.status != "done" else "done"
+        return f"deal {deal.id} {deal.name}: task {app.args.task} {state}; stage {deal.stage}"
 
     print(app.change("task-done", done))
     return 0
 
 
 def cmd_approve(app: App) -> int:
+    if app.args.task:
+        return _approve_task(app)
+
     def decide(repo: Repo, cause: Cause) -> str:
         deal = app.deal(repo, app.args.deal)
         if not app.runtime.handlers.runner.decide_approval(
@@ -175,6 +208,33 @@ def cmd_approve(app: App) -> int:
         return f"deal {deal.id} {deal.name}: stage {deal.stage}"
 
     print(app.change("approve", decide))
+    return 0
+
+
+def _approve_task(app: App) -> int:
+    """`deals approve DEAL --task KEY [--reject --reason ...]`: a task waiting for its approval."""
+    a = app.args
+
+    def decide(repo: Repo, cause: Cause) -> str:
+        deal = app.deal(repo, a.deal)
+        task = repo.task(deal.id, a.task)
+        if task is None or task.status != "awaiting_approval":
+            waiting = [t.key for t in repo.tasks(deal.id) if t.status == "awaiting_approval"]
+            raise InputError(
+                f"task {a.task!r}: not waiting for approval on deal {deal.id}; waiting: {waiting}"
+            )
+        runner = app.runtime.handlers.runner
+        now = app.clock.now()
+        why = " ".join((a.reason or "").split())
+        triggers = runner.tasks.decide(
+            repo, deal, task, not a.reject, why, cause, now, who="the command line"
+        )
+        runner.dispatch(repo, deal, triggers, cause, now)
+        return (
+            f"deal {deal.id} {deal.name}: task {task.key} {task.status.replace('_', ' ')}; stage {deal.stage}"
+        )
+
+    print(app.change("approve-task", decide))
     return 0
 
 
@@ -234,13 +294,25 @@ def add_parser(sub: SubParsers) -> None:
     p = command(actions, "advance", cmd_advance, "move a deal to the next (or a named) stage")
     p.add_argument("deal")
     p.add_argument("stage", nargs="?")
-    p.add_argument("--force", action="store_true", help="skip the stage's approval")
+    p.add_argument("--stage", dest="stage_option", help="the stage to move to (default: the next)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="move on past the stage's open tasks and its approval (needs --reason)",
+    )
+    p.add_argument(
+        "--reason", help="why: recorded in the deal's events; with it, open tasks do not hold the move"
+    )
     p = command(actions, "task-done", cmd_task_done, "mark a task of a deal done")
     p.add_argument("deal")
     p.add_argument("task")
     p = command(actions, "no-show", cmd_no_show, "the deal's last call did not happen: no recap, R is told")
     p.add_argument("deal")
     p.add_argument("--meeting", help="the meeting's UID (default: the latest that has started)")
-    p = command(actions, "approve", cmd_approve, "answer a pending approval to leave a stage")
+    p = command(
+        actions, "approve", cmd_approve, "answer a pending approval to leave a stage (or of a --task)"
+    )
     p.add_argument("deal")
     p.add_argument("--reject", action="store_true")
+    p.add_argument("--task", help="a task waiting for its Accountable person's approval")
+    p.add_argument("--reason", help="with --task --reject: why, told to the Responsible person")

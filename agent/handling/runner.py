@@ -17,10 +17,12 @@ from agent import deals
 from agent.businesstime import BusinessCalendar
 from agent.config import Config
 from agent.domain import Address
+from agent.handling import gates
 from agent.handling.call_notes import CallNotes
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer
 from agent.handling.later_sends import later_sends, sends_later
+from agent.handling.tasks import Tasks
 from agent.outbox import status
 from agent.pipeline.actions import (
     CompleteTask,
@@ -61,6 +63,7 @@ class RuleRunner:
         self.after_rules = tuple(after_rules)
         # built from what the runner is given: the recap's notes render with the enqueuer's templates
         self.call_notes = CallNotes(config, pipelines, enqueuer.templates)
+        self.tasks = Tasks(pipelines, enqueuer)  # done, approved by A, C asked: a task's RACI
 
     # --- what people and inputs ask for ------------------------------------------------------
     def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
@@ -72,6 +75,7 @@ class RuleRunner:
         cause.trail(repo, now).on(deal)(
             "deal_created", f"deal {deal.name} handed over into {pipeline.id}, stage {target}"
         )
+        self.tasks.opened(repo, deal, target, cause, now)
         triggers = [
             Trigger("stage_entered", target, f"deal entered {target}"),
             Trigger("deal_created", "", f"deal {deal.name} was handed over"),
@@ -89,19 +93,28 @@ class RuleRunner:
         *,
         who: str,
         force: bool = False,
-    ) -> None:
-        self.dispatch(
-            repo,
-            deal,
-            self._move(repo, deal, target, cause, now, rule="", reason=f"moved by {who}", force=force),
-            cause,
-            now,
-        )
+        reason: str = "",
+    ) -> str:
+        """A person moves the deal: what stops it, or "" (moved, or waiting for the stage's approval).
+
+        Moving on while the stage's tasks are not done needs a reason, recorded (gates); `force`
+        (the command line's --force) also skips the stage's approval.
+        """
+        if target != deal.stage and not self._behind(deal, target):
+            problem = gates.let_through(repo, deal, cause, now, who=who, reason=reason, forced=force)
+            if problem:
+                return problem
+        why = f"moved by {who}" + (f": {reason}" if reason else "")
+        moved = self._move(repo, deal, target, cause, now, rule="", reason=why, force=force, gated=False)
+        self.dispatch(repo, deal, moved, cause, now)
+        return ""
 
     def complete_task(
         self, repo: Repo, deal: m.Deal, key: str, cause: Cause, now: datetime, *, who: str
     ) -> None:
-        triggers = self._complete_task(repo, deal, key, cause, now, rule="", reason=f"marked done by {who}")
+        triggers = self.tasks.complete(
+            repo, deal, key, cause, now, who=who, rule="", reason=f"marked done by {who}"
+        )
         self.dispatch(repo, deal, triggers, cause, now)
 
     def decide_approval(
@@ -161,6 +174,14 @@ class RuleRunner:
                 trail("loop_guard", f"stopped after {MAX_STEPS} rule steps: rules keep triggering each other")
                 log.error("deal %s: rules loop stopped after %d steps", deal.id, MAX_STEPS)
                 return
+            if trigger.kind == gates.GATE_OPEN:  # the stage's last task is done: a held move goes
+                held = gates.take(deal)
+                if held is not None:
+                    reason = f"{held['reason']} (it waited for the stage's tasks)"
+                    queue.extend(
+                        self._move(repo, deal, held["target"], cause, now, rule=held["rule"], reason=reason)
+                    )
+                continue
             firings: list[Firing] = []
             if trigger.kind == "stage_entered" and pipeline.has_stage(trigger.subject):
                 stage = pipeline.stage(trigger.subject)
@@ -231,8 +252,15 @@ class RuleRunner:
                 return []
             return self._move(repo, deal, effect.target, cause, now, rule=firing.rule, reason=firing.reason)
         elif isinstance(effect, CompleteTask):
-            return self._complete_task(
-                repo, deal, effect.key, cause, now, rule=firing.rule, reason=firing.reason
+            return self.tasks.complete(
+                repo,
+                deal,
+                effect.key,
+                cause,
+                now,
+                who=f"rule {firing.rule}",
+                rule=firing.rule,
+                reason=firing.reason,
             )
         elif isinstance(effect, CreateTask):
             row = deals.add_task(repo, deal, effect.task, stage_id=deal.stage, now=now)
@@ -242,6 +270,7 @@ class RuleRunner:
                     f"task '{row.title}' (R {row.responsible}, A {row.accountable})",
                     rule=firing.rule,
                 )
+                self.tasks.consult(repo, deal, row, cause, now, effect.task)
         elif isinstance(effect, Notify):
             notice = {
                 "subject": f"{deal.name}: {effect.message or firing.rule}",
@@ -314,10 +343,16 @@ class RuleRunner:
         rule: str,
         reason: str,
         force: bool = False,
+        gated: bool = True,
     ) -> list[Trigger]:
-        """Enter `target` (unless the current stage needs an approval to be left): its trigger, to dispatch."""
+        """Enter `target`, unless the stage's tasks are not done (a rule's move waits for them, see
+        gates) or the stage needs an approval to be left: its trigger, to dispatch."""
         pipeline = self.pipelines[deal.pipeline]
         if target == deal.stage:
+            return []
+        left = gates.unfinished(repo, deal) if gated and not force and not self._behind(deal, target) else []
+        if left:
+            gates.hold(repo, deal, target, left, cause, now, rule=rule, reason=reason)
             return []
         current = pipeline.stage(deal.stage) if pipeline.has_stage(deal.stage) else None
         if current is not None and current.requires_approval and not force:
@@ -327,7 +362,9 @@ class RuleRunner:
         cause.trail(repo, now).on(deal)(
             "stage_changed", f"{old} → {target}: {reason}", rule=rule, from_stage=old, to_stage=target
         )
+        gates.take(deal)  # a move held in the stage left is no longer to be made
         self._withdraw_left_behind(repo, deal, old, cause, now)
+        self.tasks.opened(repo, deal, target, cause, now)
         return [Trigger("stage_entered", target, f"deal entered {target}")]
 
     def _withdraw_left_behind(
@@ -342,21 +379,6 @@ class RuleRunner:
         for email in repo.outbox_all(deal.id):
             if email.status in status.UNSENT and email.stage == stage and email.rule == f"{stage}.on_enter":
                 status.withdraw(trail, email, f"the deal left {stage} before it went")
-
-    def _complete_task(
-        self, repo: Repo, deal: m.Deal, key: str, cause: Cause, now: datetime, *, rule: str, reason: str
-    ) -> list[Trigger]:
-        task = repo.task(deal.id, key)
-        if task is None or task.status == "done":
-            return []
-        task.status = "done"
-        task.completed_at = now
-        cause.trail(repo, now).on(deal)("task_completed", f"task '{task.title}': {reason}", rule=rule)
-        triggers = [Trigger("task_completed", key, f"task {key} done")]
-        stage_tasks = repo.tasks_in_stage(deal.id, task.stage)
-        if task.stage == deal.stage and all(t.status == "done" for t in stage_tasks):
-            triggers.append(Trigger("stage_tasks_done", task.stage, f"all tasks of {task.stage} are done"))
-        return triggers
 
     def _request_approval(
         self, repo: Repo, deal: m.Deal, target: str, cause: Cause, now: datetime, rule: str

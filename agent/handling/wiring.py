@@ -23,6 +23,7 @@ from agent.handling.mail.opt_out import OptOut
 from agent.handling.mail.pipeline import MailPipeline
 from agent.handling.mail.replies import QuestionAnswer, ReviewAnswer
 from agent.handling.mail.senders import Commands
+from agent.handling.mail.task_answers import TaskAnswer
 from agent.handling.meetings import MeetingHandler
 from agent.handling.plans import Plans
 from agent.handling.reminders import Reminders
@@ -76,6 +77,7 @@ class Handlers:
                 Commands(self.party, config.agent),
                 QuestionAnswer(self.assigner),
                 ReviewAnswer(self.reviews),
+                TaskAnswer(self.runner),
                 MatchDeal(self.party),
                 Invitation(config, self.meetings, self.party),
                 AutoReply(),

@@ -240,6 +240,20 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         "deadline": "Tuesday 3 March 14:00 UTC",
         "on_timeout": "send",
     }
+    # a task's approval request, and a Consulted person's question (agent.handling.tasks)
+    consulted = {"name": "Alex AM", "email": "alex@example.com", "role": "Account Manager"}
+    ctx["approval_task"] = {
+        "id": "import-data",
+        "title": "Import the client's data",
+        "responsible": "Customer Success Manager",
+        "accountable": "Onboarding Manager",
+        "done_by": "sam@example.com",
+        "answered": [{**consulted, "answer": "The old system's export drops inactive users.\nCheck them."}],
+        "unanswered": [{"name": "Jane Client", "email": "jane@acme-radio.example", "role": "Client admin"}],
+        "asked_back": {"said": "maybe", "reason": 'not one of the answers understood: "maybe"'},
+        "news": "alex@example.com answered",
+    }
+    ctx["consult"] = {"task": "Import the client's data", "question": "Which system holds your user list?"}
     ctx["digest"] = {
         "date": "Monday 2 March 2026",
         "messages": [

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.pipeline.definition import Pipeline
+from agent.pipeline.raci import task_raci_problems
 from agent.pipeline.schema import ActionDef, PipelineHead, RuleDef, TaskDef
 from agent.pipeline.timing import head_timing_problems, task_timing_problems
 
@@ -152,14 +153,7 @@ class _References:
             yield at + ("id",), f"duplicate task id {task.id!r} (task ids are unique per pipeline)", "error"
         seen.add(task.id)
         yield from task_timing_problems(task, at, self.head)
-        for letter in ("R", "A"):
-            people = getattr(task, letter)
-            if len(people) != 1:
-                yield (
-                    at + (letter,),
-                    f"task {task.id} has {len(people)} {letter} roles; RACI wants exactly one",
-                    "warning",
-                )
+        yield from task_raci_problems(task, at, self.head, self.templates)
         for letter in ("R", "A", "C", "I"):
             for role in getattr(task, letter):
                 if role not in self.head.roles:

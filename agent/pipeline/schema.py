@@ -77,9 +77,10 @@ class RemindersDef(Strict):
 class TaskDef(Strict):
     id: str = Field(pattern=_ID)
     title: str
-    # Lists are accepted so that "two Responsible people" is a warning, not a crash.
-    R: Names
-    A: Names
+    # Lists (and none) are accepted so that the loader can say which task has zero or two
+    # Responsible people, and what it expects, instead of pydantic's bare "missing key".
+    R: Names = []
+    A: Names = []
     C: Names = []
     I: Names = []  # noqa: E741 - RACI's own letter
     due: Annotated[DueDef | None, BeforeValidator(_due)] = Field(
@@ -87,6 +88,12 @@ class TaskDef(Strict):
     )
     reminders: RemindersDef | None = Field(
         None, description="The pipeline's reminders for this task; a key given here wins, null turns it off"
+    )
+    approval: bool = Field(
+        False, description="Marked done, it waits for the Accountable person's approve (or reject <why>)"
+    )
+    consult: bool | str = Field(
+        False, description="Ask the Consulted roles for input when the task opens: true, or the question"
     )
 
 

@@ -69,6 +69,8 @@ class Deal(Base):
     stage: Mapped[str] = mapped_column(String(80))
     team: Mapped[str] = mapped_column(String(40), default="", server_default="")  # [[teams]] name; "" main
     token: Mapped[str] = mapped_column(String(16), unique=True)
+    # A rule's move that waits for the stage's tasks: {stage, target, rule, reason, at}; {} none
+    held_move: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     contract_start: Mapped[date | None] = mapped_column(Date)
@@ -140,7 +142,8 @@ class Task(Base):
     key: Mapped[str] = mapped_column(String(80))
     stage: Mapped[str] = mapped_column(String(80))
     title: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    # open | awaiting_approval (marked done, its Accountable person asked) | done
+    status: Mapped[str] = mapped_column(String(20), default="open")
     responsible: Mapped[str] = mapped_column(String(80))
     accountable: Mapped[str] = mapped_column(String(80))
     consulted: Mapped[list[Any]] = mapped_column(default=list)
@@ -148,6 +151,12 @@ class Task(Base):
     due_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # who marked it done (a person's address, "rule ID", "the command line"), and who approved it
+    done_by: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    approved_by: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    rejection: Mapped[str] = mapped_column(Text, default="", server_default="")  # the last "reject <why>"
+    # each Consulted person asked: {role, email, name, asked_at, answer, answered_at}
+    consults: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 class Message(Base):
@@ -287,6 +296,8 @@ class OutboxEmail(Base):
     )
     # a request to review this draft (another outbox row); the reviewer's reply decides it
     review_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_outbox_review_of"))
+    # a request about this task (its approval, or a Consulted person's input); the reply answers it
+    about_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", name="fk_outbox_about_task"))
 
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),

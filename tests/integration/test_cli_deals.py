@@ -47,7 +47,8 @@ def test_add_list_show_and_advance(cfg: Path, capsys: pytest.CaptureFixture[str]
     assert any(e["rule"] == "brief-done" for e in show["events"])
     assert "+00:00" in show["stage_history"][0]["entered_at"]  # ISO 8601 with offset
 
-    code, out, _ = run(cfg, "deals", "advance", "Acme Radio", capsys=capsys)
+    why = "the call was held before the hand-over"  # the stage's tasks are open: a reason moves it on
+    code, out, _ = run(cfg, "deals", "advance", "Acme Radio", "--reason", why, capsys=capsys)
     assert code == 0 and "stage set-up" in out
     code, _, err = run(cfg, "deals", "advance", "1", "nowhere", capsys=capsys)
     assert code == 2 and "nowhere" in err and "set-up" in err
@@ -170,7 +171,7 @@ def test_a_write_that_meets_a_busy_database_waits_tries_again_then_says_so_plain
     holder = sqlite3.connect(tmp_path / "state" / "agent.db", check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
-        code, _, err = run(cfg, "deals", "advance", "Acme Radio", capsys=capsys)
+        code, _, err = run(cfg, "deals", "advance", "Acme Radio", "--reason", "test", capsys=capsys)
     finally:
         holder.rollback()
     assert code == 1 and "the database refused the command (database is locked); nothing was changed" in err
@@ -179,7 +180,7 @@ def test_a_write_that_meets_a_busy_database_waits_tries_again_then_says_so_plain
     # held past one wait (as the daemon may, up to an item's budget), the write goes through on a later try
     holder.execute("BEGIN IMMEDIATE")
     threading.Timer(1.5, holder.rollback).start()
-    code, out, err = run(cfg, "deals", "advance", "Acme Radio", capsys=capsys)
+    code, out, err = run(cfg, "deals", "advance", "Acme Radio", "--reason", "test", capsys=capsys)
     assert code == 0 and out.strip() == "deal 1 Acme Radio: stage set-up", err
     assert "trying again (2 of 3)" in err
     holder.close()

@@ -25,13 +25,16 @@ def test_a_csm_advances_a_deal_and_ticks_a_task_by_writing_to_the_agent(harness:
     harness.run()
     tasks = {t["id"]: t["status"] for t in harness.show(deal_id)["tasks"]}
     assert tasks["import-data"] == "done" and tasks["provision-account"] == "open"
-    harness.mail(CSM, [(AGENT[0], harness.reply_address(deal_id))], "Re: set-up", "advance to training")
+    why = "the client provisioned their account themselves"
+    harness.mail(
+        CSM, [(AGENT[0], harness.reply_address(deal_id))], "Re: set-up", f"advance to training because {why}"
+    )
     harness.run()
-    assert harness.stage(deal_id) == "training"
+    assert harness.stage(deal_id) == "training"  # provision-account is open: the reason lets it pass
     commands = [e["reason"] for e in harness.show(deal_id)["events"] if e["kind"] == "command"]
     assert commands == [
         "'done import-data' from sam@example.com",
-        "'advance to training' from sam@example.com",
+        f"'advance to training because {why}' from sam@example.com",
     ]
 
 
@@ -67,7 +70,7 @@ def test_with_trusted_servers_a_spoofed_csm_is_refused_and_a_verified_one_obeyed
     with h.agent.sessions.begin() as s:
         refused = s.scalars(select(m.AuditEntry.reason).where(m.AuditEntry.kind == "command_refused")).all()
     assert len(refused) == 1 and "no DKIM, DMARC or SPF pass" in refused[0]
-    h.mail(CSM, to, "Re: x", "advance", headers={"Authentication-Results": AUTH_OK})
+    h.mail(CSM, to, "Re: x", "advance because it is set up", headers={"Authentication-Results": AUTH_OK})
     h.run()
     assert h.stage(deal_id) == "training"
 
@@ -178,7 +181,9 @@ def test_a_spoofed_sender_cannot_fire_a_pipelines_own_command_rule(tmp_path: Pat
     shutil.copytree(ROOT / "rules", rules)
     path = rules / "standard-onboarding.yaml"
     path.write_text(
-        path.read_text() + "\n  - id: skip\n    when: {command: skip}\n    then: [{advance: next}]\n"
+        path.read_text()
+        + "\n  - id: skip\n    when: {command: skip}\n"
+        + "    then: [{complete_task: provision-account}, {complete_task: import-data}, {advance: next}]\n"
     )
     cfg = write_config(tmp_path)
     text = cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"')

@@ -1,4 +1,9 @@
-"""`advance`, `advance to STAGE`, `set stage STAGE`: move the deal, as `deals advance` does."""
+"""`advance`, `advance to STAGE`, `set stage STAGE`: move the deal, as `deals advance` does.
+
+With the stage's tasks not done it moves only with a reason ("advance to training because the
+client imported the data themselves"), recorded; the stage's approval, if it needs one, is
+still asked (only the command line's --force skips it).
+"""
 
 from __future__ import annotations
 
@@ -20,5 +25,5 @@ def obey(
     target = command.arg or pipeline.next_stage(deal.stage) or ""
     if not pipeline.has_stage(target):
         return f"no stage {target!r} in {deal.pipeline}"
-    ctx.runner.advance(repo, deal, target, cause, now, who=sender)
-    return ""
+    problem = ctx.runner.advance(repo, deal, target, cause, now, who=sender, reason=command.reason)
+    return problem and f'{problem} (write "advance to {target} because <why>")'

@@ -2,6 +2,7 @@
 
     deal Acme Radio | attach to deal [ref:7F3K2Q9A] | deal #12   which deal this message is about
     advance | advance to training | set stage training           move the deal
+    advance to training because the client did it themselves     ... past tasks not done (recorded)
     done import-data | mark task done import-data                tick a task
     no-show                                                      the last call did not happen
     ignore                                                       log only; no rule runs
@@ -16,11 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# "because ..." (or "reason: ...") after an advance: the reason to move on with tasks not done
+_WHY = r"(?:\s*[,;:–—-]?\s*(?:because|reason\s*:)\s+(?P<why>.+?))?"
 _PREFIX = re.compile(r"^\s*((re|aw|fw|fwd|wg|tr)\s*:\s*)+", re.IGNORECASE)
 _GRAMMAR: list[tuple[str, re.Pattern[str]]] = [
     ("deal", re.compile(r"^(?:attach\s+to\s+deal|attach\s+to|deal)\s*:?\s+(?P<arg>.+?)\.?$", re.I)),
-    ("advance", re.compile(r"^advance(?:\s+to\s+(?P<arg>[\w-]+))?\s*[.!]?$", re.I)),
-    ("advance", re.compile(r"^(?:set\s+stage|stage)\s*:?\s+(?:to\s+)?(?P<arg>[\w-]+)\s*[.!]?$", re.I)),
+    ("advance", re.compile(rf"^advance(?:\s+to\s+(?P<arg>[\w-]+))?{_WHY}\s*[.!]?$", re.I)),
+    ("advance", re.compile(rf"^(?:set\s+stage|stage)\s*:?\s+(?:to\s+)?(?P<arg>[\w-]+){_WHY}\s*[.!]?$", re.I)),
     ("done", re.compile(r"^(?:mark\s+task\s+done|task\s+done|done)\s*:?\s+(?P<arg>[\w-]+)\s*[.!]?$", re.I)),
     ("done", re.compile(r"^mark\s+(?:task\s+)?(?P<arg>[\w-]+)\s+(?:as\s+)?done\s*[.!]?$", re.I)),
     ("no-show", re.compile(r"^no-?show\s*[.!]?$", re.I)),
@@ -37,6 +40,7 @@ class Command:
     verb: str  # deal | advance | done | no-show | ignore | approve | reject
     arg: str  # "" when the verb takes none (advance to the next stage, ignore, ...)
     line: str  # the words as written, for the audit trail
+    reason: str = ""  # advance: why it moves on with the stage's tasks not done
 
 
 def parse_commands(subject: str, new_text: str) -> list[Command]:
@@ -48,6 +52,9 @@ def parse_commands(subject: str, new_text: str) -> list[Command]:
         for verb, pattern in _GRAMMAR:
             m = pattern.match(line)
             if m and not (in_subject and verb in BODY_ONLY):
-                found.append(Command(verb, (m.groupdict().get("arg") or "").strip(), line))
+                groups = m.groupdict()
+                found.append(
+                    Command(verb, (groups.get("arg") or "").strip(), line, (groups.get("why") or "").strip())
+                )
                 break
     return found

@@ -32,6 +32,11 @@ class TaskQueries(Queries):
         q = select(m.Task).where(m.Task.deal_id == deal_id, m.Task.stage == stage).order_by(m.Task.id)
         return self.s.scalars(q).all()
 
+    def unfinished_in_stage(self, deal_id: int, stage: str) -> Sequence[m.Task]:
+        """The stage's tasks not done yet (open, or waiting for their approval): what holds a deal there."""
+        q = select(m.Task).where(m.Task.deal_id == deal_id, m.Task.stage == stage, m.Task.status != "done")
+        return self.s.scalars(q.order_by(m.Task.id)).all()
+
     def all_tasks(self) -> Sequence[m.Task]:
         """Every task of every deal, in one query (the digests pick their people from them)."""
         return self.s.scalars(select(m.Task).order_by(m.Task.id)).all()
