@@ -1,7 +1,8 @@
 """Reminders before a task's due date and escalations after it: each once, in its reader's business hours.
 
 The Responsible person of an open task is reminded `reminders.before_due` before its due date;
-the Accountable person is told `escalate_after` after it, if the task is still open. Their keyed
+the Accountable person is told `escalate_after` after it, if the task is still open (the CSM, when
+the Accountable role is the client's or nobody of ours fills it: an escalation is for us). Their keyed
 timers are armed by agent.handling.task_timing and checked again here when they fire: a task
 done meanwhile needs nothing; a moved due date moves the timer; a timer that fires outside its
 reader's business hours (the agent was down) waits for their next opening; a reminder whose
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agent.domain import Address
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer, csm_of
 from agent.handling.local_time import LocalTime
@@ -103,13 +105,19 @@ class Reminders:
         after = pipeline.reminders_for(pipeline.task_def(task.key)).escalate_after
         if after is None:
             return
-        reach = self.local.of_role(deal, pipeline, task.accountable)
+        reach = self.local.ours(deal)  # escalations are read by our people (see below)
         at = reach.next_open(reach.calendar.add(due, after, reach.tz))
         if at > now:
             _rearm(timer, at, due)  # the due date moved later, or the reader's hours open later
             return
-        to, _ = reachable(repo, people_in(deal, pipeline, task.accountable))
-        instead = "" if to else f"nobody of {role_title(pipeline, task.accountable)} can be written to"
+        title = role_title(pipeline, task.accountable)
+        to: tuple[Address, ...]
+        if pipeline.side_of(task.accountable) == "client":
+            # the client was reminded already; chasing them again is the CSM's call, not an automatic email
+            to, instead = (), f"the Accountable role, {title}, is the client's"
+        else:
+            to, _ = reachable(repo, people_in(deal, pipeline, task.accountable))
+            instead = "" if to else f"nobody of {title} can be written to"
         to = to or csm_of(repo, deal)
         view = task_view(deal, pipeline, task, reach.tz, now)
         email = self.enqueuer.queue_email(

@@ -107,7 +107,7 @@ class TaskTiming:
             if at is not None:
                 repo.add_timer(f"task-reminder:{task.id}", REMINDER, at, deal.id, payload)
         if settings.escalate_after is not None:
-            reach = self.local.of_role(deal, pipeline, task.accountable)
+            reach = self.local.ours(deal)  # an escalation is read by our people (agent.handling.reminders)
             at = reach.next_open(reach.calendar.add(task.due_at, settings.escalate_after, reach.tz))
             repo.add_timer(f"task-escalation:{task.id}", ESCALATION, at, deal.id, payload)
 

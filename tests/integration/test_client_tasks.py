@@ -138,3 +138,22 @@ def test_a_role_no_contact_fills_is_the_csms_to_hand_over(tmp_path: Path) -> Non
     assert to(h, SPONSOR[1]) == []
     [notice] = to(h, CSM[1], "was not emailed")
     assert "no contact of the deal is its Client administrator" in text(notice)
+
+
+def test_a_task_the_client_answers_for_is_escalated_to_the_csm_not_to_the_client(tmp_path: Path) -> None:
+    own = PIPELINE.replace("R: client_admin, A: csm", "R: client_admin, A: client_admin")
+    h = world(tmp_path, own, MONDAY)
+    h.add_deal(pipeline="timing")
+    h.run()
+    h.at(WEDNESDAY)
+    h.run()
+    h.at(datetime(2026, 12, 4, 9, 0, tzinfo=UTC))  # Friday: a business day after Thursday's due date
+    h.run()
+    assert [str(m["Subject"]).split(" [ref")[0] for m in to(h, CLIENT[1])] == [
+        "For you: Send us the list of users (by Thursday 3 December)",
+        "Reminder: Send us the list of users is due Thursday 3 December",
+    ]
+    [escalation] = to(h, CSM[1], "overdue")
+    assert "You get this because the Accountable role, Client administrator, is the client's." in text(
+        escalation
+    )
