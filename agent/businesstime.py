@@ -203,6 +203,13 @@ def local_day(when: datetime, tz: str) -> date:
     return when.astimezone(ZoneInfo(tz)).date()
 
 
+def due_day(when: datetime, tz: str) -> date:
+    """The day a due time falls on in `tz`; one at midnight ends the day before ("by Thursday" is
+    due as Friday begins, and is still said "Thursday")."""
+    local = when.astimezone(ZoneInfo(tz))
+    return (local - timedelta(microseconds=1)).date() if local.time() == time(0) else local.date()
+
+
 def spoken_day(day: date, *, today: date | None = None) -> str:
     """'Monday 7 December', as an email says a day; the year too when it is not `today`'s."""
     words = f"{day:%A} {day.day} {day:%B}"

@@ -162,11 +162,14 @@ class RuleRunner:
                 f"pipeline {deal.pipeline} is not loaded (see `python -m agent check`); no rules ran",
             )
             return
+        # most messages fire nothing and change no task: nothing to follow up; but a note of ours
+        # may open action items (the recap waits for review) without any rule firing
+        touched = False
         if any(t.kind == "message_received" and t.subject == "internal" for t in triggers):
             self.call_notes.note_arrived(repo, deal, cause, now)  # a CSM's note while the recap waits
+            touched = True
         queue = deque(triggers)
         steps = 0
-        touched = False  # most messages fire nothing and change no task: nothing to follow up
         while queue:
             trigger = queue.popleft()
             steps += 1

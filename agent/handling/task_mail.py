@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agent.businesstime import local_day, spoken_day
+from agent.businesstime import due_day, local_day, spoken_day
 from agent.domain import Address
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer, csm_of
@@ -47,7 +47,7 @@ def role_title(pipeline: Pipeline, role: str) -> str:
 
 def task_view(deal: m.Deal, pipeline: Pipeline, task: m.Task, tz: str, now: datetime) -> dict[str, Any]:
     """The task as a template tells it; its due day is the reader's (`tz`)."""
-    due = local_day(task.due_at, tz) if task.due_at else None
+    due = due_day(task.due_at, tz) if task.due_at else None
     stage = pipeline.stage(task.stage) if task.stage and pipeline.has_stage(task.stage) else None
     return {
         "id": task.key,

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.businesstime import local_day, spoken_day
+from agent.businesstime import due_day, local_day, spoken_day
 from agent.pipeline.definition import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
@@ -74,7 +74,7 @@ def ahead(repo: Repo, deal: m.Deal, pipeline: Pipeline, now: datetime, tz: str) 
     tasks = [
         {
             "title": t.title,
-            "due": spoken_day(local_day(t.due_at, tz), today=today) if t.due_at else "",
+            "due": spoken_day(due_day(t.due_at, tz), today=today) if t.due_at else "",
             "overdue": "yes" if t.due_at is not None and t.due_at < now else "",
             "owner": people.get(t.responsible, ""),
         }

@@ -24,10 +24,11 @@ roles:
 """
 
 
-def world(tmp_path: Path, pipeline: str, start: datetime, agent: str = "") -> Harness:
+def world(tmp_path: Path, pipeline: str, start: datetime, agent: str = "", review: str = "") -> Harness:
     """An agent whose only pipeline is `timing` (its stages, rules and settings: `pipeline`), at `start`.
 
-    Our people are in London, with England's public holidays unless `agent` says otherwise.
+    Our people are in London, with England's public holidays unless `agent` says otherwise; no
+    template is reviewed unless `review` names it.
     """
     rules = tmp_path / "rules"
     rules.mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,7 @@ country = "GB"
 {agent}
 
 [review]
-templates = []
+templates = [{f'"{review}"' if review else ""}]
 
 [paths]
 state = "{tmp_path / "state"}"

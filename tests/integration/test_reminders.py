@@ -236,3 +236,46 @@ def test_due_dates_count_from_the_contract_start_or_from_the_task_before(tmp_pat
     h.at(utc(2026, 12, 4, 11, 0))  # and it is reminded like any task with a due date
     h.run()
     assert len(to(h, CSM[1], "Reminder: Import the users is due Monday 7 December")) == 1
+
+
+CALLS = """
+reminders: {before_due: 1 business day}
+stages:
+  - id: set-up
+    name: Set-Up
+    meetings:
+      setup-call: {title: ['set-?up']}
+  - {id: live, name: Live, end: true}
+rules:
+  - id: recap-after-setup
+    when: {meeting_completed: setup-call}
+    then:
+      - {send: recap, to: [client_contacts], cc: [csm]}
+"""
+
+
+def test_an_action_item_from_the_csms_note_is_reminded_like_any_task(tmp_path: Path) -> None:
+    # The recap waits for the CSM's review, so their note opens the action item without any rule firing.
+    h = world(tmp_path, CALLS, utc(2026, 11, 30, 9, 0), review="recap")
+    deal = h.add_deal(pipeline="timing")
+    h.meeting("setup", "Acme Radio set-up call", utc(2026, 11, 30, 10, 0), attendees=(CLIENT[1],))
+    h.run()
+    h.at(utc(2026, 11, 30, 11, 0))
+    h.run()
+    assert [e["status"] for e in h.show(deal)["emails"] if e["template"] == "recap"] == ["review"]
+    h.at(utc(2026, 11, 30, 11, 30))
+    h.mail(
+        CSM, [("Agent", h.reply_address(deal))], "Notes", "Action: Sam to share the training plan by Thursday"
+    )
+    h.run()
+    [item] = [t for t in h.show(deal)["tasks"] if str(t["id"]).startswith("action-")]
+    assert item["due_at"] == "2026-12-04T00:00:00+00:00"  # all of Thursday
+    h.at(utc(2026, 12, 3, 8, 59))
+    h.run()
+    assert to(h, CSM[1], "Reminder") == []
+    h.at(utc(2026, 12, 3, 9, 0))  # the day before the day ends: Thursday's opening
+    h.run()
+    [reminder] = to(h, CSM[1], "Reminder")
+    assert str(reminder["Subject"]).startswith(
+        "Reminder: Share the training plan (Sam Carter) is due Thursday 3 December"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.businesstime import BusinessCalendar, Duration, check_country, parse_hours
+from agent.businesstime import BusinessCalendar, Duration, check_country, due_day, parse_hours
 from agent.config import load_config
 from agent.errors import ConfigError
 
@@ -77,3 +77,9 @@ def test_the_config_names_a_bad_country_or_business_hours(tmp_path: Path) -> Non
     path.write_text('[agent]\ncountry = "gb"\nbusiness_hours = "08:00-16:30"\n', encoding="utf-8")
     config = load_config(path)
     assert (config.agent.country, config.agent.business_hours) == ("GB", "08:00-16:30")
+
+
+def test_a_due_time_at_midnight_is_the_end_of_the_day_before() -> None:
+    assert due_day(at(12, 4, 0), "Europe/London") == date(2026, 12, 3)  # "by Thursday"
+    assert due_day(at(12, 4, 9), "Europe/London") == date(2026, 12, 4)
+    assert due_day(at(12, 4, 0), "America/New_York") == date(2026, 12, 3)  # 19:00 on Thursday there
