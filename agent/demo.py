@@ -135,9 +135,6 @@ class _Demo:
         self.at(launch + timedelta(minutes=60 + 16))
         sim.run()
         self.show_sent()
-        self.show_stage(deal)  # the rule's move waits: the training sessions are not ticked yet
-        sim.task_done(deal, "deliver-training")
-        print("   task deliver-training done: the move the final call's rule asked for goes now")
         self.show_stage(deal)
 
         self.title("One business day later the survey goes out; the client answers it")

@@ -140,7 +140,6 @@ def test_final_call_sends_completion_then_survey_one_business_day_later_and_reco
     harness: Harness,
 ) -> None:
     deal_id = harness.add_deal(stage="training")
-    harness.task_done(deal_id, "deliver-training")  # the sessions were held: only the launch is left
     harness.meeting("launch", "Acme Radio learner launch", LAUNCH_AT, 60)
     harness.run()
     harness.at(LAUNCH_AT + timedelta(minutes=80))

@@ -113,44 +113,47 @@ def sent_to(h: Harness, template_subject: str, address: str) -> list[EmailMessag
 
 
 # --- gates ---------------------------------------------------------------------------------------
-def test_a_rules_move_waits_until_the_stages_tasks_are_done_then_happens(harness: Harness) -> None:
+def setup_call_held(h: Harness, deal_id: int) -> None:
+    h.meeting("setup", "Acme Radio set-up call", SETUP_AT, attendees=(CLIENT[1],))
+    h.run()
+    h.at(SETUP_AT + timedelta(hours=1))
+    h.run()
+
+
+def test_a_rules_move_waits_until_the_stages_tasks_are_done_then_happens(h: Harness) -> None:
+    deal_id = raci_deal(h)
+    setup_call_held(h, deal_id)
+    # the call's rule ticked provision and asked to move on: import-data is open
+    assert h.stage(deal_id) == "set-up"
+    [waiting] = events(h, deal_id, "stage_move_waiting")
+    assert waiting["rule"] == "setup-call-held"
+    assert waiting["reason"] == "set-up → training waits until the stage's tasks are done: import-data (open)"
+    show = h.show(deal_id)
+    assert (show["move_waiting"]["target"], show["move_waiting"]["rule"]) == ("training", "setup-call-held")
+
+    h.mail(MANAGER, [("Agent", h.reply_address(deal_id))], "Acme Radio", "done import-data")
+    h.run()  # the last task (its Accountable person did it: approved): the held move goes now
+    show = h.show(deal_id)
+    assert show["stage"] == "training" and show["move_waiting"] == {}
+    [moved] = [e for e in show["events"] if e["kind"] == "stage_changed" and e["rule"] == "setup-call-held"]
+    assert moved["reason"].startswith("set-up → training: rule setup-call-held: ")
+    assert moved["reason"].endswith("(it waited for the stage's tasks)")
+
+
+def test_a_rule_that_completes_the_last_tasks_then_advances_moves_at_once(harness: Harness) -> None:
     deal_id = harness.add_deal(stage="training")
     harness.meeting("launch", "Acme Radio learner launch", LAUNCH_AT, 60)
     harness.run()
     harness.at(LAUNCH_AT + timedelta(minutes=80))
     harness.run()
-    # the final call's rule ticked learner-launch and asked to move on: deliver-training is open
-    assert harness.stage(deal_id) == "training"
-    [waiting] = events(harness, deal_id, "stage_move_waiting")
-    assert waiting["rule"] == "survey-after-final-call"
-    assert (
-        "training → post-training-cs waits until the stage's tasks are done: deliver-training (open)"
-        in (waiting["reason"])
-    )
-    show = harness.show(deal_id)
-    assert show["move_waiting"]["target"] == "post-training-cs"
-    assert show["move_waiting"]["rule"] == "survey-after-final-call"
-
-    harness.task_done(deal_id, "deliver-training")  # the last task: the held move goes now
-    show = harness.show(deal_id)
-    assert show["stage"] == "post-training-cs" and show["move_waiting"] == {}
-    [moved] = [
-        e for e in show["events"] if e["kind"] == "stage_changed" and e["rule"] == "survey-after-final-call"
-    ]
-    assert (
-        "training → post-training-cs" in moved["reason"] and "waited for the stage's tasks" in moved["reason"]
-    )
-
-
-def test_a_rule_that_completes_the_last_task_then_advances_moves_at_once(harness: Harness) -> None:
-    deal_id = harness.add_deal(stage="training")
-    harness.task_done(deal_id, "deliver-training")
-    harness.meeting("launch", "Acme Radio learner launch", LAUNCH_AT, 60)
-    harness.run()
-    harness.at(LAUNCH_AT + timedelta(minutes=80))
-    harness.run()
-    assert harness.stage(deal_id) == "post-training-cs"  # complete_task learner-launch, then advance
+    # complete_task deliver-training and learner-launch, then advance: nothing left open behind it
+    assert harness.stage(deal_id) == "post-training-cs"
     assert events(harness, deal_id, "stage_move_waiting") == []
+    training = [t for t in harness.show(deal_id)["tasks"] if t["stage"] == "training"]
+    assert [(t["id"], t["status"], t["done_by"]) for t in training] == [
+        ("deliver-training", "done", "rule survey-after-final-call"),
+        ("learner-launch", "done", "rule survey-after-final-call"),
+    ]
 
 
 def test_a_stage_without_tasks_lets_a_rules_move_go_at_once(h: Harness) -> None:
@@ -216,10 +219,7 @@ def test_moving_back_is_never_held_by_tasks(harness: Harness) -> None:
 def marked_done(h: Harness) -> tuple[int, EmailMessage]:
     """A deal in set-up whose call was held (its move waits), and import-data marked done by the CSM."""
     deal_id = raci_deal(h)
-    h.meeting("setup", "Acme Radio set-up call", SETUP_AT, attendees=(CLIENT[1],))
-    h.run()
-    h.at(SETUP_AT + timedelta(hours=1))
-    h.run()
+    setup_call_held(h, deal_id)
     assert h.stage(deal_id) == "set-up"  # provision ticked, the move waits for import-data
     h.mail(CSM, [("Agent", h.reply_address(deal_id))], "Acme Radio", "done import-data")
     h.run()
