@@ -258,6 +258,12 @@ class ClientPlanDef(CadenceDef):
     to: Names = Field(["client_contacts"], description="The client roles (or client_contacts) it goes to")
 
 
+class ScorecardDef(Strict):
+    """The pipeline's KPI cards; each is checked alone (agent.pipeline.cards): a bad card is dropped, named."""
+
+    cards: list[Any] = Field([], description="name, segment, metric, format, target (docs/rules.md)")
+
+
 class PipelineHead(Strict):
     """Everything but the rules: if this is wrong the whole file is unusable."""
 
@@ -276,3 +282,6 @@ class PipelineHead(Strict):
     client_plan: ClientPlanDef | None = Field(
         None, description="The client's main contacts get their open tasks, the next meeting, what was done"
     )
+    scorecard: ScorecardDef | None = Field(None, description="KPI cards the scorecard shows for this pipeline")
+    # each entry checked alone (agent.pipeline.requires): a name, or {attribute: NAME, description: ...}
+    requires: list[Any] = Field([], description="The attributes a deal of this pipeline needs at hand-over")
