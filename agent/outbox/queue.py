@@ -22,6 +22,7 @@ from agent.outbox import status
 from agent.outbox.compose import FORWARD, compose, is_ours
 from agent.outbox.status import Status
 from agent.outbox.transports.base import SendResult, Transport, TransportError
+from agent.pipeline.raci import CONSULT, TASK_APPROVAL
 from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.db import STORE_FAILURES
@@ -32,11 +33,13 @@ log = logging.getLogger(__name__)
 # Emails to our own people that someone waits on: a question (which deal?), a client's words
 # forwarded, a draft to review or confirm. The per-recipient cap counts a CSM's whole day over all
 # their deals (every copy of every email): it would hold these back for hours on a busy day.
-UNCAPPED = frozenset({"question", FORWARD, "review-request", OPT_OUT_CONFIRM})
+UNCAPPED = frozenset({"question", FORWARD, "review-request", OPT_OUT_CONFIRM, CONSULT})
 # Of those, the requests a person of ours must act on for a deal to go on: no daily cap holds
 # them (a soak run's 100 forwards a deal held the stages' approvals). None of them is caused by
 # the volume of inbound mail on the deal, so no loop runs through them; a question has no deal.
-ACTION_REQUESTS = frozenset({"question", "review-request", OPT_OUT_CONFIRM, "approval-request"})
+ACTION_REQUESTS = frozenset(
+    {"question", "review-request", OPT_OUT_CONFIRM, "approval-request", TASK_APPROVAL}
+)
 
 
 @dataclass

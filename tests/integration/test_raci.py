@@ -304,6 +304,8 @@ def test_the_command_line_marks_done_and_approves_a_task(
     cfg: Path = h.cfg  # type: ignore[attr-defined]
     code, out, _ = run(cfg, "deals", "task-done", str(deal_id), "import-data", capsys=capsys)
     assert code == 0 and "task import-data waits for its Accountable person's approval" in out
+    code, out, _ = run(cfg, "deals", "show", str(deal_id), capsys=capsys)
+    assert "[?] Import the client's data (R csm, A onboarding_manager) — awaiting approval" in out
     code, _, err = run(cfg, "deals", "approve", str(deal_id), "--task", "provision", capsys=capsys)
     assert code == 2 and "not waiting for approval" in err and "['import-data']" in err
     code, out, _ = run(
@@ -411,3 +413,19 @@ def test_an_out_of_office_or_a_stranger_answers_no_consultation(h: Harness) -> N
     h.run()
     assert all(not a.get("answer") for a in task(h, deal_id, "import-data")["consulted_answers"])
     assert events(h, deal_id, "consult_answered") == []
+
+
+def test_an_approval_request_is_held_by_no_daily_cap(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "raci-test.yaml").write_text(RACI_PIPELINE, encoding="utf-8")
+    cfg = write_config(tmp_path / "agent")
+    text = cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"')
+    cfg.write_text(text.replace("[agent]\n", "[agent]\nmax_emails_per_deal_per_day = 1\n"))
+    h = Harness(load_config(cfg), ManualClock(MONDAY))
+    deal_id = raci_deal(h)
+    h.run()  # the day's one email of ours on the deal: the consultation of the Account Manager
+    assert sent_to(h, "Your input, please", ACCOUNT_MANAGER[1])
+    h.mail(CSM, [("Agent", h.reply_address(deal_id))], "Acme Radio", "done import-data")
+    h.run()
+    assert sent_to(h, "Approve: Import the client's data", MANAGER[1])  # a person waits on it: it goes
