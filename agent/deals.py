@@ -148,7 +148,7 @@ def enter_stage(
     repo.add(new_visit)
     deal.stage = target
     stage = pipeline.stage(target)
-    for task in stage.tasks:
+    for task in stage.all_tasks:  # its plays' tasks too: a play starts when its stage is entered
         add_task(repo, deal, task, stage_id=target, now=now)
     for rule in timer_rules(pipeline, "in_stage_for"):
         if rule.if_.stage is None or target in rule.if_.stage:
@@ -282,6 +282,11 @@ def time_in_stage(
     return per_stage, total
 
 
+def _description(pipeline: Pipeline | None, key: str) -> str:
+    definition = pipeline.task_def(key) if pipeline else None
+    return definition.description if definition else ""
+
+
 def _is_end(pipeline: Pipeline | None, stage: str) -> bool:
     return bool(pipeline and pipeline.has_stage(stage) and pipeline.stage(stage).end)
 
@@ -329,6 +334,7 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
             {
                 "id": t.key,
                 "title": t.title,
+                "description": _description(pipeline, t.key),
                 "stage": t.stage,
                 "status": t.status,
                 "R": t.responsible,

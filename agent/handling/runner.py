@@ -17,7 +17,7 @@ from agent import deals
 from agent.businesstime import BusinessCalendar
 from agent.config import Config
 from agent.domain import Address
-from agent.handling import gates
+from agent.handling import gates, plays
 from agent.handling.call_notes import CallNotes
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer
@@ -194,6 +194,7 @@ class RuleRunner:
                     )
             if listens(pipeline, trigger):  # reading the facts is a few queries: most messages fire nothing
                 firings += evaluate(pipeline, trigger, deals.facts(repo, deal))
+            firings += plays.firings(repo, deal, pipeline, trigger, cause, now)  # after the task's rules
             touched = touched or bool(firings) or trigger.kind in TASK_CHANGES
             for firing in firings:
                 trail("rule_fired", firing.reason, rule=firing.rule)

@@ -49,9 +49,11 @@ def task_view(deal: m.Deal, pipeline: Pipeline, task: m.Task, tz: str, now: date
     """The task as a template tells it; its due day is the reader's (`tz`)."""
     due = due_day(task.due_at, tz) if task.due_at else None
     stage = pipeline.stage(task.stage) if task.stage and pipeline.has_stage(task.stage) else None
+    definition = pipeline.task_def(task.key)
     return {
         "id": task.key,
         "title": task.title,
+        "description": definition.description if definition else "",
         "due": spoken_day(due, today=local_day(now, tz)) if due else "",
         "due_date": due.isoformat() if due else "",
         "stage": stage.name if stage else "",

@@ -16,6 +16,7 @@ def task_samples() -> dict[str, Any]:
         "task": {
             "id": "user-list",
             "title": "Send us the list of users",
+            "description": "Everyone who takes the training: name, email and team",
             "due": "Friday 6 March",
             "due_date": "2026-03-06",
             "stage": "Set-Up",

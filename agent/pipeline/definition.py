@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.pipeline.schema import PipelineHead, RemindersDef, RuleDef, StageDef, TaskDef
+from agent.pipeline.schema import PipelineHead, PlayDef, RemindersDef, RuleDef, StageDef, TaskDef
 
 
 @dataclass
@@ -73,13 +73,21 @@ class Pipeline:
     def task_def(self, key: str) -> TaskDef | None:
         """The definition of a task: a stage's, or one a rule creates (None: an action item from a call)."""
         for stage in self.head.stages:
-            for task in stage.tasks:
+            for task in stage.all_tasks:
                 if task.id == key:
                     return task
         for rule in self.rules:
             for action in rule.then:
                 if action.create_task is not None and action.create_task.id == key:
                     return action.create_task
+        return None
+
+    def play_of(self, key: str) -> PlayDef | None:
+        """The play a task belongs to (agent.handling.plays), or None."""
+        for stage in self.head.stages:
+            for play in stage.plays:
+                if any(t.id == key for t in play.tasks):
+                    return play
         return None
 
     def reminders_for(self, task: TaskDef | None) -> RemindersDef:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.raci import task_raci_problems
-from agent.pipeline.schema import ActionDef, PipelineHead, RuleDef, TaskDef
+from agent.pipeline.schema import ActionDef, PipelineHead, PlayDef, RuleDef, TaskDef
 from agent.pipeline.timing import head_timing_problems, task_timing_problems
 
 SPECIAL_RECIPIENTS = ("client_contacts", "responsible", "accountable", "consulted", "informed")
@@ -129,12 +129,13 @@ class _References:
         self.head = head
         self.templates = templates
         self.stages = {s.id for s in head.stages}
-        self.tasks = {t.id for s in head.stages for t in s.tasks}
+        self.tasks = {t.id for s in head.stages for t in s.all_tasks}
         self.meetings = {m for s in head.stages for m in s.meetings}
 
     def head_problems(self) -> Iterable[Problem]:
         seen_stages: set[str] = set()
         seen_tasks: set[str] = set()
+        seen_plays: set[str] = set()
         for si, stage in enumerate(self.head.stages):
             at = ("stages", si)
             if stage.id in seen_stages:
@@ -144,9 +145,22 @@ class _References:
                 yield from self._task(task, at + ("tasks", ti), seen_tasks)
             for ai, action in enumerate(stage.on_enter):
                 yield from self._action(action, at + ("on_enter", ai))
+            for pi, play in enumerate(stage.plays):
+                yield from self._play(play, at + ("plays", pi), seen_plays, seen_tasks)
         yield from head_timing_problems(self.head)
         if not any(s.end for s in self.head.stages):
             yield ("stages",), "no stage is marked 'end: true'; time in stage would never stop", "warning"
+
+    def _play(
+        self, play: PlayDef, at: tuple[Any, ...], seen: set[str], seen_tasks: set[str]
+    ) -> Iterable[Problem]:
+        if play.id in seen:
+            yield at + ("id",), f"duplicate play id {play.id!r} (play ids are unique per pipeline)", "error"
+        seen.add(play.id)
+        for ti, task in enumerate(play.tasks):
+            yield from self._task(task, at + ("tasks", ti), seen_tasks)
+        for ai, action in enumerate(play.on_complete):
+            yield from self._action(action, at + ("on_complete", ai))
 
     def _task(self, task: TaskDef, at: tuple[Any, ...], seen: set[str]) -> Iterable[Problem]:
         if task.id in seen:

@@ -77,6 +77,9 @@ class RemindersDef(Strict):
 class TaskDef(Strict):
     id: str = Field(pattern=_ID)
     title: str
+    # a to-do, not a checklist: "update account record" is the title, "upload the contract file,
+    # update key contacts" its description (seeds/002); the task emails and `deals show` say it
+    description: str = Field("", description="What doing the task involves, shown with its title")
     # Lists (and none) are accepted so that the loader can say which task has zero or two
     # Responsible people, and what it expects, instead of pydantic's bare "missing key".
     R: Names = []
@@ -232,6 +235,18 @@ class RuleDef(Strict):
     then: list[ActionDef] = Field(min_length=1)
 
 
+class PlayDef(Strict):
+    """A play (seeds/002's SuccessPlays): a named group of a stage's tasks, started when the stage is
+    entered; when its last task is done, its `on_complete` actions run (typically: advance), and the
+    stage that move enters starts its own play. A stage's gate holds for its plays' tasks too."""
+
+    id: str = Field(pattern=_ID)
+    name: str
+    description: str = ""
+    tasks: list[TaskDef] = Field(min_length=1)
+    on_complete: list[ActionDef] = Field([], description="Actions run once, when the last task is done")
+
+
 class StageDef(Strict):
     id: str = Field(pattern=_ID)
     name: str
@@ -239,10 +254,16 @@ class StageDef(Strict):
     target_days: int | None = Field(None, ge=1, description="Deals in the stage longer than this are late")
     requires_approval: bool = Field(False, description="The Accountable person approves leaving the stage")
     tasks: list[TaskDef] = []
+    plays: list[PlayDef] = Field([], description="Named groups of tasks started when the stage is entered")
     meetings: dict[str, MeetingTypeDef] = {}
     on_enter: list[ActionDef] = []
     next_steps: list[str] = []
     links: dict[str, str] = {}
+
+    @property
+    def all_tasks(self) -> list[TaskDef]:
+        """The stage's own tasks, then its plays': all are created when it is entered and hold it."""
+        return [*self.tasks, *(t for play in self.plays for t in play.tasks)]
 
 
 class CadenceDef(Strict):

@@ -45,7 +45,7 @@ def head_timing_problems(head: PipelineHead) -> Iterable[Problem]:
 
 def _tasks(head: PipelineHead) -> dict[str, TaskDef]:
     """Every task a deal of the pipeline may have: its stages' and those its rules create."""
-    found = {t.id: t for s in head.stages for t in s.tasks}
+    found = {t.id: t for s in head.stages for t in s.all_tasks}
     for raw in head.rules:
         for action in raw.get("then", []) if isinstance(raw, dict) else []:
             made = action.get("create_task") if isinstance(action, dict) else None

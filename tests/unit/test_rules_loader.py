@@ -54,6 +54,14 @@ SHIPPED = {
         "post-onboarding",
         "won",
     ],
+    "learning-platform-onboarding": [
+        "introduction",
+        "learning-paths",
+        "set-up",
+        "launch",
+        "close",
+        "onboarded",
+    ],
 }
 
 
@@ -483,4 +491,5 @@ def test_check_passes_on_the_shipped_rules_and_templates(
     assert code == 0, captured.err
     assert captured.err == ""
     assert "ok: config" in captured.out
-    assert "3 pipelines (hybrid-onboarding, project-onboarding, standard-onboarding)" in captured.out
+    shipped = "hybrid-onboarding, learning-platform-onboarding, project-onboarding, standard-onboarding"
+    assert f"4 pipelines ({shipped})" in captured.out

@@ -44,7 +44,12 @@ def test_every_template_folder_is_a_complete_template() -> None:
 
 
 def test_shipped_pipelines_are_loaded() -> None:
-    assert sorted(PIPELINES) == ["hybrid-onboarding", "project-onboarding", "standard-onboarding"]
+    assert sorted(PIPELINES) == [
+        "hybrid-onboarding",
+        "learning-platform-onboarding",
+        "project-onboarding",
+        "standard-onboarding",
+    ]
 
 
 @pytest.mark.parametrize("pipeline_id", [*sorted(PIPELINES), None])
