@@ -92,8 +92,8 @@ def _run(app: App) -> int:
 
 
 def cmd_report(app: App) -> int:
-    """The onboarding scorecard for a period: a table, --json or --csv."""
-    from agent.reports.format import csv_text, table
+    """The onboarding scorecard for a period: a table, --json or --csv (--kpis: the KPI cards alone)."""
+    from agent.reports.format import csv_text, kpi_csv, kpi_table, table
     from agent.reports.scorecard import Period, scorecard
 
     now = app.clock.now()
@@ -108,6 +108,10 @@ def cmd_report(app: App) -> int:
             pipeline=app.args.pipeline,
             csm=app.args.csm,
         )
+    if app.args.kpis:
+        kpis = json.dumps(card["kpis"], indent=2) if app.args.json else None
+        print(kpis or (kpi_csv(card) if app.args.csv else kpi_table(card)), end="\n")
+        return 0
     print(
         json.dumps(card, indent=2) if app.args.json else csv_text(card) if app.args.csv else table(card),
         end="\n",
@@ -268,6 +272,9 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--until", help="the day after the last, YYYY-MM-DD (default: now)")
     p.add_argument("--pipeline", help="only this pipeline's deals")
     p.add_argument("--csm", help="only the deals of this CSM (their email)")
+    p.add_argument(
+        "--kpis", action="store_true", help="only the pipelines' KPI cards (--csv: a row per card)"
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")

@@ -6,8 +6,10 @@ Read by everything that runs a deal through its stages; built only by agent.pipe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from agent.pipeline.cards import CardDef
+from agent.pipeline.requires import Required
 from agent.pipeline.schema import PipelineHead, PlayDef, RemindersDef, RuleDef, StageDef, TaskDef
 
 
@@ -16,6 +18,8 @@ class Pipeline:
     head: PipelineHead
     rules: list[RuleDef]
     file: str
+    cards: list[CardDef] = field(default_factory=list)  # the valid KPI cards (`scorecard: {cards}`)
+    required: list[Required] = field(default_factory=list)  # the valid `requires` entries
 
     @property
     def id(self) -> str:

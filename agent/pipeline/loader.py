@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agent.pipeline.cards import CardDef, card_problems
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.raci import task_raci_problems
+from agent.pipeline.requires import Required, required_entry
 from agent.pipeline.schema import ActionDef, PipelineHead, PlayDef, RuleDef, TaskDef
 from agent.pipeline.timing import head_timing_problems, task_timing_problems
 
@@ -116,7 +118,60 @@ def load_pipeline_file(path: Path, templates: set[str] | None) -> tuple[Pipeline
         issues += [Issue(name, _line(root, base + loc), rule.id, msg, sev) for loc, msg, sev in problems]
         if not any(sev == "error" for _, _, sev in problems) and rule.enabled:
             rules.append(rule)
-    return Pipeline(head, rules, name), issues
+    cards, card_issues = _cards(head, root, name)
+    required, required_issues = _requires(head, root, name)
+    return Pipeline(head, rules, name, cards, required), issues + card_issues + required_issues
+
+
+def _cards(head: PipelineHead, root: yaml.Node | None, name: str) -> tuple[list[CardDef], list[Issue]]:
+    """The KPI cards, each checked alone like a rule: a broken card is named and left out."""
+    cards: list[CardDef] = []
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(head.scorecard.cards if head.scorecard else []):
+        base = ("scorecard", "cards", index)
+        given = raw.get("name") if isinstance(raw, dict) else None
+        label = f"scorecard card {given!r}" if given else f"scorecard card #{index + 1}"
+        try:
+            card = CardDef.model_validate(raw)
+        except ValidationError as exc:
+            issues += [
+                Issue(name, _line(root, base + tuple(e["loc"])), None, f"{label}: {_message(e)}")
+                for e in exc.errors()
+            ]
+            continue
+        problems = list(card_problems(card, head, seen))
+        issues += [
+            Issue(name, _line(root, base + loc), None, f"{label}: {msg}", sev) for loc, msg, sev in problems
+        ]
+        if not any(sev == "error" for _, _, sev in problems):
+            cards.append(card)
+    return cards, issues
+
+
+def _requires(head: PipelineHead, root: yaml.Node | None, name: str) -> tuple[list[Required], list[Issue]]:
+    """The attributes a deal needs, each entry checked alone: a broken one is named and left out."""
+    required: list[Required] = []
+    issues: list[Issue] = []
+    for index, raw in enumerate(head.requires):
+        base = ("requires", index)
+        try:
+            entry, problems = required_entry(raw, head)
+        except ValidationError as exc:
+            issues += [
+                Issue(name, _line(root, base + tuple(e["loc"])), None, f"requires: {_message(e)}")
+                for e in exc.errors()
+            ]
+            continue
+        if entry is not None and entry.name in {r.name for r in required}:
+            problems = [((), f"{entry.name!r} is listed twice", "error")]
+            entry = None
+        issues += [
+            Issue(name, _line(root, base + loc), None, f"requires: {msg}", sev) for loc, msg, sev in problems
+        ]
+        if entry is not None:
+            required.append(entry)
+    return required, issues
 
 
 Problem = tuple[tuple[Any, ...], str, str]

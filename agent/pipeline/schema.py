@@ -303,6 +303,8 @@ class PipelineHead(Strict):
     client_plan: ClientPlanDef | None = Field(
         None, description="The client's main contacts get their open tasks, the next meeting, what was done"
     )
-    scorecard: ScorecardDef | None = Field(None, description="KPI cards the scorecard shows for this pipeline")
+    scorecard: ScorecardDef | None = Field(
+        None, description="KPI cards the scorecard shows for this pipeline"
+    )
     # each entry checked alone (agent.pipeline.requires): a name, or {attribute: NAME, description: ...}
     requires: list[Any] = Field([], description="The attributes a deal of this pipeline needs at hand-over")

@@ -51,6 +51,8 @@ def table(card: dict[str, Any]) -> str:
     cells = [[h for h, _ in COLUMNS]] + [[str(r[k]) for _, k in COLUMNS] for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
     lines = [f"Onboarding scorecard, {period['since'][:10]} to {period['until'][:10]}", ""]
+    if card.get("kpis"):
+        lines += ["Key results (the pipelines' KPI cards):", *kpi_lines(card["kpis"]), ""]
     lines += [
         "  ".join(
             c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cell, widths, strict=True))
@@ -80,6 +82,61 @@ def table(card: dict[str, Any]) -> str:
             lines.append(f"  {deal['deal']}: {deal['average']}")
             lines += [f"    {_answer(a)}" for a in deal["answers"]]
     return "\n".join(lines)
+
+
+def kpi_lines(kpis: list[dict[str, Any]]) -> list[str]:
+    """A line per card: its figure, its target met or not, and the deals it counts; a time per stage below."""
+    width = max(len(k["name"]) for k in kpis)
+    lines = []
+    for k in kpis:
+        figure = "" if k.get("breakdown") else k["display"]
+        lines.append(f"  {k['name']:<{width}}  {figure:>14}  {_goal(k)}{k['segment']} ({k['pipeline']})")
+        for b in k.get("breakdown", []):
+            lines.append(f"    {b['stage_name']:<{width - 2}}  {b['display']:>14}  {_goal(b)}".rstrip("; "))
+    return lines
+
+
+def _goal(figure: dict[str, Any]) -> str:
+    target = figure["target"]
+    if not target:
+        return ""
+    verdict = {True: "met", False: "NOT MET", None: "no figure"}[target["met"]]
+    return f"target {target['text']}: {verdict}; "
+
+
+def kpi_table(card: dict[str, Any]) -> str:
+    """`report --kpis`: the cards alone."""
+    period = card["period"]
+    if not card.get("kpis"):
+        return "no KPI cards: a pipeline file defines them under scorecard: {cards: [...]} (docs/rules.md)"
+    head = f"Key results, {period['since'][:10]} to {period['until'][:10]}"
+    return "\n".join([head, "", *kpi_lines(card["kpis"])])
+
+
+KPI_KEYS = (
+    "pipeline", "name", "stage", "metric", "segment", "format", "value", "unit", "previous", "change",
+    "target", "met",
+)  # fmt: skip
+
+
+def kpi_csv(card: dict[str, Any]) -> str:
+    """A row per card (and per stage of a card of time in each stage), for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=KPI_KEYS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for k in card.get("kpis", []):
+        for row in k.get("breakdown") or [k]:
+            target = row["target"]
+            writer.writerow(
+                {
+                    **k,
+                    **row,
+                    "unit": k["unit"],
+                    "target": f"{target['op']} {target['value']:g}" if target else "",
+                    "met": "" if row["met"] is None else "yes" if row["met"] else "no",
+                }
+            )
+    return out.getvalue()
 
 
 def _answer(a: dict[str, Any]) -> str:

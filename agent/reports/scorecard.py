@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.deals import time_in_stage
 from agent.pipeline.definition import Pipeline
+from agent.reports.kpis import kpi_cards
 from agent.store import models as m
 from agent.store.repo import Repo
 
@@ -169,6 +170,10 @@ def scorecard(
         "filters": {"pipeline": pipeline, "csm": csm},
         "rows": [r.as_dict() for r in ordered],
         "csat_answers": _csat_by_deal([d for d in deals if d.id in answered], answered),
+        # the pipelines' own KPI cards (`scorecard: {cards}` in their files), under the same filters
+        "kpis": kpi_cards(
+            repo, pipelines, period.since, period.until, now, pipeline=pipeline, csm=csm, only=only
+        ),
     }
 
 
