@@ -52,6 +52,7 @@ def test_embedded_defaults_resolve_documented_paths(tmp_path: Path, monkeypatch:
     assert cfg.templates_dir == PROJECT_ROOT / "templates" / "emails"
     assert sorted(p.name for p in cfg.rules_dir.glob("*.yaml")) == [
         "hybrid-onboarding.yaml",
+        "learning-platform-onboarding.yaml",
         "project-onboarding.yaml",
         "standard-onboarding.yaml",
     ]

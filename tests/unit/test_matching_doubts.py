@@ -447,6 +447,7 @@ def test_the_shipped_pipelines_final_stages() -> None:
         "standard-onboarding": ["won"],
         "project-onboarding": ["live"],
         "hybrid-onboarding": ["won"],
+        "learning-platform-onboarding": ["onboarded"],
     }
 
 

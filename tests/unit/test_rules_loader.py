@@ -86,11 +86,10 @@ def test_shipped_pipeline_stages_and_rules(shipped: LoadResult, pipeline_id: str
     # Every rule written in the file is loaded, in order, and enabled.
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert [r.id for r in pipeline.rules] == [r["id"] for r in raw["rules"]]
-    assert len(pipeline.rules) >= 5
-    assert all(r.enabled for r in pipeline.rules)
-    # Every task has exactly one R and one A, and they are roles of the pipeline.
+    assert pipeline.rules and all(r.enabled for r in pipeline.rules)
+    # Every task (its plays' too) has exactly one R and one A, and they are roles of the pipeline.
     for stage in pipeline.stages:
-        for task in stage.tasks:
+        for task in stage.all_tasks:
             assert len(task.R) == 1 and len(task.A) == 1, task.id
             assert {*task.R, *task.A, *task.C, *task.I} <= set(pipeline.head.roles), task.id
 
