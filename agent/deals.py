@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from agent import deal_data
 from agent.businesstime import BusinessCalendar
 from agent.config import Config, check_address, check_timezone
 from agent.domain import DealView, Participant
@@ -47,6 +48,7 @@ class DealSpec:
     contract_end: date | None = None
     contract_months: int | None = None
     payment_type: str | None = None
+    entities: list[str] = field(default_factory=list)  # the client's sites or stations licensing it
     attributes: dict[str, str] = field(default_factory=dict)
     team: str = ""  # a [[teams]] name; "" is the main mailbox
 
@@ -79,6 +81,9 @@ def validate_spec(spec: DealSpec, pipelines: dict[str, Pipeline], teams: Collect
         problems += _address_problem("contact_email", c.email)
         if any(ch in c.name for ch in "\r\n\x00"):
             problems.append(f"contact_name: {c.name!r}: a name cannot hold line breaks (a header injection)")
+    for entity in spec.entities:
+        if any(ch in entity for ch in "\r\n\x00;"):
+            problems.append(f"entities: {entity!r}: one name per entity, without line breaks or ';'")
     for role, (name, email) in spec.roles.items():
         if role not in pipeline.internal_roles():
             problems.append(
@@ -117,7 +122,10 @@ def create_deal(repo: Repo, spec: DealSpec, *, now: datetime, default_tz: str) -
         contract_months=spec.contract_months,
         payment_type=spec.payment_type,
         products=list(spec.products),
-        attributes=dict(spec.attributes),
+        attributes={
+            **spec.attributes,
+            **({deal_data.ENTITIES: list(spec.entities)} if spec.entities else {}),
+        },
         created_at=now,
     )
     deal.account = repo.account(spec.account or spec.name.strip())
@@ -232,7 +240,7 @@ def view(deal: m.Deal) -> DealView:
         client_domains=tuple(d.domain for d in deal.domains),
         people=tuple(people),
         timezone=deal.timezone,
-        attributes={k: str(v) for k, v in (deal.attributes or {}).items()},
+        attributes={k: str(v) for k, v in deal_data.custom_attributes(deal).items()},
     )
 
 
@@ -248,7 +256,7 @@ def facts(repo: Repo, deal: m.Deal) -> DealFacts:
         meetings_booked=frozenset(by_status.get("scheduled", set()) | completed),
         tasks_done=frozenset(repo.done_task_keys(deal.id)),
         roles_filled=frozenset(roles),
-        attributes={k: str(v) for k, v in (deal.attributes or {}).items()},
+        attributes={k: str(v) for k, v in deal_data.custom_attributes(deal).items()},
     )
 
 
@@ -316,7 +324,10 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
             "months": deal.contract_months,
             "payment_type": deal.payment_type,
         },
-        "attributes": dict(deal.attributes or {}),
+        "entities": deal_data.entities(deal),
+        "contract_document": deal_data.contract_document(deal),  # the signed contract, emailed in
+        "missing_attributes": deal_data.missing(deal, pipeline),  # what the pipeline requires, not given yet
+        "attributes": deal_data.custom_attributes(deal),
         "csat": deal.csat,
         "stage_history": [
             {

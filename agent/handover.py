@@ -2,10 +2,10 @@
 
 CSV columns (DESIGN.md): deal, pipeline, contact_name, contact_email,
 contact_role, csm; optional stage, timezone, client_domain, account,
-products (separated by ';'), contract_start, contract_end, contract_months,
-payment_type, team (a [[teams]] name; an empty pipeline is then the team's),
-and one column per internal role of the pipeline. Any other
-column becomes a custom attribute. Rows with the same `deal` form one deal.
+products and entities (the client's sites or stations; both separated by ';'),
+contract_start, contract_end, contract_months, payment_type, team (a [[teams]]
+name; an empty pipeline is then the team's), and one column per internal role of
+the pipeline. Any other column becomes a custom attribute. Rows with the same `deal` form one deal.
 
 A person of ours is given as `email` or `Name <email>` (the csm column and every role column),
 or with the name in a column of its own (`csm_name`, `account_manager_name`, ...): the emails
@@ -37,6 +37,7 @@ KNOWN = (
     "contract_end",
     "contract_months",
     "payment_type",
+    "entities",
     "team",
 )
 
@@ -87,6 +88,7 @@ def read_csv(path: Path, pipelines: dict[str, Pipeline], config: Config) -> CsvR
                 if known[1].lower() == email.lower() and not known[0]:
                     existing.roles[role] = (name, email)  # the name, given on another row of the deal
             existing.client_domains += [d for d in spec.client_domains if d not in existing.client_domains]
+            existing.entities += [e for e in spec.entities if e not in existing.entities]
         else:
             deals[spec.name] = (line, spec)
     result.specs = list(deals.values())
@@ -125,7 +127,8 @@ def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline], config: Confi
         timezone=row.get("timezone") or None,
         account=row.get("account") or None,
         client_domains=[row["client_domain"]] if row.get("client_domain") else [],
-        products=[p.strip() for p in row.get("products", "").split(";") if p.strip()],
+        products=_items(row, "products"),
+        entities=_items(row, "entities"),
         contract_start=_date(row, "contract_start"),
         contract_end=_date(row, "contract_end"),
         contract_months=_int(row, "contract_months"),
@@ -133,6 +136,11 @@ def _row_spec(row: dict[str, str], pipelines: dict[str, Pipeline], config: Confi
         attributes=extras,
         team=team,
     )
+
+
+def _items(row: dict[str, str], col: str) -> list[str]:
+    """A list in one cell, separated by ';' (a comma is part of a name: "Radio Nord, Hamburg")."""
+    return list(dict.fromkeys(p.strip() for p in row.get(col, "").split(";") if p.strip()))
 
 
 def _date(row: dict[str, str], col: str) -> date | None:

@@ -1,16 +1,18 @@
-"""`deals ...`: list, show, add, import and move deals."""
+"""`deals ...`: list, show, add, import and move deals; the attributes a pipeline's hand-over needs."""
 
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agent import deals
+from agent import deal_data, deals
 from agent.cli.app import App, SubParsers, command, group, out
 from agent.errors import InputError
 from agent.handling.cause import Cause
-from agent.handover import parse_contact, parse_person, read_csv
+from agent.handover import REQUIRED, parse_contact, parse_person, read_csv
+from agent.store import models as m
 from agent.store.repo import Repo
 
 
@@ -51,6 +53,7 @@ def _show_text(d: dict[str, Any]) -> str:
     lines += [
         f"    {h['stage']:<22} {h['entered_at']} → {h['exited_at'] or 'now'}" for h in d["stage_history"]
     ]
+    lines += _data_lines(d)
     lines.append("  tasks:")
     for t in d["tasks"]:
         lines += _task_lines(t)
@@ -67,6 +70,26 @@ def _show_text(d: dict[str, Any]) -> str:
         for e in d["events"]
     ]
     return "\n".join(lines)
+
+
+def _data_lines(d: dict[str, Any]) -> list[str]:
+    """What the deal carries: contract terms, products, entities, the signed contract, and what is missing."""
+    c = d["contract"]
+    terms = [f"{c['start'] or '?'} to {c['end'] or '?'}"] if c["start"] or c["end"] else []
+    terms += [f"{c['months']} months"] if c["months"] else []
+    terms += [f"paid {c['payment_type']}"] if c["payment_type"] else []
+    lines = [f"  contract: {', '.join(terms)}"] if terms else []
+    lines += [f"  products: {', '.join(d['products'])}"] if d["products"] else []
+    lines += [f"  entities: {', '.join(d['entities'])}"] if d["entities"] else []
+    doc = d["contract_document"]
+    if doc:
+        lines.append(
+            f"  signed contract: {doc['filename']} ({doc['content_type']}, {doc['size'] // 1024 + 1} KB), "
+            f"from {doc['from']} on {doc['received_at'][:10]}, message {doc['message_id']}"
+        )
+    if d["missing_attributes"]:
+        lines.append(f"  missing: {', '.join(d['missing_attributes'])} (the pipeline requires them)")
+    return lines
 
 
 def _task_lines(t: dict[str, Any]) -> list[str]:
@@ -106,6 +129,11 @@ def cmd_add(app: App) -> int:
         account=a.account,
         client_domains=a.domain or [],
         products=a.product or [],
+        contract_start=_date(a.contract_start, "--contract-start"),
+        contract_end=_date(a.contract_end, "--contract-end"),
+        contract_months=a.contract_months,
+        payment_type=a.payment_type,
+        entities=list(dict.fromkeys(e.strip() for e in a.entity or [] if e.strip())),
         attributes=attrs,
         team=a.team or "",
     )
@@ -113,14 +141,38 @@ def cmd_add(app: App) -> int:
     if problems:
         raise InputError("\n".join(problems))
 
-    def add(repo: Repo, cause: Cause) -> str:
+    def add(repo: Repo, cause: Cause) -> tuple[str, str]:
         if repo.deal_by_name(spec.name) is not None:
             raise InputError(f"a deal named {spec.name!r} exists already")
         deal = app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
-        return f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}"
+        return f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}", _missing(
+            app, repo, cause, deal
+        )
 
-    print(app.change("deals-add", add))
+    done, warning = app.change("deals-add", add)
+    print(done)
+    if warning:  # once committed: a write tried again would have said it twice
+        print(warning, file=sys.stderr)
     return 0
+
+
+def _missing(app: App, repo: Repo, cause: Cause, deal: m.Deal) -> str:
+    """What the pipeline requires and the hand-over did not give: recorded on the deal; the warning to print."""
+    pipeline = app.runtime.rules.pipelines.get(deal.pipeline)
+    lacking = deal_data.note_missing(cause.trail(repo, app.clock.now()), deal, pipeline)
+    if not lacking:
+        return ""
+    return (
+        f"warning: deal {deal.id} {deal.name}: missing {', '.join(lacking)} "
+        f"(required by {deal.pipeline}; see `deals attributes --pipeline {deal.pipeline}`)"
+    )
+
+
+def _date(text: str | None, option: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected a date like 2026-12-01") from None
 
 
 def _person(text: str, option: str) -> tuple[str, str]:
@@ -136,20 +188,59 @@ def cmd_import(app: App) -> int:
     created = 0
     for line, spec in result.specs:
 
-        def hand_over(repo: Repo, cause: Cause, spec: deals.DealSpec = spec) -> bool:
+        def hand_over(repo: Repo, cause: Cause, spec: deals.DealSpec = spec) -> str | None:
             if repo.deal_by_name(spec.name) is not None:
-                return False
-            app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
-            return True
+                return None
+            deal = app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
+            return _missing(app, repo, cause, deal)  # the deal is created all the same
 
-        if app.change("deals-import", hand_over):  # one deal a transaction: each is waited for alone
+        warning = app.change("deals-import", hand_over)  # one deal a transaction: each is waited for alone
+        if warning is not None:
             created += 1
+            if warning:
+                print(f"{app.args.file}:{line}: {warning}", file=sys.stderr)
         else:
             result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
     for p in result.problems:
         print(p, file=sys.stderr)
     print(f"imported {created} deals; {len(result.problems)} problems")
     return 2 if result.problems else 0
+
+
+def cmd_attributes(app: App) -> int:
+    """What a hand-over of each pipeline needs: its required attributes, and the CSV header that gives them."""
+    pipelines = app.runtime.rules.pipelines
+    if app.args.pipeline and app.args.pipeline not in pipelines:
+        raise InputError(f"pipeline {app.args.pipeline!r}: expected one of {sorted(pipelines)}")
+    chosen = [p for pid, p in pipelines.items() if app.args.pipeline in (None, pid)]
+    data: list[dict[str, Any]] = [
+        {
+            "pipeline": p.id,
+            "requires": [r.as_dict() for r in p.required],
+            "csv_header": _header([r.column for r in p.required]),
+        }
+        for p in chosen
+    ]
+    if app.args.csv:  # one header for every pipeline chosen: a row leaves the others' columns empty
+        print(",".join(_header([c for d in data for c in d["csv_header"]])))  # plain words: nothing to quote
+        return 0
+    out(data, app.args.json, lambda ds: "\n".join(_attributes_text(d) for d in ds))
+    return 0
+
+
+def _header(columns: list[str]) -> list[str]:
+    return list(dict.fromkeys([*REQUIRED, *(c for c in columns if c)]))
+
+
+def _attributes_text(d: dict[str, Any]) -> str:
+    lines = [
+        f"{d['pipeline']}: " + ("a deal needs" if d["requires"] else "requires nothing beyond the hand-over")
+    ]
+    for r in d["requires"]:
+        given = f"CSV {r['column']}, {r['option']}" if r["column"] else "by email"
+        lines.append(f"  {r['name']:<20} {given:<42} {r['description']}")
+    lines.append(f"  CSV header: {','.join(d['csv_header'])}")
+    return "\n".join(lines)
 
 
 def cmd_advance(app: App) -> int:
@@ -288,9 +379,24 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--account", help="the client organisation, if not the deal name")
     p.add_argument("--domain", action="append", help="a client mail domain (default: the contacts' domains)")
     p.add_argument("--product", action="append", help="a product bought (repeat)")
+    p.add_argument("--entity", action="append", help="a site or station of the client licensing it (repeat)")
+    p.add_argument("--contract-start", help="the contract's first day, YYYY-MM-DD")
+    p.add_argument("--contract-end", help="the contract's last day, YYYY-MM-DD")
+    p.add_argument("--contract-months", type=int, help="the contract's length in months")
+    p.add_argument("--payment-type", help="how the client pays (annual, monthly, ...)")
     p.add_argument("--attr", action="append", help="key=value custom attribute (repeat)")
     p = command(actions, "import", cmd_import, "import deals from a CSV file (one row per client contact)")
     p.add_argument("file")
+    p = command(
+        actions,
+        "attributes",
+        cmd_attributes,
+        "the attributes a pipeline requires, and the hand-over's CSV header",
+    )
+    p.add_argument("--pipeline", help="only this pipeline (default: every one)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true", help="the CSV header a hand-over file needs")
     p = command(actions, "advance", cmd_advance, "move a deal to the next (or a named) stage")
     p.add_argument("deal")
     p.add_argument("stage", nargs="?")

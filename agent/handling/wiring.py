@@ -16,6 +16,7 @@ from agent.handling.handover import HandOver
 from agent.handling.local_time import LocalTime
 from agent.handling.mail.client_reply import ClientReply
 from agent.handling.mail.client_task import ClientTaskDone
+from agent.handling.mail.contract import ContractDocument
 from agent.handling.mail.csat import SurveyAnswer
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
@@ -86,6 +87,7 @@ class Handlers:
                 SurveyAnswer(self.runner, self.enqueuer, self.party),
                 ClientTaskDone(self.runner),
                 ClientReply(self.enqueuer),
+                ContractDocument(self.runner, self.party),
                 Matched(self.runner, commands),
             ]
         )

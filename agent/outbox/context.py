@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from agent.businesstime import local_day, spoken_day
 from agent.config import AgentSection
+from agent.deal_data import entities
 from agent.domain import Address
 from agent.mime.classify import same_mailbox
 from agent.outbox.action_items import ActionItem, read_note
@@ -60,6 +61,7 @@ def deal_context(
             "timezone": deal.timezone,
             "account": deal.account.name if deal.account else deal.name,
             "products": list(deal.products or []),
+            "entities": entities(deal),  # the client's sites or stations licensing the product
             "contract": {
                 "start": _fmt_date(deal.contract_start),
                 "end": _fmt_date(deal.contract_end),
@@ -191,7 +193,7 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         contract_months=12,
         payment_type="annual",
         products=["Scheduling", "Analytics"],
-        attributes={"region": "EMEA"},
+        attributes={"region": "EMEA", "entities": ["Acme Radio North", "Acme Radio South"]},
         created_at=now,
     )
     deal.account = m.Account(name="Acme Radio Ltd")
