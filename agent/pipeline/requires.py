@@ -87,9 +87,13 @@ def required_entry(raw: Any, head: PipelineHead) -> tuple[Required | None, list[
     if isinstance(raw, dict):
         custom = CustomAttributeDef.model_validate(raw)  # the loader reports a ValidationError
         name = custom.attribute
-        if name in FIELDS or name in head.roles or name in HANDOVER_COLUMNS:
-            what = "a hand-over column" if name in HANDOVER_COLUMNS else "not a custom attribute"
-            return None, [(("attribute",), f"{name!r} is {what}; write it as `- {name}`", "error")]
+        if name in HANDOVER_COLUMNS:
+            why = f"{name!r} is a column of every hand-over (given or defaulted), not an attribute to require"
+            return None, [(("attribute",), why, "error")]
+        if name in FIELDS or name in head.roles:
+            return None, [
+                (("attribute",), f"{name!r} is no custom attribute; write it as `- {name}`", "error")
+            ]
         return Required(name, "attribute", name, f"--attr {name}=...", custom.description or name), []
     if not isinstance(raw, str):
         return None, [((), f"{raw!r}: expected a name or {{attribute: NAME, description: ...}}", "error")]

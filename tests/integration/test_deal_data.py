@@ -303,3 +303,32 @@ def test_the_deal_page_shows_the_contract_entities_and_what_is_missing(world: Ha
     )
     assert "Missing: contract_start, contract_end, payment_type, products, region" in page
     assert "contract received" in page  # on the timeline, with its reason
+
+
+def test_a_requires_entry_that_cannot_be_read_is_named_and_left_out(tmp_path: Path) -> None:
+    from agent.pipeline.loader import load_pipelines
+    from tests.integration.station import RULES
+
+    source = (RULES / "station-onboarding.yaml").read_text()
+    broken = source.replace(
+        "  - client_admin\n",
+        "  - client_admin\n  - products\n  - {attribute: timezone}\n  - {attribute: Region Name}\n  - 42\n",
+    )
+    (tmp_path / "station.yaml").write_text(broken)
+    loaded = load_pipelines(tmp_path, None)
+    messages = [i.message for i in loaded.issues]
+    assert messages == [
+        "requires: 'products' is listed twice",
+        "requires: 'timezone' is a column of every hand-over (given or defaulted), not an attribute to require",
+        "requires: attribute = 'Region Name': String should match pattern '^[a-z][a-z0-9_]*$'",
+        "requires: 42: expected a name or {attribute: NAME, description: ...}",
+    ]
+    lines = broken.splitlines()
+    assert [lines[i.line - 1].strip() for i in loaded.issues if i.line] == [
+        "- products", "- {attribute: timezone}", "- {attribute: Region Name}", "- 42",
+    ]  # fmt: skip
+    required = [r.name for r in loaded.pipelines[PIPELINE].required]
+    assert required == [
+        "contract_start", "contract_end", "payment_type", "products", "entities", "contract_document",
+        "client_admin", "region",
+    ]  # fmt: skip
