@@ -1,7 +1,9 @@
 """`python -m agent demo`: a whole onboarding, end to end, on the embedded defaults.
 
 The story runs on agent.simulation (the real agent, a simulated clock) and
-narrates what the agent did and why, from its own records.
+narrates what the agent did and why, from its own records. Without --pipeline it
+is the standard onboarding told step by step; `--pipeline ID` walks any shipped
+pipeline from hand-over to its end stage (agent.demo_walk), on the same narration.
 """
 
 from __future__ import annotations
@@ -16,27 +18,28 @@ from pathlib import Path
 from agent.clock import ManualClock
 from agent.config import Config
 from agent.errors import InputError
-from agent.simulation import CLIENT, CSM, MANAGER, Simulation
+from agent.simulation import ACCOUNT_MANAGER, CLIENT, CSM, Simulation
 from agent.store.repo import Repo
 
 MARKER = ".csm-agent-demo"
 DAY = timedelta(days=1)
 
 
-def _start() -> datetime:
-    """A Monday 09:00 UTC three to four weeks ago: the story is over by today, so `deals show` reads right."""
+def monday(weeks_ago: int) -> datetime:
+    """A Monday 09:00 UTC that many weeks (and a few days) ago: the story is over by today, so
+    `deals show` on the real clock reads right."""
     today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=21 + today.weekday())
+    return today - timedelta(days=7 * weeks_ago + today.weekday())
 
 
 def run_demo(config: Config) -> int:
-    _fresh(config.state_dir)
-    start = _start()
-    _Demo(Simulation(config, ManualClock(start)), start).run()
+    fresh(config.state_dir)
+    start = monday(3)
+    Story(Simulation(config, ManualClock(start)), start).run()
     return 0
 
 
-def _fresh(state: Path) -> None:
+def fresh(state: Path) -> None:
     """Start from an empty state folder, but never wipe one the demo did not make."""
     if state.exists() and any(state.iterdir()):
         if not (state / MARKER).exists():
@@ -48,7 +51,9 @@ def _fresh(state: Path) -> None:
     (state / MARKER).write_text("made by `python -m agent demo`; safe to delete\n")
 
 
-class _Demo:
+class Story:
+    """The standard onboarding, told step by step; its narration helpers serve agent.demo_walk too."""
+
     def __init__(self, sim: Simulation, start: datetime) -> None:
         self.sim = sim
         self.start = start
@@ -121,17 +126,27 @@ class _Demo:
         sim.run()
         self.show_sent()
 
-        self.title("Set-up is done (the CSM ticks the tasks: `deals task-done`)")
+        self.title(
+            "Set-up: stations and users received, entities and training users created (`deals task-done`)"
+        )
         self.at(self.start + 4 * DAY + timedelta(hours=7))
-        for task in ("provision-account", "import-data"):
+        for task in (
+            "receive-set-up-info",
+            "send-station-details",
+            "create-entities",
+            "create-training-users",
+        ):
             sim.task_done(deal, task)
             print(f"   task {task} done")
         self.show_stage(deal)
 
-        self.title("The final onboarding call (learner launch) is held")
+        self.title(
+            "The training is booked (its last session, the learner launch, ends Set-Up's tasks) and held"
+        )
         launch = self.start + 8 * DAY + timedelta(hours=1)  # the next Tuesday 10:00
         self.meeting("launch", "Acme Radio learner launch", launch, 60, "All 40 learners are invited.")
         sim.run()
+        self.show_stage(deal)
         self.at(launch + timedelta(minutes=60 + 16))
         sim.run()
         self.show_sent()
@@ -151,11 +166,16 @@ class _Demo:
         sim.run()
         self.show_stage(deal)
 
-        self.title("Sales hand-over done; leaving the stage needs the Onboarding Manager's approval")
-        sim.task_done(deal, "sales-handover")
-        sim.run()
-        self.show_sent()
-        self.mail(MANAGER, [agent], "Re: Approve: Acme Radio", "Approve.\n\nOlivia")
+        self.title(
+            "Post Training - Sales is Sales' own (no tasks): the Account Manager moves the deal to Won"
+        )
+        self.show_sent()  # the agent told them the deal is theirs
+        self.mail(
+            ACCOUNT_MANAGER,
+            [agent],
+            "Re: Acme Radio: Post Training - Sales is yours",
+            "advance to won\n\nAlex",
+        )
         sim.run()
         self.show_stage(deal)
 

@@ -248,9 +248,13 @@ def cmd_render(app: App) -> int:
 
 
 def cmd_demo(app: App) -> int:
+    logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; the log would only repeat it
+    if app.args.pipeline:
+        from agent.demo_walk import run_walk
+
+        return run_walk(app.config, app.args.pipeline)
     from agent.demo import run_demo
 
-    logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; the log would only repeat it
     return run_demo(app.config)
 
 
@@ -292,11 +296,15 @@ def add_parser(sub: SubParsers) -> None:
     p = command(sub, "run", cmd_run, "run the agent (forever, or one pass with --once)")
     p.add_argument("--once", action="store_true", help="one full pass, then exit")
     p.add_argument("--dry-run", action="store_true", help="queue and render, send nothing")
-    command(
+    p = command(
         sub,
         "demo",
         cmd_demo,
         "walk through a whole onboarding on the embedded defaults (state in state/demo)",
+    )
+    p.add_argument(
+        "--pipeline",
+        help="walk this shipped pipeline from hand-over to its end stage (default: the standard story)",
     )
 
 

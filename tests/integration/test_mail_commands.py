@@ -20,20 +20,23 @@ AUTH_OK = "mx.example.com; dkim=pass header.d=example.com; spf=pass smtp.mailfro
 def test_a_csm_advances_a_deal_and_ticks_a_task_by_writing_to_the_agent(harness: Harness) -> None:
     deal_id = harness.add_deal(stage="set-up")
     harness.mail(
-        CSM, [AGENT], f"Acme Radio [ref:{harness.show(deal_id)['token']}]", "done import-data\n\nSam"
+        CSM,
+        [AGENT],
+        f"Acme Radio [ref:{harness.show(deal_id)['token']}]",
+        "done create-training-users\n\nSam",
     )
     harness.run()
     tasks = {t["id"]: t["status"] for t in harness.show(deal_id)["tasks"]}
-    assert tasks["import-data"] == "done" and tasks["provision-account"] == "open"
-    why = "the client provisioned their account themselves"
+    assert tasks["create-training-users"] == "done" and tasks["create-entities"] == "open"
+    why = "the client's stations exist already"
     harness.mail(
         CSM, [(AGENT[0], harness.reply_address(deal_id))], "Re: set-up", f"advance to training because {why}"
     )
     harness.run()
-    assert harness.stage(deal_id) == "training"  # provision-account is open: the reason lets it pass
+    assert harness.stage(deal_id) == "training"  # set-up's other tasks are open: the reason lets it pass
     commands = [e["reason"] for e in harness.show(deal_id)["events"] if e["kind"] == "command"]
     assert commands == [
-        "'done import-data' from sam@example.com",
+        "'done create-training-users' from sam@example.com",
         f"'advance to training because {why}' from sam@example.com",
     ]
 
@@ -183,16 +186,16 @@ def test_a_spoofed_sender_cannot_fire_a_pipelines_own_command_rule(tmp_path: Pat
     path.write_text(
         path.read_text()
         + "\n  - id: skip\n    when: {command: skip}\n"
-        + "    then: [{complete_task: provision-account}, {complete_task: import-data}, {advance: next}]\n"
+        + "    then: [{complete_task: deliver-training}, {advance: next}]\n"
     )
     cfg = write_config(tmp_path)
     text = cfg.read_text().replace(f'rules = "{ROOT / "rules"}"', f'rules = "{rules}"')
     cfg.write_text(text.replace("[agent]\n", '[agent]\ntrusted_authserv_ids = ["mx.example.com"]\n'))
     h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
-    deal_id = h.add_deal(stage="set-up")
+    deal_id = h.add_deal(stage="training")
     h.mail(CSM, [(AGENT[0], h.reply_address(deal_id))], "Re: x", "skip")  # forged: nothing proves the From
     h.run()
-    assert h.stage(deal_id) == "set-up"
+    assert h.stage(deal_id) == "training"
     h.mail(
         CSM,
         [(AGENT[0], h.reply_address(deal_id))],
@@ -201,7 +204,7 @@ def test_a_spoofed_sender_cannot_fire_a_pipelines_own_command_rule(tmp_path: Pat
         headers={"Authentication-Results": AUTH_OK},
     )
     h.run()
-    assert h.stage(deal_id) == "training"  # the same words from the verified CSM do fire the rule
+    assert h.stage(deal_id) == "post-training-cs"  # the same words from the verified CSM do fire the rule
 
 
 def test_a_meeting_of_two_possible_deals_is_asked_about_and_the_answer_gets_its_recap(

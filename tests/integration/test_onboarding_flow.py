@@ -14,6 +14,7 @@ from agent.config import load_config
 from agent.deals import ContactSpec
 from agent.outbox.transports.base import SendResult, TransportError
 from tests.conftest import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, ROOT, Harness, write_config
+from tests.integration.sign_off import with_sign_off
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday
 LAUNCH_AT = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # the next Tuesday
@@ -182,8 +183,9 @@ def test_survey_due_over_a_weekend_waits_for_the_next_business_day(harness: Harn
     assert harness.sent_templates() == ["completion", "survey"]
 
 
-def test_approval_is_asked_of_the_accountable_person_and_their_reply_moves_the_deal(harness: Harness) -> None:
-    deal_id = harness.add_deal(stage="post-training-sales")
+def test_approval_is_asked_of_the_accountable_person_and_their_reply_moves_the_deal(tmp_path: Path) -> None:
+    harness = with_sign_off(tmp_path)
+    deal_id = harness.add_deal(pipeline="sign-off")
     harness.task_done(deal_id, "sales-handover")
     harness.run()
     assert harness.stage(deal_id) == "post-training-sales"  # waiting for approval

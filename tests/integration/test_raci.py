@@ -146,13 +146,12 @@ def test_a_rule_that_completes_the_last_tasks_then_advances_moves_at_once(harnes
     harness.run()
     harness.at(LAUNCH_AT + timedelta(minutes=80))
     harness.run()
-    # complete_task deliver-training and learner-launch, then advance: nothing left open behind it
+    # complete_task deliver-training (Training's one task: seeds/001), then advance: nothing left open
     assert harness.stage(deal_id) == "post-training-cs"
     assert events(harness, deal_id, "stage_move_waiting") == []
     training = [t for t in harness.show(deal_id)["tasks"] if t["stage"] == "training"]
     assert [(t["id"], t["status"], t["done_by"]) for t in training] == [
         ("deliver-training", "done", "rule survey-after-final-call"),
-        ("learner-launch", "done", "rule survey-after-final-call"),
     ]
 
 
@@ -196,9 +195,11 @@ def test_advancing_by_email_past_open_tasks_needs_a_because(harness: Harness) ->
     harness.run()
     assert harness.stage(deal_id) == "set-up"
     [failed] = events(harness, deal_id, "command_failed")
-    assert (
-        "the tasks of set-up are not done: provision-account (open), import-data (open)" in failed["reason"]
+    open_tasks = (
+        "receive-set-up-info (open), send-station-details (open), create-entities (open), "
+        "create-training-users (open), schedule-training (open)"
     )
+    assert f"the tasks of set-up are not done: {open_tasks}" in failed["reason"]
     assert 'write "advance to training because <why>"' in failed["reason"]
 
     harness.mail(CSM, agent, "Re: set-up", "advance to training because IT set the account up themselves")

@@ -224,7 +224,10 @@ def test_without_action_items_the_recap_says_what_happens_next_not_what_was_agre
     invite(harness, "Goals and dates.")
     held(harness)
     recap = recap_of(harness)
-    assert "What happens next:\n- We set up your account and import your data.\n" in text(recap)
+    assert (
+        "What happens next:\n- You send us the information on your stations and the users to train.\n"
+        in text(recap)
+    )
     assert "Next steps" not in text(recap) and "<strong>What happens next</strong>" in html(recap)
 
 
@@ -238,8 +241,14 @@ def test_an_open_action_item_never_holds_a_stage_back(harness: Harness) -> None:
     harness.run()
     [task] = [t for t in harness.show(deal_id)["tasks"] if t["id"].startswith("action-")]
     assert harness.stage(deal_id) == "set-up"
-    harness.task_done(deal_id, "provision-account")
-    harness.task_done(deal_id, "import-data")
+    for key in (
+        "receive-set-up-info",
+        "send-station-details",
+        "create-entities",
+        "create-training-users",
+        "schedule-training",
+    ):
+        harness.task_done(deal_id, key)
     assert harness.stage(deal_id) == "training"  # the set-up's own tasks are done: the deal moves on
     harness.task_done(deal_id, task["id"])
     assert [t["status"] for t in harness.show(deal_id)["tasks"] if t["id"] == task["id"]] == ["done"]

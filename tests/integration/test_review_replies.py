@@ -13,6 +13,7 @@ from pathlib import Path
 from agent.clock import ManualClock
 from agent.config import load_config
 from tests.conftest import CLIENT, CSM, MANAGER, Harness, write_config
+from tests.integration.sign_off import with_sign_off
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 TRAINING_AT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -293,10 +294,8 @@ def test_a_which_deal_answer_goes_to_the_question_it_replies_to(harness: Harness
 
 
 def test_an_approval_answered_in_a_thread_with_a_review_request_decides_the_approval(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path)
-    cfg.write_text(cfg.read_text().replace("[review]\ntemplates = []", '[review]\ntemplates = ["recap"]'))
-    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC)))
-    deal_id = h.add_deal(stage="post-training-sales")
+    h = with_sign_off(tmp_path, review='"recap"')  # its stage needs the Onboarding Manager's approval
+    deal_id = h.add_deal(pipeline="sign-off")
     h.meeting("t9", "Acme Radio training follow-up", TRAINING_AT, description="Extra session.")
     h.run()
     h.at(TRAINING_AT + timedelta(hours=1))

@@ -107,8 +107,9 @@ def test_intro_uses_the_deal_and_the_stage(tmp_path: Path) -> None:
     )
     assert out.text.startswith("Hello Jane,")
     assert "Scheduling, Analytics" in out.text
-    assert "- We set up your account and import your data." in out.text  # introduction-call next_steps
-    assert "<li>We set up your account and import your data.</li>" in out.html
+    step = "We set up your stations and agree the dates of your training sessions."  # its next_steps
+    assert f"- {step}" in out.text
+    assert f"<li>{step}</li>" in out.html
     assert "Sam CSM" in out.text
 
 
