@@ -372,6 +372,106 @@ def test_missing_end_stage_is_a_warning(tmp_path: Path) -> None:
     assert [r.id for r in result.pipelines["test-pipeline"].rules] == ["good-one", "good-two"]
 
 
+# --- plays (seeds/002's SuccessPlays) --------------------------------------------------------
+PLAYED = HEAD.replace(
+    """    tasks:
+      - {id: do-it, title: Do it, R: csm, A: onboarding_manager}
+""",
+    """    tasks:
+      - {id: do-it, title: Do it, R: csm, A: onboarding_manager}
+    plays:
+      - id: handover
+        name: Internal Handover
+        tasks:
+          - {id: meet, title: Meet Sales, description: The handover meeting, R: csm, A: onboarding_manager}
+          - {id: record, title: Update the account record, R: csm, A: onboarding_manager}
+        on_complete:
+          - {advance: done}
+""",
+)
+
+
+def test_a_plays_tasks_are_its_stages_and_its_on_complete_is_checked_like_a_rules_then(
+    tmp_path: Path,
+) -> None:
+    pipeline, issues = load_pipeline_file(write(tmp_path, PLAYED + GOOD_RULES), set(TEMPLATE_NAMES))
+    assert issues == []
+    assert pipeline is not None
+    first = pipeline.stage("first")
+    assert [t.id for t in first.all_tasks] == ["do-it", "meet", "record"]  # all created on entering it
+    play = pipeline.play_of("record")
+    assert play is not None and (play.id, play.name) == ("handover", "Internal Handover")
+    assert pipeline.play_of("do-it") is None
+    meet = pipeline.task_def("meet")
+    assert meet is not None and meet.description == "The handover meeting"
+
+
+BROKEN_PLAYS = [
+    pytest.param(
+        "{id: record, title: Update the account record, R: csm, A: onboarding_manager}",
+        "{id: record, title: Update the account record, R: [csm, onboarding_manager], A: csm}",
+        "task record has 2 Responsible roles",
+        id="two-responsible-roles",
+    ),
+    pytest.param(
+        "on_complete:\n          - {advance: done}",
+        "on_complete:\n          - {advance: nowhere}",
+        "unknown stage 'nowhere'",
+        id="unknown-stage",
+    ),
+    pytest.param(
+        "{id: record, title: Update the account record,",
+        "{id: do-it, title: Update the account record,",
+        "duplicate task id 'do-it'",
+        id="a-task-of-the-stage-again",
+    ),
+    pytest.param(
+        "        on_complete:\n",
+        "        on_complete:\n          - {send: nothing-such}\n",
+        "no email template 'nothing-such'",
+        id="unknown-template",
+    ),
+]
+
+
+@pytest.mark.parametrize(("good", "bad", "expected"), BROKEN_PLAYS)
+def test_a_broken_play_is_named_with_its_line_and_makes_the_file_unusable(
+    tmp_path: Path, good: str, bad: str, expected: str
+) -> None:
+    text = (PLAYED + GOOD_RULES).replace(good, bad)
+    path = write(tmp_path, text)
+    result = load_pipelines(tmp_path, TEMPLATE_NAMES)
+    assert "test-pipeline" not in result.pipelines  # a play is the pipeline's head, like its stages
+    [error] = result.errors
+    assert (error.file, error.line) == (str(path), line_of(text, bad.splitlines()[-1].strip()))
+    assert expected in error.message
+
+
+def test_a_play_needs_tasks_and_an_id_of_its_own(tmp_path: Path) -> None:
+    start, end = PLAYED.index("        tasks:\n          - {id: meet"), PLAYED.index("        on_complete:")
+    empty = PLAYED[:start] + "        tasks: []\n" + PLAYED[end:]
+    write(tmp_path, empty + GOOD_RULES)
+    result = load_pipelines(tmp_path, TEMPLATE_NAMES)
+    assert "test-pipeline" not in result.pipelines
+    [error] = result.errors
+    assert error.line == line_of(empty, "tasks: []")
+    assert error.message.startswith("stages.0.plays.0.tasks = []: List should have at least 1 item")
+    twice = PLAYED.replace(
+        "        on_complete:\n          - {advance: done}\n",
+        "        on_complete:\n          - {advance: done}\n"
+        "      - id: handover\n        name: Again\n        tasks:\n"
+        "          - {id: other, title: Other, R: csm, A: onboarding_manager}\n",
+    )
+    path = write(tmp_path / "twice", twice + GOOD_RULES)
+    result = load_pipelines(tmp_path / "twice", TEMPLATE_NAMES)
+    [error] = result.errors
+    assert (error.line, error.message) == (
+        line_of(twice, "- id: handover", last=True),
+        "duplicate play id 'handover' (play ids are unique per pipeline)",
+    )
+    assert error.file == str(path)
+
+
 def test_yaml_syntax_error_reports_the_line(tmp_path: Path) -> None:
     text = (HEAD + GOOD_RULES).replace("    name: Done\n", "   name: Done\n")  # one space short
     path = write(tmp_path, text)
