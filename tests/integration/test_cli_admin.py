@@ -103,7 +103,7 @@ def test_sighup_reloads_rules_and_a_broken_version_is_refused(tmp_path: Path) ->
         err = stop_daemon(proc)
     assert proc.returncode == 0
     assert "reload refused, the running version stays" in err and "unknown stage 'nowhere'" in err
-    assert err.index("reload refused") < err.index("reloaded: 3 pipelines")
+    assert err.index("reload refused") < err.index("reloaded: 4 pipelines")
 
 
 def test_status_shows_each_part_its_errors_and_the_sizes(
