@@ -68,7 +68,11 @@ def kpi_cards(
     only: set[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every card of every pipeline (or of `pipeline`), in file order; the filters narrow the deals."""
-    chosen = [p for p in pipelines.values() if p.cards and (pipeline is None or p.id == pipeline)]
+    # a pipeline the team does not run (yet) shows no cards: they would only say "-"
+    used = repo.pipelines_in_use()
+    chosen = [
+        p for p in pipelines.values() if p.cards and p.id in used and (pipeline is None or p.id == pipeline)
+    ]
     if not chosen:
         return []
     rows = _read(repo, {p.id for p in chosen}, csm, only)

@@ -26,7 +26,7 @@ from agent.clock import ManualClock
 from agent.dashboard.server import Dashboard
 from agent.deals import ContactSpec
 from agent.pipeline.loader import load_pipelines
-from tests.conftest import Harness
+from tests.conftest import Harness, write_config
 from tests.integration.scenario import DAY, START
 from tests.integration.station import PIPELINE, RULES, station_config, station_world
 from tests.servers import free_port
@@ -267,3 +267,44 @@ def test_the_previous_period_of_a_trend_is_as_long_as_the_period(
     )
     assert longer == 0
     assert json.loads(capsys.readouterr().out)[0]["previous"] == 0  # before the first hand-over
+
+
+def test_the_successblocs_cards_show_once_the_team_runs_a_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    assert json.loads(kpis_of(cfg, capsys)) == []  # no project deal: no card saying "-"
+    code = main(
+        [
+            "--config",
+            str(cfg),
+            "deals",
+            "add",
+            "--name",
+            "Initech",
+            "--pipeline",
+            "project-onboarding",
+            "--contact",
+            "Peter,peter@initech.example,client_project_lead",
+            "--csm",
+            "sam@example.com",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    names = [k["name"] for k in json.loads(kpis_of(cfg, capsys))]
+    assert names == [
+        "Accounts in onboarding",
+        "Time in onboarding",
+        "Time to live",
+        "Time in each stage",
+        "Potential risks",
+        "CSAT",
+    ]
+
+
+def kpis_of(cfg: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    code = main(["--config", str(cfg), "report", "--json", "--kpis"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out

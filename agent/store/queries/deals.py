@@ -20,6 +20,10 @@ class DealQueries(Queries):
     def deals(self) -> Sequence[m.Deal]:
         return self.s.scalars(select(m.Deal).order_by(m.Deal.id)).all()
 
+    def pipelines_in_use(self) -> set[str]:
+        """The pipelines that have at least one deal."""
+        return set(self.s.scalars(select(m.Deal.pipeline).distinct()))
+
     def deal_by_name(self, name: str) -> m.Deal | None:
         return self.s.scalars(select(m.Deal).where(m.Deal.name == name)).first()
 
