@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
 
 from agent import logs
 from agent.cli import cli_admin, cli_deals, cli_outbox, cli_unmatched
@@ -19,7 +21,8 @@ __all__ = ["build_parser", "connect_check", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The top level's options, then each group's commands (each module owns its sub-parser)."""
-    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__)
+    parser.add_argument("--version", action="version", version=f"csm-agent {_version()}")
     parser.add_argument(
         "--config", help="config file (default: agent.toml, else $AGENT_CONFIG, else defaults)"
     )
@@ -33,6 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     cli_unmatched.add_parser(sub)
     cli_admin.add_render_parser(sub)
     return parser
+
+
+def _prog() -> str:
+    """The name the operator typed: the installed `csm-agent`, else `python -m agent`."""
+    return "csm-agent" if Path(sys.argv[0]).name == "csm-agent" else "python -m agent"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("csm-agent")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:

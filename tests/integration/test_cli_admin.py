@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,15 @@ def test_check_connect_on_the_embedded_defaults(tmp_path: Path, capsys: pytest.C
     assert f"ok: mailbox: Maildir {tmp_path / 'state' / 'mail'}: 0 new messages" in out
     assert f"ok: calendar: {tmp_path / 'state' / 'calendar'}: 0 .ics files" in out
     assert f"ok: transport: {tmp_path / 'state' / 'sent'}: writable" in out
+
+
+def test_the_command_line_says_its_name_and_version() -> None:
+    script = Path(sys.executable).parent / "csm-agent"  # the console script of the installed package
+    if not script.exists():
+        pytest.skip("the package is not installed in this environment (no csm-agent script)")
+    for command, name in (([str(script)], "csm-agent"), ([sys.executable, "-m", "agent"], "python -m agent")):
+        version = subprocess.run([*command, "--version"], capture_output=True, text=True, env=agent_env())
+        expected = f"csm-agent {metadata.version('csm-agent')}"
+        assert version.returncode == 0 and version.stdout.strip() == expected, version
+        usage = subprocess.run([*command, "--help"], capture_output=True, text=True, env=agent_env())
+        assert usage.stdout.startswith(f"usage: {name} "), usage.stdout  # before: always "python -m agent"
