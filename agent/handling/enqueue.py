@@ -8,7 +8,6 @@ Emails that belong to no deal (questions to our people, digests) are standalone.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from agent.domain import Address
 from agent.handling import consent
 from agent.handling.cause import Cause
 from agent.handling.commands.grammar import parse_commands
+from agent.handling.email_keys import email_key, once_key
 from agent.matching import Party
 from agent.outbox import status
 from agent.outbox.compose import new_message_id, subject_tag
@@ -88,7 +88,7 @@ class Enqueuer:
             return None
         key = None
         if once:
-            key, earlier = _once_key(repo, deal, template, to, once)
+            key, earlier = once_key(repo, deal, template, to, once)
             if earlier is not None:
                 trail(
                     "email_not_queued",
@@ -131,7 +131,7 @@ class Enqueuer:
                 trigger=trigger,
                 now=now,
                 extra=extra,
-                key=_key(f"{email.idempotency_key}|opted-out|{','.join(sorted(chosen.apart_emails))}"),
+                key=email_key(f"{email.idempotency_key}|opted-out|{','.join(sorted(chosen.apart_emails))}"),
             )
             if copy is not None:
                 status.queue(trail, copy, f"{template} to {_emails(copy.to)}, apart: they opted out")
@@ -142,17 +142,34 @@ class Enqueuer:
         self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime, *, subject: str, message: str
     ) -> None:
         """A notice to whoever is Responsible in the deal's stage (the CSM when no task says)."""
-        self.queue_email(
+        self.notice(repo, deal, _responsible(repo, deal), cause, now, subject=subject, message=message)
+
+    def notice(
+        self,
+        repo: Repo,
+        deal: m.Deal,
+        to: tuple[Address, ...],
+        cause: Cause,
+        now: datetime,
+        *,
+        subject: str,
+        message: str,
+        trigger: Trigger | None = None,
+        reason: str = "",
+        rule: str = "",
+    ) -> m.OutboxEmail | None:
+        """A notice (the `notice` template: a subject and a message) to people of ours, at once."""
+        return self.queue_email(
             repo,
             deal,
             "notice",
-            _responsible(repo, deal),
+            to,
             (),
             due=now,
-            rule="",
-            reason=subject,
+            rule=rule,
+            reason=reason or subject,
             cause=cause,
-            trigger=Trigger("notice", subject),
+            trigger=trigger or Trigger("notice", subject),
             now=now,
             extra={"notice": {"subject": subject, "message": message}},
         )
@@ -215,7 +232,7 @@ class Enqueuer:
     ) -> m.OutboxEmail | None:
         """An email to our own people that belongs to no deal (a question, a digest)."""
         recipients = ",".join(sorted(a.email for a in to))
-        key = _key(f"{cause.key}|standalone|{template}|{recipients}")
+        key = email_key(f"{cause.key}|standalone|{template}|{recipients}")
         if not to or repo.outbox_by_key(key) is not None:
             return None
         to_list = [person(a.name, a.email) for a in to]
@@ -269,11 +286,11 @@ class Enqueuer:
     ) -> m.OutboxEmail | None:
         """The deal's email rendered and threaded, for `status.queue` to store; None if queued before.
 
-        Keyed by its cause unless a `key` is given (see `_once_key`).
+        Keyed by its cause unless a `key` is given (see `email_keys.once_key`).
         """
         if key is None:
             recipients = ",".join(sorted(a.email for a in to + cc))
-            key = _key(
+            key = email_key(
                 f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}"
             )
         if repo.outbox_by_key(key) is not None:
@@ -412,34 +429,3 @@ def _responsible(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
 
 def _emails(people: list[Any]) -> str:
     return ", ".join(a["email"] for a in people)
-
-
-def _once_key(
-    repo: Repo, deal: m.Deal, template: str, to: tuple[Address, ...], once: str
-) -> tuple[str, m.OutboxEmail | None]:
-    """The key of an email that goes once per deal (or per contact), and the earlier one that still counts.
-
-    Only a withdrawn email (a no-show, a cancelled call, a reviewer's no) never reached anyone:
-    the next one may go, keyed by how many were withdrawn. Queued, held, failed and sent ones
-    count. The list of the deal's emails also finds those queued before `once` existed (keyed
-    by their cause); the key stops two workers that queue it at the same moment.
-    """
-    who = {a.email.lower() for a in to} if once == "contact" else set()
-
-    def same(e: m.OutboxEmail) -> bool:
-        return e.template == template and (not who or who <= {str(a["email"]).lower() for a in e.to})
-
-    earlier = [e for e in repo.outbox_all(deal.id) if same(e)]
-    live = next((e for e in earlier if e.status != status.Status.WITHDRAWN), None)
-    if live is not None:
-        return "", live
-    base = f"once|{once}|{deal.id}|{template}|{','.join(sorted(who))}"
-    n = len(earlier)  # all withdrawn
-    while repo.outbox_by_key(_key(f"{base}|{n}")) is not None:  # a row of the series deleted by hand
-        n += 1
-    return _key(f"{base}|{n}"), None
-
-
-def _key(cause: str) -> str:
-    """An idempotency key of fixed length: the cause can be long (meeting UIDs, many recipients)."""
-    return hashlib.sha256(cause.encode()).hexdigest()

@@ -119,24 +119,17 @@ class Reviews:
             "(or edit the draft between its draft lines in the review request, and send that back)\n\n"
             + until
         )
-        question = self.enqueuer.queue_email(
+        question = self.enqueuer.notice(
             repo,
             deal,
-            ASK_BACK,
             (reviewer,),
-            (),
-            due=now,
-            rule=draft.rule,
-            reason=f"the answer to the review of the {draft.template} email was unclear",
-            cause=cause,
+            cause,
+            now,
+            subject=f"Not sent: I could not tell what you meant about the {draft.template} email",
+            message=message,
             trigger=Trigger("review", f"{draft.id} unclear"),
-            now=now,
-            extra={
-                "notice": {
-                    "subject": f"Not sent: I could not tell what you meant about the {draft.template} email",
-                    "message": message,
-                }
-            },
+            reason=f"the answer to the review of the {draft.template} email was unclear",
+            rule=draft.rule,
         )
         if question is not None:
             # A reply to the question back answers the review of this draft, exactly like a reply

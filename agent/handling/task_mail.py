@@ -83,17 +83,14 @@ def tell_csm(
     about: str,
 ) -> m.OutboxEmail | None:
     """A notice to the deal's CSM (else whoever of ours is on it) about a task email that could not go."""
-    return enqueuer.queue_email(
+    return enqueuer.notice(
         repo,
         deal,
-        "notice",
         csm_of(repo, deal),
-        (),
-        due=now,
-        rule="",
-        reason=subject,
-        cause=cause,
+        cause,
+        now,
+        subject=f"{deal.name}: {subject}",
+        message=message,
         trigger=Trigger("task_notice", about),
-        now=now,
-        extra={"notice": {"subject": f"{deal.name}: {subject}", "message": message}},
+        reason=subject,
     )

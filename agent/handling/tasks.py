@@ -104,27 +104,19 @@ class Tasks:
         trail(
             "task_rejected", f"{who} did not approve task '{task.title}': {task.rejection}; it is open again"
         )
-        self.enqueuer.queue_email(
+        self.enqueuer.notice(
             repo,
             deal,
-            "notice",
             self._responsible(deal, task),
-            (),
-            due=now,
-            rule="",
-            reason=f"task {task.key} was not approved",
-            cause=cause,
+            cause,
+            now,
+            subject=f"Not approved: {task.title}",
+            message=f'{who} did not approve the task "{task.title}":\n\n'
+            f"  {task.rejection}\n\n"
+            "The task is open again. Mark it done when it is ready (reply to the agent: "
+            f"done {task.key}); it goes to them for approval again.",
             trigger=Trigger("task_rejected", task.key),
-            now=now,
-            extra={
-                "notice": {
-                    "subject": f"Not approved: {task.title}",
-                    "message": f'{who} did not approve the task "{task.title}":\n\n'
-                    f"  {task.rejection}\n\n"
-                    "The task is open again. Mark it done when it is ready (reply to the agent: "
-                    f"done {task.key}); it goes to them for approval again.",
-                }
-            },
+            reason=f"task {task.key} was not approved",
         )
         return []
 
