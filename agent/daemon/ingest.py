@@ -21,7 +21,7 @@ from agent.daemon.work import QuarantineError, UnitOfWork
 from agent.domain import MeetingVersion
 from agent.handling.cause import Cause, Work
 from agent.handling.mail.pipeline import MailItem
-from agent.handling.series import series_text, to_store
+from agent.handling.series import recurring, series_text, to_store
 from agent.handling.wiring import Handlers
 from agent.mailboxes.base import Mailbox
 from agent.mime.parse import MessageParseError
@@ -123,11 +123,13 @@ class Ingest:
                 )
         except (CalendarParseError, BudgetExceeded) as exc:
             return ["quarantined" if self.work.quarantine(key, "calendar", data, str(exc)) else "seen"]
-        try:
-            with self.work.sessions.begin() as s:  # a stranger's series is stored once (handling/series.py)
-                plan = to_store(versions, Repo(s), self.handlers().party)
-        except STORE_FAILURES as exc:  # ours, not the calendar's
-            raise StoreUnavailable(str(getattr(exc, "orig", exc))) from exc
+        plan = [(mv, False) for mv in versions]
+        if recurring(versions):  # a stranger's series is stored once (handling/series.py)
+            try:
+                with self.work.sessions.begin() as s:
+                    plan = to_store(versions, Repo(s), self.handlers().party)
+            except STORE_FAILURES as exc:  # ours, not the calendar's
+                raise StoreUnavailable(str(getattr(exc, "orig", exc))) from exc
         series = series_text([data]) if any(kept for _, kept in plan) else ""
         outcomes = []
         for mv, kept in plan:

@@ -39,6 +39,12 @@ def to_store(
     return plan
 
 
+def recurring(versions: Sequence[MeetingVersion]) -> bool:
+    """Whether any UID comes with several occurrences: only then does `to_store` read the store."""
+    uids = [mv.uid for mv in versions if mv.recurrence_id]
+    return len(uids) > len(set(uids))
+
+
 def _claimed(repo: Repo, uid: str, first: MeetingVersion, party: Party) -> bool:
     stored = repo.occurrences(uid)
     if any(meeting.deal_id is not None for meeting in stored):
