@@ -71,6 +71,8 @@ class Deal(Base):
     token: Mapped[str] = mapped_column(String(16), unique=True)
     # A rule's move that waits for the stage's tasks: {stage, target, rule, reason, at}; {} none
     held_move: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # The deal's own chat channels, by purpose ("deal", "escalation"): {service, id, name}
+    chat_channels: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     contract_start: Mapped[date | None] = mapped_column(Date)
@@ -181,6 +183,7 @@ class Message(Base):
     received_at: Mapped[datetime]  # when the agent read it: ordering never trusts a sender's clock
     date: Mapped[datetime | None]  # the Date header, as the sender's client wrote it
     excerpt: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(10), default="", server_default="")  # agent.severity
     references: Mapped[list[Any]] = mapped_column(default=list)  # its References: our replies extend them
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
@@ -298,6 +301,10 @@ class OutboxEmail(Base):
     review_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_outbox_review_of"))
     # a request about this task (its approval, or a Consulted person's input); the reply answers it
     about_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", name="fk_outbox_about_task"))
+    # held until a person in this role (of its department) approves it; nobody else may release it
+    approver_role: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    # an iCalendar REQUEST sent with it (a sync meeting's invitation), as text
+    calendar_ics: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),
@@ -373,6 +380,51 @@ class CsatAnswer(Base):
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_csat_survey"))
     message_id: Mapped[str] = mapped_column(String(998), default="")  # the answer's own Message-ID
     answered_at: Mapped[datetime]
+
+
+class ChatPost(Base):
+    """A notification to a chat channel, with the outbox's guarantees (docs/chat.md)."""
+
+    __tablename__ = "chat_posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(120))  # a [[chat.channels]] name, or deal:<purpose>
+    idempotency_key: Mapped[str] = mapped_column(String(500), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    facts: Mapped[list[Any]] = mapped_column(default=list)
+    link: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20))  # agent.chat.status
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    first_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    remote_id: Mapped[str] = mapped_column(String(80), default="")  # Slack's ts
+    rule: Mapped[str] = mapped_column(String(120), default="")
+
+    __table_args__ = (Index("ix_chat_posts_status_due", "status", "due_at"),)
+
+
+class Issue(Base):
+    """A problem reported on a deal, with the severity read from the words and the one a person confirmed."""
+
+    __tablename__ = "issues"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", name="fk_issue_message"))
+    kind: Mapped[str] = mapped_column(String(40))  # bug | integration | maintenance | inquiry | escalation
+    summary: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(10))  # as read: low | medium | high | critical
+    evidence: Mapped[str] = mapped_column(Text, default="")  # the words it was read from
+    confirmed: Mapped[str] = mapped_column(String(10), default="")  # as the CSM team lead confirmed it
+    confirmed_by: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[str] = mapped_column(String(20))  # open | confirming | routed | closed
+    ticket: Mapped[str] = mapped_column(String(80), default="")
+    reported_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 def name_key(name: str) -> str:
