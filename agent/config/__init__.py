@@ -6,6 +6,7 @@ line of a problem), `paths` where the config and the shipped files are found. Ca
 import from here.
 """
 
+from agent.config.chat import ChatChannelSection, ChatSection, SeveritySection
 from agent.config.load import load_config
 from agent.config.model import Config
 from agent.config.paths import CONFIG_ENV, DEFAULT_CONFIG_NAME, PROJECT_ROOT, find_config, private_dir
@@ -35,6 +36,8 @@ __all__ = [
     "PROJECT_ROOT",
     "AgentSection",
     "CalendarSection",
+    "ChatChannelSection",
+    "ChatSection",
     "Config",
     "DaemonSection",
     "DashboardSection",
@@ -48,6 +51,7 @@ __all__ = [
     "Secret",
     "Section",
     "ServerSection",
+    "SeveritySection",
     "StoreSection",
     "TeamSection",
     "TransportSection",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from agent.config.chat import ChatSection, SeveritySection
 from agent.config.paths import shipped
 from agent.config.sections import (
     AgentSection,
@@ -38,6 +39,8 @@ class Config(Section):
     daemon: DaemonSection = DaemonSection()
     dashboard: DashboardSection = DashboardSection()
     digests: DigestsSection = DigestsSection()
+    chat: ChatSection = ChatSection()
+    severity: SeveritySection = SeveritySection()
     teams: tuple[TeamSection, ...] = Field((), description="More team mailboxes, each a [[teams]] table")
     # Where the config came from; relative paths are resolved against its folder.
     source: str = Field("embedded defaults", exclude=True)

@@ -301,6 +301,8 @@ class OutboxEmail(Base):
     review_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_outbox_review_of"))
     # a request about this task (its approval, or a Consulted person's input); the reply answers it
     about_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", name="fk_outbox_about_task"))
+    # a request to confirm this issue's severity; the reply confirms or corrects it
+    about_issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", name="fk_outbox_about_issue"))
     # held until a person in this role (of its department) approves it; nobody else may release it
     approver_role: Mapped[str] = mapped_column(String(80), default="", server_default="")
     # an iCalendar REQUEST sent with it (a sync meeting's invitation), as text

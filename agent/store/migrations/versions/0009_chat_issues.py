@@ -66,12 +66,18 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("severity", sa.String(length=10), nullable=False, server_default=""))
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("approver_role", sa.String(length=80), nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("approver_role", sa.String(length=80), nullable=False, server_default="")
+        )
         batch_op.add_column(sa.Column("calendar_ics", sa.Text(), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("about_issue_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key("fk_outbox_about_issue", "issues", ["about_issue_id"], ["id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_outbox_about_issue", type_="foreignkey")
+        batch_op.drop_column("about_issue_id")
         batch_op.drop_column("calendar_ics")
         batch_op.drop_column("approver_role")
     with op.batch_alter_table("messages", schema=None) as batch_op:
