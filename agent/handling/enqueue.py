@@ -64,8 +64,10 @@ class Enqueuer:
         unfilled: tuple[str, ...] = (),
         extra: dict[str, Any] | None = None,
         once: str | None = None,
+        approved_by: str | None = None,
     ) -> m.OutboxEmail | None:
         """One email of a deal; None when there is nobody to send it to or this cause queued it already.
+        `approved_by`: a role of ours whose people alone can let it go (it never goes on its own).
 
         `once` ("deal", or "contact" for an email to one person) keys the email by what it is
         rather than by its cause: another final call, a restart or a reloaded rule finds it.
@@ -114,6 +116,7 @@ class Enqueuer:
         )
         if email is None:
             return None
+        email.approver_role = approved_by or ""
         when = "now" if due <= now else f"at {due.isoformat()}"
         status.queue(trail, email, f"{template} to {_emails(email.to)} {when}: {reason}")
         self._no_reply_timers(repo, deal, email)
@@ -357,17 +360,20 @@ class Enqueuer:
     ) -> None:
         """Hold the draft when its template is reviewed on this deal, and ask the Responsible person.
         One to contacts who `opted` out waits for the CSM's confirmation: no deadline sends it."""
-        settings = self.config.review
+        settings, role = self.config.review, draft.approver_role
         csm = next((r.email for r in deal.roles if r.role == "csm"), "")
-        if not opted and not settings.needs_review(draft.template, csm):
+        if not opted and not role and not settings.needs_review(draft.template, csm):
             return  # most emails: decided without asking the store who is Responsible
-        reviewers = csm_of(repo, deal) if opted else _responsible(repo, deal)
+        reviewers = csm_of(repo, deal) if opted else _responsible(repo, deal, role)
         trail = cause.trail(repo, now)
         if not reviewers:
-            if opted:
-                status.withdraw(trail, draft, f"{', '.join(sorted(opted))} opted out; nobody can confirm")
+            if opted or role:
+                why = f"{', '.join(sorted(opted))} opted out" if opted else f"nobody fills {role} to approve it"
+                status.withdraw(trail, draft, f"{why}; nobody can confirm")
             return
-        # only a person's answer sends it to contacts who opted out: no timer, whatever on_timeout says
+        # only a person's answer sends it to contacts who opted out, or one a department must approve:
+        # no timer, whatever on_timeout says
+        lasting = bool(opted or role)
         deadline = now + timedelta(hours=settings.answer_within_hours)
         extra: dict[str, Any] = {
             "draft": {
@@ -375,8 +381,9 @@ class Enqueuer:
                 "text": draft.body_text,
                 "to": ", ".join(a["email"] for a in draft.to),
                 "cc": ", ".join(a["email"] for a in draft.cc),
-                "deadline": "" if opted else deadline.astimezone().strftime("%A %-d %B %H:%M %Z"),
+                "deadline": "" if lasting else deadline.astimezone().strftime("%A %-d %B %H:%M %Z"),
                 "on_timeout": settings.on_timeout,
+                "approval": self._approver(deal, role),
             }
         }
         if opted:
@@ -403,11 +410,16 @@ class Enqueuer:
                 f"{request.template} to {_emails(request.to)} now: {draft.template} {why} before it goes",
             )
             self._no_reply_timers(repo, deal, request)
-        if not opted:
+        if not lasting:
             repo.add_timer(f"review:{draft.id}", "review_timeout", deadline, deal.id, {"outbox_id": draft.id})
-        until = "to confirm: it never goes on its own" if opted else f"until {deadline.isoformat()}"
-        who = ", ".join(a.email for a in reviewers) + (f" ({why})" if opted else "")
+        until = "to confirm: it never goes on its own" if lasting else f"until {deadline.isoformat()}"
+        why = f"{why}, the approval of {self._approver(deal, role)}" if role else why
+        who = ", ".join(a.email for a in reviewers) + (f" ({why})" if lasting else "")
         status.hold_for_review(trail, draft, f"{draft.template} waits for {who} {until}")
+
+    def _approver(self, deal: m.Deal, role: str) -> str:
+        pipeline = self.pipelines.get(deal.pipeline)
+        return pipeline.role_words(role) if pipeline and role else role
 
     @staticmethod
     def _notes(repo: Repo, deal: m.Deal, meeting: m.Meeting) -> list[str]:
@@ -421,10 +433,10 @@ def csm_of(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
     return csms or _responsible(repo, deal) or tuple(Address(r.email, r.name) for r in deal.roles)
 
 
-def _responsible(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
-    """Whoever is Responsible in the deal's stage (the CSM when no task says)."""
-    raci = deals.raci(repo, deal)
-    return tuple(Address(r.email, r.name) for r in deal.roles if r.role in (raci.responsible or ("csm",)))
+def _responsible(repo: Repo, deal: m.Deal, role: str = "") -> tuple[Address, ...]:
+    """Whoever is Responsible in the deal's stage (the CSM when no task says); or who fills `role`."""
+    roles = (role,) if role else (deals.raci(repo, deal).responsible or ("csm",))
+    return tuple(Address(r.email, r.name) for r in deal.roles if r.role in roles)
 
 
 def _emails(people: list[Any]) -> str:

@@ -241,6 +241,7 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         "cc": "sam@example.com",
         "deadline": "Tuesday 3 March 14:00 UTC",
         "on_timeout": "send",
+        "approval": "",
     }
     # a task's approval request, and a Consulted person's question (agent.handling.tasks)
     consulted = {"name": "Alex AM", "email": "alex@example.com", "role": "Account Manager"}

@@ -36,6 +36,7 @@ class SendEmail:
     unfilled: tuple[str, ...]  # recipient roles nobody fills on this deal (said in the audit trail)
     each: bool = False  # one email per To recipient (a survey answered by each contact)
     once: str | None = None  # "deal" | "contact": never queued again there, whatever fires the rule
+    approved_by: str | None = None  # a role of ours: held until one of its people approves it
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,40 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class PostChat:
+    channels: tuple[str, ...]  # [[chat.channels]] names, or "deal" (the deal's own channel)
+    message: str
+
+
+@dataclass(frozen=True)
+class OpenChannel:
+    purpose: str  # deal | escalation | ...: the deal's own channel for it
+    invite: tuple[Address, ...]
+    unfilled: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class ConfirmSeverity:
+    to: tuple[Address, ...]
+    unfilled: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScheduleSync:
+    to: tuple[Address, ...]
+    unfilled: tuple[str, ...]
+    minutes: int
+    title: str
+
+
+@dataclass(frozen=True)
 class RequestApproval:
     pass
 
 
-Effect = SendEmail | MoveStage | CompleteTask | CreateTask | Notify | RequestApproval
+Coordination = PostChat | OpenChannel | ConfirmSeverity | ScheduleSync  # agent.handling.coordination
+Effect = SendEmail | MoveStage | CompleteTask | CreateTask | Notify | Coordination | RequestApproval
 
 
 def plan(
@@ -93,7 +123,15 @@ def plan(
         if action.at:
             due = calendar.next_at(due, action.at, deal.timezone)
         return SendEmail(
-            action.send, to, cc, due, action.unless_replied, missing_to + missing_cc, action.each, action.once
+            action.send,
+            to,
+            cc,
+            due,
+            action.unless_replied,
+            missing_to + missing_cc,
+            action.each,
+            action.once,
+            action.approved_by,
         )
     if kind == "advance":
         target = pipeline.next_stage(deal.stage) if action.advance == "next" else action.advance
@@ -108,6 +146,18 @@ def plan(
     if kind == "notify":
         to, missing = resolve(action.notify or [], deal, raci)
         return Notify(to, action.message, missing)
+    if kind == "chat":
+        return PostChat(tuple(action.chat or ()), action.message)
+    if kind == "open_channel":
+        assert action.open_channel is not None
+        invite, missing = resolve(action.invite, deal, raci)
+        return OpenChannel(action.open_channel, invite, missing, action.message)
+    if kind == "confirm_severity":
+        to, missing = resolve(action.confirm_severity or [], deal, raci)
+        return ConfirmSeverity(to, missing)
+    if kind == "schedule_sync":
+        to, missing = resolve(action.schedule_sync or [], deal, raci)
+        return ScheduleSync(to, missing, action.minutes, action.title)
     return RequestApproval()
 
 

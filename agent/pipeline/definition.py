@@ -71,6 +71,14 @@ class Pipeline:
         found = self.head.roles.get(role)
         return found.side if found else ""
 
+    def role_words(self, role: str) -> str:
+        """A role in words, with its department: "the FMC Team Lead (Fully-Managed Credentialing)"."""
+        d = self.head.roles.get(role)
+        if d is None:
+            return role
+        dept = self.head.departments.get(d.department)
+        return f"the {d.title or role}" + (f" ({dept.name})" if dept else "")
+
     def client_roles(self) -> list[str]:
         return [r for r, d in self.head.roles.items() if d.side == "client"]
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agent.domain import HYBRID_PATHS, SEVERITIES
 from agent.pipeline.cards import CardDef, card_problems
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.raci import task_raci_problems
@@ -202,6 +203,13 @@ class _References:
                 yield from self._action(action, at + ("on_enter", ai))
             for pi, play in enumerate(stage.plays):
                 yield from self._play(play, at + ("plays", pi), seen_plays, seen_tasks)
+        for name, role in self.head.roles.items():
+            if role.department and role.department not in self.head.departments:
+                yield (
+                    ("roles", name, "department"),
+                    f"unknown department {role.department!r}; expected one of {sorted(self.head.departments)}",
+                    "error",
+                )
         yield from head_timing_problems(self.head)
         if not any(s.end for s in self.head.stages):
             yield ("stages",), "no stage is marked 'end: true'; time in stage would never stop", "warning"
@@ -244,6 +252,10 @@ class _References:
             yield from self._names([value], self.tasks, at, "task")
         elif kind == "no_reply_to":
             yield from self._template(value, at)
+        elif kind in ("issue_reported", "severity_confirmed"):
+            yield from self._names(value, {*SEVERITIES, "any"}, at, "severity")
+        elif kind == "became_hybrid":
+            yield from self._names(value, {*HYBRID_PATHS, "any"}, at, "way of becoming hybrid")
         cond = rule.if_
         yield from self._names(cond.stage or [], self.stages, ("if", "stage"), "stage")
         yield from self._names(
@@ -276,6 +288,19 @@ class _References:
             for who in action.notify or []:
                 if not (who in SPECIAL_RECIPIENTS or who in self.head.roles or EMAIL.match(who)):
                     yield at + ("notify",), self._unknown_recipient(who), "error"
+        elif kind in ("confirm_severity", "schedule_sync"):
+            yield from self._names(getattr(action, kind) or [], set(self.head.roles), at + (kind,), "role")
+        elif kind == "open_channel":
+            yield from self._names(action.invite, set(self.head.roles), at + ("invite",), "role")
+        if action.approved_by is not None:
+            role = self.head.roles.get(action.approved_by)
+            if role is None or role.side != "ours" or not role.department:
+                ours = sorted(r for r, d in self.head.roles.items() if d.side == "ours" and d.department)
+                yield (
+                    at + ("approved_by",),
+                    f"approved_by {action.approved_by!r}: expected a role of ours with a department, one of {ours}",
+                    "error",
+                )
 
     def _unknown_recipient(self, who: str) -> str:
         allowed = sorted(set(SPECIAL_RECIPIENTS) | set(self.head.roles))

@@ -44,6 +44,14 @@ class Strict(BaseModel):
 class RoleDef(Strict):
     side: Literal["ours", "client"]
     title: str = ""
+    department: str = Field("", description="The department of ours the role belongs to (departments:)")
+
+
+class DepartmentDef(Strict):
+    """One of two teams onboarding one client (seeds/004): what it is called, and what it may approve."""
+
+    name: str
+    description: str = ""
 
 
 STAGE_ENTERED, CONTRACT_START = "stage_entered", "contract_start"
@@ -129,10 +137,26 @@ class ActionDef(Strict):
         description="Never again on this deal (deal), or to this recipient (contact, with each), "
         "whatever fires the rule again",
     )
+    approved_by: str | None = Field(
+        None, description="A role of ours: the email waits until one of its people approves it (send only)"
+    )
     advance: str | None = None
     complete_task: str | None = None
     create_task: TaskDef | None = None
     notify: Names | None = None
+    chat: Names | None = Field(None, description="Post to these chat channels: [[chat.channels]] names, deal")
+    open_channel: str | None = Field(
+        None, description="Open the deal's own chat channel for this purpose (deal, escalation, ...)"
+    )
+    invite: Names = Field([], description="open_channel: the roles invited to it")
+    confirm_severity: Names | None = Field(
+        None, description="Ask these roles to confirm the severity of the issue the trigger is about"
+    )
+    schedule_sync: Names | None = Field(
+        None, description="Invite these roles to a sync meeting at the first free business-hours slot"
+    )
+    minutes: int = Field(15, ge=5, le=240, description="schedule_sync: the meeting's length")
+    title: str = Field("", description="schedule_sync: the meeting's title ({deal} is the deal's name)")
     message: str = ""
     request_approval: bool | None = None
 
@@ -147,6 +171,14 @@ class ActionDef(Strict):
             self.after or self.at or self.cc or self.unless_replied or self.each or self.once
         ):
             raise ValueError("after, at, cc, each, once and unless_replied only go with send")
+        if self.send is None and self.approved_by:
+            raise ValueError("approved_by only goes with send")
+        if self.open_channel is None and self.invite:
+            raise ValueError("invite only goes with open_channel")
+        if self.schedule_sync is None and (self.title or self.minutes != 15):
+            raise ValueError("minutes and title only go with schedule_sync")
+        if self.open_channel is not None and not re.fullmatch(_ID, self.open_channel):
+            raise ValueError(f"open_channel {self.open_channel!r}: expected a short id such as escalation")
         if self.once == "contact" and not self.each:
             # one email to several people cannot be "once per contact": each is told apart only alone
             raise ValueError("once: contact needs each: true (one email per contact)")
@@ -157,7 +189,18 @@ class ActionDef(Strict):
         return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
 
 
-ACTION_KINDS = ("send", "advance", "complete_task", "create_task", "notify", "request_approval")
+ACTION_KINDS = (
+    "send",
+    "advance",
+    "complete_task",
+    "create_task",
+    "notify",
+    "chat",
+    "open_channel",
+    "confirm_severity",
+    "schedule_sync",
+    "request_approval",
+)
 
 
 class TriggerDef(Strict):
@@ -177,6 +220,11 @@ class TriggerDef(Strict):
     approval_granted: str | None = None
     approval_denied: str | None = None
     csat_received: bool | None = None
+    issue_reported: Names | None = Field(None, description="An issue of these severities (or any) was read")
+    severity_confirmed: Names | None = Field(
+        None, description="A person confirmed an issue at these severities"
+    )
+    became_hybrid: Names | None = Field(None, description="The account became hybrid this way (or any)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TriggerDef:
@@ -214,6 +262,10 @@ TRIGGER_KINDS = (
     "approval_granted",
     "approval_denied",
     "csat_received",
+    "issue_reported",
+    "severity_confirmed",
+    "issue_updated",
+    "became_hybrid",
 )
 
 
@@ -292,6 +344,9 @@ class PipelineHead(Strict):
     name: str
     description: str = ""
     roles: dict[str, RoleDef]
+    departments: dict[str, DepartmentDef] = Field(
+        {}, description="The departments of ours that onboard the client together (roles name theirs)"
+    )
     stages: list[StageDef] = Field(min_length=1)
     rules: list[Any] = []
     reminders: RemindersDef = Field(

@@ -13,12 +13,14 @@ from typing import Any
 
 from agent.store import models as m
 from agent.store.queries.addresses import AddressQueries
+from agent.store.queries.chat import ChatQueries
 from agent.store.queries.csat import CsatQueries
 from agent.store.queries.cursors import CursorQueries
 from agent.store.queries.deals import DealQueries
 from agent.store.queries.directory import DirectoryQueries
 from agent.store.queries.events import EventQueries
 from agent.store.queries.history import HistoryQueries
+from agent.store.queries.issues import IssueQueries
 from agent.store.queries.leases import LeaseQueries
 from agent.store.queries.meetings import MeetingQueries
 from agent.store.queries.messages import MessageQueries
@@ -47,6 +49,7 @@ class Repo(
     HistoryQueries,
     ReportQueries,
     CsatQueries,
+    ChatQueries,
 ):
     """Thin, typed access to the store; implements matching.Directory."""
 
