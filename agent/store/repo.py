@@ -50,6 +50,7 @@ class Repo(
     ReportQueries,
     CsatQueries,
     ChatQueries,
+    IssueQueries,
 ):
     """Thin, typed access to the store; implements matching.Directory."""
 
