@@ -44,3 +44,16 @@ class Trail:
             outbox_id=email.id,
             **details,
         )
+
+    def chat(self, kind: str, post: m.ChatPost, reason: str, **details: Any) -> None:
+        """A line about one chat post: its deal, its rule and its id go with it (the deal's history)."""
+        self.repo.audit(
+            self.at,
+            kind,
+            deal_id=post.deal_id,
+            event_id=self.event_id,
+            rule=post.rule,
+            reason=reason,
+            chat_post_id=post.id,
+            **details,
+        )
