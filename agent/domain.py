@@ -12,6 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# An issue's severity, least first (agent.severity reads it; rules route on it)
+SEVERITIES = ("low", "medium", "high", "critical")
+# How an account becomes hybrid (seeds/004): a learning account buys the managed service, or the
+# reverse; rules react with `when: {became_hybrid: ...}` (agent.handling.hybrid)
+HYBRID_PATHS = ("learning-bought-service", "service-bought-learning")
+
 
 class MessageKind(StrEnum):
     """What sort of message arrived; only ``NORMAL`` may ever be answered."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.config import SeveritySection
-from agent.config.chat import SEVERITIES
+from agent.domain import SEVERITIES
 
 # What makes a message an issue, by kind; the first kind that matches names it.
 KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (

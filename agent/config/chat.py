@@ -15,7 +15,6 @@ from pydantic import Field, field_validator, model_validator
 from agent.config.sections import Secret, Section
 
 ChatService = Literal["slack-webhook", "slack", "teams"]
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 class ChatChannelSection(Secret):

@@ -20,17 +20,22 @@ from agent.domain import Address
 from agent.handling import gates, plays
 from agent.handling.call_notes import CallNotes
 from agent.handling.cause import Cause
+from agent.handling.coordination import Coordinator
 from agent.handling.enqueue import Enqueuer
 from agent.handling.later_sends import later_sends, sends_later
 from agent.handling.tasks import Tasks
 from agent.outbox import status
 from agent.pipeline.actions import (
     CompleteTask,
+    ConfirmSeverity,
     CreateTask,
     Effect,
     MoveStage,
     Notify,
+    OpenChannel,
+    PostChat,
     RequestApproval,
+    ScheduleSync,
     SendEmail,
     plan,
 )
@@ -56,6 +61,7 @@ class RuleRunner:
         enqueuer: Enqueuer,
         after_rules: Sequence[AfterRules] = (),
     ) -> None:
+        self.coordinator = Coordinator(config, pipelines, enqueuer, calendar)  # chat, severity, sync meetings
         self.config = config
         self.pipelines = pipelines
         self.calendar = calendar
@@ -243,6 +249,7 @@ class RuleRunner:
                     unfilled=effect.unfilled,
                     once=effect.once,
                     extra=extra,
+                    approved_by=effect.approved_by,
                 )
         elif isinstance(effect, MoveStage):
             if self._behind(deal, effect.target):
@@ -295,6 +302,8 @@ class RuleRunner:
                 unfilled=effect.unfilled,
                 extra={"notice": notice},
             )
+        elif isinstance(effect, PostChat | OpenChannel | ConfirmSeverity | ScheduleSync):
+            self.coordinator.apply(repo, deal, effect, firing, trigger, cause, now)
         elif isinstance(effect, RequestApproval):
             target = self.pipelines[deal.pipeline].next_stage(deal.stage) or deal.stage
             self._request_approval(repo, deal, target, cause, now, firing.rule)

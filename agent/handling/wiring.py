@@ -13,6 +13,7 @@ from agent.handling.commands.context import CommandContext
 from agent.handling.digests import InformedDigests
 from agent.handling.enqueue import Enqueuer
 from agent.handling.handover import HandOver
+from agent.handling.issues import Issues
 from agent.handling.local_time import LocalTime
 from agent.handling.mail.client_reply import ClientReply
 from agent.handling.mail.client_task import ClientTaskDone
@@ -24,6 +25,7 @@ from agent.handling.mail.opt_out import OptOut
 from agent.handling.mail.pipeline import MailPipeline
 from agent.handling.mail.replies import QuestionAnswer, ReviewAnswer
 from agent.handling.mail.senders import Commands
+from agent.handling.mail.severity import SeverityAnswer
 from agent.handling.mail.task_answers import TaskAnswer
 from agent.handling.meetings import MeetingHandler
 from agent.handling.plans import Plans
@@ -70,6 +72,7 @@ class Handlers:
         self.handover = HandOver(self.runner, self.meetings)
         self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews, timer_kinds)
         commands = CommandContext(self.runner, self.meetings, pipelines)
+        issues = Issues(config, pipelines, self.runner, self.enqueuer)  # severity: docs/chat.md
         self.mail = MailPipeline(
             [
                 OwnMail(self.party),
@@ -78,6 +81,7 @@ class Handlers:
                 Commands(self.party, config.agent),
                 QuestionAnswer(self.assigner),
                 ReviewAnswer(self.reviews),
+                SeverityAnswer(issues),
                 TaskAnswer(self.runner),
                 MatchDeal(self.party),
                 Invitation(config, self.meetings, self.party),
@@ -88,6 +92,6 @@ class Handlers:
                 ClientTaskDone(self.runner),
                 ClientReply(self.enqueuer),
                 ContractDocument(self.runner, self.party),
-                Matched(self.runner, commands),
+                Matched(self.runner, commands, issues),
             ]
         )

@@ -243,6 +243,24 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         "on_timeout": "send",
         "approval": "",
     }
+    # an issue's severity to confirm, and the sync meeting it led to (agent.handling.coordination)
+    ctx["issue"] = {
+        "kind": "integration",
+        "summary": "Users duplicated: ADP users appear twice in the Employee Center",
+        "severity": "critical",
+        "confirmed": "",
+        "evidence": "urgent",
+        "reported_by": "jane@acme-radio.example",
+        "ticket": "48213",
+    }
+    ctx["asked_back"] = {"said": "", "reason": ""}
+    ctx["sync"] = {
+        "title": "Hybrid account sync: Acme Radio",
+        "when": "Tuesday 3 March 2026, 10:00 (Europe/London)",
+        "minutes": 15,
+        "free": True,
+        "about": "integration issue (critical): Users duplicated",
+    }
     # a task's approval request, and a Consulted person's question (agent.handling.tasks)
     consulted = {"name": "Alex AM", "email": "alex@example.com", "role": "Account Manager"}
     ctx["approval_task"] = {

@@ -224,6 +224,7 @@ class TriggerDef(Strict):
     severity_confirmed: Names | None = Field(
         None, description="A person confirmed an issue at these severities"
     )
+    issue_updated: bool | None = Field(None, description="News of an issue already reported (its ticket)")
     became_hybrid: Names | None = Field(None, description="The account became hybrid this way (or any)")
 
     @model_validator(mode="after")

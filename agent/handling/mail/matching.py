@@ -10,6 +10,7 @@ from agent.domain import MessageKind
 from agent.handling.commands.context import CommandContext
 from agent.handling.commands.obey import obey
 from agent.handling.enqueue import Enqueuer
+from agent.handling.issues import Issues
 from agent.handling.mail.csat import first_word
 from agent.handling.mail.pipeline import MailItem, Passed, Took
 from agent.handling.meetings import MeetingHandler
@@ -106,13 +107,14 @@ class Unmatched:
 
 
 class Matched:
-    """The deal's message: logged with the reason, commands obeyed, and its rules run."""
+    """The deal's message: logged with the reason, commands obeyed, the issue it reports read, its rules run."""
 
     name = "matched"
 
-    def __init__(self, runner: RuleRunner, commands: CommandContext) -> None:
+    def __init__(self, runner: RuleRunner, commands: CommandContext, issues: Issues) -> None:
         self.runner = runner
         self.commands = commands
+        self.issues = issues
 
     def __call__(self, item: MailItem) -> Took | Passed:
         match, msg, repo = item.match, item.msg, item.repo
@@ -120,7 +122,9 @@ class Matched:
         deal = repo.deal(match.deal_id)
         assert deal is not None
         ignored = any(c.verb == "ignore" for c in item.commands or [])
-        item.log_message(deal.id, item.direction, "ignored" if ignored else "matched", match.reason, match)
+        row = item.log_message(
+            deal.id, item.direction, "ignored" if ignored else "matched", match.reason, match
+        )
         item.trail.on(deal)(
             "message_logged",
             f"{item.direction} message '{msg.subject}' matched ({match.confidence:.2f}): {match.reason}"
@@ -131,6 +135,7 @@ class Matched:
         side = "client" if item.direction == "inbound" else "internal"
         sender = item.sender
         triggers = [Trigger("message_received", side, f"{side} message '{msg.subject}' from {sender}")]
+        triggers += self.issues.read(repo, deal, msg, row, sender, item.now)
         for command in item.commands or []:
             obey(self.commands, repo, deal, command, sender, item.cause, item.now)
         if item.direction == "internal" and item.commands == []:

@@ -18,7 +18,7 @@ from agent.replies.reader import read_reply
 from agent.store import models as m
 
 
-def _request(item: MailItem) -> m.OutboxEmail | Passed:
+def answered_request(item: MailItem) -> m.OutboxEmail | Passed:
     """The agent's request this mail answers, or why it answers none."""
     if item.commands is None:
         return Passed("not from a verified one of ours")
@@ -37,7 +37,7 @@ class QuestionAnswer:
         self.assigner = assigner
 
     def __call__(self, item: MailItem) -> Took | Passed:
-        question = _request(item)
+        question = answered_request(item)
         if isinstance(question, Passed):
             return question
         if question.about_message_id is None and question.about_meeting_id is None:
@@ -85,7 +85,7 @@ class ReviewAnswer:
         self.reviews = reviews
 
     def __call__(self, item: MailItem) -> Took | Passed:
-        request = _request(item)
+        request = answered_request(item)
         if isinstance(request, Passed):
             return request
         if request.review_of is None:
