@@ -10,10 +10,18 @@ people (`FORWARD`) name the client, so that answering it answers the client. Ema
 carry List-Unsubscribe as a mailto of the deal's reply address (RFC 2369): a one-click
 List-Unsubscribe-Post (RFC 8058) needs an HTTPS address the client's provider can reach, and
 the agent has none (its dashboard listens on 127.0.0.1 only).
+
+An email that carries a meeting invitation (iMIP, RFC 6047) takes the shape CalConnect's iMIP
+best practices give from interoperability testing (devguide.calconnect.org/iMIP/iMIPBest-Practices):
+multipart/mixed of a multipart/alternative (text/plain, text/html, text/calendar with the
+`method` parameter) and the same calendar as an application/ics attachment named invite.ics.
+Outlook and Gmail show the invitation from the text/calendar part and need its `method`; some
+clients only offer an attached .ics. The agent's own reader takes the two copies as one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from email.headerregistry import Address as HeaderAddress
@@ -28,6 +36,8 @@ from agent.config import AgentSection
 OUTGOING_POLICY = SMTP.clone(max_line_length=998)
 FORWARD = "client-reply"  # a client's words for our people: its Reply-To is the client
 UNSUBSCRIBE_SUBJECT = "unsubscribe"  # the subject of the List-Unsubscribe mailto; read as an opt-out
+INVITE_FILENAME = "invite.ics"
+_METHOD = re.compile(r"^METHOD:([A-Za-z-]+)\s*$", re.MULTILINE)
 
 
 def new_message_id(agent: AgentSection, deal_id: int | None) -> str:
@@ -58,9 +68,11 @@ def compose(
     date: datetime,
     csm: Sequence[dict[str, str]] = (),
     answer_to: str = "",
+    calendar: str = "",
 ) -> EmailMessage:
     """`csm`: the deal's CSMs, named in Reply-To of an email to a client; `answer_to`: the client a
-    forward of their words answers (its Reply-To)."""
+    forward of their words answers (its Reply-To); `calendar`: an iTIP object (a REQUEST) the email
+    carries as an invitation ("" for none: the message is text and HTML alone)."""
     msg = EmailMessage(policy=OUTGOING_POLICY)  # smtplib.send_message serialises with the message's policy
     msg["From"] = HeaderAddress(agent.name, addr_spec=agent.address)
     msg["To"] = [_addr(a) for a in to]
@@ -89,7 +101,23 @@ def compose(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    if calendar:
+        _carry_invitation(msg, calendar)
     return msg
+
+
+def _carry_invitation(msg: EmailMessage, ics: str) -> None:
+    """Turn the text-and-HTML message into an iMIP one (the module's docstring has the shape).
+
+    The `method` parameter must match the object's METHOD (RFC 6047 2.4), so it is read from the
+    text rather than assumed; the agent writes REQUESTs.
+    """
+    found = _METHOD.search(ics)
+    method = found.group(1).upper() if found else "REQUEST"
+    msg.add_alternative(ics, subtype="calendar", charset="UTF-8", params={"method": method})
+    msg.make_mixed()
+    # Base64, as the best practices say: the attachment's bytes reach the client unchanged.
+    msg.add_attachment(ics.encode("utf-8"), maintype="application", subtype="ics", filename=INVITE_FILENAME)
 
 
 def is_ours(agent: AgentSection, email: str) -> bool:

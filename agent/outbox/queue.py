@@ -131,6 +131,7 @@ class Outbox:
                 if deal
                 else [],
                 answer_to=repo.inbound_sender(email.in_reply_to) if email.template == FORWARD else "",
+                calendar=email.calendar_ics,
             )
             # Who still needs it: a retry after a partial refusal goes only to those not yet served.
             recipients = [

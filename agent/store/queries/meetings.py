@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -48,7 +49,34 @@ class MeetingQueries(Queries):
                 out.setdefault(status, set()).add(kind)
         return out
 
+    def busy(self, emails: Sequence[str], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """(start, end) of the meetings overlapping [start, end) that any of `emails` organises or
+        attends, cancelled ones aside, in order: what the calendar backend lets the agent see of their
+        time (a free slot is looked for around it).
+
+        One query over the window; the people are picked out here, since reading a JSON list
+        is spelled differently by SQLite and PostgreSQL. A stranger's recurring series is stored as
+        its first occurrence only (`series`), so its later occurrences do not show as busy.
+        """
+        people = {e.strip().lower() for e in emails if e.strip()}
+        if not people:
+            return []
+        q = select(m.Meeting.start, m.Meeting.end, m.Meeting.organizer, m.Meeting.attendees).where(
+            m.Meeting.start < end, m.Meeting.end > start, m.Meeting.status != "cancelled"
+        )
+        found = {
+            (begins, ends)
+            for begins, ends, organizer, attendees in self.s.execute(q)
+            if (organizer or "").lower() in people or people & _emails(attendees)
+        }
+        return sorted(found)
+
     def meeting_outcomes(self) -> list[tuple[int | None, str, datetime]]:
         """(deal id, status, end) of every meeting: what the scorecard counts as held or missed."""
         q = select(m.Meeting.deal_id, m.Meeting.status, m.Meeting.end)
         return [(deal_id, status, end) for deal_id, status, end in self.s.execute(q)]
+
+
+def _emails(attendees: list[Any] | None) -> set[str]:
+    """The lower-cased addresses of a meeting's stored attendees ({"email", "name"} each)."""
+    return {str(a.get("email", "")).lower() for a in attendees or [] if isinstance(a, dict)}
