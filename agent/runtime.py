@@ -95,6 +95,28 @@ def problems_of(runtime: Runtime) -> list[str]:
     return problems
 
 
+def chat_notes(runtime: Runtime) -> list[str]:
+    """Chat channels the rules post to that [chat] does not configure: their posts reach people by email."""
+    chat = runtime.config.chat
+    teams = ["", *(t.name for t in runtime.config.teams)]
+    missing: dict[str, list[str]] = {}
+    for pipeline in runtime.rules.pipelines.values():
+        places = [(r.id, r.then) for r in pipeline.rules]
+        places += [(f"{st.id}.on_enter", st.on_enter) for st in pipeline.stages]
+        for where, actions in places:
+            for name in (
+                n for a in actions for n in [*(a.chat or []), *([a.open_channel] if a.open_channel else [])]
+            ):
+                own = name == "deal" or any(a.open_channel == name for _, acts in places for a in acts)
+                if not (own and chat.deal_channels) and not any(chat.channel(name, t) for t in teams):
+                    missing.setdefault(name, []).append(f"{pipeline.id}: {where}")
+    return [
+        f"warning: chat channel {name!r} is not configured ([chat]); the posts of {', '.join(sorted(set(where)))} "
+        "go to the deal's Responsible person by email"
+        for name, where in missing.items()
+    ]
+
+
 def reload_runtime(config: Config) -> tuple[Runtime | None, list[str]]:
     """A new runtime, or None and the problems that refuse it (SIGHUP)."""
     try:

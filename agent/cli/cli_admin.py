@@ -18,7 +18,7 @@ from agent.errors import InputError
 from agent.health import daemon_data, status_data
 from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person
-from agent.runtime import problems_of
+from agent.runtime import chat_notes, problems_of
 from agent.store.db import STORE_FAILURES, make_engine, migrate, schema_state
 from agent.store.repo import Repo
 
@@ -28,6 +28,8 @@ def cmd_check(app: App) -> int:
     for issue in rt.rules.issues:
         if issue.severity != "error":
             print(issue)
+    for note in chat_notes(rt):
+        print(note)
     problems = problems_of(rt)
     for p in problems:
         print(p, file=sys.stderr)

@@ -30,6 +30,8 @@ from agent.store.queries.addresses import OPT_OUT_CONFIRM
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
+COMPLETION, RECAP = "completion", "recap"  # shipped template names (DESIGN.md)
+RECAP_WAIT = timedelta(minutes=15)  # how often a completion email held for a recap in review looks again
 # Emails to our own people that someone waits on: a question (which deal?), a client's words
 # forwarded, a draft to review or confirm. The per-recipient cap counts a CSM's whole day over all
 # their deals (every copy of every email): it would hold these back for hours on a busy day.
@@ -266,6 +268,9 @@ class Outbox:
             return "withdraw", "the client replied meanwhile", None
         if deal is not None and email.stage and self._moved_back(deal, email.stage):
             return "withdraw", f"the deal went back from {email.stage} to {deal.stage}", None
+        if deal is not None and email.template == COMPLETION and repo.in_review(deal.id, RECAP):
+            # both departments' notes come first (seeds/004): the completion email follows the recaps
+            return "postpone", "a recap of the deal is still in review", now + RECAP_WAIT
         # opted-out contacts only on an email a person confirmed for them (addresses.blocked)
         blocked = repo.blocked((a["email"] for a in (*email.to, *email.cc)), email_id=email.id)
         if blocked:

@@ -19,6 +19,15 @@ class OutboxQueries(Queries):
     def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
         return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
 
+    def in_review(self, deal_id: int, template: str) -> bool:
+        """Whether an email of the template waits for a person's review on the deal."""
+        q = select(m.OutboxEmail.id).where(
+            m.OutboxEmail.deal_id == deal_id,
+            m.OutboxEmail.template == template,
+            m.OutboxEmail.status == "review",
+        )
+        return self.s.execute(q.limit(1)).first() is not None
+
     def outbox_all(self, deal_id: int | None = None) -> Sequence[m.OutboxEmail]:
         q = select(m.OutboxEmail).order_by(m.OutboxEmail.id)
         if deal_id is not None:
