@@ -1,0 +1,1 @@
+"""Chat services the agent posts notifications to: Slack (a webhook or the Web API) and Microsoft Teams."""
