@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.businesstime import BusinessCalendar
+from agent.chat import status as chat_status
 from agent.config import Config
 from agent.domain import Address
 from agent.handling.cause import Cause
@@ -103,27 +104,24 @@ class Coordinator:
             )
             return
         key = _key(f"chat|{cause.key}|{deal.id}|{firing.rule}|{channel}|{text}")
-        if repo.s.query(m.ChatPost.id).filter_by(idempotency_key=key).first() is not None:
+        if repo.chat_post_by_key(key) is not None:
             return  # this cause posted it already (the item is being processed again)
-        repo.add(
-            m.ChatPost(
-                deal_id=deal.id,
-                channel=channel,
-                idempotency_key=key,
-                title=title,
-                text=f"{text}\n{firing.reason}" if text != firing.reason else text,
-                facts=self._facts(repo, deal, issue),
-                link=self._link(deal),
-                status="queued",
-                due_at=now,
-                created_at=now,
-                attempts=0,
-                last_error="",
-                remote_id="",
-                rule=firing.rule,
-            )
+        post = m.ChatPost(
+            deal_id=deal.id,
+            channel=channel,
+            idempotency_key=key,
+            title=title,
+            text=f"{text}\n{firing.reason}" if text != firing.reason else text,
+            facts=self._facts(repo, deal, issue),
+            link=self._link(deal),
+            due_at=now,
+            created_at=now,
+            attempts=0,
+            last_error="",
+            remote_id="",
+            rule=firing.rule,
         )
-        trail("chat_queued", f"to {channel}: {title}", rule=firing.rule)
+        chat_status.queue(cause.trail(repo, now), post, "")
 
     def _channel(self, deal: m.Deal, name: str) -> str | None:
         """What a chat post's `channel` holds for a rule's name; None when nothing can carry it."""
@@ -338,7 +336,7 @@ def ask(
         cause=cause,
         trigger=Trigger("severity", f"{issue.id}:{asked_back['said'] if asked_back else ''}"),
         now=now,
-        extra={"issue": issue_context(issue), "asked_back": asked_back or {}},
+        extra={"issue": issue_context(issue), "asked_back": asked_back or {"said": "", "reason": ""}},
     )
     if email is not None:
         email.about_issue_id = issue.id

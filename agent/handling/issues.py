@@ -30,6 +30,10 @@ from agent.severity import parse_severity, read_issue
 from agent.store import models as m
 from agent.store.repo import Repo
 
+AGENT_TAG = re.compile(r"\[agent\]", re.I)  # the subject prefix of the agent's emails to our people
+CONFIRM = re.compile(
+    r"\s*(?:i\s+)?(?:confirm(?:ed)?|yes|yep|correct|that'?s right|agreed?)\b(?!\s+not)", re.I
+)
 _WORD = re.compile(r"\b(crit(?:ical)?|high|medium|med|low|sev(?:erity)?\s*[1-4]|p[1-4])\b", re.I)
 
 
@@ -51,6 +55,8 @@ class Issues:
             listens(pipeline, Trigger("issue_reported", "any")) or listens(pipeline, Trigger("issue_updated"))
         ):
             return []
+        if AGENT_TAG.search(msg.subject):
+            return []  # one of ours answering or forwarding the agent's own email: its words are the agent's
         reading = read_issue(msg.subject, msg.new_text, self.config.severity)
         if reading is None:
             return []
@@ -97,7 +103,9 @@ class Issues:
             return
         said = read_reply(text, person.name).said
         severity = _severity_in(said)
-        if severity is None and intent_of(said, person.name).intent is Intent.APPROVE:
+        if severity is None and (
+            CONFIRM.match(said) or intent_of(said, person.name).intent is Intent.APPROVE
+        ):
             severity = issue.severity
         if severity is None:
             first = " ".join(said.split()[:12])

@@ -137,4 +137,5 @@ def _asks(email: m.OutboxEmail) -> bool:
         or email.about_meeting_id is not None
         or email.template == APPROVAL_REQUEST
         or email.about_task_id is not None  # a task's approval, or a Consulted person's input
+        or email.about_issue_id is not None  # an issue's severity to confirm
     )
