@@ -68,8 +68,8 @@ WALKS = {
         "'For you: Watch the self-serve set-up material",  # the Admin's task (seeds/000, action 2)
     ),
     "hybrid-onboarding": (
-        ["Introduction Call", "Parallel Onboarding"],
-        "meeting held: 'Acme Radio content onboarding'",
+        ["Account Assignment", "Onboarding"],
+        "'[agent] Approve before it goes: Welcome to your managed credentialing service",  # seeds/004's FMC welcome
     ),
 }
 

@@ -652,22 +652,22 @@ def test_while_the_daemon_runs_the_recap_goes_within_seconds_of_the_call_being_h
     assert took < 5  # full passes come every 300 s: this is the wait on the next due timer
 
 
-def test_hybrid_deal_moves_on_only_when_both_teams_calls_are_held(harness: Harness) -> None:
-    roles = {"csm": CSM, "content_csm": ("Cara Content", "cara@example.com"), "onboarding_manager": MANAGER}
-    deal_id = harness.add_deal(pipeline="hybrid-onboarding", stage="parallel-onboarding", roles=roles)
-    platform_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    content_at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
-    harness.meeting("platform", "Acme Radio platform onboarding", platform_at, 60)
-    harness.meeting("content", "Acme Radio content onboarding", content_at, 60)
+def test_hybrid_deal_moves_on_only_when_both_departments_calls_are_held(harness: Harness) -> None:
+    roles = {"csm": CSM, "csm_team_lead": MANAGER, "fmc_team_lead": ("Fiona Field", "fiona@example.com")}
+    deal_id = harness.add_deal(pipeline="hybrid-onboarding", stage="onboarding", roles=roles)
+    cs_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    fmc_at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    harness.meeting("cs", "Acme Radio learning onboarding", cs_at, 60)
+    harness.meeting("fmc", "Acme Radio credentialing onboarding", fmc_at, 60)
     harness.run()
-    harness.at(platform_at + timedelta(hours=2))
+    harness.at(cs_at + timedelta(hours=2))
     harness.run()
-    assert harness.stage(deal_id) == "parallel-onboarding"  # one team done: the deal waits
-    assert harness.sent_templates() == ["recap"]
-    harness.at(content_at + timedelta(hours=2))
+    assert harness.stage(deal_id) == "onboarding"  # one department done: the deal waits
+    assert [t for t in harness.sent_templates() if t != "notice"] == ["recap"]
+    harness.at(fmc_at + timedelta(hours=2))
     harness.run()
-    assert harness.stage(deal_id) == "post-onboarding"
-    assert harness.sent_templates() == ["recap", "recap", "completion"]
+    assert harness.stage(deal_id) == "adoption"
+    assert [t for t in harness.sent_templates() if t != "notice"] == ["recap", "recap", "completion"]
 
 
 def test_an_all_day_event_is_not_a_call(harness: Harness) -> None:

@@ -36,24 +36,24 @@ def test_meeting_completed_fires_the_rule_for_that_meeting_type_only(shipped: Lo
     )
 
 
-def test_hybrid_deal_moves_only_when_both_teams_calls_are_done(shipped: LoadResult) -> None:
-    t = Trigger("meeting_completed", "platform-onboarding")
+def test_hybrid_deal_moves_only_when_both_departments_calls_are_done(shipped: LoadResult) -> None:
+    t = Trigger("meeting_completed", "cs-onboarding")
     one = fired(
         shipped,
         "hybrid-onboarding",
         t,
-        stage="parallel-onboarding",
-        meetings_completed=frozenset({"platform-onboarding"}),
+        stage="onboarding",
+        meetings_completed=frozenset({"cs-onboarding"}),
     )
-    assert one == ["platform-call-held"]
+    assert one == ["cs-call-held"]
     both = fired(
         shipped,
         "hybrid-onboarding",
         t,
-        stage="parallel-onboarding",
-        meetings_completed=frozenset({"platform-onboarding", "content-onboarding"}),
+        stage="onboarding",
+        meetings_completed=frozenset({"cs-onboarding", "fmc-onboarding"}),
     )
-    assert both == ["platform-call-held", "both-teams-done"]
+    assert both == ["cs-call-held", "both-departments-done"]
 
 
 def test_conditions_are_explained_in_the_reason(shipped: LoadResult) -> None:

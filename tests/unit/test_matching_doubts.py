@@ -446,7 +446,7 @@ def test_the_shipped_pipelines_final_stages() -> None:
     assert {p: sorted(x.final_stages) for p, x in pipelines.items()} == {
         "standard-onboarding": ["won"],
         "project-onboarding": ["live"],
-        "hybrid-onboarding": ["won"],
+        "hybrid-onboarding": ["onboarded"],
         "learning-platform-onboarding": ["onboarded"],
     }
 

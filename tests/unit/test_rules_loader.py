@@ -47,13 +47,7 @@ SHIPPED = {
         "training-uat",
         "live",
     ],
-    "hybrid-onboarding": [
-        "customer-brief",
-        "introduction-call",
-        "parallel-onboarding",
-        "post-onboarding",
-        "won",
-    ],
+    "hybrid-onboarding": ["account-assignment", "onboarding", "adoption", "onboarded"],
     "learning-platform-onboarding": [
         "introduction",
         "learning-paths",
