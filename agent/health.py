@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 LATENCY_WINDOW = timedelta(hours=24)
 
 
-PARTS = ("mailbox", "calendar", "outbox")
+PARTS = ("mailbox", "calendar", "outbox", "chat")  # chat: only with [[chat.channels]]
 
 
 def daemon_data(config: Config) -> dict[str, Any]:
@@ -58,6 +58,8 @@ def status_data(
         data["outbox"] = _part(repo, "outbox", config.transport.backend)
         oldest = repo.oldest_due(now)  # a send that keeps failing shows here even between attempts
         data["outbox"]["oldest_due_seconds"] = round((now - oldest).total_seconds()) if oldest else 0
+        if config.chat.channels:
+            data["chat"] = _part(repo, "chat", ", ".join(sorted({c.service for c in config.chat.channels})))
         if config.teams:
             data["teams"] = {
                 t.name: {
@@ -74,7 +76,9 @@ def status_data(
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
     data["daemon"] = daemon if daemon is not None else daemon_data(config)
-    data["ready"] = bool(data["daemon"]["ready"]) and not any(data[p].get("last_error") for p in PARTS)
+    data["ready"] = bool(data["daemon"]["ready"]) and not any(
+        data.get(p, {}).get("last_error") for p in PARTS
+    )
     return data
 
 
@@ -144,7 +148,7 @@ def metrics_text(data: dict[str, Any]) -> str:
         "# HELP csm_agent_part_up 1 when the part's last attempt worked.",
         "# TYPE csm_agent_part_up gauge",
     ]
-    for part in PARTS:
+    for part in (p for p in PARTS if p in data):  # chat only when configured
         up = 0 if data[part].get("last_error") else 1
         lines.append(f'csm_agent_part_up{{part="{part}",backend="{data[part]["backend"]}"}} {up}')
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.backends import load_calendar, load_mailbox, load_transport
 from agent.calendars.base import CalendarSource
+from agent.chat.queue import ChatOutbox
 from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.daemon.health_note import HealthNote, health_path
@@ -32,6 +33,7 @@ from agent.daemon.ingest import Ingest, PassReport
 from agent.daemon.poison import PoisonMemory, note_path
 from agent.daemon.waiting import source_of, wait_for_mail
 from agent.daemon.work import UnitOfWork
+from agent.handling.chat_failures import ChatFailures
 from agent.handling.digests import Digests
 from agent.handling.notices import DeliveryFailures
 from agent.health import serve as serve_health
@@ -124,6 +126,19 @@ class Runner:
         self.worker = config.daemon.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.outbox.worker = self.worker
         self.outbox.claim_seconds = config.daemon.claim_seconds if self.shared else 0.0
+        # chat notifications beside email (docs/chat.md): off without [[chat.channels]]
+        self.chat = (
+            ChatOutbox(
+                self.sessions,
+                config,
+                self.clock,
+                on_failure=self._chat_failed,
+                dry_run=dry_run,
+                hold_seconds=self.outbox.claim_seconds,
+            )
+            if config.chat.channels
+            else None
+        )
         self.last_mail_error = ""
         self.store_failures = 0  # passes in a row that the database refused
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
@@ -159,6 +174,8 @@ class Runner:
         )
         if not self.stop_requested:
             self._supervised("outbox", lambda: self._flush(report))
+        if not self.stop_requested and self.chat is not None:
+            self._supervised("chat", self._flush_chat)
         return report
 
     def ingest_mail(self, report: PassReport, inbox: Inbox) -> None:
@@ -196,6 +213,14 @@ class Runner:
     def _delivery_failed(self, email_id: int, error: str) -> None:
         DeliveryFailures(self.runtime.handlers.enqueuer, self.work, self.clock)(email_id, error)
 
+    def _flush_chat(self) -> None:
+        assert self.chat is not None
+        result = self.chat.flush(lambda: self.stop_requested)
+        self.health("chat", result.error, proven=bool(result.sent))  # like the outbox's, above
+
+    def _chat_failed(self, post_id: int, error: str) -> None:
+        ChatFailures(self.runtime.handlers.enqueuer, self.work, self.clock, self.sessions)(post_id, error)
+
     def _supervised(self, part: str, work: Callable[[], None]) -> None:
         """Run one part of a pass; a crash in it (a bug) is logged and backed off, and the others go on.
 
@@ -220,7 +245,7 @@ class Runner:
                 failures,
                 delay,
             )
-            if part.split(":")[0] in ("mailbox", "calendar", "outbox"):
+            if part.split(":")[0] in ("mailbox", "calendar", "outbox", "chat"):
                 self.health(part, f"crashed: {type(exc).__name__}: {exc}")
             return
         self.crashes.pop(part, None)
@@ -325,6 +350,8 @@ class Runner:
         self.runtime = runtime
         self.outbox.config = runtime.config
         self.outbox.stage_order = runtime.stage_order()
+        if self.chat is not None:
+            self.chat.config = runtime.config
         log.info(
             "reloaded: %d pipelines, %d templates", len(runtime.pipelines), len(runtime.templates.names())
         )
@@ -344,7 +371,10 @@ class Runner:
         """Seconds until the next timer or email comes due: a recap goes out within a second of its time."""
         with self.sessions.begin() as s:
             # a dry run leaves emails queued: they must not make the loop spin
-            due = Repo(s).next_due(emails=not self.outbox.dry_run)
+            repo = Repo(s)
+            due = repo.next_due(emails=not self.outbox.dry_run)
+            if self.chat is not None and not self.chat.dry_run:  # a post's retry is as good as an email's
+                due = min(filter(None, (due, repo.next_chat_due())), default=None)
         return QUICK_PASS_SECONDS if due is None else max(0.0, (due - self.clock.now()).total_seconds())
 
     def _safe_pass(self, quick: bool = False) -> None:
