@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from agent import logs
-from agent.cli import cli_admin, cli_deals, cli_outbox, cli_unmatched
+from agent.cli import cli_admin, cli_chat, cli_deals, cli_outbox, cli_unmatched
 from agent.cli.app import App
 from agent.cli.cli_admin import connect_check
 from agent.clock import Clock
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_admin.add_parser(sub)
     cli_deals.add_parser(sub)
     cli_outbox.add_parser(sub)
+    cli_chat.add_parser(sub)
     cli_unmatched.add_parser(sub)
     cli_admin.add_render_parser(sub)
     return parser
