@@ -21,6 +21,7 @@ import pytest
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.deals import ContactSpec
+from agent.store.repo import Repo
 from tests.chat_server import FakeChat, chat_server  # noqa: F401 - the fixture
 from tests.conftest import CLIENT, CSM, Harness, write_config
 
@@ -248,3 +249,43 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
     for person in (FMC_TL, RSM):
         assert to(h, person[1], "Escalation")
     assert len([e for e in events(h, deal, "rule_fired") if e["rule"] == "escalation"]) == 1
+
+
+def test_an_unclear_or_unasked_answer_confirms_nothing_and_without_chat_the_news_goes_by_email(
+    harness: Harness,
+) -> None:
+    h = harness  # no [chat] configured at all
+    deal = h.add_deal(
+        pipeline="hybrid-onboarding", stage="onboarding", roles=ROLES, attributes={"state": "TX"}
+    )
+    h.run()
+    h.mail(CLIENT, [("Onboarding", h.reply_address(deal))], "Urgent", "Users are disappearing since Monday.")
+    h.run()
+    [confirm] = to(h, CSM_TL[1], "Confirm the severity: high integration issue")
+    reply(h, CSM, deal, confirm, "confirm")  # not asked
+    assert [e["reason"] for e in events(h, deal, "severity_confirmed")] == []
+    assert events(h, deal, "rule_fired")[-1]["rule"] == "issue-to-csm-team-lead"
+    reply(h, CSM_TL, deal, confirm, "Let me look into it first.")
+    [unclear] = events(h, deal, "severity_unclear")
+    assert "'Let me look into it first.'" in unclear["reason"]
+    asked_back = to(h, CSM_TL[1], "Confirm the severity")[-1]
+    assert 'I could not tell what you meant by "Let me look into it first."' in body(asked_back)
+    assert not to(h, FMC_TL[1], "Invitation")
+    reply(h, CSM_TL, deal, asked_back, "It's only medium.")
+    [confirmed] = events(h, deal, "severity_confirmed")
+    assert confirmed["reason"].startswith("tara@example.com changed from high to medium")
+    assert not to(h, FMC_TL[1], "Invitation")  # medium: no sync meeting
+    # the channel the rule posts to is not configured: the news reaches the deal's people by email
+    [fallback] = events(h, deal, "chat_not_configured")
+    assert fallback["rule"] == "confirmed-lower"
+    news = [m for m in h.sent() if "A medium issue on Acme Radio" in str(m["Subject"])]
+    assert news and CSM[1] in str(news[-1]["To"])
+    with h.agent.sessions.begin() as s:
+        repo = Repo(s)
+        [issue] = repo.issues(deal)
+        reported = repo.message(issue.message_id or 0)
+        assert (
+            reported is not None and reported.severity == "high"
+        )  # as read; the issue keeps the person's word
+        row = (issue.kind, issue.severity, issue.confirmed, issue.confirmed_by, issue.reported_by)
+    assert row == ("integration", "high", "medium", CSM_TL[1], CLIENT[1])

@@ -259,6 +259,66 @@ BROKEN_RULES = [
         "unknown meeting type 'board-meeting'",
         id="unknown-meeting-type",
     ),
+    pytest.param(
+        """\
+  - id: bad-severity
+    when: {issue_reported: [urgentish]}
+    then:
+      - {chat: deal, message: an issue}
+""",
+        "bad-severity",
+        "urgentish",
+        "unknown severity 'urgentish'; expected one of ['any', 'critical', 'high', 'low', 'medium']",
+        id="unknown-severity",
+    ),
+    pytest.param(
+        """\
+  - id: bad-approver
+    when: {deal_created: true}
+    then:
+      - {send: recap, approved_by: client_admin}
+""",
+        "bad-approver",
+        "approved_by: client_admin",
+        "approved_by 'client_admin': expected a role of ours with a department",
+        id="approver-without-department",
+    ),
+    pytest.param(
+        """\
+  - id: bad-invite
+    when: {deal_created: true}
+    then:
+      - {open_channel: escalation, invite: [csm, fmc_boss]}
+""",
+        "bad-invite",
+        "fmc_boss",
+        "unknown role 'fmc_boss'",
+        id="unknown-invited-role",
+    ),
+    pytest.param(
+        """\
+  - id: stray-invite
+    when: {deal_created: true}
+    then:
+      - {chat: deal, invite: [csm]}
+""",
+        "stray-invite",
+        "invite: [csm]",
+        "invite only goes with open_channel",
+        id="invite-without-open-channel",
+    ),
+    pytest.param(
+        """\
+  - id: bad-path
+    when: {became_hybrid: bought-everything}
+    then:
+      - {chat: deal}
+""",
+        "bad-path",
+        "bought-everything",
+        "unknown way of becoming hybrid 'bought-everything'",
+        id="unknown-hybrid-path",
+    ),
 ]
 
 
@@ -586,3 +646,14 @@ def test_check_passes_on_the_shipped_rules_and_templates(
     assert "ok: config" in captured.out
     shipped = "hybrid-onboarding, learning-platform-onboarding, project-onboarding, standard-onboarding"
     assert f"4 pipelines ({shipped})" in captured.out
+
+
+def test_a_role_of_an_undeclared_department_is_an_error(tmp_path: Path) -> None:
+    text = HEAD.replace(
+        "  onboarding_manager: {side: ours}", "  onboarding_manager: {side: ours, department: fmc}"
+    ).replace("roles:", "departments:\n  cs: {name: Customer Success}\nroles:")
+    path = write(tmp_path, text + GOOD_RULES)
+    errors = load_pipelines(tmp_path, TEMPLATE_NAMES).errors
+    assert [(e.file, e.message) for e in errors] == [
+        (str(path), "unknown department 'fmc'; expected one of ['cs']")
+    ]
