@@ -61,6 +61,7 @@ retry_for_hours = 24
 name = "webhook"
 service = "slack-webhook"
 password_file = "{hook}"
+timeout_seconds = 2
 
 [[chat.channels]]
 name = "bot"
@@ -68,7 +69,7 @@ service = "slack"
 channel = "{fake.alerts.id}"
 api_url = "{fake.api_url}"
 password_file = "{token}"
-timeout_seconds = 5
+timeout_seconds = 2
 
 [[chat.channels]]
 name = "teams"
@@ -233,6 +234,68 @@ def test_a_post_is_given_up_after_retry_for_hours(h: Harness, chat_server: FakeC
     assert flush(h).failed == 1
     assert chat_server.webhook_posts == [] and post_row(h, post).status == "failed"
     assert len(notices(h)) == 1
+
+
+def test_a_post_that_cannot_be_built_fails_alone_and_the_others_go(
+    tmp_path: Path, chat_server: FakeChat
+) -> None:
+    entry = (
+        '\n[[chat.channels]]\nname = "ops"\nservice = "slack-webhook"\npassword_env = "NO_SUCH_CHAT_URL"\n'
+    )
+    h = harness(tmp_path, chat_server, entries=entry)
+    try:
+        deal = h.add_deal()
+        broken, fine = queue_post(h, deal, "ops"), queue_post(h, deal, "webhook")
+        result = flush(h)
+        assert (result.failed, result.sent) == (1, 1) and len(chat_server.webhook_posts) == 1
+        assert "NO_SUCH_CHAT_URL" in post_row(h, broken).last_error
+        assert post_row(h, fine).status == "sent"
+    finally:
+        h.agent.close()
+
+
+# --- no answer after the request went out: it may have landed -----------------------------------
+def test_slack_api_no_answer_then_looked_up_before_posting_again(h: Harness, chat_server: FakeChat) -> None:
+    post = queue_post(h, h.add_deal(), "bot")
+    chat_server.hang("chat.postMessage")  # taken, and the answer held past the 2 s timeout
+    try:
+        result = flush(h)
+    finally:
+        chat_server.release()
+    assert result.postponed == 1 and "no answer within 2 s" in result.error
+    row = post_row(h, post)
+    assert row.status == "sending" and row.due_at > h.clock.now()  # to be looked up, not re-posted
+    h.clock.set(row.due_at)
+    assert flush(h).sent == 1
+    [only] = api_messages(chat_server, chat_server.alerts.id)
+    assert post_row(h, post).remote_id == only["ts"]
+
+
+def test_a_webhook_with_no_answer_is_unknown_not_posted_twice(h: Harness, chat_server: FakeChat) -> None:
+    post = queue_post(h, h.add_deal(), "webhook")
+    chat_server.hang("webhook")
+    try:
+        result = flush(h)
+    finally:
+        chat_server.release()
+    assert result.unknown == 1 and post_row(h, post).status == "unknown"
+    h.clock.advance(timedelta(hours=1))
+    flush(h)
+    assert len(chat_server.webhook_posts) == 1 and len(notices(h)) == 1
+
+
+def test_a_webhook_that_refuses_connections_is_retried_not_unknown(
+    tmp_path: Path, chat_server: FakeChat
+) -> None:
+    h = harness(tmp_path, chat_server)
+    try:
+        post = queue_post(h, h.add_deal(), "webhook")
+        chat_server.close()  # nobody listens: nothing can have been taken
+        result = flush(h)
+        assert result.postponed == 1 and post_row(h, post).status == "queued"
+        assert notices(h) == []
+    finally:
+        h.agent.close()
 
 
 # --- a crash mid-post: the attempt was recorded, its outcome was not ---------------------------
