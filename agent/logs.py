@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from agent.config import Config
 from agent.errors import ConfigError
@@ -42,12 +43,17 @@ class JsonLines(logging.Formatter):
 
 def secrets_of(config: Config) -> list[str]:
     found = []
-    for section in (config.mailbox, config.transport, config.calendar):
+    for section in (config.mailbox, config.transport, config.calendar, *config.chat.channels):
         try:
-            found.append(section.password() or "")
+            secret = section.password() or ""
         except ConfigError:
             continue  # an unreadable secret is reported where it is used
-    return found
+        found.append(secret)
+        if "://" in secret:  # a webhook URL: its path and query are the secret, and are logged alone
+            found.append(
+                urlsplit(secret).path + ("?" + urlsplit(secret).query if urlsplit(secret).query else "")
+            )
+    return [s for s in found if s]
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]

@@ -66,3 +66,30 @@ def test_what_the_agent_did_is_logged_in_words_a_csm_reads_once_committed(
         Repo(s).audit(intro, "note", deal_id=1, event_id=None, reason="never happened")
         raise RuntimeError("rolled back")
     assert not [r for r in caplog.records if "never happened" in r.getMessage()]  # a rollback tells nothing
+
+
+def test_chat_webhook_urls_and_bot_tokens_are_secrets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.config import Config
+
+    url = "https://prod-12.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=SeCrEt123"
+    monkeypatch.setenv("TEAMS_URL", url)
+    monkeypatch.setenv("BOT", "xoxb-111-222-secret")
+    config = Config.model_validate(
+        {
+            "chat": {
+                "channels": [
+                    {"name": "fmc", "service": "teams", "password_env": "TEAMS_URL"},
+                    {"name": "bot", "service": "slack", "channel": "C1", "password_env": "BOT"},
+                ]
+            }
+        }
+    )
+    logs.setup("DEBUG", "plain", secrets=logs.secrets_of(config))
+    log = logging.getLogger("urllib3.connectionpool")
+    log.debug('https://prod-12.westus.logic.azure.com:443 "POST %s HTTP/1.1" 202 0', url.split(".com", 1)[1])
+    log.debug("posting to %s with Bearer xoxb-111-222-secret", url)
+    err = capsys.readouterr().err
+    assert "SeCrEt123" not in err and "xoxb-111-222-secret" not in err and "/workflows/abc" not in err
+    assert err.count("***") == 3  # the path alone, the whole URL, the token
