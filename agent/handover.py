@@ -15,12 +15,12 @@ are signed with that name, never with the part of the address before the @.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from agent.config import Config
+from agent.config.values import parse_person as parse_person  # the CLI reads people as the CSV does
 from agent.deals import ContactSpec, DealSpec, default_pipeline, validate_spec
 from agent.errors import InputError
 from agent.pipeline.definition import Pipeline
@@ -160,19 +160,6 @@ def _int(row: dict[str, str], col: str) -> int | None:
     if not value.isdigit():
         raise ValueError(f"{col}: {value!r} is not a whole number")
     return int(value)
-
-
-_NAMED = re.compile(r'\s*(?:"(?P<quoted>[^"]*)"|(?P<name>[^"<>]*?))\s*<\s*(?P<email>[^<>\s]+)\s*>\s*')
-
-
-def parse_person(text: str, what: str) -> tuple[str, str]:
-    """(name, email) from 'email', 'Name <email>' or '"Doe, Jane" <email>'; the address is checked later."""
-    found = _NAMED.fullmatch(text)
-    if found:
-        return (found.group("quoted") or found.group("name") or "").strip(), found.group("email")
-    if "<" in text or ">" in text or len(text.split()) > 1:
-        raise ValueError(f"{what}: {text!r}: expected 'email' or 'Name <email>'")
-    return "", text.strip()
 
 
 def parse_contact(text: str) -> ContactSpec:

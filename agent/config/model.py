@@ -8,6 +8,7 @@ from pydantic import Field
 
 from agent.config.chat import ChatSection, SeveritySection
 from agent.config.paths import shipped
+from agent.config.picks import PickSection
 from agent.config.sections import (
     AgentSection,
     CalendarSection,
@@ -42,6 +43,7 @@ class Config(Section):
     chat: ChatSection = ChatSection()
     severity: SeveritySection = SeveritySection()
     teams: tuple[TeamSection, ...] = Field((), description="More team mailboxes, each a [[teams]] table")
+    picks: tuple[PickSection, ...] = Field((), description="Who fills a role, by a deal attribute: [[picks]]")
     # Where the config came from; relative paths are resolved against its folder.
     source: str = Field("embedded defaults", exclude=True)
     base_dir: Path = Field(Path("."), exclude=True)

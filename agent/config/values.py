@@ -5,6 +5,7 @@ Each raises ValueError with what was expected; load_config adds the file, line, 
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,3 +57,16 @@ def check_backend(kind: str, value: object) -> object:
 MailboxBackend = Annotated[str, BeforeValidator(partial(check_backend, MAILBOX))]
 CalendarBackend = Annotated[str, BeforeValidator(partial(check_backend, CALENDAR))]
 TransportBackend = Annotated[str, BeforeValidator(partial(check_backend, TRANSPORT))]
+
+
+_NAMED = re.compile(r'\s*(?:"(?P<quoted>[^"]*)"|(?P<name>[^"<>]*?))\s*<\s*(?P<email>[^<>\s]+)\s*>\s*')
+
+
+def parse_person(text: str, what: str) -> tuple[str, str]:
+    """(name, email) from 'email', 'Name <email>' or '"Doe, Jane" <email>'; the address is checked later."""
+    found = _NAMED.fullmatch(text)
+    if found:
+        return (found.group("quoted") or found.group("name") or "").strip(), found.group("email")
+    if "<" in text or ">" in text or len(text.split()) > 1:
+        raise ValueError(f"{what}: {text!r}: expected 'email' or 'Name <email>'")
+    return "", text.strip()

@@ -72,8 +72,11 @@ class RuleRunner:
         self.tasks = Tasks(pipelines, enqueuer)  # done, approved by A, C asked: a task's RACI
 
     # --- what people and inputs ask for ------------------------------------------------------
-    def hand_over(self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime) -> m.Deal:
-        """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules."""
+    def hand_over(
+        self, repo: Repo, spec: deals.DealSpec, cause: Cause, now: datetime, picked: Sequence[str] = ()
+    ) -> m.Deal:
+        """A deal handed over by Sales (validated spec): create it, enter its first stage, run its rules.
+        `picked`: the roles filled from [[picks]], in words for the audit trail."""
         deal = deals.create_deal(repo, spec, now=now, default_tz=self.config.identity(spec.team).timezone)
         pipeline = self.pipelines[deal.pipeline]
         target = spec.stage or pipeline.first_stage()
@@ -81,6 +84,8 @@ class RuleRunner:
         cause.trail(repo, now).on(deal)(
             "deal_created", f"deal {deal.name} handed over into {pipeline.id}, stage {target}"
         )
+        for words in picked:
+            cause.trail(repo, now).on(deal)("role_picked", words)
         self.tasks.opened(repo, deal, target, cause, now)
         triggers = [
             Trigger("stage_entered", target, f"deal entered {target}"),

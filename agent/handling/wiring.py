@@ -69,7 +69,7 @@ class Handlers:
             config.calendar, self.party, pipelines, self.runner, self.enqueuer, config.agent.timezone
         )
         self.assigner = Assigner(self.runner, self.meetings)
-        self.handover = HandOver(self.runner, self.meetings)
+        self.handover = HandOver(config, self.runner, self.meetings)
         self.timers = TimerHandler(pipelines, calendar, self.runner, self.meetings, self.reviews, timer_kinds)
         commands = CommandContext(self.runner, self.meetings, pipelines)
         issues = Issues(config, pipelines, self.runner, self.enqueuer)  # severity: docs/chat.md

@@ -50,6 +50,11 @@ def world(tmp_path: Path, chat_server: FakeChat, monkeypatch: pytest.MonkeyPatch
     cfg = write_config(
         tmp_path,
         f"""
+[[picks]]
+role = "fmc_team_lead"
+by = "state"
+people = {{ TX = "Fiona Field <fiona@example.com>", "*" = "Gil Other <gil@example.com>" }}
+
 [chat]
 deal_channels = "bot"
 dashboard_url = "https://agent.example.com/board"
@@ -117,7 +122,7 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
     h, chat = world, chat_server
     deal = h.add_deal(
         pipeline="hybrid-onboarding",
-        roles=ROLES,
+        roles={r: p for r, p in ROLES.items() if r != "fmc_team_lead"},  # picked by the account's state
         contacts=[ContactSpec(*CLIENT, "client_admin")],
         products=["Learning", "Compliance", "FMC"],
         attributes={"state": "TX"},
@@ -132,6 +137,12 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
     assert f"https://agent.example.com/board/deals/{deal}" in words  # the link to the deal's page
     tasks = {t["id"]: t for t in h.show(deal)["tasks"]}
     assert tasks["inform-fmc"]["status"] == "done"
+    [picked] = events(h, deal, "role_picked")
+    assert (
+        picked["reason"]
+        == "fmc_team_lead is Fiona Field <fiona@example.com>: picked by state = TX ([[picks]])"
+    )
+    assert tasks["pick-fmc-team-lead"]["status"] == "done"
     assert tasks["fmc-welcome"]["R"] == "fmc_team_lead"
 
     # the FMC welcome is prepared and held: only the FMC team lead may let it go
@@ -152,8 +163,14 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
     assert any("approved by fiona@example.com" in e["reason"] for e in released)
 
     # --- the people's tasks done: the deal moves to Onboarding, and its channel is opened --------
-    for task in ("clear-details", "set-up-lms", "assign-csm", "fmc-channel", "pick-fmc-team-lead",
-                 "assign-fmc-lead", "fmc-welcome"):  # fmt: skip
+    for task in (
+        "clear-details",
+        "set-up-lms",
+        "assign-csm",
+        "fmc-channel",
+        "assign-fmc-lead",
+        "fmc-welcome",
+    ):
         h.task_done(deal, task)
     h.run()
     assert h.stage(deal) == "onboarding"

@@ -502,3 +502,32 @@ def test_check_refuses_a_team_pipeline_that_does_not_exist(
     assert main(["--config", str(cfg), "check"]) == 2
     err = capsys.readouterr().err
     assert "[[teams]] emea: pipeline = 'no-such-pipeline': no such pipeline" in err, err
+
+
+# --- [[picks]] and [chat] -----------------------------------------------------------------------
+def test_picks_name_who_covers_a_value_and_refuse_a_bad_address(tmp_path: Path) -> None:
+    good = (
+        '[[picks]]\nrole = "fmc_team_lead"\nby = "state"\n'
+        'people = { TX = "Fiona Field <fiona@example.com>", "*" = "gil@example.com" }\n'
+    )
+    [pick] = load_config(write(tmp_path / "agent.toml", good)).picks
+    assert pick.person(" tx ") == ("Fiona Field", "fiona@example.com")
+    assert pick.person("CA") == ("", "gil@example.com")
+    text = '[[picks]]\nrole = "fmc_team_lead"\nby = "state"\npeople = { TX = "Fiona <not-an-address>" }\n'
+    message = config_error(write(tmp_path / "bad.toml", text))
+    assert "picks" in message and "TX = 'Fiona <not-an-address>'" in message
+    assert "expected an email address" in message
+
+
+def test_a_chat_channel_without_its_secret_or_a_bot_for_deal_channels_is_refused(tmp_path: Path) -> None:
+    no_secret = '[[chat.channels]]\nname = "fmc-intake"\nservice = "teams"\n'
+    assert "needs password_env or password_file holding the webhook URL" in config_error(
+        write(tmp_path / "a.toml", no_secret)
+    )
+    webhook_bot = (
+        '[chat]\ndeal_channels = "fmc-intake"\n'
+        '[[chat.channels]]\nname = "fmc-intake"\nservice = "slack-webhook"\npassword_env = "X"\n'
+    )
+    assert "expected the name of a [[chat.channels]] entry with service = 'slack'" in config_error(
+        write(tmp_path / "b.toml", webhook_bot)
+    )
