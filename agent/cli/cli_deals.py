@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import deal_data, deals
+from agent.cli import cli_hybrid
 from agent.cli.app import App, SubParsers, command, group, out
 from agent.errors import InputError
 from agent.handling.cause import Cause
@@ -422,3 +423,4 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--reject", action="store_true")
     p.add_argument("--task", help="a task waiting for its Accountable person's approval")
     p.add_argument("--reason", help="with --task --reject: why, told to the Responsible person")
+    cli_hybrid.add_commands(actions)  # hybrid, escalate: in their own module (this one is full)

@@ -7,6 +7,8 @@
     no-show                                                      the last call did not happen
     ignore                                                       log only; no rule runs
     approve | reject                                             answer an approval request
+    hybrid learning-bought-service | became hybrid: bought FMC   the account became hybrid (either way)
+    escalate <why> | escalation: <why>                           an escalation: the pipeline's rule runs
 
 Only mail addressed to the agent itself (To, not Cc or Bcc) carries commands,
 so that a line in a CSM's email to a client is never taken for one.
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 
 # "because ..." (or "reason: ...") after an advance: the reason to move on with tasks not done
 _WHY = r"(?:\s*[,;:–—-]?\s*(?:because|reason\s*:)\s+(?P<why>.+?))?"
+_WHO = r"(?:(?:the\s+)?(?:account|client|they|it)\s+)?"
+_REST = r"\s*[:,;–—-]?\s*(?P<arg>.*?)\s*[.!]?$"  # the words after the verb, as they were written
 _PREFIX = re.compile(r"^\s*((re|aw|fw|fwd|wg|tr)\s*:\s*)+", re.IGNORECASE)
 _GRAMMAR: list[tuple[str, re.Pattern[str]]] = [
     ("deal", re.compile(r"^(?:attach\s+to\s+deal|attach\s+to|deal)\s*:?\s+(?P<arg>.+?)\.?$", re.I)),
@@ -30,14 +34,20 @@ _GRAMMAR: list[tuple[str, re.Pattern[str]]] = [
     ("ignore", re.compile(r"^ignore\s*[.!]?$", re.I)),
     ("approve", re.compile(r"^(?:approve|approved|yes|ok|okay|agreed)\b", re.I)),
     ("reject", re.compile(r"^(?:reject|rejected|deny|denied|decline|declined)\b", re.I)),
+    # "hybrid: <what they bought>" or one word ("hybrid service-bought-learning"), never "Hybrid
+    # account sync: ..." (a reply to the sync invitation's subject); commands/hybrid.py reads the way
+    ("hybrid", re.compile(r"^hybrid(?:\s*[:,;–—-]\s*(?P<arg>.+?)|\s+(?P<word>[\w-]+))\s*[.!]?$", re.I)),
+    ("hybrid", re.compile(rf"^{_WHO}(?:became|becomes|is\s+now|are\s+now|now)\s+hybrid\b{_REST}", re.I)),
+    ("escalate", re.compile(rf"^(?:escalate|escalation)\b{_REST}", re.I)),
 ]
 BODY_ONLY = {"approve", "reject"}  # a subject such as "Re: Approve: ..." is our own question, not an answer
+ONCE = {"hybrid", "escalate"}  # said in the subject and again in the body, it is one thing to do
 LINES_READ = 3  # a command is in the first lines; below that is the person's own text
 
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # deal | advance | done | no-show | ignore | approve | reject
+    verb: str  # deal | advance | done | no-show | ignore | approve | reject | hybrid | escalate
     arg: str  # "" when the verb takes none (advance to the next stage, ignore, ...)
     line: str  # the words as written, for the audit trail
     reason: str = ""  # advance: why it moves on with the stage's tasks not done
@@ -52,9 +62,10 @@ def parse_commands(subject: str, new_text: str) -> list[Command]:
         for verb, pattern in _GRAMMAR:
             m = pattern.match(line)
             if m and not (in_subject and verb in BODY_ONLY):
+                if verb in ONCE and any(c.verb == verb for c in found):
+                    break
                 groups = m.groupdict()
-                found.append(
-                    Command(verb, (groups.get("arg") or "").strip(), line, (groups.get("why") or "").strip())
-                )
+                arg = (groups.get("arg") or groups.get("word") or "").strip()
+                found.append(Command(verb, arg, line, (groups.get("why") or "").strip()))
                 break
     return found

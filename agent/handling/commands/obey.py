@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from agent.handling.cause import Cause
-from agent.handling.commands import advance, approval, done, no_show
+from agent.handling.commands import advance, approval, done, escalate, hybrid, no_show
 from agent.handling.commands.context import CommandContext
 from agent.handling.commands.grammar import Command
 from agent.store import models as m
@@ -23,6 +23,8 @@ COMMANDS: dict[str, Obey] = {
     "no-show": no_show.obey,
     "approve": approval.obey,
     "reject": approval.obey,
+    "hybrid": hybrid.obey,
+    "escalate": escalate.obey,
 }
 
 
