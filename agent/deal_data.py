@@ -15,6 +15,7 @@ from agent.pipeline.definition import Pipeline
 from agent.pipeline.requires import CONTRACT_DOCUMENT, Required
 from agent.store import models as m
 from agent.store.audit import Trail
+from agent.store.repo import Repo
 
 ENTITIES = "entities"
 # attribute keys that hold the deal's own data: not custom attributes people set (`--attr`, CSV)
@@ -70,3 +71,38 @@ def note_missing(trail: Trail, deal: m.Deal, pipeline: Pipeline | None) -> list[
             missing=lacking,
         )
     return lacking
+
+
+def coordination(repo: Repo, deal: m.Deal) -> dict[str, Any]:
+    """What was reported on the deal and what went to chat about it (docs/chat.md)."""
+    return {
+        "issues": [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "summary": i.summary,
+                "severity": i.severity,
+                "evidence": i.evidence,
+                "confirmed": i.confirmed,
+                "confirmed_by": i.confirmed_by,
+                "status": i.status,
+                "ticket": i.ticket,
+                "reported_by": i.reported_by,
+                "created_at": i.created_at.isoformat(),
+            }
+            for i in repo.issues(deal.id)
+        ],
+        "chat_channels": dict(deal.chat_channels or {}),
+        "chat_posts": [
+            {
+                "id": p.id,
+                "channel": p.channel,
+                "title": p.title,
+                "status": p.status,
+                "rule": p.rule,
+                "sent_at": p.sent_at.isoformat() if p.sent_at else None,
+                "last_error": p.last_error,
+            }
+            for p in repo.chat_posts(deal_id=deal.id)
+        ],
+    }

@@ -373,6 +373,7 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
                 "received_at": msg.received_at.isoformat(),
                 "match_reason": msg.match_reason,
                 "excerpt": msg.excerpt,
+                "severity": msg.severity,  # an issue's, as read from it (agent.severity); "" none
             }
             for msg in repo.messages_for(deal.id)
         ],
@@ -404,6 +405,7 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
             }
             for e in repo.outbox_all(deal.id)
         ],
+        **deal_data.coordination(repo, deal),  # issues, chat channels and posts
         "events": [
             {"at": a.at.isoformat(), "kind": a.kind, "rule": a.rule, "reason": a.reason, "details": a.details}
             for a in repo.events_for(deal.id)

@@ -193,6 +193,10 @@ def test_an_fmc_account_that_bought_learning_goes_to_account_assignment_and_cs_o
     assert body is not None and "please assign a CSM" in str(body.get_content())
     fired = [e["rule"] for e in world.events(deal, "rule_fired")]
     assert fired.count("fmc-account-bought-learning") == 1
+    # no net new account: the FMC department is not told of a "new hybrid account", and its welcome
+    # email (the account has the service already) is not prepared
+    assert "net-new-hybrid-account" not in fired
+    assert not [e for e in world.h.show(deal)["emails"] if e["template"] == "service-welcome"]
 
 
 def test_an_escalation_by_email_fires_the_rule_once_and_tells_both_departments(world: World) -> None:

@@ -267,6 +267,16 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
         assert to(h, person[1], "Escalation")
     assert len([e for e in events(h, deal, "rule_fired") if e["rule"] == "escalation"]) == 1
 
+    # `deals show` tells it all: the issues as read and confirmed, the channels, every post and its fate
+    shown = h.show(deal)
+    assert [(i["kind"], i["severity"], i["confirmed"], i["status"]) for i in shown["issues"]] == [
+        ("integration", "critical", "critical", "routed"),
+        ("integration", "low", "", "open"),
+    ]
+    assert set(shown["chat_channels"]) == {"deal", "escalation"}
+    assert {p["status"] for p in shown["chat_posts"]} == {"sent"} and len(shown["chat_posts"]) == 6
+    assert [m["severity"] for m in shown["messages"] if m["direction"] == "inbound"] == ["critical", "low"]
+
 
 def test_an_unclear_or_unasked_answer_confirms_nothing_and_without_chat_the_news_goes_by_email(
     harness: Harness,

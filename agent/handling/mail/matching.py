@@ -135,7 +135,8 @@ class Matched:
         side = "client" if item.direction == "inbound" else "internal"
         sender = item.sender
         triggers = [Trigger("message_received", side, f"{side} message '{msg.subject}' from {sender}")]
-        triggers += self.issues.read(repo, deal, msg, row, sender, item.now)
+        if not item.commands:  # a command to the agent ("escalate because ...") is not an issue report
+            triggers += self.issues.read(repo, deal, msg, row, sender, item.now)
         for command in item.commands or []:
             obey(self.commands, repo, deal, command, sender, item.cause, item.now)
         if item.direction == "internal" and item.commands == []:
