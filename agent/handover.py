@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from agent.config import Config
-from agent.config.values import parse_person as parse_person  # the CLI reads people as the CSV does
+from agent.config.values import parse_person
 from agent.deals import ContactSpec, DealSpec, default_pipeline, validate_spec
 from agent.errors import InputError
 from agent.pipeline.definition import Pipeline

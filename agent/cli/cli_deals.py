@@ -10,9 +10,10 @@ from typing import Any
 from agent import deal_data, deals
 from agent.cli import cli_hybrid
 from agent.cli.app import App, SubParsers, command, group, out
+from agent.config.values import parse_person
 from agent.errors import InputError
 from agent.handling.cause import Cause
-from agent.handover import REQUIRED, parse_contact, parse_person, read_csv
+from agent.handover import REQUIRED, parse_contact, read_csv
 from agent.store import models as m
 from agent.store.repo import Repo
 

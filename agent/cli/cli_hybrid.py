@@ -12,12 +12,12 @@ from typing import Any
 
 from agent.cli.app import App, SubParsers, command, out
 from agent.config import check_address
+from agent.config.values import parse_person
 from agent.deal_data import missing
 from agent.domain import HYBRID_PATHS
 from agent.errors import InputError
 from agent.handling.cause import Cause
 from agent.handling.hybrid import HYBRID, become_hybrid, escalate
-from agent.handover import parse_person
 from agent.store.repo import Repo
 
 WHO = "the command line"  # who acted, in the audit trail, unless --as names the person

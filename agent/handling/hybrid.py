@@ -13,10 +13,10 @@ from datetime import datetime
 
 from agent import deal_data, deals
 from agent.config import check_address
+from agent.config.values import parse_person
 from agent.domain import HYBRID_PATHS
 from agent.handling.cause import Cause
 from agent.handling.runner import RuleRunner
-from agent.handover import parse_person
 from agent.outbox import status
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger, listens
