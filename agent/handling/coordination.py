@@ -37,7 +37,10 @@ from agent.store.repo import Repo
 DEAL_CHANNEL = "deal"  # a rule's name for the deal's own channel
 SYNC = "sync-meeting"  # the meeting type and the template of the invitation
 CONFIRM = "severity-confirm"  # the template asking a person to confirm an issue's severity
+HORIZON_DAYS = 14  # how far ahead a free slot for a sync meeting is looked for (the invitation says so)
 LEAD = timedelta(minutes=30)  # the earliest a sync meeting starts after it is decided
+CONFIRM_WAIT = timedelta(hours=2)  # how long an issue's severity waits for its confirmation before a reminder
+UNCONFIRMED = "severity_unconfirmed"  # the timer kind of that reminder
 ISSUE_TRIGGERS = frozenset({"issue_reported", "severity_confirmed", "issue_updated"})
 
 
@@ -70,6 +73,11 @@ class Coordinator:
             self._confirm(repo, deal, effect, firing, trigger, cause, now, issue)
         else:
             self._sync(repo, deal, effect, firing, trigger, cause, now, issue)
+
+    def words(self, repo: Repo, deal: m.Deal, trigger: Trigger, message: str) -> str:
+        """A rule's message with {deal}, {severity} and {issue} filled in (a notify's, as a post's)."""
+        issue = repo.latest_issue(deal.id) if trigger.kind in ISSUE_TRIGGERS and "{" in message else None
+        return _fill(message, deal, issue)
 
     # --- chat ------------------------------------------------------------------------------
     def _post(
@@ -216,6 +224,34 @@ class Coordinator:
             return
         issue.status, issue.updated_at = "confirming", now
         ask(self.enqueuer, repo, deal, issue, effect.to, cause, now, rule=firing.rule, reason=firing.reason)
+        # a critical issue must not wait on an unread email: unanswered, the people are told again
+        tz = self.config.identity(deal.team).timezone
+        due = self.calendar.next_open(now + CONFIRM_WAIT, tz)
+        emails = [a.email for a in effect.to]
+        repo.add_timer(
+            f"severity:{issue.id}", UNCONFIRMED, due, deal.id, {"issue_id": issue.id, "asked": emails}
+        )
+
+    def unconfirmed(self, repo: Repo, timer: m.Timer, deal: m.Deal, cause: Cause, now: datetime) -> None:
+        """The people asked to confirm an issue's severity have not answered: they and the CSM are told."""
+        issue = repo.issue(int(timer.payload["issue_id"]))
+        if issue is None or issue.confirmed or issue.status != "confirming":
+            return  # answered in time
+        asked = {str(e) for e in timer.payload.get("asked", [])}
+        people = tuple(Address(r.email, r.name) for r in deal.roles if r.email in asked or r.role == "csm")
+        self.enqueuer.notice(
+            repo,
+            deal,
+            people,
+            cause,
+            now,
+            subject=f"{deal.name}: a {issue.severity} issue waits for its severity to be confirmed",
+            message=f"The {issue.kind} issue reported by {issue.reported_by or 'the client'} is read as "
+            f"{issue.severity} and nobody has confirmed it yet, so the other department has not been told: "
+            f"{issue.summary[:300]}\n\nReply to the earlier email with 'confirm' or the severity it is "
+            f"({', '.join(asked)} were asked).",
+            reason="an issue's severity not confirmed in time",
+        )
 
     def _sync(
         self,
@@ -240,8 +276,10 @@ class Coordinator:
         after = now + LEAD
         minutes = effect.minutes
         emails = [a.email for a in effect.to]
-        busy = repo.busy(emails, after, after + timedelta(days=14))
-        start = first_free(busy, after=after, minutes=minutes, calendar=self.calendar, tz=tz)
+        busy = repo.busy(emails, after, after + timedelta(days=HORIZON_DAYS))
+        start = first_free(
+            busy, after=after, minutes=minutes, calendar=self.calendar, tz=tz, horizon_days=HORIZON_DAYS
+        )
         free = start is not None
         start = start or proposed(after, calendar=self.calendar, tz=tz)
         end = start + timedelta(minutes=minutes)
@@ -283,7 +321,14 @@ class Coordinator:
         )
         local = start.astimezone(ZoneInfo(tz))
         when = f"{local.strftime('%A %-d %B %Y, %H:%M')} ({tz})"
-        sync = {"title": title, "when": when, "minutes": minutes, "free": free, "about": about}
+        sync = {
+            "title": title,
+            "when": when,
+            "minutes": minutes,
+            "free": free,
+            "about": about,
+            "days": HORIZON_DAYS,
+        }
         email = self.enqueuer.queue_email(
             repo,
             deal,

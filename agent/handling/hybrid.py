@@ -17,7 +17,6 @@ from agent.config.values import parse_person
 from agent.domain import HYBRID_PATHS
 from agent.handling.cause import Cause
 from agent.handling.runner import RuleRunner
-from agent.outbox import status
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger, listens
 from agent.store import models as m
@@ -152,15 +151,8 @@ def _switch(
         from_stage=old_stage,
         to_stage=target,
     )
-    # as the runner does on any move: what entering the old stage queued and has not gone is no
-    # longer true ("let's schedule your set-up" after the deal moved on)
-    for email in repo.outbox_all(deal.id):
-        if (
-            email.status in status.UNSENT
-            and email.stage == old_stage
-            and email.rule == f"{old_stage}.on_enter"
-        ):
-            status.withdraw(trail, email, f"the deal left {old_stage} when it became hybrid")
+    # as on any move: what entering the old stage queued and has not gone is no longer true
+    runner.withdraw_left_behind(repo, deal, old_stage, cause, now)
     runner.tasks.opened(repo, deal, target, cause, now)
     return Trigger("stage_entered", target, f"deal entered {target} (became hybrid)")
 

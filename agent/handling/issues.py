@@ -30,10 +30,12 @@ from agent.severity import parse_severity, read_issue
 from agent.store import models as m
 from agent.store.repo import Repo
 
+ISSUE_TRIGGERS = (*(Trigger("issue_reported", s) for s in SEVERITIES), Trigger("issue_updated"))
 AGENT_TAG = re.compile(r"\[agent\]", re.I)  # the subject prefix of the agent's emails to our people
 CONFIRM = re.compile(
     r"\s*(?:i\s+)?(?:confirm(?:ed)?|yes|yep|correct|that'?s right|agreed?)\b(?!\s+not)", re.I
 )
+_NOT = re.compile(r"(?:\bnot|n't|\bno|\bnever)\s+(?:\w+\s+)?$", re.I)  # "not critical", "isn't really high"
 _WORD = re.compile(r"\b(crit(?:ical)?|high|medium|med|low|sev(?:erity)?\s*[1-4]|p[1-4])\b", re.I)
 
 
@@ -51,9 +53,7 @@ class Issues:
     ) -> list[Trigger]:
         """The issue this message on the deal reports, recorded; the triggers for the deal's rules."""
         pipeline = self.pipelines.get(deal.pipeline)
-        if pipeline is None or not (
-            listens(pipeline, Trigger("issue_reported", "any")) or listens(pipeline, Trigger("issue_updated"))
-        ):
+        if pipeline is None or not any(listens(pipeline, t) for t in ISSUE_TRIGGERS):
             return []
         if AGENT_TAG.search(msg.subject):
             return []  # one of ours answering or forwarding the agent's own email: its words are the agent's
@@ -137,8 +137,10 @@ class Issues:
 
 
 def _severity_in(said: str) -> str | None:
-    """The severity a person's words name ("it's only medium", "P1"); None when they name none or two."""
-    words = (re.sub(r"severity\s*", "sev ", w.group(1).lower()) for w in _WORD.finditer(said))
+    """The severity a person's words name ("it's only medium", "P1"); None when they name none or two.
+    A level said not to be ("not critical", "isn't high") is not named."""
+    named = (w for w in _WORD.finditer(said) if not _NOT.search(said[max(0, w.start() - 20) : w.start()]))
+    words = (re.sub(r"severity\s*", "sev ", w.group(1).lower()) for w in named)
     found = {parse_severity(re.sub(r"sev\s*", "sev ", w)) for w in words}
     found.discard(None)
     return found.pop() if len(found) == 1 else None

@@ -288,10 +288,8 @@ class RuleRunner:
                 )
                 self.tasks.consult(repo, deal, row, cause, now, effect.task)
         elif isinstance(effect, Notify):
-            notice = {
-                "subject": f"{deal.name}: {effect.message or firing.rule}",
-                "message": effect.message or firing.reason,
-            }
+            said = self.coordinator.words(repo, deal, trigger, effect.message)  # {deal}, {severity}, {issue}
+            notice = {"subject": f"{deal.name}: {said or firing.rule}", "message": said or firing.reason}
             self.enqueuer.queue_email(
                 repo,
                 deal,
@@ -381,11 +379,11 @@ class RuleRunner:
             "stage_changed", f"{old} → {target}: {reason}", rule=rule, from_stage=old, to_stage=target
         )
         gates.take(deal)  # a move held in the stage left is no longer to be made
-        self._withdraw_left_behind(repo, deal, old, cause, now)
+        self.withdraw_left_behind(repo, deal, old, cause, now)
         self.tasks.opened(repo, deal, target, cause, now)
         return [Trigger("stage_entered", target, f"deal entered {target}")]
 
-    def _withdraw_left_behind(
+    def withdraw_left_behind(
         self, repo: Repo, deal: m.Deal, stage: str, cause: Cause, now: datetime
     ) -> None:
         """The emails of entering `stage` that have not gone when the deal leaves it are no longer true.

@@ -10,6 +10,7 @@ from agent.config import Config
 from agent.handling.assign import Assigner
 from agent.handling.client_tasks import ClientTasks
 from agent.handling.commands.context import CommandContext
+from agent.handling.coordination import UNCONFIRMED
 from agent.handling.digests import InformedDigests
 from agent.handling.enqueue import Enqueuer
 from agent.handling.handover import HandOver
@@ -63,6 +64,7 @@ class Handlers:
             CLIENT_TASK: self.client_tasks.give,
             INFORMED: InformedDigests(pipelines, self.enqueuer, local).send,
             PLAN: Plans(pipelines, self.enqueuer, local).send,
+            UNCONFIRMED: self.runner.coordinator.unconfirmed,
         }
         self.reviews = Reviews(config.review, self.enqueuer)
         self.meetings = MeetingHandler(

@@ -260,6 +260,7 @@ def sample_context(agent: AgentSection, pipeline: Pipeline | None) -> dict[str, 
         "minutes": 15,
         "free": True,
         "about": "integration issue (critical): Users duplicated",
+        "days": 14,
     }
     # a task's approval request, and a Consulted person's question (agent.handling.tasks)
     consulted = {"name": "Alex AM", "email": "alex@example.com", "role": "Account Manager"}

@@ -85,6 +85,11 @@ def cancel(trail: Trail, email: m.OutboxEmail, who: str) -> None:
 def requeue(trail: Trail, email: m.OutboxEmail, who: str) -> None:
     """A person sends a failed or withdrawn email again (`outbox retry`): attempts start over."""
     _require(email, (Status.FAILED, Status.WITHDRAWN), "retried")
+    if email.approver_role and email.sent_at is None and email.status == Status.WITHDRAWN:
+        # it goes only on its approvers' yes (docs/chat.md): nobody else may send it by retrying
+        raise TransitionError(
+            f"email {email.id} needs the approval of {email.approver_role}: only they can send it"
+        )
     email.status, email.due_at, email.attempts, email.last_error = Status.QUEUED, trail.at, 0, ""
     trail.email("email_requeued", email, f"{email.template}: queued again by {who}")
 

@@ -316,3 +316,69 @@ def test_an_unclear_or_unasked_answer_confirms_nothing_and_without_chat_the_news
         )  # as read; the issue keeps the person's word
         row = (issue.kind, issue.severity, issue.confirmed, issue.confirmed_by, issue.reported_by)
     assert row == ("integration", "high", "medium", CSM_TL[1], CLIENT[1])
+
+
+def test_any_pipeline_with_an_issue_rule_has_its_mail_read_and_copies_to_clients_are_not(
+    tmp_path: Path,
+) -> None:
+    from tests.integration.task_world import world as timing_world
+
+    h = timing_world(
+        tmp_path,
+        """
+stages:
+  - {id: live, name: Live}
+  - {id: done, name: Done, end: true}
+rules:
+  - id: tell-on-high
+    when: {issue_reported: [high, critical]}
+    then:
+      - {notify: [csm], message: "A {severity} issue: {issue}"}
+""",
+        MONDAY,
+    )
+    deal = h.add_deal(pipeline="timing", roles={"csm": CSM})
+    h.run()
+    # our CSM's email to the client, the agent in Bcc: their words, not a report
+    h.mail(
+        CSM,
+        [CLIENT],
+        "Re: the export",
+        "Urgent fix shipped: the export error is gone.",
+        headers={"Bcc": h.reply_address(deal)},
+    )
+    h.run()
+    assert not events(h, deal, "rule_fired")
+    h.mail(CLIENT, [("Onboarding", h.reply_address(deal))], "Export", "Urgent: the export is broken again.")
+    h.run()
+    [fired] = events(h, deal, "rule_fired")
+    assert fired["rule"] == "tell-on-high" and "bug issue read as high ('Urgent')" in fired["reason"]
+    assert to(h, CSM[1], "A high issue")
+
+
+def test_a_severity_nobody_confirms_is_asked_again_with_the_csm_told(harness: Harness) -> None:
+    h = harness
+    h.at(at(1, 9))
+    deal = h.add_deal(
+        pipeline="hybrid-onboarding", stage="onboarding", roles=ROLES, attributes={"state": "TX"}
+    )
+    h.run()
+    h.mail(
+        CLIENT,
+        [("Onboarding", h.reply_address(deal))],
+        "P1",
+        "Nobody can log in to the LMS since this morning.",
+    )
+    h.run()
+    assert len(to(h, CSM_TL[1], "Confirm the severity: critical")) == 1
+    h.at(at(1, 10, 59))
+    h.run()
+    assert not to(h, CSM[1], "waits for its severity")  # two hours are not over
+    h.at(at(1, 11, 1))
+    h.run()
+    [again] = to(h, CSM[1], "a critical issue waits for its severity to be confirmed")
+    assert CSM_TL[1] in str(again["To"])
+    assert "the other department has not been told" in body(again)
+    h.at(at(2, 11, 1))
+    h.run()
+    assert len(to(h, CSM[1], "waits for its severity")) == 1  # told once

@@ -114,3 +114,15 @@ def test_a_temporary_failure_queues_it_again_later(session: Session) -> None:
     status.retry(Trail(repo, NOW), row, "451 try later", 120.0)
     assert (row.status, row.due_at) == (Status.QUEUED, NOW + timedelta(seconds=120))
     assert "attempt 2 in 120 s" in repo.email_history(row)[0].reason
+
+
+def test_an_email_awaiting_a_departments_approval_cannot_be_sent_by_a_retry(session: Session) -> None:
+    repo = Repo(session)
+    held = email(repo, Status.WITHDRAWN)
+    held.approver_role = "fmc_team_lead"
+    with pytest.raises(TransitionError, match="needs the approval of fmc_team_lead: only they can send it"):
+        status.requeue(Trail(repo, NOW), held, "sam@example.com")
+    assert held.status == Status.WITHDRAWN
+    held.status = Status.FAILED  # approved, then the server refused it: trying again sends what they approved
+    status.requeue(Trail(repo, NOW), held, "sam@example.com")
+    assert held.status == Status.QUEUED

@@ -79,6 +79,9 @@ def test_a_bad_pattern_in_the_config_is_refused_by_name() -> None:
         ("Severity 2", "high"),
         ("low", "low"),
         ("I'd say high or critical, not sure", None),  # two named: unclear, asked back
+        ("Not critical.", None),  # said not to be: no level named
+        ("It isn't really high. Low.", "low"),
+        ("no, it is high", "high"),
         ("Let me look into it", None),
     ],
 )

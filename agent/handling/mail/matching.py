@@ -135,7 +135,9 @@ class Matched:
         side = "client" if item.direction == "inbound" else "internal"
         sender = item.sender
         triggers = [Trigger("message_received", side, f"{side} message '{msg.subject}' from {sender}")]
-        if not item.commands:  # a command to the agent ("escalate because ...") is not an issue report
+        # a client's message, or one of ours written to the agent; not a command ("escalate because
+        # ..."), and not our people's mail to a client with the agent in copy ("the error is fixed")
+        if not item.commands and item.direction in ("inbound", "internal"):
             triggers += self.issues.read(repo, deal, msg, row, sender, item.now)
         for command in item.commands or []:
             obey(self.commands, repo, deal, command, sender, item.cause, item.now)
