@@ -368,7 +368,9 @@ class Enqueuer:
         trail = cause.trail(repo, now)
         if not reviewers:
             if opted or role:
-                why = f"{', '.join(sorted(opted))} opted out" if opted else f"nobody fills {role} to approve it"
+                why = (
+                    f"{', '.join(sorted(opted))} opted out" if opted else f"nobody fills {role} to approve it"
+                )
                 status.withdraw(trail, draft, f"{why}; nobody can confirm")
             return
         # only a person's answer sends it to contacts who opted out, or one a department must approve:

@@ -383,9 +383,7 @@ class RuleRunner:
         self.tasks.opened(repo, deal, target, cause, now)
         return [Trigger("stage_entered", target, f"deal entered {target}")]
 
-    def withdraw_left_behind(
-        self, repo: Repo, deal: m.Deal, stage: str, cause: Cause, now: datetime
-    ) -> None:
+    def withdraw_left_behind(self, repo: Repo, deal: m.Deal, stage: str, cause: Cause, now: datetime) -> None:
         """The emails of entering `stage` that have not gone when the deal leaves it are no longer true.
 
         A deal handed over after its introduction call was held enters the call's stage, and the
