@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.chat import status
@@ -110,6 +111,35 @@ def cmd_cancel(app: App) -> int:
     return 0
 
 
+def cmd_channel(app: App) -> int:
+    """A deal's own channel that exists already (the team made it): its posts go there, none is created."""
+    bot = app.config.chat.deal_channels
+    if not bot:
+        raise InputError(
+            "[chat] deal_channels names no Slack bot: only a bot can post to a deal's own channel"
+        )
+    purpose, channel_id = app.args.purpose, app.args.id.strip()
+    if not re.fullmatch(r"[CG][A-Z0-9]{6,}", channel_id):
+        raise InputError(
+            f"--id {channel_id!r}: expected a Slack channel id like C0123ABCDEF (channel details)"
+        )
+
+    def record(repo: Repo) -> str:
+        deal = repo.deal(app.args.deal)
+        if deal is None:
+            raise NotFound(f"no deal {app.args.deal} (see `deals list`)")
+        info = {**(deal.chat_channels or {}).get(purpose, {}), "id": channel_id, "service": bot}
+        info["name"] = app.args.name or info.get("name", "")
+        deal.chat_channels = {**(deal.chat_channels or {}), purpose: info}  # a new dict: the ORM sees it
+        Trail(repo, app.clock.now()).on(deal)(
+            "chat_channel_set", f"{purpose} channel is {channel_id}, set by {WHO}", purpose=purpose
+        )
+        return f"deal {deal.id}: its {purpose} channel is {channel_id}"
+
+    print(app.write(record))
+    return 0
+
+
 def add_parser(sub: SubParsers) -> None:
     actions = group(sub, "chat", "chat posts (Slack, Teams) queued and sent")
     p = command(actions, "list", cmd_list, "list chat posts with their status")
@@ -122,3 +152,8 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("id", type=int)
     p = command(actions, "cancel", cmd_cancel, "withdraw a queued, failed or unknown post (it never goes)")
     p.add_argument("id", type=int)
+    p = command(actions, "channel", cmd_channel, "record a deal's own channel that exists already")
+    p.add_argument("deal", type=int)
+    p.add_argument("--id", required=True, help="the Slack channel's id (C0123...)")
+    p.add_argument("--purpose", default="deal", help="deal (default), escalation, expansion, ...")
+    p.add_argument("--name", default="", help="its name, for people reading the deal's history")

@@ -131,3 +131,32 @@ def test_a_cancelled_post_never_goes_and_a_bad_status_is_refused(
     with pytest.raises(SystemExit) as exited:
         run(chat_cfg, "chat", "list", "--status", "lost", capsys=capsys)
     assert exited.value.code == 2
+
+
+def test_a_deals_existing_channel_is_recorded_and_its_posts_go_there_with_none_created(
+    tmp_path: Path, chat_server: FakeChat, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = chat_config(tmp_path / "no-bot", chat_server)
+    add_acme(cfg, capsys)
+    code, _, err = run(cfg, "chat", "channel", "1", "--id", "C0EXISTING", capsys=capsys)
+    assert code == 2 and "[chat] deal_channels names no Slack bot" in err
+
+    cfg = chat_config(tmp_path / "bot", chat_server, chat='deal_channels = "bot"')
+    add_acme(cfg, capsys)
+    existing = chat_server.add_channel("acme-radio-onboarding")
+    code, _, err = run(cfg, "chat", "channel", "1", "--id", "not-an-id", capsys=capsys)
+    assert code == 2 and "expected a Slack channel id" in err
+    code, out, err = run(
+        cfg, "chat", "channel", "1", "--id", existing.id, "--name", existing.name, capsys=capsys
+    )
+    assert code == 0, err
+    assert f"deal 1: its deal channel is {existing.id}" in out
+    queue(cfg, "deal:deal", "A low issue on Acme Radio")
+    code, _, err = run(cfg, "run", "--once", capsys=capsys)
+    assert code == 0, err
+    [posted] = chat_server.api_posts[existing.id]
+    assert posted["text"].startswith("A low issue on Acme Radio")
+    assert set(chat_server.channels) == {"csm-alerts", "acme-radio-onboarding"}  # none created
+    shown = as_json(cfg, capsys, "deals", "show", "1")
+    assert shown["chat_channels"]["deal"]["id"] == existing.id
+    assert any(e["kind"] == "chat_channel_set" for e in shown["events"])
