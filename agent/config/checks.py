@@ -32,6 +32,13 @@ def check_backends(config: Config, text: str) -> None:
             )
         seen[team.address] = f"team {team.name}"
     problems += _check_accounts(config, text) + _check_folders(config, text)
+    teams = {t.name for t in config.teams}
+    problems += [
+        f"{config.source}: [[chat.channels]] {c.name}: team = {c.team!r}: no such [[teams]]; "
+        f"expected one of {sorted(teams)}"
+        for c in config.chat.channels
+        if c.team and c.team not in teams
+    ]
     if problems:
         raise ConfigError("\n".join(problems))
 

@@ -531,3 +531,43 @@ def test_a_chat_channel_without_its_secret_or_a_bot_for_deal_channels_is_refused
     assert "expected the name of a [[chat.channels]] entry with service = 'slack'" in config_error(
         write(tmp_path / "b.toml", webhook_bot)
     )
+
+
+def test_a_channel_name_means_the_teams_own_entry_before_the_common_one() -> None:
+    from agent.config import Config
+
+    cfg = Config.model_validate(
+        {
+            "chat": {
+                "channels": [
+                    {"name": "fmc-intake", "service": "teams", "password_env": "ALL"},
+                    {"name": "fmc-intake", "service": "teams", "password_env": "EMEA", "team": "emea"},
+                ]
+            }
+        }
+    )
+    emea, main, other = (cfg.chat.channel("fmc-intake", t) for t in ("emea", "", "apac"))
+    assert (emea and emea.password_env, main and main.password_env, other and other.password_env) == (
+        "EMEA",
+        "ALL",
+        "ALL",
+    )
+    assert cfg.chat.channel("nowhere", "") is None
+    with pytest.raises(ValueError, match=r"two \[\[chat\.channels\]\] named 'fmc-intake' for team emea"):
+        Config.model_validate(
+            {
+                "chat": {
+                    "channels": [
+                        {"name": "fmc-intake", "service": "teams", "password_env": "X", "team": "emea"}
+                    ]
+                    * 2
+                }
+            }
+        )
+
+
+def test_a_chat_channel_of_a_team_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    text = '[[chat.channels]]\nname = "fmc-intake"\nservice = "teams"\npassword_env = "X"\nteam = "emae"\n'
+    assert "[[chat.channels]] fmc-intake: team = 'emae': no such [[teams]]" in config_error(
+        write(tmp_path / "agent.toml", text)
+    )
