@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent import deals
 from agent.businesstime import BusinessCalendar
 from agent.config import Config
 from agent.domain import Address
@@ -19,6 +18,7 @@ from agent.handling import consent
 from agent.handling.cause import Cause
 from agent.handling.commands.grammar import parse_commands
 from agent.handling.email_keys import email_key, once_key
+from agent.handling.our_people import csm_of, responsible
 from agent.matching import Party
 from agent.outbox import status
 from agent.outbox.compose import new_message_id, subject_tag
@@ -145,7 +145,7 @@ class Enqueuer:
         self, repo: Repo, deal: m.Deal, cause: Cause, now: datetime, *, subject: str, message: str
     ) -> None:
         """A notice to whoever is Responsible in the deal's stage (the CSM when no task says)."""
-        self.notice(repo, deal, _responsible(repo, deal), cause, now, subject=subject, message=message)
+        self.notice(repo, deal, responsible(repo, deal), cause, now, subject=subject, message=message)
 
     def notice(
         self,
@@ -364,7 +364,7 @@ class Enqueuer:
         csm = next((r.email for r in deal.roles if r.role == "csm"), "")
         if not opted and not role and not settings.needs_review(draft.template, csm):
             return  # most emails: decided without asking the store who is Responsible
-        reviewers = csm_of(repo, deal) if opted else _responsible(repo, deal, role)
+        reviewers = csm_of(repo, deal) if opted else responsible(repo, deal, role)
         trail = cause.trail(repo, now)
         if not reviewers:
             if opted or role:
@@ -427,18 +427,6 @@ class Enqueuer:
     def _notes(repo: Repo, deal: m.Deal, meeting: m.Meeting) -> list[str]:
         """Our people's notes on the call: what they wrote to the agent since it began, commands left out."""
         return [n for n in repo.internal_notes(deal.id, meeting.start) if not parse_commands("", n)]
-
-
-def csm_of(repo: Repo, deal: m.Deal) -> tuple[Address, ...]:
-    """Who a client's words and opt-outs go to: the deal's CSMs, else the Responsible, else anyone of ours on it."""
-    csms = tuple(Address(r.email, r.name) for r in deal.roles if r.role == "csm")
-    return csms or _responsible(repo, deal) or tuple(Address(r.email, r.name) for r in deal.roles)
-
-
-def _responsible(repo: Repo, deal: m.Deal, role: str = "") -> tuple[Address, ...]:
-    """Whoever is Responsible in the deal's stage (the CSM when no task says); or who fills `role`."""
-    roles = (role,) if role else (deals.raci(repo, deal).responsible or ("csm",))
-    return tuple(Address(r.email, r.name) for r in deal.roles if r.role in roles)
 
 
 def _emails(people: list[Any]) -> str:

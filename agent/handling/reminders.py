@@ -16,8 +16,9 @@ from datetime import datetime
 
 from agent.domain import Address
 from agent.handling.cause import Cause
-from agent.handling.enqueue import Enqueuer, csm_of
+from agent.handling.enqueue import Enqueuer
 from agent.handling.local_time import LocalTime
+from agent.handling.our_people import csm_of
 from agent.handling.task_mail import names, people_in, reachable, role_title, task_view, tell_csm
 from agent.handling.task_timing import reminder_at
 from agent.pipeline.definition import Pipeline

@@ -13,7 +13,8 @@ from typing import Any
 from agent.businesstime import due_day, local_day, spoken_day
 from agent.domain import Address
 from agent.handling.cause import Cause
-from agent.handling.enqueue import Enqueuer, csm_of
+from agent.handling.enqueue import Enqueuer
+from agent.handling.our_people import csm_of
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger
 from agent.store import models as m

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from agent.domain import Address
-from agent.handling.enqueue import Enqueuer, csm_of
+from agent.handling.enqueue import Enqueuer
 from agent.handling.mail.pipeline import MailItem, Passed
+from agent.handling.our_people import csm_of
 from agent.matching import TAG
 from agent.outbox.compose import FORWARD, reply_address
 from agent.pipeline.engine import Trigger
