@@ -21,6 +21,7 @@ from agent.config import ReviewSection
 from agent.domain import Address
 from agent.handling.cause import Cause
 from agent.handling.enqueue import Enqueuer
+from agent.handling.runner import RuleRunner
 from agent.outbox import status
 from agent.pipeline.engine import Trigger
 from agent.replies.edits import draft_block
@@ -35,9 +36,10 @@ QUOTED_MAX = 300  # characters of the reviewer's answer quoted back to them
 
 
 class Reviews:
-    def __init__(self, settings: ReviewSection, enqueuer: Enqueuer) -> None:
+    def __init__(self, settings: ReviewSection, enqueuer: Enqueuer, runner: RuleRunner) -> None:
         self.settings = settings
         self.enqueuer = enqueuer
+        self.runner = runner  # a person's yes is a trigger: `when: {email_approved: TEMPLATE}`
 
     def answer(
         self, repo: Repo, draft: m.OutboxEmail, text: str, reviewer: Address, cause: Cause, now: datetime
@@ -58,6 +60,7 @@ class Reviews:
         verdict = read_review(text, [draft.body_text, *shown], reviewer.name)
         if verdict.intent is Intent.APPROVE:
             status.release(trail, draft, f"approved by {who}: {verdict.reason}", arrived_at=cause.arrived_at)
+            self._approved(repo, draft, who, cause, now)
         elif verdict.intent is Intent.CANCEL:
             status.withdraw(trail, draft, f"cancelled by {who} in review: {verdict.reason}")
         elif verdict.intent is Intent.EDIT:
@@ -66,6 +69,7 @@ class Reviews:
             status.release(
                 trail, draft, f"edited by {who} in review ({verdict.reason})", arrived_at=cause.arrived_at
             )
+            self._approved(repo, draft, f"{who} (edited)", cause, now)
         else:
             trail.email(
                 "review_unclear",
@@ -73,6 +77,12 @@ class Reviews:
                 f"{who} answered {_excerpt(verdict.said)!r}: {verdict.reason}; nothing sent, asked back",
             )
             self._ask_back(repo, draft, verdict, reviewer, cause, now)
+
+    def _approved(self, repo: Repo, draft: m.OutboxEmail, who: str, cause: Cause, now: datetime) -> None:
+        deal = repo.deal(draft.deal_id) if draft.deal_id is not None else None
+        if deal is not None:
+            detail = f"{who} approved the {draft.template} email"
+            self.runner.dispatch(repo, deal, [Trigger("email_approved", draft.template, detail)], cause, now)
 
     def timeout(self, repo: Repo, draft_id: int, cause: Cause, now: datetime) -> None:
         draft = repo.outbox(draft_id)

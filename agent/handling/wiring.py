@@ -66,7 +66,7 @@ class Handlers:
             PLAN: Plans(pipelines, self.enqueuer, local).send,
             UNCONFIRMED: self.runner.coordinator.unconfirmed,
         }
-        self.reviews = Reviews(config.review, self.enqueuer)
+        self.reviews = Reviews(config.review, self.enqueuer, self.runner)
         self.meetings = MeetingHandler(
             config.calendar, self.party, pipelines, self.runner, self.enqueuer, config.agent.timezone
         )

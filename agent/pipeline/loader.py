@@ -250,7 +250,7 @@ class _References:
             yield from self._names(value, self.meetings | {"any"}, at, "meeting type")
         elif kind == "task_completed":
             yield from self._names([value], self.tasks, at, "task")
-        elif kind == "no_reply_to":
+        elif kind in ("no_reply_to", "email_approved"):
             yield from self._template(value, at)
         elif kind in ("issue_reported", "severity_confirmed"):
             yield from self._names(value, {*SEVERITIES, "any"}, at, "severity")

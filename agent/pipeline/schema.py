@@ -220,6 +220,7 @@ class TriggerDef(Strict):
     approval_granted: str | None = None
     approval_denied: str | None = None
     csat_received: bool | None = None
+    email_approved: str | None = Field(None, description="A person approved a held email of this template")
     issue_reported: Names | None = Field(None, description="An issue of these severities (or any) was read")
     severity_confirmed: Names | None = Field(
         None, description="A person confirmed an issue at these severities"
@@ -263,6 +264,7 @@ TRIGGER_KINDS = (
     "approval_granted",
     "approval_denied",
     "csat_received",
+    "email_approved",
     "issue_reported",
     "severity_confirmed",
     "issue_updated",
