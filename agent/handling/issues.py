@@ -19,9 +19,9 @@ from datetime import datetime
 from agent.config import Config
 from agent.domain import SEVERITIES, Address, InboundMessage
 from agent.handling.cause import Cause
-from agent.handling.coordination import ask
 from agent.handling.enqueue import Enqueuer
 from agent.handling.runner import RuleRunner
+from agent.handling.severity_checks import ask
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger, listens
 from agent.replies.intent import Intent, intent_of

@@ -10,7 +10,6 @@ from agent.config import Config
 from agent.handling.assign import Assigner
 from agent.handling.client_tasks import ClientTasks
 from agent.handling.commands.context import CommandContext
-from agent.handling.coordination import UNCONFIRMED
 from agent.handling.digests import InformedDigests
 from agent.handling.enqueue import Enqueuer
 from agent.handling.handover import HandOver
@@ -33,6 +32,7 @@ from agent.handling.plans import Plans
 from agent.handling.reminders import Reminders
 from agent.handling.reviews import Reviews
 from agent.handling.runner import RuleRunner
+from agent.handling.severity_checks import UNCONFIRMED
 from agent.handling.task_timing import CLIENT_TASK, ESCALATION, INFORMED, PLAN, REMINDER, TaskTiming
 from agent.handling.timers import TimerHandler
 from agent.matching import Party
@@ -64,7 +64,7 @@ class Handlers:
             CLIENT_TASK: self.client_tasks.give,
             INFORMED: InformedDigests(pipelines, self.enqueuer, local).send,
             PLAN: Plans(pipelines, self.enqueuer, local).send,
-            UNCONFIRMED: self.runner.coordinator.unconfirmed,
+            UNCONFIRMED: self.runner.coordinator.severity.unconfirmed,
         }
         self.reviews = Reviews(config.review, self.enqueuer, self.runner)
         self.meetings = MeetingHandler(
