@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from agent.config.sections import Secret, Section
+from agent.config.values import check_patterns
 
 ChatService = Literal["slack-webhook", "slack", "teams"]
 
@@ -135,9 +136,5 @@ class SeveritySection(Section):
     @field_validator("critical", "high", "medium", "low")
     @classmethod
     def _patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        check_patterns(v)
         return v

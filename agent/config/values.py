@@ -6,6 +6,7 @@ Each raises ValueError with what was expected; load_config adds the file, line, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import partial
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,3 +71,12 @@ def parse_person(text: str, what: str) -> tuple[str, str]:
     if "<" in text or ">" in text or len(text.split()) > 1:
         raise ValueError(f"{what}: {text!r}: expected 'email' or 'Name <email>'")
     return "", text.strip()
+
+
+def check_patterns(patterns: Iterable[str]) -> None:
+    """Regular expressions a person wrote (meeting titles, severity words): each must compile."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc

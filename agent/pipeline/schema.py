@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from agent.businesstime import Duration, parse_clock_time
+from agent.config.values import check_patterns
 
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -114,11 +115,7 @@ class MeetingTypeDef(Strict):
     @field_validator("title")
     @classmethod
     def _patterns(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        check_patterns(v)
         return v
 
 
