@@ -92,27 +92,30 @@ def h(tmp_path: Path, chat_server: FakeChat) -> Iterator[Harness]:
     made.agent.close()
 
 
+def store_post(repo: Repo, now: datetime, deal_id: int | None, channel: str, title: str) -> m.ChatPost:
+    """A post as the rules store one (agent.handling.chat_posts), queued."""
+    post = m.ChatPost(
+        deal_id=deal_id,
+        channel=channel,
+        idempotency_key=f"test-{uuid.uuid4()}",
+        title=title,
+        text="Nobody can log in since 9:00.\nReported by Jane Doe.",
+        facts=[["Stage", "Introduction Call"], ["Severity", "critical"]],
+        link="https://dash.example.com/deals/1",
+        due_at=now,
+        created_at=now,
+        attempts=0,
+        last_error="",
+        remote_id="",
+        rule="escalate-critical",
+    )
+    status.queue(Trail(repo, now), post, "test")
+    return post
+
+
 def queue_post(h: Harness, deal_id: int | None, channel: str, title: str = TITLE) -> int:
-    now = h.clock.now()
     with h.agent.sessions.begin() as s:
-        repo = Repo(s)
-        post = m.ChatPost(
-            deal_id=deal_id,
-            channel=channel,
-            idempotency_key=f"test-{uuid.uuid4()}",
-            title=title,
-            text="Nobody can log in since 9:00.\nReported by Jane Doe.",
-            facts=[["Stage", "Introduction Call"], ["Severity", "critical"]],
-            link="https://dash.example.com/deals/1",
-            due_at=now,
-            created_at=now,
-            attempts=0,
-            last_error="",
-            remote_id="",
-            rule="escalate-critical",
-        )
-        status.queue(Trail(repo, now), post, "test")
-        return post.id
+        return store_post(Repo(s), h.clock.now(), deal_id, channel, title).id
 
 
 def flush(h: Harness) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,13 +9,12 @@ import pytest
 
 from agent.chat import status
 from agent.config import load_config
-from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.db import open_store
 from agent.store.repo import Repo
 from tests.chat_server import FakeChat, chat_server
 from tests.integration.cli_helpers import add_acme, as_json, run
-from tests.integration.test_chat_outbox import chat_config
+from tests.integration.test_chat_outbox import chat_config, store_post
 
 __all__ = ["chat_server"]  # the fixture, imported to be found
 
@@ -24,25 +22,9 @@ __all__ = ["chat_server"]  # the fixture, imported to be found
 def queue(cfg: Path, channel: str, title: str, *, claimed: bool = False) -> int:
     """A post on deal 1, as the rules store one; `claimed`: as a process that died mid-post left it."""
     now = datetime.now(UTC)
-    sessions = open_store(load_config(cfg).store_url)
-    with sessions.begin() as s:
+    with open_store(load_config(cfg).store_url).begin() as s:
         repo = Repo(s)
-        post = m.ChatPost(
-            deal_id=1,
-            channel=channel,
-            idempotency_key=f"cli-{uuid.uuid4()}",
-            title=title,
-            text="The client's SSO is down.",
-            facts=[["Severity", "high"]],
-            link="",
-            due_at=now,
-            created_at=now,
-            attempts=0,
-            last_error="",
-            remote_id="",
-            rule="escalate",
-        )
-        status.queue(Trail(repo, now), post, "test")
+        post = store_post(repo, now, 1, channel, title)
         if claimed:
             status.claim(Trail(repo, now), post, "#webhook")
         return post.id
@@ -78,7 +60,7 @@ def test_chat_list_show_and_the_retry_of_a_failed_post(
     shown = as_json(chat_cfg, capsys, "chat", "show", str(sent))
     assert [h["kind"] for h in shown["history"]] == ["chat_queued", "chat_attempt", "chat_posted"]
     assert shown["history"][-1]["reason"] == "posted to #webhook: Acme Radio: SSO down"
-    assert shown["facts"] == [["Severity", "high"]] and shown["attempts"] == 1
+    assert shown["facts"] == [["Stage", "Introduction Call"], ["Severity", "critical"]] and shown["attempts"] == 1
 
     code, _, err = run(chat_cfg, "chat", "retry", str(sent), capsys=capsys)
     assert code == 2 and "only failed or unknown posts can be retried" in err  # a sent post would double
