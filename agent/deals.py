@@ -244,7 +244,8 @@ def view(deal: m.Deal) -> DealView:
     )
 
 
-def facts(repo: Repo, deal: m.Deal) -> DealFacts:
+def facts(repo: Repo, deal: m.Deal, *, issue: bool = False) -> DealFacts:
+    """What the rules' conditions read; `issue`: the kind of the issue the trigger is about, too."""
     roles = {r.role for r in deal.roles} | {c.role for c in deal.contacts}
     if deal.contacts:
         roles.add("client_contacts")
@@ -257,6 +258,7 @@ def facts(repo: Repo, deal: m.Deal) -> DealFacts:
         tasks_done=frozenset(repo.done_task_keys(deal.id)),
         roles_filled=frozenset(roles),
         attributes={k: str(v) for k, v in deal_data.custom_attributes(deal).items()},
+        issue_kind=(latest.kind if issue and (latest := repo.latest_issue(deal.id)) else ""),
     )
 
 

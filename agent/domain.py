@@ -14,6 +14,8 @@ from typing import Any
 
 # An issue's severity, least first (agent.severity reads it; rules route on it)
 SEVERITIES = ("low", "medium", "high", "critical")
+# What an issue is about (seeds/004's cases; agent.severity reads them); `inquiry` when only a severity word said so
+ISSUE_KINDS = ("integration", "maintenance", "ticket", "bug", "inquiry")
 # How an account becomes hybrid (seeds/004): a learning account buys the managed service, or the
 # reverse; rules react with `when: {became_hybrid: ...}` (agent.handling.hybrid)
 HYBRID_PATHS = ("learning-bought-service", "service-bought-learning")

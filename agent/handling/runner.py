@@ -23,6 +23,7 @@ from agent.handling.cause import Cause
 from agent.handling.coordination import Coordinator
 from agent.handling.enqueue import Enqueuer
 from agent.handling.later_sends import later_sends, sends_later
+from agent.handling.occasion import ISSUE_TRIGGERS
 from agent.handling.tasks import Tasks
 from agent.outbox import status
 from agent.pipeline.actions import (
@@ -204,7 +205,8 @@ class RuleRunner:
                         Firing(f"{stage.id}.on_enter", f"entered {stage.name}", tuple(stage.on_enter))
                     )
             if listens(pipeline, trigger):  # reading the facts is a few queries: most messages fire nothing
-                firings += evaluate(pipeline, trigger, deals.facts(repo, deal))
+                about_issue = trigger.kind in ISSUE_TRIGGERS
+                firings += evaluate(pipeline, trigger, deals.facts(repo, deal, issue=about_issue))
             firings += plays.firings(repo, deal, pipeline, trigger, cause, now)  # after the task's rules
             touched = touched or bool(firings) or trigger.kind in TASK_CHANGES
             for firing in firings:

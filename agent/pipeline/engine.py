@@ -33,6 +33,7 @@ class DealFacts:
     tasks_done: frozenset[str] = frozenset()
     roles_filled: frozenset[str] = frozenset()
     attributes: Mapping[str, str] = field(default_factory=dict)
+    issue_kind: str = ""  # of the issue an issue trigger is about ("" for other triggers)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,10 @@ def _conditions(cond: ConditionsDef, facts: DealFacts) -> list[str] | None:
         if not set(cond.has) <= facts.roles_filled:
             return None
         held.append("deal has " + ", ".join(cond.has))
+    if cond.issue_kind is not None:
+        if facts.issue_kind not in cond.issue_kind:
+            return None
+        held.append(f"a {facts.issue_kind} issue")
     if cond.attribute is not None:
         for key, want in cond.attribute.items():
             if str(facts.attributes.get(key, "")) != want:

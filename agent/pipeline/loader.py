@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agent.domain import HYBRID_PATHS, SEVERITIES
+from agent.domain import HYBRID_PATHS, ISSUE_KINDS, SEVERITIES
 from agent.pipeline.cards import CardDef, card_problems
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.raci import task_raci_problems
@@ -265,6 +265,7 @@ class _References:
         yield from self._names(cond.tasks_done or [], self.tasks, ("if", "tasks_done"), "task")
         roles = set(self.head.roles) | {"client_contacts"}
         yield from self._names(cond.has or [], roles, ("if", "has"), "role")
+        yield from self._names(cond.issue_kind or [], set(ISSUE_KINDS), ("if", "issue_kind"), "issue kind")
         for ai, action in enumerate(rule.then):
             yield from self._action(action, ("then", ai))
 

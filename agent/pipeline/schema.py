@@ -276,6 +276,7 @@ class ConditionsDef(Strict):
     tasks_done: Names | None = Field(None, description="All of these tasks are done")
     has: Names | None = Field(None, description="These roles (or client_contacts) are filled on the deal")
     attribute: dict[str, str] | None = Field(None, description="Custom attributes equal these values")
+    issue_kind: Names | None = Field(None, description="The issue the trigger is about is of these kinds")
 
 
 class RuleDef(Strict):

@@ -60,7 +60,10 @@ def test_chat_list_show_and_the_retry_of_a_failed_post(
     shown = as_json(chat_cfg, capsys, "chat", "show", str(sent))
     assert [h["kind"] for h in shown["history"]] == ["chat_queued", "chat_attempt", "chat_posted"]
     assert shown["history"][-1]["reason"] == "posted to #webhook: Acme Radio: SSO down"
-    assert shown["facts"] == [["Stage", "Introduction Call"], ["Severity", "critical"]] and shown["attempts"] == 1
+    assert (
+        shown["facts"] == [["Stage", "Introduction Call"], ["Severity", "critical"]]
+        and shown["attempts"] == 1
+    )
 
     code, _, err = run(chat_cfg, "chat", "retry", str(sent), capsys=capsys)
     assert code == 2 and "only failed or unknown posts can be retried" in err  # a sent post would double

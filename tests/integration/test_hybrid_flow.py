@@ -44,6 +44,7 @@ ROLES = {
 @pytest.fixture
 def world(tmp_path: Path, chat_server: FakeChat, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:  # noqa: F811
     monkeypatch.setenv("FMC_WEBHOOK", chat_server.teams_url)
+    monkeypatch.setenv("PRODUCT_SUPPORT_WEBHOOK", chat_server.webhook_url)
     monkeypatch.setenv("SLACK_BOT_TOKEN", chat_server.token)
     for _, email in ROLES.values():
         chat_server.add_user(email)
@@ -63,6 +64,11 @@ dashboard_url = "https://agent.example.com/board"
 name = "fmc-intake"
 service = "teams"
 password_env = "FMC_WEBHOOK"
+
+[[chat.channels]]
+name = "product-support"
+service = "slack-webhook"
+password_env = "PRODUCT_SUPPORT_WEBHOOK"
 
 [[chat.channels]]
 name = "bot"
@@ -187,7 +193,10 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
     h.run()
     [confirm] = to(h, CSM_TL[1], "Confirm the severity")
     assert "I read it as CRITICAL" in body(confirm) and '"critical"' in body(confirm)
-    assert len(deal_channel_posts(chat, "onb-acme-radio")) == 1  # nothing on chat before the TL confirms
+    assert len(deal_channel_posts(chat, "onb-acme-radio")) == 1  # nothing to FMC before the TL confirms
+    # inside CS, an integration problem asks product support for help at once (the SOP's product-support)
+    [support] = chat.webhook_posts
+    assert "Integration issue on Acme Radio (critical)" in support["text"]
     assert not to(h, FMC_TL[1], "Invitation")
     # the CSM is busy at the first slot the calendar would otherwise give
     h.meeting("busy", "Internal planning", at(1, 9), 90, attendees=(CSM[1],))
@@ -221,6 +230,7 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
     h.run()
     assert len(to(h, CSM_TL[1], "Confirm the severity")) == 1
     assert "A low issue on Acme Radio" in post_text(deal_channel_posts(chat, "onb-acme-radio")[-1])
+    assert len(chat.webhook_posts) == 2  # an integration problem too (locations affected)
 
     # --- both departments' calls; the completion waits for both recaps' review ----------------------
     h.meeting("cs-call", "Acme Radio learning onboarding", at(2, 10), 45, attendees=(CLIENT[1], CSM[1]))
@@ -269,7 +279,7 @@ def test_a_hybrid_account_from_closed_won_to_adoption_with_issues_and_an_escalat
         ("integration", "low", "", "open"),
     ]
     assert set(shown["chat_channels"]) == {"deal", "escalation"}
-    assert {p["status"] for p in shown["chat_posts"]} == {"sent"} and len(shown["chat_posts"]) == 6
+    assert {p["status"] for p in shown["chat_posts"]} == {"sent"} and len(shown["chat_posts"]) == 8
     assert [m["severity"] for m in shown["messages"] if m["direction"] == "inbound"] == ["critical", "low"]
 
 
@@ -298,8 +308,8 @@ def test_an_unclear_or_unasked_answer_confirms_nothing_and_without_chat_the_news
     assert confirmed["reason"].startswith("tara@example.com changed from high to medium")
     assert not to(h, FMC_TL[1], "Invitation")  # medium: no sync meeting
     # the channel the rule posts to is not configured: the news reaches the deal's people by email
-    [fallback] = events(h, deal, "chat_not_configured")
-    assert fallback["rule"] == "confirmed-lower"
+    fallbacks = events(h, deal, "chat_not_configured")
+    assert [e["rule"] for e in fallbacks] == ["integration-to-product-support", "confirmed-lower"]
     news = [m for m in h.sent() if "A medium issue on Acme Radio" in str(m["Subject"])]
     assert news and CSM[1] in str(news[-1]["To"])
     with h.agent.sessions.begin() as s:

@@ -173,3 +173,18 @@ def test_csat_is_read_only_from_the_start_of_a_reply(text: str, score: int | Non
     from agent.handling.mail.csat import csat_score as _csat
 
     assert _csat(text) == score
+
+
+def test_an_issue_is_routed_by_its_severity_and_its_kind(shipped: LoadResult) -> None:
+    critical = Trigger("issue_reported", "critical")
+    assert fired(shipped, "hybrid-onboarding", critical, stage="onboarding", issue_kind="integration") == [
+        "integration-to-product-support",
+        "issue-to-csm-team-lead",
+    ]
+    assert fired(shipped, "hybrid-onboarding", critical, stage="onboarding", issue_kind="bug") == [
+        "issue-to-csm-team-lead"
+    ]
+    low = Trigger("issue_reported", "low")
+    assert fired(shipped, "hybrid-onboarding", low, stage="adoption", issue_kind="maintenance") == [
+        "issue-to-channel"
+    ]

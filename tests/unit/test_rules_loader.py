@@ -319,6 +319,19 @@ BROKEN_RULES = [
         "unknown way of becoming hybrid 'bought-everything'",
         id="unknown-hybrid-path",
     ),
+    pytest.param(
+        """\
+  - id: bad-kind
+    when: {issue_reported: any}
+    if: {issue_kind: [integrations]}
+    then:
+      - {chat: deal}
+""",
+        "bad-kind",
+        "integrations",
+        "unknown issue kind 'integrations'; expected one of ['bug', 'inquiry', 'integration'",
+        id="unknown-issue-kind",
+    ),
 ]
 
 
