@@ -103,6 +103,7 @@ def chat_notes(runtime: Runtime) -> list[str]:
     for pipeline in runtime.rules.pipelines.values():
         places = [(r.id, r.then) for r in pipeline.rules]
         places += [(f"{st.id}.on_enter", st.on_enter) for st in pipeline.stages]
+        places += [(f"{pl.id}.on_complete", pl.on_complete) for st in pipeline.stages for pl in st.plays]
         for where, actions in places:
             for name in (
                 n for a in actions for n in [*(a.chat or []), *([a.open_channel] if a.open_channel else [])]
@@ -112,7 +113,7 @@ def chat_notes(runtime: Runtime) -> list[str]:
                     missing.setdefault(name, []).append(f"{pipeline.id}: {where}")
     return [
         f"warning: chat channel {name!r} is not configured ([chat]); the posts of {', '.join(sorted(set(where)))} "
-        "go to the deal's Responsible person by email"
+        "go by email instead (to the deal's Responsible person; an open_channel's to the people it invites)"
         for name, where in missing.items()
     ]
 

@@ -212,3 +212,34 @@ def test_the_command_line_says_its_name_and_version() -> None:
         assert version.returncode == 0 and version.stdout.strip() == expected, version
         usage = subprocess.run([*command, "--help"], capture_output=True, text=True, env=agent_env())
         assert usage.stdout.startswith(f"usage: {name} "), usage.stdout  # before: always "python -m agent"
+
+
+def test_check_names_the_chat_channels_rules_post_to_that_nothing_carries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run(write_config(tmp_path / "none"), "check", capsys=capsys)
+    assert code == 0, err  # a warning: the posts go by email
+    warned = {line.split("'")[1] for line in out.splitlines() if line.startswith("warning: chat channel")}
+    assert warned == {"fmc-intake", "deal", "escalation", "expansion", "product-support"}
+    monkeypatch.setenv("HOOK", "https://hooks.slack.example/services/T0/B0/x")
+    monkeypatch.setenv("BOT", "xoxb-1")
+    chat = """
+[chat]
+deal_channels = "bot"
+[[chat.channels]]
+name = "fmc-intake"
+service = "teams"
+password_env = "HOOK"
+[[chat.channels]]
+name = "product-support"
+service = "slack-webhook"
+password_env = "HOOK"
+[[chat.channels]]
+name = "bot"
+service = "slack"
+channel = "C0ALERTS"
+password_env = "BOT"
+"""
+    code, out, err = run(write_config(tmp_path / "all", chat), "check", capsys=capsys)
+    assert code == 0, err
+    assert "warning: chat channel" not in out  # the bot opens the deal's own channels
