@@ -30,7 +30,8 @@ from agent.severity import parse_severity, read_issue
 from agent.store import models as m
 from agent.store.repo import Repo
 
-ISSUE_TRIGGERS = (*(Trigger("issue_reported", s) for s in SEVERITIES), Trigger("issue_updated"))
+# a deal whose pipeline reacts to none of these has its mail left unread for issues
+REPORTS = (*(Trigger("issue_reported", s) for s in SEVERITIES), Trigger("issue_updated"))
 AGENT_TAG = re.compile(r"\[agent\]", re.I)  # the subject prefix of the agent's emails to our people
 CONFIRM = re.compile(
     r"\s*(?:i\s+)?(?:confirm(?:ed)?|yes|yep|correct|that'?s right|agreed?)\b(?!\s+not)", re.I
@@ -53,7 +54,7 @@ class Issues:
     ) -> list[Trigger]:
         """The issue this message on the deal reports, recorded; the triggers for the deal's rules."""
         pipeline = self.pipelines.get(deal.pipeline)
-        if pipeline is None or not any(listens(pipeline, t) for t in ISSUE_TRIGGERS):
+        if pipeline is None or not any(listens(pipeline, t) for t in REPORTS):
             return []
         if AGENT_TAG.search(msg.subject):
             return []  # one of ours answering or forwarding the agent's own email: its words are the agent's
