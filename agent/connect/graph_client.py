@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from agent import logs
 from agent.config import GraphSection
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class GraphClient:
             if permanent:
                 raise GraphError(f"Entra ID refused the app's sign-in: {error}: {detail}", code=error)
             raise GraphUnavailable(f"Entra ID sign-in failed: {error}: {detail}")
+        logs.add_secret(result["access_token"])  # any line (msal, urllib3 at DEBUG) may echo it
         return str(result["access_token"])
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
