@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.businesstime import check_country, parse_hours
+from agent.config.secret_files import read_secret_file
 from agent.config.values import (
     CalendarBackend,
     MailboxBackend,
@@ -44,18 +45,7 @@ class Secret(Section):
                 raise ConfigError(f"environment variable {self.password_env} (password_env) is not set")
             return value
         if self.password_file:
-            try:
-                mode = self.password_file.stat().st_mode
-                if mode & 0o077:
-                    raise ConfigError(
-                        f"password_file {self.password_file}: others may read it (mode {mode & 0o777:o}); "
-                        f"expected it private: chmod 600 {self.password_file}"
-                    )
-                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-            except (OSError, IndexError) as exc:
-                raise ConfigError(
-                    f"password_file {self.password_file}: cannot read a password ({exc})"
-                ) from exc
+            return read_secret_file(self.password_file)  # 0600, or 0640/0440 owned by root: see there
         return None
 
 
