@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from agent import logs
-from agent.cli import cli_admin, cli_chat, cli_deals, cli_outbox, cli_unmatched
+from agent.cli import cli_admin, cli_chat, cli_deals, cli_init, cli_outbox, cli_unmatched
 from agent.cli.app import App
 from agent.cli.cli_admin import connect_check
 from agent.clock import Clock
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # the order of `--help`, as it was when the commands lived in one module
+    cli_init.add_parser(sub)  # the first step of an install
     cli_admin.add_parser(sub)
     cli_deals.add_parser(sub)
     cli_outbox.add_parser(sub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,22 @@ def find_config(explicit: str | None) -> Path | None:
 def shipped(rel: str, base: Path) -> Path:
     """Prefer the folder beside the config (or cwd); fall back to the one shipped with the code."""
     local = base / rel
-    return local if local.is_dir() else PROJECT_ROOT / rel
+    return local if local.is_dir() else shipped_default(rel)
+
+
+def shipped_default(rel: str) -> Path:
+    """The copy that came with the code: inside the installed package, else the checkout's own.
+
+    A wheel carries rules/, templates/emails/ and agent.example.toml as agent/shipped/ (the build
+    copies them there: tools/build_shipped.py); a checkout, editable install included, has them at
+    its top. The package's copy is asked first: PROJECT_ROOT of an installed wheel is site-packages,
+    where a folder named `rules` would belong to some other distribution.
+    """
+    packaged = resources.files("agent").joinpath("shipped", *rel.split("/"))
+    # pip unpacks a wheel onto the disk, so the package's files are real paths (a zipped import is not)
+    if isinstance(packaged, Path) and packaged.exists():
+        return packaged
+    return PROJECT_ROOT / rel  # missing too, it is the path an error message names
 
 
 def private_dir(path: Path) -> Path:
