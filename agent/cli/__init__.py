@@ -13,6 +13,7 @@ from agent.cli import cli_admin, cli_chat, cli_deals, cli_init, cli_outbox, cli_
 from agent.cli.app import App
 from agent.cli.cli_admin import connect_check
 from agent.clock import Clock
+from agent.connect import oauth2
 from agent.errors import InputError
 from agent.store.db import STORE_FAILURES
 
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         logs.setup(
             "DEBUG" if args.verbose else daemon.log_level, daemon.log_format, logs.secrets_of(app.config)
         )
+        oauth2.keep_tokens_in(app.config.state_dir)  # a rotated refresh token must outlive the process
         code: int = args.fn(app)
         return code
     except InputError as exc:
