@@ -31,6 +31,7 @@ from agent.config import Config
 from agent.daemon.health_note import HealthNote, health_path
 from agent.daemon.ingest import Ingest, PassReport
 from agent.daemon.poison import PoisonMemory, note_path
+from agent.daemon.sd_notify import Notifier
 from agent.daemon.waiting import source_of, wait_for_mail
 from agent.daemon.work import UnitOfWork
 from agent.handling.chat_failures import ChatFailures
@@ -294,8 +295,11 @@ class Runner:
                 lambda: status_data(self.config, self.sessions, self.clock.now(), self.note.snapshot()),
                 self.note.snapshot,
             )
+        notify = Notifier()  # systemd's Type=notify and watchdog; nothing outside systemd
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
+        notify.ready(f"running: {len(self.inboxes)} mailbox(es), transport {self.outbox.transport.name}")
         while not self.stop_requested:
+            notify.watchdog()  # the loop turns: a hang stops the pings, and systemd restarts us
             if self.reload_requested:
                 self.reload_requested = False
                 self.reload()
@@ -305,6 +309,7 @@ class Runner:
             self.wait_for_mail(self._wait_seconds(scheduler))
             if not self.stop_requested:
                 self._safe_pass(quick=True)
+        notify.stopping("stopping: the item in hand is finished first")
         self.close()
         if health is not None:
             health.shutdown()
