@@ -24,7 +24,6 @@ def listener(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
         pytest.skip(f"temporary path too long for a unix socket: {path}")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
-    sock.settimeout(10)
     yield sock, str(path)
     sock.close()
 
@@ -34,6 +33,7 @@ def received(sock: socket.socket, until: Callable[[list[str]], bool], timeout: f
     messages: list[str] = []
     deadline = time.monotonic() + timeout
     while not until(messages) and time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             messages.append(sock.recv(4096).decode())
         except TimeoutError:
