@@ -17,6 +17,7 @@ import pytest
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.simulation import ACCOUNT_MANAGER, CLIENT, CSM, MANAGER, Simulation
+from tests import leftovers
 
 __all__ = [
     "ACCOUNT_MANAGER",
@@ -154,3 +155,21 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(config, ManualClock(MONDAY))
     yield harness
     harness.agent.close()  # its parsing helper, if a backlog started one
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SESSION] = leftovers.mark_session()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every test stops what it starts: a process of this session still alive fails the run (and is stopped)."""
+    mark = session.config.stash.get(SESSION, "")
+    left = leftovers.left_behind(mark) if mark else []
+    if left:
+        leftovers.stop([pid for pid, _ in left])
+        lines = "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left)
+        print(f"\nprocesses the tests started and left running (stopped now):\n{lines}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+SESSION = pytest.StashKey[str]()
