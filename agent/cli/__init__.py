@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -54,6 +55,15 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    # what the agent writes (the store, mail, sent copies, tokens, notes) is its owner's alone
+    umask = os.umask(0o077)
+    try:
+        return _main(argv, clock)
+    finally:
+        os.umask(umask)  # a caller in the same process (the tests) keeps its own
+
+
+def _main(argv: Sequence[str] | None, clock: Clock | None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup("DEBUG" if args.verbose else "INFO", "plain")
     try:

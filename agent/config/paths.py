@@ -43,8 +43,28 @@ def shipped_default(rel: str) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create a folder only its owner can enter (client data lives there); an existing one is left alone."""
+    """A folder only its owner can enter (client data lives there), however it was made.
+
+    A new one is made 0700; an existing one that others may enter (an older demo made it 0755, a
+    person made it by hand) is closed, with everything in it: folders 0700, files 0600.
+    """
     if not path.exists():
         path.mkdir(parents=True, mode=0o700)
         path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    elif path.stat().st_mode & 0o077:
+        close_up(path)
     return path
+
+
+def close_up(folder: Path) -> None:
+    """`folder` and everything below it for its owner only (links are not followed)."""
+    folder.chmod(0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            p = Path(root, name)
+            if not p.is_symlink():
+                p.chmod(0o700)
+        for name in files:
+            p = Path(root, name)
+            if not p.is_symlink():
+                p.chmod(p.stat().st_mode & 0o700 | 0o600)
