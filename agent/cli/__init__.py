@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -78,6 +79,11 @@ def _main(argv: Sequence[str] | None, clock: Clock | None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader had enough (`| head`): no traceback; what is left to print goes nowhere
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (
         STORE_FAILURES
     ) as exc:  # locked past the busy timeout, disk full, server gone: said, not a traceback
