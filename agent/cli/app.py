@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.clock import Clock, SystemClock
 from agent.config import Config, find_config, load_config
-from agent.errors import NotFound
+from agent.errors import InputError, NotFound
 from agent.handling.cause import Cause, begin
 from agent.runtime import Runtime, load_runtime
 from agent.store import models as m
@@ -54,8 +55,24 @@ class App:
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
+            if getattr(self.args, "reads_only", False):
+                self._no_new_store()
             self._sessions = open_store(self.config.store_url, self.config.store.busy_timeout_seconds)
         return self._sessions
+
+    def _no_new_store(self) -> None:
+        """A command that only reads never makes a state folder or a database (a mistyped --state)."""
+        url = make_url(self.config.store_url)
+        if url.get_backend_name() != "sqlite" or not url.database:
+            return
+        db = Path(url.database)
+        if not db.exists():
+            state = self.config.state_dir
+            where = f"state folder {state}" + ("" if state.is_dir() else ", which does not exist")
+            raise InputError(
+                f"no store at {db} ({where}): nothing to read. Is --state or [paths] state right? "
+                "The agent makes it on its first run (`run --once`) or with the first `deals add`"
+            )
 
     def write(self, work: Callable[[Repo], T]) -> T:
         """`work` in one transaction; a database busy past its wait is waited for again, and said.
@@ -116,8 +133,11 @@ def group(sub: SubParsers, name: str, help_: str) -> SubParsers:
     return actions
 
 
-def command(parent: SubParsers, name: str, fn: Command, help_: str) -> argparse.ArgumentParser:
-    """A command under `parent` (the sub-parsers of the top level or of a group), run by `fn`."""
+def command(
+    parent: SubParsers, name: str, fn: Command, help_: str, *, reads_only: bool = False
+) -> argparse.ArgumentParser:
+    """A command under `parent` (the sub-parsers of the top level or of a group), run by `fn`;
+    `reads_only`: it never makes a state folder or a database where there is none."""
     p = parent.add_parser(name, help=help_, description=help_)
-    p.set_defaults(fn=fn)
+    p.set_defaults(fn=fn, reads_only=reads_only)
     return p

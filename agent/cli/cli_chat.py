@@ -142,10 +142,10 @@ def cmd_channel(app: App) -> int:
 
 def add_parser(sub: SubParsers) -> None:
     actions = group(sub, "chat", "chat posts (Slack, Teams) queued and sent")
-    p = command(actions, "list", cmd_list, "list chat posts with their status")
+    p = command(actions, "list", cmd_list, "list chat posts with their status", reads_only=True)
     p.add_argument("--json", action="store_true")
     p.add_argument("--status", choices=[s.value for s in status.Status], help="only posts with this status")
-    p = command(actions, "show", cmd_show, "one chat post: its text, errors and history")
+    p = command(actions, "show", cmd_show, "one chat post: its text, errors and history", reads_only=True)
     p.add_argument("id", type=int)
     p.add_argument("--json", action="store_true")
     p = command(actions, "retry", cmd_retry, "queue a failed or unknown post again (it is posted once more)")

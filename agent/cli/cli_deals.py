@@ -356,10 +356,14 @@ def cmd_no_show(app: App) -> int:
 
 def add_parser(sub: SubParsers) -> None:
     actions = group(sub, "deals", "list, show, add, import and move deals")
-    p = command(actions, "list", cmd_list, "list deals")
+    p = command(actions, "list", cmd_list, "list deals", reads_only=True)
     p.add_argument("--json", action="store_true")
     p = command(
-        actions, "show", cmd_show, "a deal with its stages, tasks, messages, meetings, emails and events"
+        actions,
+        "show",
+        cmd_show,
+        "a deal with its stages, tasks, messages, meetings, emails and events",
+        reads_only=True,
     )
     p.add_argument("deal", help="deal id or exact name")
     p.add_argument("--json", action="store_true")

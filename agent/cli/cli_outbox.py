@@ -123,9 +123,15 @@ def cmd_cancel(app: App) -> int:
 
 def add_parser(sub: SubParsers) -> None:
     actions = group(sub, "outbox", "emails queued and sent")
-    p = command(actions, "list", cmd_list, "list emails with their status")
+    p = command(actions, "list", cmd_list, "list emails with their status", reads_only=True)
     p.add_argument("--json", action="store_true")
-    p = command(actions, "show", cmd_show, "one email: recipients, delivery per recipient, errors, history")
+    p = command(
+        actions,
+        "show",
+        cmd_show,
+        "one email: recipients, delivery per recipient, errors, history",
+        reads_only=True,
+    )
     p.add_argument("id", type=int)
     p.add_argument("--json", action="store_true")
     p = command(actions, "retry", cmd_retry, "queue a failed or withdrawn email again")

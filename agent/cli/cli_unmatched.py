@@ -71,14 +71,16 @@ def cmd_quarantine_retry(app: App) -> int:
 
 def add_parser(sub: SubParsers) -> None:
     unmatched = group(sub, "unmatched", "messages no deal could be found for")
-    p = command(unmatched, "list", cmd_unmatched_list, "list unmatched messages")
+    p = command(unmatched, "list", cmd_unmatched_list, "list unmatched messages", reads_only=True)
     p.add_argument("--json", action="store_true")
     p = command(unmatched, "assign", cmd_unmatched_assign, "tie an unmatched message to a deal")
     p.add_argument("message", type=int)
     p.add_argument("deal")
 
     quarantine = group(sub, "quarantine", "inputs that could not be processed")
-    p = command(quarantine, "list", cmd_quarantine_list, "list quarantined items with their errors")
+    p = command(
+        quarantine, "list", cmd_quarantine_list, "list quarantined items with their errors", reads_only=True
+    )
     p.add_argument("--json", action="store_true")
     p = command(quarantine, "retry", cmd_quarantine_retry, "process a quarantined item again")
     p.add_argument("id", type=int)
