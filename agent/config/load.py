@@ -1,27 +1,39 @@
-"""Reading the config file: TOML, the schema, the checks across sections, and messages a person can act on.
+"""Reading the config: the file's TOML, the environment's keys, the flags; the schema, the checks across
+sections, and messages a person can act on.
 
-Validation happens before any I/O: a bad value is reported with the file, the
-section and key, the value and what was expected (see docs/configuration.md).
+Validation happens before any I/O: a bad value is reported with the file (or the environment
+variable), the section and key, the value and what was expected (see docs/configuration.md).
+Precedence: a command-line flag (`--state`) > the environment (agent.config.env) > the file >
+the embedded defaults.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from agent.config import env
 from agent.config.checks import check_backends
 from agent.config.lines import line_of, team_line
 from agent.config.model import Config
 from agent.errors import ConfigError
 
 
-def load_config(path: Path | None, *, state_override: Path | None = None) -> Config:
+def load_config(
+    path: Path | None, *, state_override: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """The config of `path` (None: the embedded defaults), under the CSM_AGENT__ variables of `environ`
+    (default: this process's environment), under `state_override` (the --state flag)."""
+    from_env = env.settings(os.environ if environ is None else environ, Config)
     if path is None:
         data: dict[str, Any] = {}
         base, source = Path.cwd(), "embedded defaults"
+        env.apply(data, from_env)
     else:
         try:
             text = path.read_text(encoding="utf-8")
@@ -32,6 +44,8 @@ def load_config(path: Path | None, *, state_override: Path | None = None) -> Con
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         base, source = path.resolve().parent, str(path)
+        # A value from the environment is read as if it were written in the file, paths included.
+        env.apply(data, from_env)
         # Relative secret and CA files are beside the config, like every other path in it, not in the cwd.
         teams = data.get("teams")
         subs = (
@@ -48,12 +62,15 @@ def load_config(path: Path | None, *, state_override: Path | None = None) -> Con
     try:
         config = Config.model_validate({**data, "source": source, "base_dir": base})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, text if path else "")) from exc
+        by_env = {(s.section, s.key): s for s in from_env}
+        raise ConfigError(_describe(exc, source, text if path else "", by_env)) from exc
     check_backends(config, text if path else "")
     return config
 
 
-def _describe(exc: ValidationError, source: str, text: str) -> str:
+def _describe(
+    exc: ValidationError, source: str, text: str, by_env: Mapping[tuple[str, str], env.Setting]
+) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
@@ -66,6 +83,11 @@ def _describe(exc: ValidationError, source: str, text: str) -> str:
         else:
             line = line_of(text, section, loc[1] if len(loc) > 1 else (loc[0] if loc else ""))
         at = f"{source}:{line}" if line else source
+        setting = by_env.get((loc[0], loc[1])) if len(loc) > 1 else None
+        if setting is not None:  # the environment's value is the one the schema refused, not the file's
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"environment {setting.variable}: {where} = {setting.shown()}: {msg}")
+            continue
         if err["type"] == "extra_forbidden":
             what = "unknown key (see docs/configuration.md for the keys of each section)"
             lines.append(f"{at}: {where}: {what}")
