@@ -1,18 +1,24 @@
-"""What `status`, the health endpoint and the metrics report: one source, three views.
+"""What `status`, the health endpoints and the metrics report: one source, several views.
 
-The endpoint is off by default (`[daemon] health_port`), and binds to 127.0.0.1
-only: put a reverse proxy in front to expose it.
+Two questions, answered apart (as Kubernetes' probes ask them):
+
+- live: the loop turns. The daemon runs, and its notes in the state folder (the health note,
+  rewritten after each part of a pass, and the note of the item in hand, rewritten at each
+  item) changed lately. Only a stuck or dead daemon is not live: restarting it helps.
+- ready: every source and sink (each mailbox and calendar, the [[teams]] ones too, the outbox's
+  transport, the store, chat when configured) succeeded at its last attempt. A mail server
+  away for a minute makes the agent not ready, not dead: restarting it would not help.
+
+The server (agent.health_server) is off by default (`[daemon] health_port`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import threading
-from collections.abc import Callable
+import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,15 +26,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.config import Config
 from agent.daemon.health_note import health_path, read_health
 from agent.daemon.poison import note_path, read
+from agent.metrics import metrics_text as metrics_text  # where it always was, for its callers
+from agent.metrics import part_records
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
 
 LATENCY_WINDOW = timedelta(hours=24)
-
-
-PARTS = ("mailbox", "calendar", "outbox", "chat")  # chat: only with [[chat.channels]]
+# A turning loop rewrites its notes at least every 30 s (a quick pass) or 60 s (the store's
+# back-off), plus one part's work: a network timeout (60 s), a flush of a few hundred emails,
+# which writes no note between two sends. So live means a note within a few poll intervals,
+# and never less than this, lest a long flush be taken for a stuck loop and restarted.
+LIVE_FLOOR_SECONDS = 300.0
 
 
 def daemon_data(config: Config) -> dict[str, Any]:
@@ -76,10 +86,74 @@ def status_data(
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
     data["daemon"] = daemon if daemon is not None else daemon_data(config)
-    data["ready"] = bool(data["daemon"]["ready"]) and not any(
-        data.get(p, {}).get("last_error") for p in PARTS
-    )
+    data["live"] = liveness(config, data["daemon"])["live"]
+    data["not_ready"] = readiness(data)
+    data["ready"] = not data["not_ready"]
     return data
+
+
+def readiness(data: dict[str, Any]) -> dict[str, str]:
+    """The parts that are not ready, each with why ({} when ready): the daemon's note and the store's records.
+
+    The note says how this worker's parts did, the store's own included; the store's records
+    also say how the parts other workers of a shared store watch did.
+    """
+    daemon = data["daemon"]
+    not_ready: dict[str, str] = {}
+    if not daemon.get("running", True):  # the in-memory note of a running daemon has no "running"
+        not_ready["daemon"] = "not running"
+    elif "store" not in daemon.get("parts", {}):
+        not_ready["daemon"] = "starting: its first pass has not ended"
+    for part, record in sorted(daemon.get("parts", {}).items()):
+        if record.get("last_error"):
+            not_ready[part] = str(record["last_error"])
+    for part, record in part_records(data):
+        if record.get("last_error"):
+            not_ready.setdefault(part, str(record["last_error"]))
+    return not_ready
+
+
+def live_within(config: Config) -> float:
+    """Seconds without a note before the daemon counts as stuck."""
+    return max(3.0 * config.daemon.poll_seconds, LIVE_FLOOR_SECONDS)
+
+
+def liveness(
+    config: Config, daemon: dict[str, Any], started: float = 0.0, within: float | None = None
+) -> dict[str, Any]:
+    """Whether the loop turns: the daemon runs and one of its notes changed within `live_within`.
+
+    The notes' times are the file system's, in wall-clock time: the notes are written however
+    the store does, and `status` in another process reads them the same way. `started`: when
+    the health server started (time.time()), for the first pass of a daemon with old notes.
+    """
+    worker = config.daemon.worker_id
+    notes = (health_path(config.state_dir, worker), note_path(config.state_dir, worker))
+    beat = max([started, *(_mtime(p) for p in notes)])
+    age = max(0.0, time.time() - beat)
+    limit = live_within(config) if within is None else within
+    running = bool(daemon.get("running", True))
+    return {
+        "live": running and age <= limit,
+        "running": running,
+        "last_note_seconds_ago": round(age, 1),
+        "live_within_seconds": limit,
+    }
+
+
+def health_words(data: dict[str, Any]) -> str:
+    """`status`'s two words: "live, ready", or "live, NOT READY (mailbox, mailbox:emea)", or "NOT LIVE, ..."."""
+    live = "live" if data.get("live") else "NOT LIVE"
+    if data["ready"]:
+        return f"{live}, ready"
+    return f"{live}, NOT READY ({', '.join(data.get('not_ready', {})) or 'the store cannot be read'})"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _part(repo: Repo, part: str, backend: str) -> dict[str, Any]:
@@ -101,94 +175,3 @@ def latency_summary(seconds: list[float]) -> dict[str, Any]:
         "p95": rank(0.95),
         "max": rank(1.0),
     }
-
-
-def metrics_text(data: dict[str, Any]) -> str:
-    """The same figures in the Prometheus text format."""
-    lines = [
-        "# HELP csm_agent_deals Deals in the store.",
-        "# TYPE csm_agent_deals gauge",
-        f"csm_agent_deals {data['deals']}",
-        "# HELP csm_agent_emails Emails in the outbox by status (sent, queued, review, failed, withdrawn).",
-        "# TYPE csm_agent_emails gauge",
-    ]
-    lines += [f'csm_agent_emails{{status="{k}"}} {v}' for k, v in sorted(data["emails"].items())]
-    lines += [
-        "# HELP csm_agent_messages Messages read, by how they were matched.",
-        "# TYPE csm_agent_messages gauge",
-    ]
-    lines += [f'csm_agent_messages{{status="{k}"}} {v}' for k, v in sorted(data["messages"].items())]
-    for name, help_ in (
-        ("quarantined", "Inputs kept aside with an error."),
-        ("unmatched", "Messages waiting for a person to tell their deal."),
-        ("timers_pending", "Timers not yet fired."),
-    ):
-        lines += [
-            f"# HELP csm_agent_{name} {help_}",
-            f"# TYPE csm_agent_{name} gauge",
-            f"csm_agent_{name} {data[name]}",
-        ]
-    latency = data["latency"]
-    lines += [
-        "# HELP csm_agent_action_latency_seconds From an input's arrival (a message reaching the mailbox, "
-        "a call ending, a delayed email coming due) to the email it caused being sent; last 24 h.",
-        "# TYPE csm_agent_action_latency_seconds gauge",
-    ]
-    lines += [
-        f'csm_agent_action_latency_seconds{{quantile="{q}"}} {latency[k]}'
-        for q, k in (("0.5", "p50"), ("0.95", "p95"), ("1", "max"))
-        if latency[k] is not None
-    ]
-    lines += [
-        "# HELP csm_agent_actions_24h Emails sent in the last 24 h that the latency is measured over.",
-        "# TYPE csm_agent_actions_24h gauge",
-        f"csm_agent_actions_24h {latency['count']}",
-    ]
-    lines += [
-        "# HELP csm_agent_part_up 1 when the part's last attempt worked.",
-        "# TYPE csm_agent_part_up gauge",
-    ]
-    for part in (p for p in PARTS if p in data):  # chat only when configured
-        up = 0 if data[part].get("last_error") else 1
-        lines.append(f'csm_agent_part_up{{part="{part}",backend="{data[part]["backend"]}"}} {up}')
-    return "\n".join(lines) + "\n"
-
-
-def serve(
-    port: int, data: Callable[[], dict[str, Any]], daemon: Callable[[], dict[str, Any]]
-) -> ThreadingHTTPServer:
-    """GET /health (JSON) and /metrics (Prometheus) on 127.0.0.1:port, in a thread of its own.
-
-    `daemon` is the daemon's own record, kept in memory: it still answers when the store cannot.
-    """
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            try:
-                current = data()
-            except Exception as exc:  # the store is down: say so, with the status code monitors read
-                body = {"ready": False, "error": str(exc), "daemon": daemon()}
-                self._reply(503, "application/json", json.dumps(body))
-                return
-            if self.path == "/health":
-                self._reply(200 if current["ready"] else 503, "application/json", json.dumps(current))
-            elif self.path == "/metrics":
-                self._reply(200, "text/plain; version=0.0.4", metrics_text(current))
-            else:
-                self._reply(404, "text/plain", "try /health or /metrics\n")
-
-        def _reply(self, code: int, kind: str, body: str) -> None:
-            raw = body.encode()
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            log.debug("health: " + format, *args)
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
-    log.info("health endpoint on http://127.0.0.1:%d/health and /metrics", port)
-    return server

@@ -15,7 +15,7 @@ from agent.config import Config
 from agent.cursors import MemoryCursors
 from agent.daemon.runner import Runner
 from agent.errors import InputError
-from agent.health import daemon_data, status_data
+from agent.health import daemon_data, health_words, status_data
 from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person
 from agent.runtime import chat_notes, problems_of
@@ -170,7 +170,7 @@ def cmd_status(app: App) -> int:
         return 1
 
     def text(d: dict[str, Any]) -> str:
-        lines = [f"state {d['state']}: {d['deals']} deals; {'ready' if d['ready'] else 'NOT READY'}"]
+        lines = [f"state {d['state']}: {d['deals']} deals; {health_words(d)}"]
         lines.append(_daemon_line(d["daemon"]))
         for part in ("mailbox", "calendar", "outbox"):
             p = d[part]

@@ -6,6 +6,7 @@ sections at once is checked in agent.config.checks; the whole file is agent.conf
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import date
@@ -305,7 +306,12 @@ class DaemonSection(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
     health_port: int = Field(
-        0, ge=0, le=65535, description="Serve /health and /metrics on 127.0.0.1 (0: off)"
+        0, ge=0, le=65535, description="Serve /livez, /readyz (/health) and /metrics on health_bind (0: off)"
+    )
+    health_bind: str = Field(
+        "127.0.0.1",
+        description="The IP address the health port listens on; 0.0.0.0 only in a container, whose "
+        "published port is the only way in (elsewhere it exposes the figures to the network)",
     )
     # An item holds the store's write lock while it works: a command-line write waits for it
     # (up to three times [store] busy_timeout_seconds), so the budget stays well below that.
@@ -320,6 +326,16 @@ class DaemonSection(Section):
         description="One input's processing stops once the process has grown by this much memory while "
         "working on it, and the input is quarantined (0: no limit)",
     )
+
+    @field_validator("health_bind")
+    @classmethod
+    def _bind(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise ValueError(
+                f"{v!r} is not an IP address; expected one like 127.0.0.1, 0.0.0.0 or ::1"
+            ) from None
 
 
 class DigestsSection(Section):

@@ -28,10 +28,14 @@ class HealthNote:
         self.file = NoteFile(path, NOTE_BYTES)
         self.parts: dict[str, dict[str, Any]] = {}
         self.updated_at = ""
+        # failed attempts by part since this process started: /metrics' counter (a record keeps only the last)
+        self.errors: dict[str, int] = {}
 
     def record(self, part: str, error: str, now: datetime, *, proven: bool = True) -> None:
         """Remember an attempt of a part ("store" for the store itself), as the store's record does."""
         new = merged_health(self.parts.get(part, {}), error, now, proven=proven)
+        if error:
+            self.errors[part] = self.errors.get(part, 0) + 1
         if new is not None:
             self.parts[part] = new
         self.updated_at = now.isoformat()

@@ -23,7 +23,6 @@ from types import FrameType
 import schedule
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.backends import load_calendar, load_mailbox, load_transport
 from agent.calendars.base import CalendarSource
 from agent.chat.queue import ChatOutbox
 from agent.clock import Clock, SystemClock
@@ -34,11 +33,11 @@ from agent.daemon.poison import PoisonMemory, note_path
 from agent.daemon.sd_notify import Notifier
 from agent.daemon.waiting import source_of, wait_for_mail
 from agent.daemon.work import UnitOfWork
+from agent.deferred import load_calendar, load_mailbox, load_transport  # built later if a server is away
 from agent.handling.chat_failures import ChatFailures
 from agent.handling.digests import Digests
 from agent.handling.notices import DeliveryFailures
-from agent.health import serve as serve_health
-from agent.health import status_data
+from agent.health_server import serve as serve_health
 from agent.leases import Leases
 from agent.mailboxes.base import Mailbox, MailboxUnavailable
 from agent.mime.parse_ahead import ParseAhead
@@ -290,11 +289,7 @@ class Runner:
         dashboard = self.start_dashboard()
         health = None
         if self.config.daemon.health_port:
-            health = serve_health(
-                self.config.daemon.health_port,
-                lambda: status_data(self.config, self.sessions, self.clock.now(), self.note.snapshot()),
-                self.note.snapshot,
-            )
+            health = serve_health(self.config, self.sessions, self.clock, self.note)
         notify = Notifier()  # systemd's Type=notify and watchdog; nothing outside systemd
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         notify.ready(f"running: {len(self.inboxes)} mailbox(es), transport {self.outbox.transport.name}")

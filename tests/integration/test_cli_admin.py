@@ -189,7 +189,8 @@ def test_health_endpoint_and_metrics_on_loopback(tmp_path: Path) -> None:
         stop_daemon(proc)
     assert health["deals"] == 1 and health["emails"] == {"sent": 1} and health["mailbox"]["last_ok"]
     assert 'csm_agent_emails{status="sent"} 1' in metrics
-    assert 'csm_agent_part_up{part="mailbox",backend="maildir"} 1' in metrics
+    # prometheus_client writes labels in alphabetical order (and values as floats: "1.0")
+    assert 'csm_agent_part_up{backend="maildir",part="mailbox"} 1' in metrics
     assert "csm_agent_quarantined 0" in metrics
 
 
