@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from agent import logs
-from agent.cli import cli_admin, cli_chat, cli_deals, cli_init, cli_outbox, cli_unmatched
+from agent.cli import cli_admin, cli_chat, cli_config, cli_deals, cli_init, cli_outbox, cli_unmatched
 from agent.cli.app import App
 from agent.cli.cli_admin import connect_check
 from agent.clock import Clock
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the order of `--help`, as it was when the commands lived in one module
     cli_init.add_parser(sub)  # the first step of an install
     cli_admin.add_parser(sub)
+    cli_config.add_parser(sub)
     cli_deals.add_parser(sub)
     cli_outbox.add_parser(sub)
     cli_chat.add_parser(sub)
