@@ -125,6 +125,12 @@ def out(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
     print(json.dumps(data, indent=2, default=str) if as_json else text(data))
 
 
+def said(app: App, message: str, facts: dict[str, Any] | None = None, **more: Any) -> None:
+    """What a command did: its sentence; with --json, an object of the sentence and the facts."""
+    data = {"message": message, **(facts or {}), **more}
+    out(data, bool(getattr(app.args, "json", False)), lambda d: str(d["message"]))
+
+
 def group(sub: SubParsers, name: str, help_: str) -> SubParsers:
     """A command group of the top level (`deals`, `outbox`, ...): where its actions are added."""
     actions: SubParsers = sub.add_parser(name, help=help_).add_subparsers(
@@ -134,10 +140,13 @@ def group(sub: SubParsers, name: str, help_: str) -> SubParsers:
 
 
 def command(
-    parent: SubParsers, name: str, fn: Command, help_: str, *, reads_only: bool = False
+    parent: SubParsers, name: str, fn: Command, help_: str, *, reads_only: bool = False, reports: bool = False
 ) -> argparse.ArgumentParser:
     """A command under `parent` (the sub-parsers of the top level or of a group), run by `fn`;
-    `reads_only`: it never makes a state folder or a database where there is none."""
+    `reads_only`: it never makes a state folder or a database where there is none; `reports`: it
+    says what it did with `said`, as JSON with --json."""
     p = parent.add_parser(name, help=help_, description=help_)
     p.set_defaults(fn=fn, reads_only=reads_only)
+    if reports:
+        p.add_argument("--json", action="store_true", help="say it as a JSON object")
     return p

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from agent.chat import status
-from agent.cli.app import App, SubParsers, command, group, out
+from agent.cli.app import App, SubParsers, command, group, out, said
 from agent.errors import InputError, NotFound
 from agent.store import models as m
 from agent.store.audit import Trail
@@ -94,7 +94,7 @@ def cmd_retry(app: App) -> int:
             raise InputError(str(exc)) from None
         return f"chat post {p.id} queued again; the next pass posts it"
 
-    print(app.write(requeue))
+    said(app, app.write(requeue), id=app.args.id)
     return 0
 
 
@@ -107,7 +107,7 @@ def cmd_cancel(app: App) -> int:
             raise InputError(str(exc)) from None
         return f"chat post {p.id} cancelled"
 
-    print(app.write(cancel))
+    said(app, app.write(cancel), id=app.args.id)
     return 0
 
 
@@ -136,7 +136,7 @@ def cmd_channel(app: App) -> int:
         )
         return f"deal {deal.id}: its {purpose} channel is {channel_id}"
 
-    print(app.write(record))
+    said(app, app.write(record), id=app.args.deal)
     return 0
 
 
@@ -148,11 +148,25 @@ def add_parser(sub: SubParsers) -> None:
     p = command(actions, "show", cmd_show, "one chat post: its text, errors and history", reads_only=True)
     p.add_argument("id", type=int)
     p.add_argument("--json", action="store_true")
-    p = command(actions, "retry", cmd_retry, "queue a failed or unknown post again (it is posted once more)")
+    p = command(
+        actions,
+        "retry",
+        cmd_retry,
+        "queue a failed or unknown post again (it is posted once more)",
+        reports=True,
+    )
     p.add_argument("id", type=int)
-    p = command(actions, "cancel", cmd_cancel, "withdraw a queued, failed or unknown post (it never goes)")
+    p = command(
+        actions,
+        "cancel",
+        cmd_cancel,
+        "withdraw a queued, failed or unknown post (it never goes)",
+        reports=True,
+    )
     p.add_argument("id", type=int)
-    p = command(actions, "channel", cmd_channel, "record a deal's own channel that exists already")
+    p = command(
+        actions, "channel", cmd_channel, "record a deal's own channel that exists already", reports=True
+    )
     p.add_argument("deal", type=int)
     p.add_argument("--id", required=True, help="the Slack channel's id (C0123...)")
     p.add_argument("--purpose", default="deal", help="deal (default), escalation, expansion, ...")

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from agent import deal_data, deals
-from agent.cli import cli_hybrid
-from agent.cli.app import App, SubParsers, command, group, out
+from agent.cli import cli_attributes, cli_hybrid
+from agent.cli.app import App, SubParsers, command, group, out, said
 from agent.config.values import parse_person
 from agent.errors import InputError
 from agent.handling.cause import Cause
-from agent.handover import REQUIRED, parse_contact, read_csv
+from agent.handover import parse_contact, read_csv
 from agent.store import models as m
 from agent.store.repo import Repo
 
@@ -143,16 +143,19 @@ def cmd_add(app: App) -> int:
     if problems:
         raise InputError("\n".join(problems))
 
-    def add(repo: Repo, cause: Cause) -> tuple[str, str]:
+    def add(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any], str]:
         if repo.deal_by_name(spec.name) is not None:
             raise InputError(f"a deal named {spec.name!r} exists already")
         deal = app.runtime.handlers.handover(repo, spec, cause, app.clock.now())
-        return f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}", _missing(
-            app, repo, cause, deal
+        facts = {"id": deal.id, "name": deal.name, "pipeline": deal.pipeline, "stage": deal.stage}
+        return (
+            f"deal {deal.id} {deal.name}: {deal.pipeline}, stage {deal.stage}",
+            facts,
+            _missing(app, repo, cause, deal),
         )
 
-    done, warning = app.change("deals-add", add)
-    print(done)
+    done, facts, warning = app.change("deals-add", add)
+    said(app, done, **facts, warning=warning)
     if warning:  # once committed: a write tried again would have said it twice
         print(warning, file=sys.stderr)
     return 0
@@ -205,44 +208,13 @@ def cmd_import(app: App) -> int:
             result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
     for p in result.problems:
         print(p, file=sys.stderr)
-    print(f"imported {created} deals; {len(result.problems)} problems")
+    said(
+        app,
+        f"imported {created} deals; {len(result.problems)} problems",
+        imported=created,
+        problems=result.problems,
+    )
     return 2 if result.problems else 0
-
-
-def cmd_attributes(app: App) -> int:
-    """What a hand-over of each pipeline needs: its required attributes, and the CSV header that gives them."""
-    pipelines = app.runtime.rules.pipelines
-    if app.args.pipeline and app.args.pipeline not in pipelines:
-        raise InputError(f"pipeline {app.args.pipeline!r}: expected one of {sorted(pipelines)}")
-    chosen = [p for pid, p in pipelines.items() if app.args.pipeline in (None, pid)]
-    data: list[dict[str, Any]] = [
-        {
-            "pipeline": p.id,
-            "requires": [r.as_dict() for r in p.required],
-            "csv_header": _header([r.column for r in p.required]),
-        }
-        for p in chosen
-    ]
-    if app.args.csv:  # one header for every pipeline chosen: a row leaves the others' columns empty
-        print(",".join(_header([c for d in data for c in d["csv_header"]])))  # plain words: nothing to quote
-        return 0
-    out(data, app.args.json, lambda ds: "\n".join(_attributes_text(d) for d in ds))
-    return 0
-
-
-def _header(columns: list[str]) -> list[str]:
-    return list(dict.fromkeys([*REQUIRED, *(c for c in columns if c)]))
-
-
-def _attributes_text(d: dict[str, Any]) -> str:
-    lines = [
-        f"{d['pipeline']}: " + ("a deal needs" if d["requires"] else "requires nothing beyond the hand-over")
-    ]
-    for r in d["requires"]:
-        given = f"CSV {r['column']}, {r['option']}" if r["column"] else "by email"
-        lines.append(f"  {r['name']:<20} {given:<42} {r['description']}")
-    lines.append(f"  CSV header: {','.join(d['csv_header'])}")
-    return "\n".join(lines)
 
 
 def cmd_advance(app: App) -> int:
@@ -254,7 +226,7 @@ def cmd_advance(app: App) -> int:
     if a.stage and a.stage_option and a.stage != a.stage_option:
         raise InputError(f"two stages given: {a.stage!r} and --stage {a.stage_option!r}")
 
-    def advance(repo: Repo, cause: Cause) -> str:
+    def advance(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any]]:
         deal = app.deal(repo, a.deal)
         pipeline = app.runtime.rules.pipelines[deal.pipeline]
         target = a.stage or a.stage_option or pipeline.next_stage(deal.stage)
@@ -265,14 +237,14 @@ def cmd_advance(app: App) -> int:
         )
         if problem:
             raise InputError(f'deal {deal.id} {deal.name}: {problem} (--force --reason "...")')
-        return f"deal {deal.id} {deal.name}: stage {deal.stage}"
+        return f"deal {deal.id} {deal.name}: stage {deal.stage}", {"id": deal.id, "stage": deal.stage}
 
-    print(app.change("deals-advance", advance))
+    said(app, *app.change("deals-advance", advance))
     return 0
 
 
 def cmd_task_done(app: App) -> int:
-    def done(repo: Repo, cause: Cause) -> str:
+    def done(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any]]:
         deal = app.deal(repo, app.args.deal)
         if repo.task(deal.id, app.args.task) is None:
             keys = [t.key for t in repo.tasks(deal.id)]
@@ -282,9 +254,15 @@ def cmd_task_done(app: App) -> int:
         )
         task = repo.task(deal.id, app.args.task)
         state = "waits for its Accountable person's approval" if task and task.status != "done" else "done"
-        return f"deal {deal.id} {deal.name}: task {app.args.task} {state}; stage {deal.stage}"
+        facts = {
+            "id": deal.id,
+            "task": app.args.task,
+            "status": task.status if task else "",
+            "stage": deal.stage,
+        }
+        return f"deal {deal.id} {deal.name}: task {app.args.task} {state}; stage {deal.stage}", facts
 
-    print(app.change("task-done", done))
+    said(app, *app.change("task-done", done))
     return 0
 
 
@@ -292,15 +270,15 @@ def cmd_approve(app: App) -> int:
     if app.args.task:
         return _approve_task(app)
 
-    def decide(repo: Repo, cause: Cause) -> str:
+    def decide(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any]]:
         deal = app.deal(repo, app.args.deal)
         if not app.runtime.handlers.runner.decide_approval(
             repo, deal, not app.args.reject, cause, app.clock.now(), who="the command line"
         ):
             raise InputError(f"deal {deal.id} has no pending approval")
-        return f"deal {deal.id} {deal.name}: stage {deal.stage}"
+        return f"deal {deal.id} {deal.name}: stage {deal.stage}", {"id": deal.id, "stage": deal.stage}
 
-    print(app.change("approve", decide))
+    said(app, *app.change("approve", decide))
     return 0
 
 
@@ -308,7 +286,7 @@ def _approve_task(app: App) -> int:
     """`deals approve DEAL --task KEY [--reject --reason ...]`: a task waiting for its approval."""
     a = app.args
 
-    def decide(repo: Repo, cause: Cause) -> str:
+    def decide(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any]]:
         deal = app.deal(repo, a.deal)
         task = repo.task(deal.id, a.task)
         if task is None or task.status != "awaiting_approval":
@@ -323,16 +301,17 @@ def _approve_task(app: App) -> int:
             repo, deal, task, not a.reject, why, cause, now, who="the command line"
         )
         runner.dispatch(repo, deal, triggers, cause, now)
+        facts = {"id": deal.id, "task": task.key, "status": task.status, "stage": deal.stage}
         return (
             f"deal {deal.id} {deal.name}: task {task.key} {task.status.replace('_', ' ')}; stage {deal.stage}"
-        )
+        ), facts
 
-    print(app.change("approve-task", decide))
+    said(app, *app.change("approve-task", decide))
     return 0
 
 
 def cmd_no_show(app: App) -> int:
-    def no_show(repo: Repo, cause: Cause) -> str:
+    def no_show(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any]]:
         deal = app.deal(repo, app.args.deal)
         meetings = [
             mt
@@ -348,9 +327,9 @@ def cmd_no_show(app: App) -> int:
         app.runtime.handlers.meetings.mark_no_show(
             repo, meetings[-1], cause, app.clock.now(), who="the command line"
         )
-        return f"'{meetings[-1].title}' marked a no-show"
+        return f"'{meetings[-1].title}' marked a no-show", {"id": deal.id, "meeting": meetings[-1].uid}
 
-    print(app.change("no-show", no_show))
+    said(app, *app.change("no-show", no_show))
     return 0
 
 
@@ -367,7 +346,7 @@ def add_parser(sub: SubParsers) -> None:
     )
     p.add_argument("deal", help="deal id or exact name")
     p.add_argument("--json", action="store_true")
-    p = command(actions, "add", cmd_add, "hand a deal over: the pipeline starts")
+    p = command(actions, "add", cmd_add, "hand a deal over: the pipeline starts", reports=True)
     p.add_argument("--name", required=True)
     p.add_argument("--pipeline", default="", help="default: the team's pipeline, else standard-onboarding")
     p.add_argument("--team", help="the [[teams]] mailbox it belongs to (default: the main one)")
@@ -391,19 +370,16 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--contract-months", type=int, help="the contract's length in months")
     p.add_argument("--payment-type", help="how the client pays (annual, monthly, ...)")
     p.add_argument("--attr", action="append", help="key=value custom attribute (repeat)")
-    p = command(actions, "import", cmd_import, "import deals from a CSV file (one row per client contact)")
-    p.add_argument("file")
     p = command(
         actions,
-        "attributes",
-        cmd_attributes,
-        "the attributes a pipeline requires, and the hand-over's CSV header",
+        "import",
+        cmd_import,
+        "import deals from a CSV file (one row per client contact)",
+        reports=True,
     )
-    p.add_argument("--pipeline", help="only this pipeline (default: every one)")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--csv", action="store_true", help="the CSV header a hand-over file needs")
-    p = command(actions, "advance", cmd_advance, "move a deal to the next (or a named) stage")
+    p.add_argument("file")
+    cli_attributes.add_command(actions)
+    p = command(actions, "advance", cmd_advance, "move a deal to the next (or a named) stage", reports=True)
     p.add_argument("deal")
     p.add_argument("stage", nargs="?")
     p.add_argument("--stage", dest="stage_option", help="the stage to move to (default: the next)")
@@ -415,14 +391,24 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument(
         "--reason", help="why: recorded in the deal's events; with it, open tasks do not hold the move"
     )
-    p = command(actions, "task-done", cmd_task_done, "mark a task of a deal done")
+    p = command(actions, "task-done", cmd_task_done, "mark a task of a deal done", reports=True)
     p.add_argument("deal")
     p.add_argument("task")
-    p = command(actions, "no-show", cmd_no_show, "the deal's last call did not happen: no recap, R is told")
+    p = command(
+        actions,
+        "no-show",
+        cmd_no_show,
+        "the deal's last call did not happen: no recap, R is told",
+        reports=True,
+    )
     p.add_argument("deal")
     p.add_argument("--meeting", help="the meeting's UID (default: the latest that has started)")
     p = command(
-        actions, "approve", cmd_approve, "answer a pending approval to leave a stage (or of a --task)"
+        actions,
+        "approve",
+        cmd_approve,
+        "answer a pending approval to leave a stage (or of a --task)",
+        reports=True,
     )
     p.add_argument("deal")
     p.add_argument("--reject", action="store_true")

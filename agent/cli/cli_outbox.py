@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.cli.app import App, SubParsers, command, group, out
+from agent.cli.app import App, SubParsers, command, group, out, said
 from agent.errors import InputError, NotFound
 from agent.outbox import status
 from agent.store import models as m
@@ -104,7 +104,7 @@ def cmd_retry(app: App) -> int:
             raise InputError(str(exc)) from None
         return f"email {e.id} queued again; the next pass sends it"
 
-    print(app.write(requeue))
+    said(app, app.write(requeue), id=app.args.id)
     return 0
 
 
@@ -117,7 +117,7 @@ def cmd_cancel(app: App) -> int:
             raise InputError(str(exc)) from None
         return f"email {e.id} cancelled"
 
-    print(app.write(cancel))
+    said(app, app.write(cancel), id=app.args.id)
     return 0
 
 
@@ -134,7 +134,7 @@ def add_parser(sub: SubParsers) -> None:
     )
     p.add_argument("id", type=int)
     p.add_argument("--json", action="store_true")
-    p = command(actions, "retry", cmd_retry, "queue a failed or withdrawn email again")
+    p = command(actions, "retry", cmd_retry, "queue a failed or withdrawn email again", reports=True)
     p.add_argument("id", type=int)
-    p = command(actions, "cancel", cmd_cancel, "withdraw a queued email (it is never sent)")
+    p = command(actions, "cancel", cmd_cancel, "withdraw a queued email (it is never sent)", reports=True)
     p.add_argument("id", type=int)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agent.cli.app import App, SubParsers, command, group, out
+from typing import Any
+
+from agent.cli.app import App, SubParsers, command, group, out, said
 from agent.daemon.runner import Runner
 from agent.errors import NotFound
 from agent.handling.cause import Cause
@@ -35,15 +37,18 @@ def cmd_unmatched_list(app: App) -> int:
 
 
 def cmd_unmatched_assign(app: App) -> int:
-    def assign(repo: Repo, cause: Cause) -> str:
+    def assign(repo: Repo, cause: Cause) -> tuple[str, dict[str, Any]]:
         msg = repo.message(app.args.message)
         if msg is None or msg.status not in ("unmatched", "held"):
             raise NotFound(f"no unmatched message {app.args.message} (see `unmatched list`)")
         deal = app.deal(repo, app.args.deal)
         app.runtime.handlers.assigner.message(repo, msg, deal, cause, app.clock.now(), "the command line")
-        return f"message {msg.id} assigned to deal {deal.id} {deal.name}"
+        return f"message {msg.id} assigned to deal {deal.id} {deal.name}", {
+            "message": msg.id,
+            "deal": deal.id,
+        }
 
-    print(app.change("assign", assign))
+    said(app, *app.change("assign", assign))
     return 0
 
 
@@ -65,7 +70,7 @@ def cmd_quarantine_list(app: App) -> int:
 
 def cmd_quarantine_retry(app: App) -> int:
     outcome = Runner(app.config, clock=app.clock).ingest.retry_quarantined(app.args.id)
-    print(f"item {app.args.id}: {outcome}")
+    said(app, f"item {app.args.id}: {outcome}", id=app.args.id, outcome=outcome)
     return 0 if outcome == "processed" else 1
 
 
@@ -73,7 +78,7 @@ def add_parser(sub: SubParsers) -> None:
     unmatched = group(sub, "unmatched", "messages no deal could be found for")
     p = command(unmatched, "list", cmd_unmatched_list, "list unmatched messages", reads_only=True)
     p.add_argument("--json", action="store_true")
-    p = command(unmatched, "assign", cmd_unmatched_assign, "tie an unmatched message to a deal")
+    p = command(unmatched, "assign", cmd_unmatched_assign, "tie an unmatched message to a deal", reports=True)
     p.add_argument("message", type=int)
     p.add_argument("deal")
 
@@ -82,5 +87,5 @@ def add_parser(sub: SubParsers) -> None:
         quarantine, "list", cmd_quarantine_list, "list quarantined items with their errors", reads_only=True
     )
     p.add_argument("--json", action="store_true")
-    p = command(quarantine, "retry", cmd_quarantine_retry, "process a quarantined item again")
+    p = command(quarantine, "retry", cmd_quarantine_retry, "process a quarantined item again", reports=True)
     p.add_argument("id", type=int)

@@ -33,3 +33,37 @@ def run_state(state: Path, args: list[str], capsys: pytest.CaptureFixture[str]) 
 def test_reads_work_once_the_store_exists(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
     add_acme(cfg, capsys)
     assert [d["name"] for d in as_json(cfg, capsys, "deals", "list")] == ["Acme Radio"]
+
+
+def test_the_commands_that_change_something_say_it_as_json_too(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    added = as_json(
+        cfg,
+        capsys,
+        "deals",
+        "add",
+        "--name",
+        "Hooli",
+        "--csm",
+        "sam@example.com",
+        "--contact",
+        "Gavin,gavin@hooli.example,client_admin",
+    )
+    assert (added["name"], added["pipeline"], added["stage"]) == (
+        "Hooli",
+        "standard-onboarding",
+        "introduction-call",
+    )
+    assert added["message"].startswith(f"deal {added['id']} Hooli")
+    moved = as_json(
+        cfg, capsys, "deals", "advance", str(added["id"]), "--force", "--reason", "intro held by phone"
+    )
+    assert moved["stage"] == "set-up" and moved["id"] == added["id"]
+    done = as_json(cfg, capsys, "deals", "task-done", str(added["id"]), "receive-set-up-info")
+    assert done["task"] == "receive-set-up-info" and done["status"] in ("done", "awaiting_approval")
+    withdrawn = [e for e in as_json(cfg, capsys, "outbox", "list") if e["status"] == "withdrawn"]
+    again = as_json(cfg, capsys, "outbox", "retry", str(withdrawn[0]["id"]))
+    assert again["id"] == withdrawn[0]["id"] and "queued again" in again["message"]
+    cancelled = as_json(cfg, capsys, "outbox", "cancel", str(withdrawn[0]["id"]))
+    assert cancelled["id"] == withdrawn[0]["id"] and "cancelled" in cancelled["message"]
