@@ -25,17 +25,19 @@ from agent.store.repo import Repo
 
 def cmd_check(app: App) -> int:
     rt = app.runtime
-    for issue in rt.rules.issues:
-        if issue.severity != "error":
-            print(issue)
-    for note in chat_notes(rt):
-        print(note)
+    warnings = [str(i) for i in rt.rules.issues if i.severity != "error"] + chat_notes(rt)
     problems = problems_of(rt)
+    rules = sum(len(p.rules) for p in rt.rules.pipelines.values())
+    if app.args.json:
+        facts = {"config": app.config.source, "pipelines": list(rt.rules.pipelines), "rules": rules}
+        out({"ok": not problems, "problems": problems, "warnings": warnings, **facts}, True, str)
+        return 2 if problems else (connect_check(app.config) if app.args.connect else 0)
+    for line in warnings:
+        print(line)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
         return 2
-    rules = sum(len(p.rules) for p in rt.rules.pipelines.values())
     print(
         f"ok: config {app.config.source}; {len(rt.rules.pipelines)} pipelines ({', '.join(rt.rules.pipelines)}), "
         f"{rules} rules; {len(rt.templates.names())} templates"
@@ -85,8 +87,9 @@ def _run(app: App) -> int:
         r = agent.run_once()
         print(
             f"pass done: {r.messages} messages, {r.meetings} meeting updates, {r.timers} timers, "
-            f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, {r.outbox.held} held (dry run), "
-            f"{r.quarantined} quarantined"
+            f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, "
+            + (f"{r.outbox.held} held (dry run), " if app.args.dry_run else "")
+            + f"{r.quarantined} quarantined"
         )
         return 0
     agent.run_forever()
@@ -244,8 +247,9 @@ def cmd_render(app: App) -> int:
             recipients=recipients,
             meeting=meetings[-1] if meetings else None,
         )
-    rendered = rt.templates.render(app.args.template, ctx)
-    print(f"Subject: {rendered.subject}\n\n{rendered.html if app.args.html else rendered.text}")
+    r = rt.templates.render(app.args.template, ctx)
+    data = {"template": app.args.template, "subject": r.subject, "text": r.text, "html": r.html}
+    out(data, app.args.json, lambda d: f"Subject: {d['subject']}\n\n{d['html' if app.args.html else 'text']}")
     return 0
 
 
@@ -261,7 +265,9 @@ def cmd_demo(app: App) -> int:
 
 
 def add_parser(sub: SubParsers) -> None:
-    p = command(sub, "check", cmd_check, "validate the config, every rules file and every template")
+    p = command(
+        sub, "check", cmd_check, "validate the config, every rules file and every template", reports=True
+    )
     p.add_argument(
         "--connect",
         action="store_true",
@@ -292,7 +298,10 @@ def add_parser(sub: SubParsers) -> None:
     )
     p.add_argument("--port", type=int, help="default: [dashboard] port, else 8932")
     p = command(
-        sub, "status", cmd_status, "how each part is doing: last contact, errors, backlog, outbox, quarantine"
+        sub,
+        "status",
+        cmd_status,
+        "how each part is doing: last contact, errors, backlog, outbox, quarantine",
     )
     p.add_argument("--json", action="store_true")
     p = command(sub, "run", cmd_run, "run the agent (forever, or one pass with --once)")
@@ -312,7 +321,7 @@ def add_parser(sub: SubParsers) -> None:
 
 def add_render_parser(sub: SubParsers) -> None:
     """`render` apart: it has always come last in `--help`, after the groups."""
-    p = command(sub, "render", cmd_render, "preview a template for a deal")
+    p = command(sub, "render", cmd_render, "preview a template for a deal", reads_only=True, reports=True)
     p.add_argument("template")
     p.add_argument("--deal", required=True)
     p.add_argument("--html", action="store_true", help="print the HTML body instead of the text body")

@@ -67,3 +67,19 @@ def test_the_commands_that_change_something_say_it_as_json_too(
     assert again["id"] == withdrawn[0]["id"] and "queued again" in again["message"]
     cancelled = as_json(cfg, capsys, "outbox", "cancel", str(withdrawn[0]["id"]))
     assert cancelled["id"] == withdrawn[0]["id"] and "cancelled" in cancelled["message"]
+
+
+def test_check_and_render_say_it_as_json(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checked = as_json(cfg, capsys, "check")
+    assert checked["ok"] is True and checked["problems"] == [] and "hybrid-onboarding" in checked["pipelines"]
+    assert any("chat channel 'deal'" in w for w in checked["warnings"])
+    add_acme(cfg, capsys)
+    rendered = as_json(cfg, capsys, "render", "intro", "--deal", "1")
+    assert rendered["template"] == "intro" and "Acme" in rendered["subject"] and rendered["text"]
+
+
+def test_a_pass_says_held_only_in_a_dry_run(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(cfg), "run", "--once"]) == 0
+    assert "held (dry run)" not in capsys.readouterr().out
+    assert main(["--config", str(cfg), "run", "--once", "--dry-run"]) == 0
+    assert "held (dry run)" in capsys.readouterr().out
