@@ -199,18 +199,22 @@ def test_approval_is_asked_of_the_accountable_person_and_their_reply_moves_the_d
     assert harness.stage(deal_id) == "won"
 
 
-def test_unmatched_message_waits_for_a_person(harness: Harness) -> None:
+def test_unmatched_message_waits_for_a_person(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     harness.add_deal()
     harness.mail(
         ("Stranger", "someone@unknown.example"), [("Agent", "onboarding@example.com")], "Hello there"
     )
-    harness.run()
+    with caplog.at_level("INFO"):
+        harness.run()
     from agent.store.repo import Repo
 
     with harness.agent.sessions.begin() as s:
         [msg] = Repo(s).unmatched()
         assert msg.subject == "Hello there"
         assert "no deal" in msg.match_reason
+    # the log names the message, so that a person can find it
+    [line] = [r.getMessage() for r in caplog.records if "'Hello there' from" in r.getMessage()]
+    assert f"message {msg.id} 'Hello there' from someone@unknown.example: no deal" in line
 
 
 def test_one_message_reaching_the_agent_twice_as_other_bytes_is_logged_once(harness: Harness) -> None:

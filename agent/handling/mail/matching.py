@@ -84,7 +84,10 @@ class Unmatched:
         candidates = list(match.candidates)
         # kept whole until a person assigns it: nothing of it is lost
         row_id = item.log_message(None, item.direction, status, match.reason, match, candidates, raw=item.raw)
-        item.trail("message_" + status, match.reason)
+        # the log line names the message, so that a person finds it (`unmatched list`, their mailbox)
+        item.trail(
+            "message_" + status, f"message {row_id} '{msg.subject}' from {item.sender}: {match.reason}"
+        )
         if match.ambiguous:
             question = {
                 "what": "message",
