@@ -22,13 +22,45 @@ class ChatChannelSection(Secret):
     """One channel the rules can post to by name. password_env/password_file: the webhook URL
     (slack-webhook, teams) or the bot token (slack)."""
 
-    name: str = Field(description="What rules call it: {chat: NAME, message: ...}")
-    service: ChatService = Field(description="slack-webhook | slack (Web API, bot token) | teams (workflow)")
-    channel: str = Field("", description="slack: the channel's id (C0123...) the posts go to")
-    team: str = Field("", description="Only for deals of this [[teams]] name; empty: every deal")
-    api_url: str = Field("https://slack.com/api", description="slack: the Web API root")
-    tls_ca_file: Path | None = Field(None, description="CA bundle to verify the service's certificate")
-    timeout_seconds: float = Field(10.0, gt=0, description="Network read timeout")
+    name: str = Field(
+        description=(
+            "What rules call it: `{chat: fmc-intake}`. A short id (`a-z`, `0-9`, `-`, `_`; at most "
+            "60; not `deal`), unique per team."
+        )
+    )
+    service: ChatService = Field(
+        description=(
+            "A Slack incoming webhook (`slack-webhook`), the Slack Web API with a bot token "
+            "(`slack`), or a Teams workflow webhook (`teams`). `password_env` or `password_file` is "
+            "required: where the webhook URL or the bot token comes from (a URL is a credential "
+            "too), read at the first post, not by `check`."
+        )
+    )
+    channel: str = Field(
+        "",
+        description=(
+            "`slack`: required, the id (`C0123ABCDEF`) of the channel its posts go to; the bot must "
+            "be a member. A webhook is bound to its channel when it is made."
+        ),
+    )
+    team: str = Field(
+        "",
+        description=(
+            "A `[[teams]]` name: only for that team's deals; it wins over an entry of the same name "
+            "without a team, which serves every other deal. Empty: every deal."
+        ),
+    )
+    api_url: str = Field("https://slack.com/api", description="`slack`: the Web API's root.")
+    tls_ca_file: Path | None = Field(None, description="A private CA to trust (a TLS-inspecting proxy).")
+    timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Network read timeout. A post that got no answer after its request went out is looked "
+            "up before it is posted again (`slack`), or marked `unknown` and told to a person "
+            "(webhooks)."
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -50,17 +82,49 @@ class ChatChannelSection(Secret):
 class ChatSection(Section):
     """Chat notifications beside email (docs/chat.md)."""
 
-    channels: tuple[ChatChannelSection, ...] = Field((), description="[[chat.channels]] tables")
+    channels: tuple[ChatChannelSection, ...] = Field(
+        (), description="The channels the rules can post to by name, below."
+    )
     deal_channels: str = Field(
         "",
-        description="The slack channel entry whose bot creates a deal's own channels (deal, escalation); "
-        "empty: a deal's channel falls back to the channel named like its purpose",
+        description=(
+            "The `slack` (bot token) `[[chat.channels]]` entry whose bot creates a deal's own "
+            "channels (`chat: deal`, `open_channel: escalation`, ...) and invites its people. "
+            "Empty: a deal's channel for a purpose falls back to the entry named like the purpose, "
+            "and `deal` posts go by email. Another entry, or one of another service, is refused "
+            "(only a bot can create channels)."
+        ),
     )
-    channel_prefix: str = Field("onb-", description="Start of the name of a deal's own channel")
-    dashboard_url: str = Field("", description="Public root of the dashboard: posts link to the deal's page")
-    retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; it doubles each time")
+    channel_prefix: str = Field(
+        "onb-",
+        description=(
+            "The start of a deal's own channel's name: `onb-acme-radio`, `onb-acme-radio-escalation`."
+        ),
+    )
+    dashboard_url: str = Field(
+        "",
+        description=(
+            "The dashboard's public root (whatever stands in front of 127.0.0.1): posts carry an "
+            '"Open the deal" link to `<url>/deals/<id>`. Empty: no link.'
+        ),
+    )
+    retry_base_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "The first wait after a failed post (5xx, no connection); it doubles after each "
+            "attempt. A 429 waits what its Retry-After says instead."
+        ),
+    )
     retry_max_seconds: float = Field(1800.0, gt=0, description="The longest wait between two attempts")
-    retry_for_hours: float = Field(24.0, gt=0, description="Give up on a post after this long")
+    retry_for_hours: float = Field(
+        24.0,
+        gt=0,
+        description=(
+            "A post still not taken this long after its first attempt is given up (`failed`), and "
+            "the deal's Responsible person gets its text by email."
+        ),
+    )
 
     @model_validator(mode="after")
     def _names(self) -> ChatSection:
@@ -100,7 +164,7 @@ class SeveritySection(Section):
             r"\bdown for (?:all|everyone)\b",
             r"\bdata loss\b",
         ),
-        description="Words that make an issue critical",
+        description="Regular expressions: words that make an issue critical.",
     )
     high: tuple[str, ...] = Field(
         (
@@ -112,11 +176,11 @@ class SeveritySection(Section):
             r"\bblock(?:ed|ing|er)\b",
             r"\bescalat\w*",
         ),
-        description="Words that make an issue high",
+        description="Regular expressions: words that make an issue high.",
     )
     medium: tuple[str, ...] = Field(
         (r"\bsev(?:erity)?[\s-]*3\b", r"\bp3\b", r"\bmedium (?:priority|severity)\b"),
-        description="Words that make an issue medium",
+        description="Regular expressions: words that make an issue medium.",
     )
     low: tuple[str, ...] = Field(
         (
@@ -127,7 +191,7 @@ class SeveritySection(Section):
             r"\bwhen you (?:have|get) (?:a )?(?:moment|chance)\b",
             r"\bno rush\b",
         ),
-        description="Words that make an issue low",
+        description="Regular expressions: words that make an issue low.",
     )
     default: Literal["low", "medium", "high", "critical"] = Field(
         "medium", description="The severity of an issue whose words say none"

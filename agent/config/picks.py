@@ -17,11 +17,17 @@ ANY = "*"  # the key of the person picked when no other key matches
 
 class PickSection(Section):
     role: str = Field(
-        description="The role filled, like fmc_team_lead (only where a hand-over leaves it empty)"
+        description=(
+            "The role filled, like `fmc_team_lead`; only on deals whose pipeline has it, and only "
+            "when the hand-over names nobody for it."
+        )
     )
-    by: str = Field(description="The deal attribute read, like state")
+    by: str = Field(description="The deal attribute read, like `state` (a CSV column, `deals add --attr`).")
     people: dict[str, str] = Field(
-        description="Attribute value → 'Name <email>' or 'email'; '*' for every other value"
+        description=(
+            "Who covers each value of the attribute: `Name <email>` or `email`, compared without "
+            'case; `"*"` covers every other value. A bad address is refused with its key.'
+        )
     )
 
     @field_validator("people")

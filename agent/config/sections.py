@@ -36,8 +36,8 @@ class Section(BaseModel):
 class Secret(Section):
     """Where a password or token comes from; never inline in the file."""
 
-    password_env: str | None = Field(None, description="Environment variable holding the password")
-    password_file: Path | None = Field(None, description="File whose first line is the password")
+    password_env: str | None = Field(None, description="Environment variable holding the secret")
+    password_file: Path | None = Field(None, description="File whose first line is the secret")
 
     def password(self) -> str | None:
         if self.password_env:
@@ -55,7 +55,9 @@ class AgentSection(Section):
     name: str = Field("Onboarding Team", description="Display name on the agent's emails")
     internal_domains: tuple[str, ...] = Field(("example.com",), description="Domains of our own people")
     timezone: str = Field("UTC", description="Default IANA time zone for deals without one")
-    business_days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"))
+    business_days: tuple[Weekday, ...] = Field(
+        ("mon", "tue", "wed", "thu", "fri"), description='Days that count for "N business days"'
+    )
     holidays: tuple[str, ...] = Field((), description="ISO dates (YYYY-MM-DD) that are not business days")
     country: str = Field(
         "",
@@ -71,8 +73,8 @@ class AgentSection(Section):
         description="Authentication-Results authserv-ids whose DKIM/SPF/DMARC verdicts prove an internal From",
     )
     unmatched_notice_to: tuple[str, ...] = Field((), description="Who gets the daily list of unmatched mail")
-    max_emails_per_deal_per_day: int = Field(20, ge=1)
-    max_emails_per_recipient_per_day: int = Field(10, ge=1)
+    max_emails_per_deal_per_day: int = Field(20, ge=1, description="More emails on a deal in 24 h wait")
+    max_emails_per_recipient_per_day: int = Field(10, ge=1, description="The same, per recipient")
 
     @field_validator("address")
     @classmethod
@@ -131,14 +133,14 @@ class StoreSection(Section):
 
 
 class ServerSection(Secret):
-    host: str = ""
-    port: Port | None = None
-    tls: Literal["none", "starttls", "ssl"] = "ssl"
+    host: str = Field("", description="Server host name (required for imap and smtp)")
+    port: Port | None = Field(None, description="Server port; default 993/143 (imap), 465/587 (smtp) by tls")
+    tls: Literal["none", "starttls", "ssl"] = Field("ssl", description="Transport security")
     tls_verify: bool = Field(True, description="Verify the server certificate (never turn off in production)")
     tls_ca_file: Path | None = Field(
         None, description="PEM file of a private CA to trust, besides the system's"
     )
-    username: str = ""
+    username: str = Field("", description="Login name")
     auth: Literal["password", "xoauth2"] = Field(
         "password", description="xoauth2: the secret is an access token (or a refresh token, see below)"
     )
@@ -162,7 +164,7 @@ class ServerSection(Secret):
 
 
 class MailboxSection(ServerSection):
-    backend: MailboxBackend = "maildir"
+    backend: MailboxBackend = Field("maildir", description="Where mail is read from (see above)")
     path: Path | None = Field(None, description="Maildir folder (maildir backend); default <state>/mail")
     folder: str = Field("INBOX", description="Folder to watch (imap, exchange, graph)")
     processed_folder: str = Field("", description="Move processed mail here (imap); empty leaves it")
@@ -191,7 +193,7 @@ class MailboxSection(ServerSection):
 
 
 class TransportSection(ServerSection):
-    backend: TransportBackend = "file"
+    backend: TransportBackend = Field("file", description="How mail is sent (see above)")
     path: Path | None = Field(None, description="Folder for .eml files (file backend); default <state>/sent")
     max_attempts: int = Field(
         100, ge=1, le=10000, description="Give up on an email after this many attempts (or retry_for_hours)"
@@ -210,16 +212,16 @@ class TransportSection(ServerSection):
 
 
 class CalendarSection(ServerSection):
-    backend: CalendarBackend = "ics"
+    backend: CalendarBackend = Field("ics", description="Where meetings are read from (see above)")
     path: Path | None = Field(
         None, description="Folder of .ics files (ics backend); default <state>/calendar"
     )
-    url: str = ""
+    url: str = Field("", description="caldav: the calendar collection's URL")
     completion_grace_minutes: int = Field(
         15, ge=0, description="Minutes after a meeting's end before it counts as held"
     )
-    lookahead_days: int = Field(120, ge=1)
-    lookbehind_days: int = Field(30, ge=1)
+    lookahead_days: int = Field(120, ge=1, description="Recurring series are expanded this far ahead")
+    lookbehind_days: int = Field(30, ge=1, description="… and this far back")
     # a daily call over the default window (30 days back, 120 ahead) is 150 occurrences; each one
     # read is a meeting row and a timer written in the item's transaction (about 15 ms)
     max_occurrences: int = Field(
@@ -303,7 +305,9 @@ class DaemonSection(Section):
         gt=0,
         description="Several workers: an email a dead worker was sending is taken over after this",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log detail (-v: DEBUG)"
+    )
     log_format: Literal["plain", "json"] = Field("plain", description="json: one JSON object per line")
     health_port: int = Field(
         0, ge=0, le=65535, description="Serve /livez, /readyz (/health) and /metrics on health_bind (0: off)"
@@ -386,8 +390,8 @@ class TeamSection(Section):
     country: str = Field(
         "", description="Country whose public holidays its people and its deals keep; default [agent] country"
     )
-    mailbox: MailboxSection = MailboxSection()
-    calendar: CalendarSection = CalendarSection(backend="invites")
+    mailbox: MailboxSection = Field(MailboxSection(), description="The team's mailbox (see below)")
+    calendar: CalendarSection = Field(CalendarSection(backend="invites"), description="The team's calendar")
 
     @field_validator("name")
     @classmethod
