@@ -150,7 +150,7 @@ class ServerSection(Secret):
     )
     oauth2_client_id: str = Field("", description="xoauth2 with a token endpoint: the OAuth client's ID")
     oauth2_client_secret_file: Path | None = Field(
-        None, description="xoauth2 with a token endpoint: file holding the OAuth client's secret (mode 0600)"
+        None, description="xoauth2 with a token endpoint: file holding the OAuth client's secret (private)"
     )
 
     def oauth2_client_secret(self) -> str | None:
