@@ -53,7 +53,6 @@ class CaldavCalendar:
             url=s.url,
             timeout=int(s.timeout_seconds),
             ssl_verify_cert=verify,
-            enable_rfc6764=False,
             **login,
         )
         return client.calendar(url=s.url)
@@ -64,7 +63,18 @@ class CaldavCalendar:
 
     def poll(self) -> Iterator[CalendarObject]:
         token = self.cursors.get(self.source)
-        changes = self._calendar().get_objects_by_sync_token(sync_token=token or None, load_objects=True)
+        calendar = self._calendar()
+        # caldav 1.x (pyproject.toml says why) names it objects_by_sync_token
+        try:
+            changes = calendar.objects_by_sync_token(sync_token=token or None, load_objects=True)
+        except caldav.lib.error.DAVError as exc:
+            if not token:
+                raise
+            # A server refuses a token it no longer knows (RFC 6578 3.2: 403 valid-sync-token), and
+            # caldav 1.x does not fall back itself: fetch everything again; the meeting keys in the
+            # store make that repeat nothing. A real failure fails again here and is raised.
+            log.info("%s: sync token refused (%s); reading the whole calendar again", self.source, exc)
+            changes = calendar.objects_by_sync_token(sync_token=None, load_objects=True)
         for obj in changes:
             url = str(obj.url)
             data = obj.data

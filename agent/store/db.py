@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,25 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if make_url(url).get_driver_name() == "psycopg":
+        _require_psycopg(url)
         # No server-side prepared statements: psycopg prepares a query after its fifth run, and
         # PostgreSQL then keeps the plan made while the table was small. On a new store that was
         # a sequential scan of inbound_events for every message, its cost growing with the store
         # (docs/performance.md); planned afresh, each look-up stays an index scan.
         return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     return create_engine(url, pool_pre_ping=True)
+
+
+def _require_psycopg(url: str) -> None:
+    """psycopg is the `postgres` extra (SQLite users need no driver): name the extra, not the module."""
+    try:
+        importlib.import_module("psycopg")
+    except ImportError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise InputError(
+            f"store url {shown}: PostgreSQL needs the psycopg driver, which is not installed; "
+            "install the agent with its postgres extra: pip install 'csm-agent[postgres]'"
+        ) from exc
 
 
 def _private_file(path: Path) -> None:

@@ -28,9 +28,7 @@ _calendars = itertools.count(1)
 @pytest.fixture
 def calendar(radicale: Radicale) -> Any:
     dav_client: Any = caldav.DAVClient  # exported lazily: mypy sees an `object`
-    client = dav_client(
-        url=radicale.url, username=radicale.user, password=radicale.password, enable_rfc6764=False
-    )
+    client = dav_client(url=radicale.url, username=radicale.user, password=radicale.password)
     return client.principal().make_calendar(name=f"onboarding-{next(_calendars)}")
 
 
