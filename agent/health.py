@@ -82,10 +82,16 @@ def status_data(
     stopped = read(note_path(config.state_dir, config.daemon.worker_id))
     if stopped is not None:  # the daemon died in the middle of an item (and may be dying on it again)
         data["interrupted"] = {"key": stopped.key, "times_in_a_row": stopped.deaths}
+    data["daemon"] = daemon if daemon is not None else daemon_data(config)
+    # what waits in each mailbox: the daemon counts it as it goes (IMAP); a Maildir's is on the disk
+    parts = data["daemon"].get("parts", {})
+    for team in ["", *(t.name for t in config.teams)]:
+        counted = parts.get(f"mailbox:{team}" if team else "mailbox", {})
+        if "backlog" in counted:
+            (data["teams"][team]["mailbox"] if team else data["mailbox"])["backlog"] = counted["backlog"]
     if config.mailbox.backend == "maildir":
         new = config.maildir_path / "new"
         data["mailbox"]["backlog"] = sum(1 for _ in new.iterdir()) if new.is_dir() else 0
-    data["daemon"] = daemon if daemon is not None else daemon_data(config)
     data["live"] = liveness(config, data["daemon"])["live"]
     data["not_ready"] = readiness(data)
     data["ready"] = not data["not_ready"]

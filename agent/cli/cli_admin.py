@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.cli.app import App, SubParsers, command, out
+from agent.cli.progress import Progress
 from agent.config import Config
 from agent.cursors import MemoryCursors
 from agent.daemon.runner import Runner
@@ -84,7 +85,10 @@ def cmd_run(app: App) -> int:
 def _run(app: App) -> int:
     agent = Runner(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
     if app.args.once:
+        shown = Progress("mail")  # a backlog of months takes a while: a person at a terminal sees it go
+        agent.on_backlog = lambda part, waiting: shown(f"{part}: {waiting} messages to go", last=not waiting)
         r = agent.run_once()
+        shown.done()
         print(
             f"pass done: {r.messages} messages, {r.meetings} meeting updates, {r.timers} timers, "
             f"{r.outbox.sent} emails sent, {r.outbox.withdrawn} withdrawn, "

@@ -10,6 +10,7 @@ from typing import Any
 from agent import deal_data, deals
 from agent.cli import cli_attributes, cli_hybrid
 from agent.cli.app import App, SubParsers, command, group, out, said
+from agent.cli.progress import Progress
 from agent.config.values import parse_person
 from agent.errors import InputError
 from agent.handling.cause import Cause
@@ -190,8 +191,9 @@ def _person(text: str, option: str) -> tuple[str, str]:
 
 def cmd_import(app: App) -> int:
     result = read_csv(Path(app.args.file), app.runtime.rules.pipelines, app.config)
-    created = 0
-    for line, spec in result.specs:
+    created, shown = 0, Progress("import")
+    for n, (line, spec) in enumerate(result.specs, start=1):
+        shown(f"{n} of {len(result.specs)} deals", last=n == len(result.specs))
 
         def hand_over(repo: Repo, cause: Cause, spec: deals.DealSpec = spec) -> str | None:
             if repo.deal_by_name(spec.name) is not None:
@@ -203,9 +205,11 @@ def cmd_import(app: App) -> int:
         if warning is not None:
             created += 1
             if warning:
+                shown.done()  # the warning on a line of its own
                 print(f"{app.args.file}:{line}: {warning}", file=sys.stderr)
         else:
             result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
+    shown.done()
     for p in result.problems:
         print(p, file=sys.stderr)
     said(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ class HealthNote:
         self.updated_at = ""
         # failed attempts by part since this process started: /metrics' counter (a record keeps only the last)
         self.errors: dict[str, int] = {}
+        self.backlog_written = 0.0  # monotonic time the note was last written for a backlog count
 
     def record(self, part: str, error: str, now: datetime, *, proven: bool = True) -> None:
         """Remember an attempt of a part ("store" for the store itself), as the store's record does."""
@@ -40,6 +42,15 @@ class HealthNote:
             self.parts[part] = new
         self.updated_at = now.isoformat()
         self.file.write(json.dumps(self.snapshot()))
+
+    def backlog(self, part: str, waiting: int) -> None:
+        """How many messages still wait in a mailbox mid-pass (`status`); written at most once a second."""
+        record = self.parts.setdefault(part, {})
+        record["backlog"] = waiting
+        now = time.monotonic()
+        if waiting == 0 or now - self.backlog_written >= 1.0:
+            self.backlog_written = now
+            self.file.write(json.dumps(self.snapshot()))
 
     def snapshot(self) -> dict[str, Any]:
         failing = sorted(p for p, r in self.parts.items() if r.get("last_error"))

@@ -58,8 +58,11 @@ class Ingest:
         self.should_stop = should_stop
 
     # --- mail ------------------------------------------------------------------------------------
-    def mail(self, report: PassReport, mailbox: Mailbox) -> None:
-        """Every new message of the mailbox, parsed ahead in a helper process, committed in order."""
+    def mail(
+        self, report: PassReport, mailbox: Mailbox, progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Every new message of the mailbox, parsed ahead in a helper process, committed in order;
+        `progress` hears how many wait still (where the mailbox counts them: IMAP) after each."""
         for raw, parsed in self.parse_ahead.iterate(mailbox.fetch()):
             if self.should_stop():
                 return
@@ -74,6 +77,9 @@ class Ingest:
             report.messages += outcome in ("processed", "unmatched")
             report.quarantined += outcome == "quarantined"
             mailbox.ack(raw, outcome)
+            waiting = getattr(mailbox, "waiting", None)
+            if progress is not None and waiting is not None:
+                progress(waiting)
             # Let go of this message before the next is read: a 25 MB message must not be held
             # while the next one arrives (34 MB of the peak of bench/hostile.py).
             del raw, parsed

@@ -140,6 +140,7 @@ class Runner:
             else None
         )
         self.last_mail_error = ""
+        self.on_backlog: Callable[[str, int], None] | None = None  # told how many messages wait, mid-pass
         self.store_failures = 0  # passes in a row that the database refused
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
         lease = config.daemon.lease_seconds
@@ -183,12 +184,17 @@ class Runner:
         if not self.holds(part, source_of(inbox.mailbox)):
             return
         try:
-            self.ingest.mail(report, inbox.mailbox)
+            self.ingest.mail(report, inbox.mailbox, lambda n: self._backlog(part, n))
             self.health(part)
         except MailboxUnavailable as exc:
             # Logged by the backend with its backoff; timers, calendar and outbox go on meanwhile.
             self.last_mail_error = str(exc)
             self.health(part, str(exc))
+
+    def _backlog(self, part: str, waiting: int) -> None:
+        self.note.backlog(part, waiting)
+        if self.on_backlog is not None:  # a person watching a terminal (`run --once`)
+            self.on_backlog(part, waiting)
 
     def ingest_calendar(self, report: PassReport, inbox: Inbox) -> None:
         part, calendar = inbox.part("calendar"), inbox.calendar

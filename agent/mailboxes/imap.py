@@ -64,6 +64,7 @@ class ImapMailbox:
         self.source = f"imap:{settings.username}@{settings.host}/{settings.folder}"
         self.unsaved: tuple[str, int] = ("", 0)  # the last acknowledged cursor not yet stored, and how many
         self.fetching = False  # a fetch is under way: it stores the cursor when it ends
+        self.waiting: int | None = None  # messages found above the cursor, not yet acknowledged
 
     # --- connection ------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -131,6 +132,7 @@ class ImapMailbox:
         last = self._last_uid(uidvalidity)
         # `UID n:*` returns the highest UID even when it is below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        self.waiting = len(uids)  # the backlog `status` shows: counted down as each is acknowledged
         max_bytes = int(self.s.max_message_mb * 1e6)  # as agent.daemon.runner gives it to the parser
         for start in range(0, len(uids), self.s.batch_size):
             batch = uids[start : start + self.s.batch_size]
@@ -202,6 +204,7 @@ class ImapMailbox:
         # messages since are fetched again and known by their keys ("seen"): none is lost or doubled.
         # Messages parsed ahead are acknowledged after the fetch has ended: their cursors go at once.
         self.unsaved = (mail.cursor, self.unsaved[1] + 1)
+        self.waiting = max(0, (self.waiting or 0) - 1)
         if self.unsaved[1] >= CURSOR_EVERY or not self.fetching:
             self.save_cursor()
         target = {
