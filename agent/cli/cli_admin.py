@@ -306,6 +306,7 @@ def add_parser(sub: SubParsers) -> None:
         "status",
         cmd_status,
         "how each part is doing: last contact, errors, backlog, outbox, quarantine",
+        reads_only=True,
     )
     p.add_argument("--json", action="store_true")
     p = command(sub, "run", cmd_run, "run the agent (forever, or one pass with --once)")

@@ -12,7 +12,15 @@ from tests.integration.cli_helpers import add_acme, as_json
 
 @pytest.mark.parametrize(
     "args",
-    [["deals", "list"], ["deals", "show", "1"], ["outbox", "list"], ["unmatched", "list"], ["chat", "list"]],
+    [
+        ["deals", "list"],
+        ["deals", "show", "1"],
+        ["outbox", "list"],
+        ["unmatched", "list"],
+        ["chat", "list"],
+        ["status"],
+        ["render", "intro", "--deal", "1"],
+    ],
 )
 def test_a_read_of_a_state_folder_that_does_not_exist_creates_nothing_and_names_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
