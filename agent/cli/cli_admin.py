@@ -108,6 +108,7 @@ def cmd_report(app: App) -> int:
     now = app.clock.now()
     until = _day(app.args.until, now) if app.args.until else now
     since = _day(app.args.since, now) if app.args.since else until - timedelta(days=30)
+    shown = Progress("report")
     with app.sessions.begin() as s:
         card = scorecard(
             Repo(s),
@@ -116,7 +117,9 @@ def cmd_report(app: App) -> int:
             now,
             pipeline=app.args.pipeline,
             csm=app.args.csm,
+            progress=lambda n, of: shown(f"{n} of {of} deals", last=n == of),
         )
+    shown.done()
     if app.args.kpis:
         kpis = json.dumps(card["kpis"], indent=2) if app.args.json else None
         print(kpis or (kpi_csv(card) if app.args.csv else kpi_table(card)), end="\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,8 +93,10 @@ def scorecard(
     pipeline: str | None = None,
     csm: str | None = None,
     only: set[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """{"period", "rows": [all, per pipeline, per CSM]}; a filter narrows every row.
+    """{"period", "rows": [all, per pipeline, per CSM]}; a filter narrows every row; `progress` hears
+    (deals done, deals) as they are counted.
 
     What is a state rather than a count (stuck deals, overdue tasks) is taken as of the
     period's end, or now if that is sooner: a report on last month shows last month's end.
@@ -121,7 +123,9 @@ def scorecard(
             visits[v.deal_id].append(v)
     roles = {d.id: {r.role: r.email.lower() for r in d.roles} for d in deals}
 
-    for d in deals:
+    for n, d in enumerate(deals, start=1):
+        if progress is not None:
+            progress(n, len(deals))
         p = pipelines.get(d.pipeline)
         live_at = _first_end_entry(visits[d.id], p)
         ended = p is not None and p.has_stage(d.stage) and p.stage(d.stage).end

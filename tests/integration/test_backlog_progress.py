@@ -61,3 +61,25 @@ def test_progress_shows_on_a_terminal_only() -> None:
         shown.done()
     assert "import: 3 of 3 deals" in screen.getvalue() and screen.getvalue().endswith("\r\033[K")
     assert log.getvalue() == ""
+
+
+def test_the_report_tells_its_progress_over_the_deals(harness: Harness) -> None:
+    from datetime import timedelta
+
+    from agent.reports.scorecard import Period, scorecard
+    from agent.store.repo import Repo
+
+    for name in ("Acme Radio", "Acme TV", "Acme Print"):
+        harness.add_deal(name)
+    now = harness.clock.now()
+    heard: list[tuple[int, int]] = []
+    with harness.agent.sessions.begin() as s:
+        card = scorecard(
+            Repo(s),
+            harness.agent.runtime.rules.pipelines,
+            Period(now - timedelta(days=30), now + timedelta(days=1)),
+            now,
+            progress=lambda n, of: heard.append((n, of)),
+        )
+    assert heard == [(1, 3), (2, 3), (3, 3)]
+    assert card["rows"][0]["in_onboarding"] == 3
