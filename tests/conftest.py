@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from multiprocessing import resource_tracker
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,7 +166,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Every test stops what it starts: a process of this session still alive fails the run (and is stopped)."""
     mark = session.config.stash.get(SESSION, "")
-    left = leftovers.left_behind(mark) if mark else []
+    # multiprocessing's resource tracker of this very process ends with it: not left behind
+    own_tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+    left = [(p, c) for p, c in leftovers.left_behind(mark, ignore={own_tracker})] if mark else []
     if left:
         leftovers.stop([pid for pid, _ in left])
         lines = "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left)
@@ -173,3 +177,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 SESSION = pytest.StashKey[str]()
+
+
+# The secrets the tests configure: none may reach what a test printed or logged, whatever it provoked.
+TEST_SECRETS = (
+    "s3cret",  # tests/integration/conftest.py PASSWORD (and SMTP_LOGIN's "smtp-s3cret")
+    "k7Q8Q~graph-test-secret",  # tests/graph_server.py SECRET
+    "FakeChatBotToken",  # tests/chat_server.py TOKEN
+    "dash-test-token-7b9e",  # tests/integration/test_dashboard.py TOKEN
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    leaked = [
+        (title, secret)
+        for title, text in report.sections
+        for secret in TEST_SECRETS
+        if secret in text and title.endswith(report.when)  # each phase's own output, told once
+    ]
+    if leaked and report.passed:
+        report.outcome = "failed"
+        report.longrepr = "a secret reached the output or the log: " + ", ".join(
+            f"{secret!r} in {title}" for title, secret in leaked
+        )

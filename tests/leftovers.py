@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 
 MARK = "CSM_TEST_SESSION"
@@ -23,11 +24,11 @@ def mark_session() -> str:
     return os.environ[MARK]
 
 
-def left_behind(mark: str, wait: float = 5.0) -> list[tuple[int, str]]:
-    """(pid, command line) of the live processes carrying `mark`, after giving them `wait` s to end."""
+def left_behind(mark: str, wait: float = 5.0, ignore: Collection[int | None] = ()) -> list[tuple[int, str]]:
+    """(pid, command line) of the live processes carrying `mark` (but `ignore`), after `wait` s to end."""
     deadline = time.monotonic() + wait
     while True:
-        found = _carrying(mark)
+        found = [(pid, cmd) for pid, cmd in _carrying(mark) if pid not in ignore]
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)

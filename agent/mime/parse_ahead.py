@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 DEPTH = 16  # messages parsed ahead: enough to keep the helper busy, little memory
 BACKLOG = 32  # from this many waiting messages on, the helper is worth its start
 WINDOW_BYTES = 16_000_000  # of messages read ahead, whatever their number; so many bytes are a backlog too
+PARENT_CHECK = 0.5  # seconds between a helper's looks at whether the agent that started it lives
 IN_PLACE_BYTES = 4_000_000  # a bigger message is parsed in place: its parse is bounded, its copies are not
 
 
@@ -119,7 +123,9 @@ class ParseAhead:
             if self.pool is None:
                 # spawn, not fork: the daemon has threads (dashboard, health), which fork does not copy safely
                 context = multiprocessing.get_context("spawn")
-                self.pool = ProcessPoolExecutor(self.processes, mp_context=context)
+                self.pool = ProcessPoolExecutor(
+                    self.processes, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+                )
             return self.pool.submit(_parse, data, size, *self.options)
         except (BrokenProcessPool, RuntimeError) as exc:
             self._broken(exc)
@@ -166,6 +172,21 @@ def _drain(head: deque[R], rest: Iterator[R]) -> Iterator[R]:
     while head:
         yield head.popleft()
     yield from rest
+
+
+def _exit_with(parent: int) -> None:
+    """In the helper: end when the agent that started it has died (a SIGKILL, the OOM killer).
+
+    A pool's worker holds both ends of its own task pipe, so it never sees the agent go, and it keeps
+    multiprocessing's resource tracker alive with it: without this, both would run on for ever.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _parse(data: bytes, size: int, agent_addresses: tuple[str, ...], max_bytes: int) -> Parsed:

@@ -88,3 +88,49 @@ def test_a_backlog_is_read_as_it_goes_never_listed_whole(processes: int) -> None
         assert sum(1 for _ in it) == 999
     finally:
         ahead.close()
+
+
+HOLDER = """
+import sys, time
+from agent.mime.parse_ahead import ParseAhead
+from tests.conftest import client_email
+
+class Raw:
+    def __init__(self, data): self.data, self.size = data, 0
+
+ahead = ParseAhead(("onboarding@example.com",), 10_000_000, 1)
+raws = [Raw(client_email(f"Backlog {i}", n=i)) for i in range(40)]
+for _ in ahead.iterate(raws):
+    pass
+print(" ".join(str(p) for p in ahead.pool._processes), flush=True)  # the helper, started and kept
+time.sleep(60)
+"""
+
+
+def test_a_helper_ends_when_the_agent_that_started_it_is_killed() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import agent_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], env=agent_env(), stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    helpers = [int(p) for p in proc.stdout.readline().split()]
+    assert helpers and all(_alive(p) for p in helpers)
+    proc.send_signal(signal.SIGKILL)  # as the OOM killer or kill -9 would
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in helpers), "the helper outlived the agent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
