@@ -140,6 +140,7 @@ class Runner:
             else None
         )
         self.last_mail_error = ""
+        self.notify = Notifier()  # systemd's Type=notify and watchdog; nothing outside systemd
         self.on_backlog: Callable[[str, int], None] | None = None  # told how many messages wait, mid-pass
         self.store_failures = 0  # passes in a row that the database refused
         self.crashes: dict[str, tuple[int, float]] = {}  # part -> (crashes in a row, monotonic retry time)
@@ -193,6 +194,7 @@ class Runner:
 
     def _backlog(self, part: str, waiting: int) -> None:
         self.note.backlog(part, waiting)
+        self.notify.busy(f"{part}: {waiting} messages to go")  # a long pass is no hang (WatchdogSec)
         if self.on_backlog is not None:  # a person watching a terminal (`run --once`)
             self.on_backlog(part, waiting)
 
@@ -296,7 +298,7 @@ class Runner:
         health = None
         if self.config.daemon.health_port:
             health = serve_health(self.config, self.sessions, self.clock, self.note)
-        notify = Notifier()  # systemd's Type=notify and watchdog; nothing outside systemd
+        notify = self.notify
         self._safe_pass()  # at once on start-up: what came due while we were down fires now
         notify.ready(f"running: {len(self.inboxes)} mailbox(es), transport {self.outbox.transport.name}")
         while not self.stop_requested:

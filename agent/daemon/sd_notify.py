@@ -20,6 +20,8 @@ import time
 log = logging.getLogger(__name__)
 NOTIFY_SOCKET = "NOTIFY_SOCKET"
 WATCHDOG_USEC = "WATCHDOG_USEC"
+BUSY_EVERY = 5.0  # seconds between two progress messages inside a pass
+BUSY_EXTEND = 120.0  # before READY, each of them asks systemd to wait this much longer for the start
 
 
 class Notifier:
@@ -34,6 +36,8 @@ class Notifier:
         # systemd's advice: ping at half the interval, so one late ping is not yet a restart
         self.watchdog_every = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else None
         self._last_ping = 0.0
+        self._last_busy = float("-inf")
+        self.is_ready = False
 
     @property
     def enabled(self) -> bool:
@@ -53,7 +57,20 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> None:
+        self.is_ready = True
         self.send("READY=1", *([f"STATUS={status}"] if status else []))
+
+    def busy(self, status: str) -> None:
+        """Progress inside one long pass (a backlog of months): the watchdog is fed, the status said,
+        and before READY the start timeout is pushed back, so that systemd neither restarts nor fails
+        a daemon that is working through a backlog. At most every BUSY_EVERY seconds."""
+        self.watchdog()
+        now = time.monotonic()
+        if now - self._last_busy < BUSY_EVERY:
+            return
+        self._last_busy = now
+        extend = [] if self.is_ready else [f"EXTEND_TIMEOUT_USEC={int(BUSY_EXTEND * 1e6)}"]
+        self.send(f"STATUS={status}", *extend)
 
     def status(self, text: str) -> None:
         self.send(f"STATUS={text}")

@@ -121,3 +121,23 @@ def test_run_once_sends_nothing(tmp_path: Path, listener: tuple[socket.socket, s
     )
     assert done.returncode == 0, done.stderr
     assert received(sock, lambda m: bool(m), timeout=0.5) == []
+
+
+def test_a_long_pass_feeds_the_watchdog_and_pushes_the_start_timeout_back(
+    listener: tuple[socket.socket, str],
+) -> None:
+    sock, path = listener
+    notify = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+    notify.busy("mailbox: 900 messages to go")  # before READY: a start that takes a backlog first
+    notify.busy("mailbox: 899 messages to go")  # at once again: held back
+    notify.ready("running")
+    notify._last_busy = float("-inf")  # as if BUSY_EVERY had passed
+    notify._last_ping = float("-inf")
+    notify.busy("mailbox: 10 messages to go")
+    assert received(sock, lambda m: len(m) == 5, timeout=2) == [
+        "WATCHDOG=1",
+        "STATUS=mailbox: 900 messages to go\nEXTEND_TIMEOUT_USEC=120000000",
+        "READY=1\nSTATUS=running",
+        "WATCHDOG=1",
+        "STATUS=mailbox: 10 messages to go",
+    ]
