@@ -21,11 +21,9 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_client import generate_latest as _exposition
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.outbox.status import Status
-from agent.store import models as m
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -153,14 +151,9 @@ def _le(bound: float) -> str:
 
 
 def directions(sessions: sessionmaker[Session]) -> dict[str, int]:
-    """Messages recorded by direction.
-
-    The one query of this module: it belongs in agent/store/queries/reports.py `counts`, left to
-    its owner for now.
-    """
+    """Messages recorded by direction (the store's query)."""
     with sessions.begin() as s:
-        rows = s.execute(select(m.Message.direction, func.count()).group_by(m.Message.direction)).all()
-    return {str(d): int(n) for d, n in rows}
+        return Repo(s).messages_by_direction()
 
 
 class AgentCollector(Collector):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime, timedelta
@@ -14,7 +16,7 @@ from agent.cli.app import App, SubParsers, command, out
 from agent.cli.progress import Progress
 from agent.config import Config
 from agent.cursors import MemoryCursors
-from agent.daemon.runner import Runner
+from agent.daemon.runner import STARTUP_SIGNALS, Runner
 from agent.errors import InputError
 from agent.health import daemon_data, health_words, status_data
 from agent.lock import AlreadyRunning, instance_lock
@@ -83,6 +85,10 @@ def cmd_run(app: App) -> int:
 
 
 def _run(app: App) -> int:
+    if not app.args.once and threading.current_thread() is threading.main_thread():
+        # a reload or stop asked while the agent starts (systemctl reload, a deploy) waits for its
+        # handlers, which the loop installs and unblocks, instead of killing it half-started
+        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
     agent = Runner(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
     if app.args.once:
         shown = Progress("mail")  # a backlog of months takes a while: a person at a terminal sees it go
@@ -142,8 +148,6 @@ def _day(text: str, now: datetime) -> datetime:
 
 def cmd_dashboard(app: App) -> int:
     """The dashboard alone, without the daemon (e.g. on the demo's state): until Ctrl-C."""
-    import signal
-    import threading
 
     from agent.dashboard.server import Dashboard
 

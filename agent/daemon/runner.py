@@ -48,6 +48,7 @@ from agent.store.db import STORE_FAILURES, StoreUnavailable, open_store
 from agent.store.repo import Repo
 
 log = logging.getLogger(__name__)
+STARTUP_SIGNALS = {signal.SIGHUP, signal.SIGTERM}  # held back until the loop's handlers are in place
 QUICK_PASS_SECONDS = 30.0  # the longest a due timer (a recap, a delayed email) waits between full passes
 PART_BACKOFF_MAX = 300.0  # a part that keeps crashing is restarted at most this far apart
 STORE_BACKOFF_MAX = 60.0  # while the database is locked or full, passes are retried at most this far apart
@@ -425,3 +426,4 @@ class Runner:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGHUP, self.request_reload)
         signal.signal(signal.SIGINT, self.request_stop)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_SIGNALS)  # what came during start-up, now

@@ -244,3 +244,26 @@ password_env = "BOT"
     code, out, err = run(write_config(tmp_path / "all", chat), "check", capsys=capsys)
     assert code == 0, err
     assert "warning: chat channel" not in out  # the bot opens the deal's own channels
+
+
+def test_a_reload_asked_while_the_daemon_starts_waits_for_it_instead_of_killing_it(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "[daemon]\npoll_seconds = 1\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "--config", str(cfg)],
+        env=agent_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lock = tmp_path / "state" / "agent.lock"
+        deadline = time.monotonic() + 30
+        while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGHUP)  # at once: long before the first pass is done
+        time.sleep(3)
+        assert proc.poll() is None  # SIGHUP's default would have ended it
+    finally:
+        err = stop_daemon(proc)
+    assert proc.returncode == 0, err
+    assert "reloaded" in err

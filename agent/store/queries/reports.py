@@ -12,6 +12,11 @@ from agent.store.queries.base import Queries
 
 
 class ReportQueries(Queries):
+    def messages_by_direction(self) -> dict[str, int]:
+        """Messages recorded by direction (inbound, internal, cc, bcc): /metrics' counter."""
+        rows = self.s.execute(select(m.Message.direction, func.count()).group_by(m.Message.direction)).all()
+        return {str(d): int(n) for d, n in rows}
+
     def counts(self) -> dict[str, Any]:
         """Sizes for `status`: outbox by status, quarantine, mail waiting for a person, pending timers."""
         outbox = dict(
