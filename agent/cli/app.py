@@ -19,7 +19,7 @@ from agent.errors import InputError, NotFound
 from agent.handling.cause import Cause, begin
 from agent.runtime import Runtime, load_runtime
 from agent.store import models as m
-from agent.store.db import STORE_FAILURES, open_store
+from agent.store.db import STORE_FAILURES, make_engine, open_store
 from agent.store.repo import Repo
 
 Command = Callable[["App"], int]  # a command's exit code: 0 ok, 1 failure, 2 bad input
@@ -55,24 +55,27 @@ class App:
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
-            if getattr(self.args, "reads_only", False):
-                self._no_new_store()
-            self._sessions = open_store(self.config.store_url, self.config.store.busy_timeout_seconds)
+            if getattr(self.args, "reads_only", False) and self._nothing_stored():
+                engine = make_engine("sqlite://")  # nothing stored yet: an empty store in memory, no file
+                m.Base.metadata.create_all(engine)
+                self._sessions = sessionmaker(engine, expire_on_commit=False)
+            else:
+                self._sessions = open_store(self.config.store_url, self.config.store.busy_timeout_seconds)
         return self._sessions
 
-    def _no_new_store(self) -> None:
-        """A command that only reads never makes a state folder or a database (a mistyped --state)."""
+    def _nothing_stored(self) -> bool:
+        """A command that only reads never makes a state folder or a database: with none yet, it reads
+        an empty one (`deals list` says []); a --state folder that does not exist is a typo, named."""
         url = make_url(self.config.store_url)
-        if url.get_backend_name() != "sqlite" or not url.database:
-            return
-        db = Path(url.database)
-        if not db.exists():
-            state = self.config.state_dir
-            where = f"state folder {state}" + ("" if state.is_dir() else ", which does not exist")
+        if url.get_backend_name() != "sqlite" or not url.database or Path(url.database).exists():
+            return False
+        state = self.config.state_dir
+        if getattr(self.args, "state", None) and not state.is_dir():
             raise InputError(
-                f"no store at {db} ({where}): nothing to read. Is --state or [paths] state right? "
-                "The agent makes it on its first run (`run --once`) or with the first `deals add`"
+                f"--state {state}: no such folder, so nothing to read. The agent makes it on its first "
+                "run (`run --once`) or with the first `deals add`"
             )
+        return True
 
     def write(self, work: Callable[[Repo], T]) -> T:
         """`work` in one transaction; a database busy past its wait is waited for again, and said.

@@ -28,8 +28,18 @@ def test_a_read_of_a_state_folder_that_does_not_exist_creates_nothing_and_names_
     typo = tmp_path / "stat"
     code, _, err = run_state(typo, args, capsys)
     assert code == 2
-    assert f"no store at {typo / 'agent.db'} (state folder {typo}, which does not exist)" in err
+    assert f"--state {typo}: no such folder, so nothing to read" in err
     assert not typo.exists()
+
+
+@pytest.mark.parametrize(
+    "args", [["deals", "list"], ["outbox", "list"], ["unmatched", "list"], ["chat", "list"]]
+)
+def test_a_read_before_anything_is_stored_says_nothing_is_there_and_makes_nothing(
+    cfg: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert as_json(cfg, capsys, *args) == []
+    assert not (cfg.parent / "state").exists()
 
 
 def run_state(state: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
