@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from agent import deal_data, deals
-from agent.cli import cli_attributes, cli_hybrid
 from agent.cli.app import App, SubParsers, command, group, out, said
+from agent.cli.cli_attributes import add_command as add_attributes_command
+from agent.cli.cli_hybrid import add_commands as add_hybrid_commands
 from agent.cli.progress import Progress
 from agent.config.values import parse_person
 from agent.errors import InputError
@@ -382,7 +383,7 @@ def add_parser(sub: SubParsers) -> None:
         reports=True,
     )
     p.add_argument("file")
-    cli_attributes.add_command(actions)
+    add_attributes_command(actions)
     p = command(actions, "advance", cmd_advance, "move a deal to the next (or a named) stage", reports=True)
     p.add_argument("deal")
     p.add_argument("stage", nargs="?")
@@ -418,4 +419,4 @@ def add_parser(sub: SubParsers) -> None:
     p.add_argument("--reject", action="store_true")
     p.add_argument("--task", help="a task waiting for its Accountable person's approval")
     p.add_argument("--reason", help="with --task --reject: why, told to the Responsible person")
-    cli_hybrid.add_commands(actions)  # hybrid, escalate: in their own module (this one is full)
+    add_hybrid_commands(actions)  # hybrid, escalate: in their own module (this one is full)

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.config import env
 from agent.config.checks import check_backends
+from agent.config.env import Setting, apply, settings
 from agent.config.lines import line_of, team_line
 from agent.config.model import Config
 from agent.errors import ConfigError
@@ -29,11 +29,11 @@ def load_config(
 ) -> Config:
     """The config of `path` (None: the embedded defaults), under the CSM_AGENT__ variables of `environ`
     (default: this process's environment), under `state_override` (the --state flag)."""
-    from_env = env.settings(os.environ if environ is None else environ, Config)
+    from_env = settings(os.environ if environ is None else environ, Config)
     if path is None:
         data: dict[str, Any] = {}
         base, source = Path.cwd(), "embedded defaults"
-        env.apply(data, from_env)
+        apply(data, from_env)
     else:
         try:
             text = path.read_text(encoding="utf-8")
@@ -45,7 +45,7 @@ def load_config(
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         base, source = path.resolve().parent, str(path)
         # A value from the environment is read as if it were written in the file, paths included.
-        env.apply(data, from_env)
+        apply(data, from_env)
         # Relative secret and CA files are beside the config, like every other path in it, not in the cwd.
         teams = data.get("teams")
         subs = (
@@ -68,9 +68,7 @@ def load_config(
     return config
 
 
-def _describe(
-    exc: ValidationError, source: str, text: str, by_env: Mapping[tuple[str, str], env.Setting]
-) -> str:
+def _describe(exc: ValidationError, source: str, text: str, by_env: Mapping[tuple[str, str], Setting]) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
