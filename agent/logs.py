@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from agent.config import Config, Secret, ServerSection
+from agent.config import Config, OAuth2Grant, Secret
 from agent.errors import ConfigError
 
 MIN_LENGTH = 4  # shorter "secrets" (a PIN, "test") would blank out ordinary words
@@ -143,7 +143,7 @@ def secrets_of(config: Config) -> list[str]:
     found = []
     for section in _sections(config):
         readers = [section.password]
-        if isinstance(section, ServerSection):
+        if isinstance(section, OAuth2Grant):
             readers.append(section.oauth2_client_secret)
         for read in readers:
             try:

@@ -82,6 +82,8 @@ class FakeExchange:
         self.generation = 0
         self.busy: dict[str, int] = {}  # operation -> BackOffMilliseconds for its next call
         self.calls: list[str] = []
+        self.bearer_tokens = {ACCESS_TOKEN}  # the OAuth2 access tokens taken
+        self.authorizations: list[str] = []  # the Authorization header of each call, in order
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -135,7 +137,9 @@ class FakeExchange:
     # --- serving ------------------------------------------------------------------------------
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        if h.headers.get("Authorization") not in (basic, f"Bearer {ACCESS_TOKEN}"):
+        given = h.headers.get("Authorization") or ""
+        self.authorizations.append(given)
+        if given != basic and given.removeprefix("Bearer ") not in self.bearer_tokens:
             h.send_response(401)
             h.send_header("WWW-Authenticate", 'Basic realm="mail.example.com"')
             h.send_header("Content-Length", "0")

@@ -132,7 +132,28 @@ class StoreSection(Section):
     )
 
 
-class ServerSection(Secret):
+class OAuth2Grant(Secret):
+    """A secret that may be an OAuth2 refresh token, renewed at a token endpoint (agent.connect.oauth2)."""
+
+    oauth2_token_url: str = Field(
+        "",
+        description=(
+            "OAuth2 (auth = xoauth2, or oauth2 in [exchange]): the token endpoint; the secret is then a "
+            "refresh token the agent renews access tokens from, keeping each rotated one"
+        ),
+    )
+    oauth2_client_id: str = Field("", description="OAuth2 with a token endpoint: the OAuth client's ID")
+    oauth2_client_secret_file: Path | None = Field(
+        None, description="OAuth2 with a token endpoint: file holding the OAuth client's secret (private)"
+    )
+
+    def oauth2_client_secret(self) -> str | None:
+        if self.oauth2_client_secret_file is None:
+            return None
+        return Secret(password_file=self.oauth2_client_secret_file).password()
+
+
+class ServerSection(OAuth2Grant):
     host: str = Field("", description="Server host name (required for imap and smtp)")
     port: Port | None = Field(None, description="Server port; default 993/143 (imap), 465/587 (smtp) by tls")
     tls: Literal["none", "starttls", "ssl"] = Field("ssl", description="Transport security")
@@ -144,20 +165,6 @@ class ServerSection(Secret):
     auth: Literal["password", "xoauth2"] = Field(
         "password", description="xoauth2: the secret is an access token (or a refresh token, see below)"
     )
-    oauth2_token_url: str = Field(
-        "",
-        description="xoauth2: the token endpoint; the secret is then a refresh token the agent renews from",
-    )
-    oauth2_client_id: str = Field("", description="xoauth2 with a token endpoint: the OAuth client's ID")
-    oauth2_client_secret_file: Path | None = Field(
-        None, description="xoauth2 with a token endpoint: file holding the OAuth client's secret (private)"
-    )
-
-    def oauth2_client_secret(self) -> str | None:
-        if self.oauth2_client_secret_file is None:
-            return None
-        return Secret(password_file=self.oauth2_client_secret_file).password()
-
     timeout_seconds: float = Field(
         60.0, gt=0, description="Network read timeout: a dead connection is noticed"
     )
@@ -251,14 +258,14 @@ class GraphSection(Secret):
     )
 
 
-class ExchangeSection(Secret):
+class ExchangeSection(OAuth2Grant):
     """Exchange Server on-premises through EWS (exchangelib). The secret is the account's password,
-    or an OAuth2 access token with auth = "oauth2"."""
+    or with auth = "oauth2" an access token (or a refresh token, with oauth2_token_url)."""
 
     url: str = Field("", description="EWS endpoint, like https://mail.example.com/EWS/Exchange.asmx")
     username: str = Field("", description="DOMAIN\\user or user@domain, as Exchange signs in")
     auth: Literal["ntlm", "basic", "oauth2"] = Field(
-        "ntlm", description="oauth2: the secret is an access token"
+        "ntlm", description="oauth2: the secret is an access token (or a refresh token, see below)"
     )
     mailbox: str = Field("", description="The mailbox read and sent from; default [agent] address")
     access_type: Literal["delegate", "impersonation"] = Field(

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from agent.config import Config, ExchangeSection
+from agent.connect import oauth2
 from agent.errors import ConfigError
 
 
@@ -42,7 +43,9 @@ def connect(config: Config) -> Any:
     if s.tls_ca_file:
         BaseProtocol.HTTP_ADAPTER_CLS = _ca_adapter(s)  # exchangelib's documented hook; one per process
     credentials: Any
-    if s.auth == "oauth2":
+    if s.auth == "oauth2" and s.oauth2_token_url:
+        credentials = _renewed(s)
+    elif s.auth == "oauth2":
         credentials = OAuth2AuthorizationCodeCredentials(
             access_token={"access_token": secret, "token_type": "Bearer"}
         )
@@ -66,6 +69,30 @@ def connect(config: Config) -> Any:
         autodiscover=False,
         access_type=IMPERSONATION if s.access_type == "impersonation" else DELEGATE,
     )
+
+
+def _renewed(s: ExchangeSection) -> Any:
+    """exchangelib credentials whose access token comes from the section's refresh token.
+
+    exchangelib's documented way for an application that renews tokens itself: credentials
+    without a client secret (so requests-oauthlib never tries the refresh on its own, toward
+    Microsoft's endpoint) whose `refresh()` is ours. The token carries its renewal time as
+    `expires_at`: oauthlib raises TokenExpiredError from then on, exchangelib calls `refresh()`
+    and builds a new session with the new token, and the rotated refresh token is kept
+    (agent.connect.oauth2).
+    """
+    from exchangelib import OAuth2AuthorizationCodeCredentials
+
+    class Renewed(OAuth2AuthorizationCodeCredentials):  # type: ignore[misc]
+        def refresh(self, session: Any) -> None:
+            self.access_token = _bearer(s)
+
+    return Renewed(access_token=_bearer(s))
+
+
+def _bearer(s: ExchangeSection) -> dict[str, Any]:
+    token, renew_at = oauth2.access_token_until(s)
+    return {"access_token": token, "token_type": "Bearer", "expires_at": renew_at}
 
 
 def _ca_adapter(s: ExchangeSection) -> type[requests.adapters.HTTPAdapter]:

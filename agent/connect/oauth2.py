@@ -1,4 +1,4 @@
-"""OAuth2 access tokens for XOAUTH2 (IMAP, SMTP) and CalDAV Bearer, renewed from a refresh token.
+"""OAuth2 access tokens for XOAUTH2 (IMAP, SMTP), CalDAV and EWS Bearer, renewed from a refresh token.
 
 With `oauth2_token_url` set, the section's secret is a refresh token: the agent asks the
 token endpoint (RFC 6749 section 6) for an access token when it connects, and again
@@ -27,7 +27,7 @@ import requests
 from oauthlib.oauth2 import Client, OAuth2Error  # type: ignore[import-untyped]
 
 from agent import logs
-from agent.config import ServerSection
+from agent.config import ExchangeSection, ServerSection
 from agent.connect.token_store import TokenStore
 
 EARLY = 120.0  # renew this long before expiry: a connection made now must not die mid-login
@@ -37,6 +37,7 @@ _cache: dict[str, tuple[str, float]] = {}
 _rotated: dict[str, tuple[str, str]] = {}  # account -> (seed, newest refresh token): no state folder
 _store: TokenStore | None = None
 _lock = threading.Lock()
+Account = ServerSection | ExchangeSection  # the sections whose secret may be a refresh token
 
 
 class TokenRefused(Exception):
@@ -50,25 +51,34 @@ def keep_tokens_in(state: Path | None) -> None:
         _store = TokenStore(state / "oauth2") if state is not None else None
 
 
-def access_token(s: ServerSection) -> str:
+def access_token(s: Account) -> str:
+    return access_token_until(s)[0]
+
+
+def access_token_until(s: Account) -> tuple[str, float]:
+    """The access token, and the time (time.time()) from which it is renewed: exchangelib's session
+    asks for a new one then, instead of sending one the server is about to refuse."""
     configured = s.password() or ""
     if not s.oauth2_token_url:
-        return configured
+        return configured, float("inf")
     # One account per endpoint, client and login: [mailbox] and [transport] signing in as the same
     # user share one grant, and so one rotated token.
     account = _hash(f"{s.oauth2_token_url}\0{s.oauth2_client_id}\0{s.username}")[:32]
     seed = _hash(configured)
+    key = f"{account}\0{seed}"
     with _lock:
-        token, expires = _cache.get(f"{account}\0{seed}", ("", 0.0))
-        if token and time.monotonic() < expires - EARLY:
-            return token
-        if _store is None:
-            return _renew(s, account, seed, configured)
-        with _store.lock(account):
-            return _renew(s, account, seed, configured)
+        token, expires = _cache.get(key, ("", 0.0))
+        if not token or time.monotonic() >= expires - EARLY:
+            if _store is None:
+                _renew(s, account, seed, configured)
+            else:
+                with _store.lock(account):
+                    _renew(s, account, seed, configured)
+            token, expires = _cache[key]
+    return token, time.time() + (expires - EARLY - time.monotonic())
 
 
-def _renew(s: ServerSection, account: str, seed: str, configured: str) -> str:
+def _renew(s: Account, account: str, seed: str, configured: str) -> None:
     refresh, origin = _newest(s, account, seed, configured)
     token = _grant(s, refresh, origin)
     access = str(token["access_token"])
@@ -80,10 +90,9 @@ def _renew(s: ServerSection, account: str, seed: str, configured: str) -> str:
         _rotated[account] = (seed, rotated)
         if _store is not None:
             _store.save(account, seed, rotated)
-    return access
 
 
-def _newest(s: ServerSection, account: str, seed: str, configured: str) -> tuple[str, str]:
+def _newest(s: Account, account: str, seed: str, configured: str) -> tuple[str, str]:
     """The refresh token to use, and where it came from (said when it is refused)."""
     where = _where(s)
     stored = _store.load(account) if _store is not None else None
@@ -98,7 +107,7 @@ def _newest(s: ServerSection, account: str, seed: str, configured: str) -> tuple
     return configured, f"the one in {where}"
 
 
-def _grant(s: ServerSection, refresh: str, origin: str) -> dict[str, Any]:
+def _grant(s: Account, refresh: str, origin: str) -> dict[str, Any]:
     url = s.oauth2_token_url
     parts = urlsplit(url)
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
@@ -129,7 +138,7 @@ def _grant(s: ServerSection, refresh: str, origin: str) -> dict[str, Any]:
         raise ConnectionError(f"{url}: {exc.error}: {exc.description}") from None
 
 
-def _where(s: ServerSection) -> str:
+def _where(s: Account) -> str:
     return f"password_file {s.password_file}" if s.password_file else f"the variable {s.password_env}"
 
 
@@ -144,4 +153,4 @@ def forget() -> None:
         _rotated.clear()
 
 
-__all__ = ["TokenRefused", "access_token", "forget", "keep_tokens_in"]
+__all__ = ["TokenRefused", "access_token", "access_token_until", "forget", "keep_tokens_in"]

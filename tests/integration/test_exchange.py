@@ -9,6 +9,8 @@ series' occurrences each with the series' UID.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
@@ -19,11 +21,13 @@ import pytest
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.connect import oauth2
 from agent.mailboxes.base import MailboxUnavailable
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
 from tests.conftest import client_email as email
 from tests.ews_server import ACCESS_TOKEN, PASSWORD, USER, Appointment, FakeExchange
+from tests.token_endpoint import RotatingTokenEndpoint
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
@@ -46,11 +50,15 @@ def ews(ews_server: FakeExchange) -> FakeExchange:
     s.sent.clear()
     s.busy.clear()
     s.calls.clear()
+    s.authorizations.clear()
+    s.bearer_tokens = {ACCESS_TOKEN}
     s.expire_sync_states()
     return s
 
 
-def ews_config(tmp_path: Path, ews: FakeExchange, password: str = PASSWORD, auth: str = "basic") -> Path:
+def ews_config(
+    tmp_path: Path, ews: FakeExchange, password: str = PASSWORD, auth: str = "basic", more: str = ""
+) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "ews-password").write_text(password + "\n")
     (tmp_path / "ews-password").chmod(0o600)
@@ -76,6 +84,7 @@ auth = "{auth}"
 version = "15.1"
 tls_ca_file = "{ews.ca_file}"
 password_file = "{tmp_path / "ews-password"}"
+{more}
 """,
     )
 
@@ -272,3 +281,36 @@ def test_oauth2_sends_the_access_token_as_a_bearer_token(tmp_path: Path, ews: Fa
     wrong = harness(ews_config(tmp_path / "wrong", ews, password="eyJ.expired.sig", auth="oauth2"))
     wrong.run()
     assert "UnauthorizedError" in health(wrong, "mailbox")
+
+
+@pytest.mark.integration
+def test_oauth2_with_a_token_endpoint_renews_the_access_token_and_keeps_each_rotated_refresh_token(
+    tmp_path: Path, ews: FakeExchange
+) -> None:
+    endpoint = RotatingTokenEndpoint()
+    endpoint.valid.add("1//configured")
+    endpoint.expires_in = int(oauth2.EARLY) + 1  # renewed one second after it is issued
+    ews.bearer_tokens |= {f"ya29.access-{n}" for n in range(1, 10)}
+    oauth2.forget()
+    try:
+        more = f'oauth2_token_url = "{endpoint.url}"\noauth2_client_id = "ews-client"'
+        h = harness(ews_config(tmp_path, ews, password="1//configured", auth="oauth2", more=more))
+        oauth2.keep_tokens_in(h.agent.config.state_dir)
+        ews.deliver(email("Before the token expires"))
+        assert h.run().messages == 1
+        assert set(ews.authorizations) == {"Bearer ya29.access-1"}
+        time.sleep(1.2)  # the access token is now due: exchangelib asks for a new one, not the server
+        ews.authorizations.clear()
+        ews.deliver(email("After it expired"))
+        assert h.run().messages == 1
+        assert ews.authorizations and set(ews.authorizations) <= {
+            "Bearer ya29.access-2",
+            "Bearer ya29.access-3",
+        }
+        assert endpoint.used[:2] == ["1//configured", "1//rotated-1"]  # the rotated one was used next
+        (kept,) = (h.agent.config.state_dir / "oauth2").glob("*.json")
+        assert json.loads(kept.read_text())["refresh_token"] == f"1//rotated-{len(endpoint.used)}"
+    finally:
+        endpoint.close()
+        oauth2.keep_tokens_in(None)
+        oauth2.forget()
