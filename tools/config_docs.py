@@ -30,6 +30,7 @@ from pydantic_core import PydanticUndefined
 
 from agent.backend_table import names
 from agent.config import Config
+from agent.config.env import array_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "configuration.md"
@@ -44,7 +45,7 @@ def sections() -> dict[str, type[BaseModel]]:
     def visit(name: str, model: type[BaseModel]) -> None:
         found[name] = model
         for key, field in model.model_fields.items():
-            inner = _array_of(field.annotation)
+            inner = array_of(field.annotation)
             if inner is not None:
                 visit(f"{name}.{key}" if name else key, inner)
 
@@ -54,22 +55,9 @@ def sections() -> dict[str, type[BaseModel]]:
         kind = field.annotation
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             visit(key, kind)
-        elif (inner := _array_of(kind)) is not None:
+        elif (inner := array_of(kind)) is not None:
             visit(key, inner)
     return found
-
-
-def _array_of(kind: Any) -> type[BaseModel] | None:
-    """X of tuple[X, ...] when X is a table: an array of tables ([[teams]])."""
-    args = typing.get_args(kind)
-    if (
-        typing.get_origin(kind) is tuple
-        and args
-        and isinstance(args[0], type)
-        and issubclass(args[0], BaseModel)
-    ):
-        return args[0]
-    return None
 
 
 # --- one row ----------------------------------------------------------------------------------
@@ -163,7 +151,7 @@ def table(name: str, model: type[BaseModel]) -> str:
     for key, field in model.model_fields.items():
         if field.exclude:
             continue
-        inner = _array_of(field.annotation)
+        inner = array_of(field.annotation)
         kind = f"array of tables: `[[{name}.{key}]]`" if inner else type_of(field)
         default = "none" if inner else default_of(field)
         if default == "below":
@@ -178,7 +166,7 @@ def table(name: str, model: type[BaseModel]) -> str:
 
 def _is_array(name: str) -> bool:
     field = Config.model_fields.get(name)
-    return field is not None and _array_of(field.annotation) is not None
+    return field is not None and array_of(field.annotation) is not None
 
 
 # --- the file ---------------------------------------------------------------------------------

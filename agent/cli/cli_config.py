@@ -41,7 +41,7 @@ def add_parser(sub: SubParsers) -> None:
 def cmd_show(app: App) -> int:
     config = app.config
     settings = env.settings(os.environ, Config)  # as load_config read them: they passed then
-    by_env = {(s.section, s.key): s for s in settings}
+    by_env = {s.path: s for s in settings}
     flags = {("paths", "state"): "--state"} if getattr(app.args, "state", None) else {}
     values = _masked(config.model_dump(mode="json"), {k for k, s in by_env.items() if s.from_file})
     origins = _origins(config, {k: s.variable for k, s in by_env.items()}, flags)
@@ -58,7 +58,7 @@ def cmd_show(app: App) -> int:
     return 0
 
 
-def _masked(values: dict[str, Any], from_files: set[tuple[str, str]]) -> dict[str, Any]:
+def _masked(values: dict[str, Any], from_files: set[tuple[str, ...]]) -> dict[str, Any]:
     """The dumped config with every value that may be a secret replaced."""
 
     def walk(node: Any) -> Any:
@@ -69,20 +69,27 @@ def _masked(values: dict[str, Any], from_files: set[tuple[str, str]]) -> dict[st
         return _URL_PASSWORD.sub(rf"\1{MASK}@", node) if isinstance(node, str) else node
 
     shown = walk(values)
-    for section, key in from_files:
-        shown[section][key] = MASK
+    for path in from_files:
+        node = shown
+        for part in path[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[path[-1]] = MASK
     return dict(shown)
 
 
 def _origins(
-    config: Config, variables: dict[tuple[str, str], str], flags: dict[tuple[str, str], str]
+    config: Config, variables: dict[tuple[str, ...], str], flags: dict[tuple[str, str], str]
 ) -> dict[str, dict[str, Any]]:
-    """Per section: whether the file set any of its keys, and which keys the environment and flags set."""
+    """Per section: whether the file set any of its keys, and which keys the environment and flags set;
+    per table of an array (`teams.0`, `teams.0.mailbox`), the keys the environment set."""
     found: dict[str, dict[str, Any]] = {}
+    for path, var in variables.items():
+        if len(path) > 2:
+            found.setdefault(".".join(path[:-1]), {"environment": {}})["environment"][path[-1]] = var
     file_name = config.source if config.source != "embedded defaults" else None
     for name in env.sections(Config):
         section: BaseModel = getattr(config, name)
-        from_env = {key: var for (sec, key), var in variables.items() if sec == name}
+        from_env = {path[1]: var for path, var in variables.items() if path[:1] == (name,) and len(path) == 2}
         from_flags = {key: flag for (sec, key), flag in flags.items() if sec == name}
         in_file = sorted(set(section.model_fields_set) - set(from_env) - set(from_flags))
         found[name] = {
@@ -111,25 +118,35 @@ def _text(config: Config, values: dict[str, Any], origins: dict[str, dict[str, A
     return "\n".join(lines)
 
 
+def _toml_name(path: str) -> str:
+    """`teams.0.mailbox` as its TOML header names it, `teams.mailbox` (under the last [[teams]])."""
+    return ".".join(p for p in path.split(".") if not p.isdigit())
+
+
 def _table(
     header: str, model: BaseModel, values: dict[str, Any], origins: dict[str, Any], path: str
 ) -> list[str]:
     origin = origins.get(path, {})
     lines, subs = ([""] if header else []), []
-    if header:
+    if header and "file" in origin:  # a section
         came = f"from {origin['file']}" if origin.get("file") else "defaults"
         came += "; environment" if origin.get("environment") else ""
         came += "; command line" if origin.get("flags") else ""
-        lines.append(f"{header}  # {came}" if path in origins else header)
+        lines.append(f"{header}  # {came}")
+    elif header:  # a table of an array, or in one: the keys the environment set say so on their line
+        lines.append(header)
     for name in type(model).model_fields:
         if name not in values:
             continue  # not part of the file (where the config came from)
         value, shown = getattr(model, name), values[name]
         where = f"{path}.{name}" if path else name
         if isinstance(value, BaseModel):
-            subs.append((f"[{where}]", value, shown, where))
+            subs.append((f"[{_toml_name(where)}]", value, shown, where))
         elif isinstance(value, tuple) and value and all(isinstance(v, BaseModel) for v in value):
-            subs += [(f"[[{where}]]", v, s, where) for v, s in zip(value, shown, strict=True)]
+            subs += [
+                (f"[[{_toml_name(where)}]]", v, s, f"{where}.{i}")
+                for i, (v, s) in enumerate(zip(value, shown, strict=True))
+            ]
         elif shown is None:
             lines.append(f"# {name}: not set")
         else:

@@ -11,9 +11,13 @@ every key of every section can be given either way without editing the file:
   name: `CSM_AGENT__MAILBOX__PASSWORD_FILE=/run/secrets/imap` names the file, as in the config.
 
 A value is read as a TOML value when it is one (`60`, `true`, `["mon", "tue"]`, `"text"`), else
-it is the text as written, so `imap.example.com` needs no quotes. The tables inside an array
-(`[[teams]]`, its `[teams.mailbox]`, `[[picks]]`, `[[chat.channels]]`) are out of reach: they
-have no name to put in a variable, and stay in the file.
+it is the text as written, so `imap.example.com` needs no quotes.
+
+The tables of an array (`[[teams]]`, `[[picks]]`, `[[chat.channels]]`) are numbered from 0 in the
+order of the file, as ASP.NET Core and Spring number theirs: `CSM_AGENT__TEAMS__0__ADDRESS` sets
+the first team's address, `CSM_AGENT__TEAMS__0__MAILBOX__HOST` its `[teams.mailbox] host`, and a
+number past the file's last table adds one (so a whole team can come from the environment). A
+number that would leave a gap is refused: the table in between would be empty.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -36,33 +40,62 @@ FILE_SUFFIX = "_FILE"
 
 @dataclass(frozen=True)
 class Setting:
-    """One key set by the environment: which variable, and whether its value came from a file."""
+    """One key set by the environment: which variable, and whether its value came from a file.
 
-    section: str
-    key: str
+    `path` leads from the config's top to the key: ("mailbox", "host"), or through an array's
+    table by its number, ("teams", "0", "mailbox", "host").
+    """
+
+    path: tuple[str, ...]
     variable: str
     value: Any
     from_file: Path | None = None
+
+    @property
+    def section(self) -> str:
+        return self.path[0]
+
+    @property
+    def key(self) -> str:
+        return self.path[-1]
+
+    @property
+    def table(self) -> tuple[str, ...]:
+        return self.path[:-1]
 
     def shown(self) -> str:
         """The value as a message may print it: never what a file held (it is there because it is secret)."""
         return f"(read from {self.from_file})" if self.from_file else repr(self.value)
 
 
-def variable(section: str, key: str) -> str:
-    """The environment variable that sets `[section] key`."""
-    return f"{PREFIX}{section.upper()}__{key.upper()}"
+def variable(*path: str) -> str:
+    """The environment variable that sets the key at `path`: variable("mailbox", "host")."""
+    return PREFIX + "__".join(p.upper() for p in path)
 
 
 def sections(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
-    """The config's top-level sections a variable can reach: the tables, not the arrays of tables."""
-    found = {}
-    for name, field in model.model_fields.items():
-        kind = field.annotation
-        if field.exclude or not (isinstance(kind, type) and issubclass(kind, BaseModel)):
-            continue  # source, base_dir, and the arrays ([[teams]], [[picks]])
-        found[name] = kind
-    return found
+    """The config's top-level tables (the arrays of tables are reached through `settings`, by number)."""
+    return {name: kind for name, field in model.model_fields.items() if (kind := _table_of(field))}
+
+
+def arrays(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """The arrays of tables of `model`: [[teams]] and [[picks]] at the top, [[chat.channels]] in [chat]."""
+    return {name: kind for name, field in model.model_fields.items() if (kind := array_of(field.annotation))}
+
+
+def _table_of(field: FieldInfo) -> type[BaseModel] | None:
+    kind = field.annotation
+    if field.exclude or not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+        return None
+    return kind
+
+
+def array_of(kind: Any) -> type[BaseModel] | None:
+    """X of tuple[X, ...] when X is a table: an array of tables ([[teams]])."""
+    args = get_args(kind)
+    if get_origin(kind) is tuple and args and isinstance(args[0], type):
+        return args[0] if issubclass(args[0], BaseModel) else None
+    return None
 
 
 def parse_value(text: str, field: FieldInfo | None = None) -> Any:
@@ -92,48 +125,98 @@ def parse_value(text: str, field: FieldInfo | None = None) -> Any:
 
 def settings(environ: Mapping[str, str], model: type[BaseModel]) -> list[Setting]:
     """Every CSM_AGENT__ variable as the key it sets; ConfigError naming each variable that sets none."""
-    known = sections(model)
     found, problems = [], []
     for name in sorted(environ):
         if not name.upper().startswith(PREFIX):
             continue
-        raw = environ[name]
-        parts = name[len(PREFIX) :].lower().split("__")
-        if len(parts) != 2 or parts[0] not in known or not parts[1]:
-            problems.append(
-                f"environment {name}: not a config key; expected {PREFIX}SECTION__KEY with a section of "
-                f"{', '.join(sorted(known))} (the tables of [[teams]], [[picks]] and [[chat.channels]] "
-                "are set in the file only)"
-            )
-            continue
-        section, key = parts
-        keys = known[section].model_fields
-        if key in keys:
-            found.append(Setting(section, key, name, parse_value(raw, keys[key])))
-        elif key.endswith(FILE_SUFFIX.lower()) and key[: -len(FILE_SUFFIX)] in keys:
-            path = Path(raw)
-            try:
-                text = read_secret_file(path)
-            except ConfigError as exc:
-                problems.append(f"environment {name} = {raw!r}: {str(exc).removeprefix('password_file ')}")
-                continue
-            real = key[: -len(FILE_SUFFIX)]
-            found.append(Setting(section, real, name, parse_value(text, keys[real]), path))
-        else:
-            # The value is not printed: a password given the wrong way is still a password.
-            problems.append(
-                f"environment {name}: [{section}] has no key {key!r}; expected one of "
-                f"{', '.join(keys)} (or KEY{FILE_SUFFIX} to read one from a file)"
-            )
+        try:
+            found.append(_setting(name, environ[name], model))
+        except ConfigError as exc:
+            problems.append(str(exc))
     if problems:
         raise ConfigError("\n".join(problems))
     return found
 
 
+def _setting(name: str, raw: str, model: type[BaseModel]) -> Setting:
+    """The key one variable sets, walking the model part by part; ConfigError saying where it went wrong."""
+    parts = name[len(PREFIX) :].lower().split("__")
+    path: list[str] = []
+    table = model
+    while parts:
+        part = parts.pop(0)
+        keys = table.model_fields
+        where = f"[{'.'.join(p for p in path if not p.isdigit())}]" if path else "the config"
+        if part in keys and (sub := _table_of(keys[part])) is not None and parts:
+            table = sub
+        elif part in keys and (sub := array_of(keys[part].annotation)) is not None and parts:
+            number = parts.pop(0)
+            if not number.isdigit() or not parts:
+                raise ConfigError(
+                    f"environment {name}: [[{'.'.join([*path, part])}]] is an array of tables; expected "
+                    f"{variable(*path, part)}__<number from 0>__KEY"
+                )
+            path.append(part)
+            part, table = str(int(number)), sub
+        elif (
+            part in keys
+            and not parts
+            and _table_of(keys[part]) is None
+            and array_of(keys[part].annotation) is None
+        ):
+            return Setting((*path, part), name, parse_value(raw, keys[part]))
+        elif not parts and part.endswith(FILE_SUFFIX.lower()) and part[: -len(FILE_SUFFIX)] in keys:
+            real = part[: -len(FILE_SUFFIX)]
+            try:
+                text = read_secret_file(Path(raw))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"environment {name} = {raw!r}: {str(exc).removeprefix('password_file ')}"
+                ) from None
+            return Setting((*path, real), name, parse_value(text, keys[real]), Path(raw))
+        elif part in keys and not parts:
+            raise ConfigError(f"environment {name}: names a table, not a key; expected {name}__KEY")
+        elif not path:
+            known = [*sections(model), *arrays(model)]
+            raise ConfigError(
+                f"environment {name}: not a config key; expected {PREFIX}SECTION__KEY with a section of "
+                f"{', '.join(sorted(known))} (an array's tables by number: {PREFIX}TEAMS__0__ADDRESS)"
+            )
+        else:
+            # The value is not printed: a password given the wrong way is still a password.
+            raise ConfigError(
+                f"environment {name}: {where} has no key {part!r}; expected one of "
+                f"{', '.join(keys)} (or KEY{FILE_SUFFIX} to read one from a file)"
+            )
+        path.append(part)
+    raise ConfigError(f"environment {name}: names a table, not a key; expected {name}__KEY")
+
+
 def apply(data: dict[str, Any], found: list[Setting]) -> None:
     """The environment's keys over the file's (the command line's flags are applied after, and win)."""
-    for s in found:
-        table = data.setdefault(s.section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"environment {s.variable}: [{s.section}] in the config file is not a table")
-        table[s.key] = s.value
+    problems = []
+    for s in sorted(found, key=lambda s: [int(p) if p.isdigit() else -1 for p in s.path]):
+        node: Any = data
+        for depth, part in enumerate(s.table):
+            at = "[" + ".".join(p for p in s.path[: depth + 1] if not p.isdigit()) + "]"
+            if part.isdigit():
+                if int(part) > len(node):
+                    problems.append(
+                        f"environment {s.variable}: {at} has {len(node)} table(s) before it, from the file "
+                        f"and the environment; expected the number {len(node)} or lower (numbers start at 0 "
+                        "and leave no gap)"
+                    )
+                    break
+                if int(part) == len(node):
+                    node.append({})
+                node = node[int(part)]
+                continue
+            array = depth + 1 < len(s.table) and s.table[depth + 1].isdigit()
+            node = node.setdefault(part, [] if array else {})
+            if not isinstance(node, list if array else dict):
+                problems.append(f"environment {s.variable}: {at} in the config file is not a table")
+                break
+        else:
+            node[s.key] = s.value
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -62,13 +62,13 @@ def load_config(
     try:
         config = Config.model_validate({**data, "source": source, "base_dir": base})
     except ValidationError as exc:
-        by_env = {(s.section, s.key): s for s in from_env}
+        by_env = {s.path: s for s in from_env}
         raise ConfigError(_describe(exc, source, text if path else "", by_env)) from exc
-    check_backends(config, text if path else "")
+    check_backends(config, text if path else "", from_env)
     return config
 
 
-def _describe(exc: ValidationError, source: str, text: str, by_env: Mapping[tuple[str, str], Setting]) -> str:
+def _describe(exc: ValidationError, source: str, text: str, by_env: Mapping[tuple[str, ...], Setting]) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
@@ -81,7 +81,10 @@ def _describe(exc: ValidationError, source: str, text: str, by_env: Mapping[tupl
         else:
             line = line_of(text, section, loc[1] if len(loc) > 1 else (loc[0] if loc else ""))
         at = f"{source}:{line}" if line else source
-        setting = by_env.get((loc[0], loc[1])) if len(loc) > 1 else None
+        # the key itself, or the list or table it is in (`business_days`' second item)
+        setting = next(
+            (by_env[tuple(loc[:n])] for n in range(len(loc), 0, -1) if tuple(loc[:n]) in by_env), None
+        )
         if setting is not None:  # the environment's value is the one the schema refused, not the file's
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"environment {setting.variable}: {where} = {setting.shown()}: {msg}")

@@ -96,3 +96,30 @@ def test_a_bad_variable_is_an_input_error(setup: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert code == 2
     assert "environment CSM_AGENT__DAEMON__POLL_SECONDS: [daemon] poll_seconds = 'soon'" in err
+
+
+def test_a_team_from_the_environment_shows_under_its_own_header_with_its_variables(
+    setup: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team_secret = tmp_path / "team.secret"
+    team_secret.write_text("team-s3cret-host\n", encoding="utf-8")
+    team_secret.chmod(0o600)
+    monkeypatch.setenv("CSM_AGENT__TEAMS__0__NAME", "emea")
+    monkeypatch.setenv("CSM_AGENT__TEAMS__0__ADDRESS", "emea@example.com")
+    monkeypatch.setenv("CSM_AGENT__TEAMS__0__MAILBOX__BACKEND", "imap")
+    monkeypatch.setenv("CSM_AGENT__TEAMS__0__MAILBOX__HOST_FILE", str(team_secret))
+    out = show(setup, capsys)
+    assert "team-s3cret-host" not in out
+    parsed = tomllib.loads(out)
+    (team,) = parsed["teams"]
+    assert (team["name"], team["mailbox"]["backend"], team["mailbox"]["host"]) == ("emea", "imap", "***")
+    assert 'name = "emea"  # CSM_AGENT__TEAMS__0__NAME' in out
+    assert 'host = "***"  # CSM_AGENT__TEAMS__0__MAILBOX__HOST_FILE' in out
+    assert "[[teams]]\n" in out and "[teams.mailbox]\n" in out
+    origins = json.loads(show(setup, capsys, as_json=True))["origins"]
+    assert origins["teams.0.mailbox"] == {
+        "environment": {
+            "backend": "CSM_AGENT__TEAMS__0__MAILBOX__BACKEND",
+            "host": "CSM_AGENT__TEAMS__0__MAILBOX__HOST_FILE",
+        }
+    }

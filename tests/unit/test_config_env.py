@@ -28,7 +28,7 @@ def test_every_key_of_every_table_has_a_variable() -> None:
     assert {"agent", "mailbox", "transport", "calendar", "graph", "exchange", "daemon", "chat"} <= set(
         reachable
     )
-    assert not {"teams", "picks", "source", "base_dir"} & set(reachable)  # arrays of tables: the file only
+    assert not {"teams", "picks", "source", "base_dir"} & set(reachable)  # arrays of tables: by number
     assert variable("mailbox", "host") == "CSM_AGENT__MAILBOX__HOST"
     assert variable("daemon", "poll_seconds") == "CSM_AGENT__DAEMON__POLL_SECONDS"
 
@@ -132,11 +132,111 @@ def test_unknown_sections_and_keys_are_refused_without_their_value() -> None:
     assert "environment CSM_AGENT__MAILBOX__PASSWORD: [mailbox] has no key 'password'" in message
     assert "password_file" in message and "hunter2" not in message
     message = error(None, {"CSM_AGENT__TEAMS__NAME": "emea"})
-    assert "CSM_AGENT__TEAMS__NAME: not a config key" in message and "[[teams]]" in message
+    assert message == (
+        "environment CSM_AGENT__TEAMS__NAME: [[teams]] is an array of tables; "
+        "expected CSM_AGENT__TEAMS__<number from 0>__KEY"
+    )
+    message = error(None, {"CSM_AGENT__TEAMS__0__MAILBOX": "x"})
+    assert message == (
+        "environment CSM_AGENT__TEAMS__0__MAILBOX: names a table, not a key; "
+        "expected CSM_AGENT__TEAMS__0__MAILBOX__KEY"
+    )
+    message = error(None, {"CSM_AGENT__TEAMS__0__MAILBOX__HOTS": "x"})
+    assert "CSM_AGENT__TEAMS__0__MAILBOX__HOTS: [teams.mailbox] has no key 'hots'; expected one of" in message
     message = error(None, {"CSM_AGENT__MAILBOX": "x", "CSM_AGENT__NOPE__KEY": "y"})
-    assert message.count("not a config key") == 2  # every problem at once
+    assert message.splitlines() == [  # every problem at once
+        "environment CSM_AGENT__MAILBOX: names a table, not a key; expected CSM_AGENT__MAILBOX__KEY",
+        message.splitlines()[1],
+    ]
+    assert message.splitlines()[1].startswith("environment CSM_AGENT__NOPE__KEY: not a config key")
 
 
 def test_the_environment_is_read_when_no_environ_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSM_AGENT__AGENT__NAME", "Team From Env")
     assert load_config(None).agent.name == "Team From Env"
+
+
+TEAM_FILE = """
+[[teams]]
+name = "emea"
+address = "emea@example.com"
+[teams.mailbox]
+backend = "maildir"
+"""
+
+
+def test_an_array_s_tables_are_set_by_number_and_one_past_the_file_s_last_adds_a_table(
+    tmp_path: Path,
+) -> None:
+    cfg_file = write(tmp_path / "agent.toml", TEAM_FILE)
+    cfg = load_config(
+        cfg_file,
+        environ={
+            "CSM_AGENT__TEAMS__0__DISPLAY_NAME": "EMEA Onboarding",  # the file's first team
+            "CSM_AGENT__TEAMS__0__MAILBOX__FOLDER": "Onboarding",  # its [teams.mailbox]
+            "CSM_AGENT__TEAMS__1__NAME": "apac",  # a whole second team from the environment
+            "CSM_AGENT__TEAMS__1__ADDRESS": "apac@example.com",
+            "CSM_AGENT__TEAMS__1__MAILBOX__BACKEND": "maildir",
+            "CSM_AGENT__CHAT__CHANNELS__0__NAME": "fmc-intake",
+            "CSM_AGENT__CHAT__CHANNELS__0__SERVICE": "teams",
+            "CSM_AGENT__CHAT__CHANNELS__0__PASSWORD_ENV": "FMC_WEBHOOK",
+            "CSM_AGENT__PICKS__0__ROLE": "fmc_team_lead",
+            "CSM_AGENT__PICKS__0__BY": "state",
+            "CSM_AGENT__PICKS__0__PEOPLE": '{ TX = "Dana <dana@example.com>", "*" = "lee@example.com" }',
+        },
+    )
+    assert [(t.name, t.address) for t in cfg.teams] == [
+        ("emea", "emea@example.com"),
+        ("apac", "apac@example.com"),
+    ]
+    assert cfg.teams[0].display_name == "EMEA Onboarding" and cfg.teams[0].mailbox.folder == "Onboarding"
+    assert cfg.teams[0].mailbox.backend == "maildir"  # the file's keys stay
+    (channel,) = cfg.chat.channels
+    assert (channel.name, channel.service, channel.password_env) == ("fmc-intake", "teams", "FMC_WEBHOOK")
+    (pick,) = cfg.picks
+    assert pick.person("tx") == ("Dana", "dana@example.com") and pick.person("CA") == ("", "lee@example.com")
+
+
+def test_tables_numbered_past_ten_keep_their_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    environ = {}
+    for n in range(12):
+        environ[f"CSM_AGENT__TEAMS__{n}__NAME"] = f"t{n}"
+        environ[f"CSM_AGENT__TEAMS__{n}__ADDRESS"] = f"t{n}@example.com"
+    assert [t.name for t in load_config(None, environ=environ).teams] == [f"t{n}" for n in range(12)]
+
+
+def test_a_number_that_leaves_a_gap_or_a_bad_value_names_the_variable(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "agent.toml", TEAM_FILE)
+    message = error(cfg_file, {"CSM_AGENT__TEAMS__2__NAME": "apac"})
+    assert message == (
+        "environment CSM_AGENT__TEAMS__2__NAME: [teams] has 1 table(s) before it, from the file and the "
+        "environment; expected the number 1 or lower (numbers start at 0 and leave no gap)"
+    )
+    message = error(cfg_file, {"CSM_AGENT__TEAMS__0__MAILBOX__PORT": "imap"})
+    assert message.startswith(
+        "environment CSM_AGENT__TEAMS__0__MAILBOX__PORT: [[teams]] number 1: [teams.mailbox] port = 'imap': "
+    )
+    message = error(cfg_file, {"CSM_AGENT__TEAMS__1__NAME": "apac"})  # a new table lacking its address
+    assert "[[teams]] number 2: address" in message and "Field required" in message
+
+
+def test_checks_across_sections_name_the_variable_that_set_the_value(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "agent.toml", TEAM_FILE + '\n[mailbox]\nbackend = "imap"\n')
+    message = error(
+        cfg_file,
+        {
+            "CSM_AGENT__CALENDAR__BACKEND": "exchange",
+            "CSM_AGENT__TEAMS__0__MAILBOX__BACKEND": "imap",
+            "CSM_AGENT__TEAMS__1__NAME": "emea",
+            "CSM_AGENT__TEAMS__1__ADDRESS": "apac@example.com",
+        },
+    )
+    assert message.splitlines() == [
+        f"{cfg_file}:9: [mailbox] host: the imap backend needs a host name",  # the file's line
+        "environment CSM_AGENT__TEAMS__0__MAILBOX__BACKEND: [[teams]] emea: [teams.mailbox] host: "
+        "the imap backend needs a host name",
+        "environment CSM_AGENT__TEAMS__1__NAME: [[teams]] name = 'emea': two teams have this name",
+        "environment CSM_AGENT__CALENDAR__BACKEND: [exchange] url = '': the exchange backend needs the EWS "
+        "endpoint, like https://mail.example.com/EWS/Exchange.asmx",
+    ]
