@@ -12,6 +12,7 @@ the test venv's own .pth files, so its editable install of the checkout stays ou
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -155,3 +156,36 @@ def test_installed_agent_runs_from_an_empty_folder(installed: Installed, tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert "pass done" in done.stdout + done.stderr
     assert (here / "state/agent.db").is_file()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
+def test_the_documented_unit_verifies_against_the_installed_console_script(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """systemd's own checker on docs/deploy/csm-agent.service with its paths pointed at this install:
+    every directive known and well-formed, the command there and executable. No systemd runs here
+    (it is not PID 1 in a container): READY and WATCHDOG are tested in tests/unit/test_sd_notify.py."""
+    unit = (ROOT / "docs/deploy/csm-agent.service").read_text(encoding="utf-8")
+    assert "ExecStart=/opt/csm-agent/bin/csm-agent " in unit and "Type=notify" in unit
+    here = tmp_path / "etc"
+    assert installed.run(tmp_path, "init", str(here)).returncode == 0
+    unit = unit.replace("/opt/csm-agent/bin/csm-agent", str(installed.bin / "csm-agent"))
+    unit = unit.replace("/etc/csm-agent", str(here))
+    (tmp_path / "csm-agent.service").write_text(unit, encoding="utf-8")
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "csm-agent.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+    broken = unit.replace("Type=notify", "Type=notifying")  # the checker does refuse a wrong unit
+    (tmp_path / "broken.service").write_text(broken, encoding="utf-8")
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "broken.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Failed to parse service type" in done.stderr
