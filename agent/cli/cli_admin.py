@@ -149,13 +149,14 @@ def _day(text: str, now: datetime) -> datetime:
 def cmd_dashboard(app: App) -> int:
     """The dashboard alone, without the daemon (e.g. on the demo's state): until Ctrl-C."""
 
-    from agent.dashboard.server import Dashboard
+    from agent.dashboard.serve import DashboardServer
+    from agent.dashboard.site import Site
 
-    port = app.args.port or app.config.dashboard.port or 8932
-    server = Dashboard(app.sessions, lambda: app.runtime, app.clock, app.config.dashboard.password()).serve(
-        port
-    )
-    print(f"dashboard on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+    settings = app.config.dashboard
+    port = app.args.port or settings.port or 8932
+    site = Site(app.sessions, lambda: app.runtime, app.clock, settings.password(), settings.user_header)
+    server = DashboardServer(site, settings, port).start()
+    print(f"dashboard on {server.url} (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with suppress(KeyboardInterrupt):
@@ -305,7 +306,7 @@ def add_parser(sub: SubParsers) -> None:
         sub,
         "dashboard",
         cmd_dashboard,
-        "serve the dashboard on 127.0.0.1 without the daemon (Ctrl-C stops it)",
+        "serve the dashboard on [dashboard] bind without the daemon (Ctrl-C stops it)",
     )
     p.add_argument("--port", type=int, help="default: [dashboard] port, else 8932")
     p = command(

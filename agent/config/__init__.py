@@ -7,6 +7,7 @@ import from here.
 """
 
 from agent.config.chat import ChatChannelSection, ChatSection, SeveritySection
+from agent.config.dashboard import DashboardSection
 from agent.config.load import load_config
 from agent.config.model import Config
 from agent.config.paths import CONFIG_ENV, DEFAULT_CONFIG_NAME, PROJECT_ROOT, find_config, private_dir
@@ -14,7 +15,6 @@ from agent.config.sections import (
     AgentSection,
     CalendarSection,
     DaemonSection,
-    DashboardSection,
     DigestsSection,
     ExchangeSection,
     GraphSection,

@@ -7,13 +7,13 @@ from pathlib import Path
 from pydantic import Field
 
 from agent.config.chat import ChatSection, SeveritySection
+from agent.config.dashboard import DashboardSection
 from agent.config.paths import shipped
 from agent.config.picks import PickSection
 from agent.config.sections import (
     AgentSection,
     CalendarSection,
     DaemonSection,
-    DashboardSection,
     DigestsSection,
     ExchangeSection,
     GraphSection,

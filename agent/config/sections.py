@@ -6,7 +6,6 @@ sections at once is checked in agent.config.checks; the whole file is agent.conf
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from datetime import date
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent.businesstime import check_country, parse_hours
 from agent.config.secret_files import read_secret_file
 from agent.config.values import (
+    BindAddress,
     CalendarBackend,
     MailboxBackend,
     Port,
@@ -319,7 +319,7 @@ class DaemonSection(Section):
     health_port: int = Field(
         0, ge=0, le=65535, description="Serve /livez, /readyz (/health) and /metrics on health_bind (0: off)"
     )
-    health_bind: str = Field(
+    health_bind: BindAddress = Field(
         "127.0.0.1",
         description="The IP address the health port listens on; 0.0.0.0 only in a container, whose "
         "published port is the only way in (elsewhere it exposes the figures to the network)",
@@ -337,16 +337,6 @@ class DaemonSection(Section):
         description="One input's processing stops once the process has grown by this much memory while "
         "working on it, and the input is quarantined (0: no limit)",
     )
-
-    @field_validator("health_bind")
-    @classmethod
-    def _bind(cls, v: str) -> str:
-        try:
-            return str(ipaddress.ip_address(v))
-        except ValueError:
-            raise ValueError(
-                f"{v!r} is not an IP address; expected one like 127.0.0.1, 0.0.0.0 or ::1"
-            ) from None
 
 
 class DigestsSection(Section):
@@ -374,12 +364,6 @@ class DigestsSection(Section):
     @classmethod
     def _people(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(check_address(a).lower() for a in v)
-
-
-class DashboardSection(Secret):
-    """The dashboard on 127.0.0.1; password_env/password_file, if set, is a token it asks for."""
-
-    port: int = Field(0, ge=0, le=65535, description="Serve the dashboard on 127.0.0.1:port (0: off)")
 
 
 class TeamSection(Section):

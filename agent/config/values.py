@@ -5,13 +5,14 @@ Each raises ValueError with what was expected; load_config adds the file, line, 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from functools import partial
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from agent.backend_table import CALENDAR, MAILBOX, TRANSPORT, names
 
@@ -32,6 +33,17 @@ def check_address(value: str) -> str:
     if not parsed.domain or "." not in parsed.domain or parsed.addr_spec != value:
         raise ValueError("expected an email address like name@example.com")
     return value.lower()
+
+
+def check_ip(value: str) -> str:
+    """An IP address a server listens on, written the standard way."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("not an IP address; expected one like 127.0.0.1, 0.0.0.0 or ::1") from None
+
+
+BindAddress = Annotated[str, AfterValidator(check_ip)]
 
 
 def check_timezone(name: str) -> str:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from http.server import ThreadingHTTPServer
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import schedule
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +46,9 @@ from agent.runtime import load_runtime, reload_runtime
 from agent.store.cursors import DbCursors
 from agent.store.db import STORE_FAILURES, StoreUnavailable, open_store
 from agent.store.repo import Repo
+
+if TYPE_CHECKING:  # Flask is imported only when the dashboard is on
+    from agent.dashboard.serve import DashboardServer
 
 log = logging.getLogger(__name__)
 STARTUP_SIGNALS = {signal.SIGHUP, signal.SIGTERM}  # held back until the loop's handlers are in place
@@ -337,15 +340,18 @@ class Runner:
         if self.shared:
             self.leases.release_all()
 
-    def start_dashboard(self, port: int | None = None) -> ThreadingHTTPServer | None:
-        """The dashboard on 127.0.0.1 (off unless [dashboard] port or `port` is given)."""
-        from agent.dashboard.server import Dashboard
+    def start_dashboard(self) -> DashboardServer | None:
+        """The dashboard on [dashboard] bind:port (off unless port is set)."""
+        from agent.dashboard.serve import DashboardServer
+        from agent.dashboard.site import Site
 
-        port = self.config.dashboard.port if port is None else port
-        if not port:
+        settings = self.config.dashboard
+        if not settings.port:
             return None
-        token = self.config.dashboard.password()
-        return Dashboard(self.sessions, lambda: self.runtime, self.clock, token).serve(port)
+        site = Site(
+            self.sessions, lambda: self.runtime, self.clock, settings.password(), settings.user_header
+        )
+        return DashboardServer(site, settings, settings.port).start()
 
     def reload(self) -> bool:
         """SIGHUP: read config, rules and templates again; a new version with errors is refused, the old one kept.

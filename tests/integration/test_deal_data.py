@@ -282,17 +282,16 @@ def test_without_the_deals_token_or_a_contract_nothing_is_filed(world: Harness) 
 def test_the_deal_page_shows_the_contract_entities_and_what_is_missing(world: Harness) -> None:
     import urllib.request
 
-    from agent.dashboard.server import Dashboard
-    from tests.servers import free_port
+    from tests.integration.browser import in_process
 
     deal = world.add_deal(
         "Alpha FM", pipeline=PIPELINE, contacts=[ContactSpec(*PAT, "client_admin")], entities=["Alpha North"]
     )
     world.run()
     send(world, PAT, world.reply_address(deal), "Signed", "", [("Contract.pdf", "application/pdf", 30_000)])
-    server = Dashboard(world.agent.sessions, lambda: world.agent.runtime, world.clock).serve(free_port())
+    server = in_process(world)
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/deals/{deal}"
+        url = f"{server.url.rstrip('/')}/deals/{deal}"
         page = urllib.request.urlopen(url, timeout=10).read().decode()
     finally:
         server.shutdown()

@@ -23,13 +23,12 @@ import pytest
 
 from agent.cli import main
 from agent.clock import ManualClock
-from agent.dashboard.server import Dashboard
 from agent.deals import ContactSpec
 from agent.pipeline.loader import load_pipelines
 from tests.conftest import Harness, write_config
+from tests.integration.browser import in_process
 from tests.integration.scenario import DAY, START
 from tests.integration.station import PIPELINE, RULES, station_config, station_world
-from tests.servers import free_port
 
 FIXTURE = RULES / "station-onboarding.yaml"
 SINCE, UNTIL = (START + 7 * DAY).date(), (START + 21 * DAY).date()
@@ -174,9 +173,9 @@ def test_the_filters_narrow_the_cards(
 
 def test_the_dashboard_shows_the_cards_met_and_missed(world: tuple[Path, Harness]) -> None:
     _, sim = world
-    server = Dashboard(sim.agent.sessions, lambda: sim.agent.runtime, sim.clock).serve(free_port())
+    server = in_process(sim)
     try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+        base = f"{server.url.rstrip('/')}"
         page = urllib.request.urlopen(base + "/scorecard", timeout=10).read().decode()
     finally:
         server.shutdown()
