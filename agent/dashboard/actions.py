@@ -24,7 +24,7 @@ def blueprint(site: Site) -> Blueprint:
             done = _assign(site, message_id, int(request.form.get("deal", "0") or 0))
         except (InputError, ValueError) as exc:
             done = f"Not assigned: {exc}"
-        return redirect(url_for("pages.unmatched", done=done), 303)
+        return redirect(url_for("unmatched.unmatched", done=done), 303)
 
     return actions
 

@@ -1,8 +1,8 @@
 """The dashboard as a WSGI application: its pages and actions wired to the store, behind the access guard.
 
-Only wiring: the pages (agent.dashboard.pages), the actions (agent.dashboard.actions), who may
-come in (agent.dashboard.access) and the headers every answer carries live in their own modules.
-Links are made with url_for, under the SCRIPT_NAME the server sets ([dashboard] base_path).
+Only wiring: the pages (one module each: board, deal_page, scorecard_page, unmatched_page), the
+actions (agent.dashboard.actions) and who may come in (agent.dashboard.access) live in their own
+modules. Links are made with url_for, under the SCRIPT_NAME the server sets ([dashboard] base_path).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask, Response, render_template
 from werkzeug.exceptions import HTTPException
 
-from agent.dashboard import access, actions, pages
+from agent.dashboard import access, actions, board, deal_page, scorecard_page, unmatched_page
 from agent.dashboard.site import Site
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def create_app(site: Site) -> Flask:
     )
     app.jinja_env.globals["csrf"] = site.csrf
     app.before_request(lambda: access.guard(site))
-    app.register_blueprint(pages.blueprint(site))
-    app.register_blueprint(actions.blueprint(site))
+    for page in (board, deal_page, scorecard_page, unmatched_page, actions):
+        app.register_blueprint(page.blueprint(site))
 
     @app.after_request
     def headers(response: Response) -> Response:
