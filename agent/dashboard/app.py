@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from agent.dashboard import access, actions, board, deal_page, scorecard_page, unmatched_page
 from agent.dashboard.site import Site
+from agent.dashboard.words import plural
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -39,6 +40,7 @@ def create_app(site: Site) -> Flask:
     app.jinja_env.filters["days"] = lambda v: (
         f"{v:.1f}" if isinstance(v, float) else ("-" if v is None else v)
     )
+    app.jinja_env.filters["plural"] = plural  # {{ n|plural("answer") }}: 1 answer, 2 answers
     app.jinja_env.globals["csrf"] = site.csrf
     app.before_request(lambda: access.guard(site))
     for page in (board, deal_page, scorecard_page, unmatched_page, actions):
