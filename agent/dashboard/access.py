@@ -15,9 +15,12 @@ from flask import Request, Response, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
+from agent.config.values import check_address
 from agent.dashboard.site import Site
 
 COOKIE = "csm_agent_token"
+ACTOR_COOKIE = "csm_agent_actor"  # the address a person typed in "Your email", for their next form
+ACTOR_DAYS = 180
 
 
 def guard(site: Site) -> BaseResponse | None:
@@ -52,3 +55,35 @@ def guard(site: Site) -> BaseResponse | None:
 def signed_in(site: Site, req: Request) -> str:
     """The person the signing-in proxy names ("" without `user_header`, or when the header is missing)."""
     return (req.headers.get(site.user_header) or "").strip() if site.user_header else ""
+
+
+def acting(site: Site, req: Request) -> str:
+    """Who is acting: with `user_header`, the person the proxy names (a form cannot claim to be
+    someone else); without, the address the form gives. "" when there is none, or no address."""
+    return signed_in(site, req) if site.user_header else _address(req.form.get("actor", ""))
+
+
+def remembered(site: Site, req: Request) -> str:
+    """Whom a new form is filled in for: the proxy's person, else the address this browser gave last."""
+    return signed_in(site, req) if site.user_header else _address(req.cookies.get(ACTOR_COOKIE, ""))
+
+
+def remember(site: Site, req: Request, answer: BaseResponse, actor: str) -> BaseResponse:
+    """Keep the address a person typed for their next form (nothing to keep when the proxy names them)."""
+    if actor and not site.user_header:
+        answer.set_cookie(
+            ACTOR_COOKIE,
+            actor,
+            max_age=ACTOR_DAYS * 86400,
+            httponly=True,
+            samesite="Strict",
+            path=req.script_root or "/",
+        )
+    return answer
+
+
+def _address(text: str) -> str:
+    try:
+        return check_address(text) if text.strip() else ""
+    except ValueError:
+        return ""
