@@ -21,6 +21,7 @@ from agent.errors import InputError
 from agent.health import daemon_data, health_words, status_data
 from agent.lock import AlreadyRunning, instance_lock
 from agent.outbox.context import deal_context, person
+from agent.reports.scorecard import DEFAULT_DAYS
 from agent.runtime import chat_notes, problems_of
 from agent.store.db import STORE_FAILURES, make_engine, migrate, schema_state
 from agent.store.repo import Repo
@@ -113,7 +114,7 @@ def cmd_report(app: App) -> int:
 
     now = app.clock.now()
     until = _day(app.args.until, now) if app.args.until else now
-    since = _day(app.args.since, now) if app.args.since else until - timedelta(days=30)
+    since = _day(app.args.since, now) if app.args.since else until - timedelta(days=DEFAULT_DAYS)
     shown = Progress("report")
     with app.sessions.begin() as s:
         card = scorecard(
@@ -290,9 +291,9 @@ def add_parser(sub: SubParsers) -> None:
         sub,
         "report",
         cmd_report,
-        "the onboarding scorecard: per pipeline and CSM, for a period (default 30 days)",
+        f"the onboarding scorecard: per pipeline and CSM, for a period (default {DEFAULT_DAYS} days)",
     )
-    p.add_argument("--since", help="first day, YYYY-MM-DD (default: 30 days before --until)")
+    p.add_argument("--since", help=f"first day, YYYY-MM-DD (default: {DEFAULT_DAYS} days before --until)")
     p.add_argument("--until", help="the day after the last, YYYY-MM-DD (default: now)")
     p.add_argument("--pipeline", help="only this pipeline's deals")
     p.add_argument("--csm", help="only the deals of this CSM (their email)")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from agent import deals
 from agent.pipeline.definition import Pipeline
-from agent.reports.scorecard import Period, scorecard
 from agent.store import models as m
 from agent.store.repo import Repo
 
@@ -98,10 +97,8 @@ def unmatched(repo: Repo) -> list[dict[str, Any]]:
     return rows
 
 
-def card_for(repo: Repo, pipelines: dict[str, Pipeline], now: datetime, days: int = 90) -> dict[str, Any]:
-    return scorecard(repo, pipelines, Period(now - timedelta(days=days), now), now)
-
-
-def csat_points(repo: Repo, since: datetime) -> list[tuple[datetime, int]]:
-    """(when, score) of each contact's survey answer since then, for the chart."""
-    return [(a.answered_at, a.score) for a in repo.survey_answers(since)]
+def csat_points(repo: Repo, since: datetime, until: datetime | None = None) -> list[tuple[datetime, int]]:
+    """(when, score) of each contact's survey answer since then (and before `until`), for the chart."""
+    return [
+        (a.answered_at, a.score) for a in repo.survey_answers(since) if until is None or a.answered_at < until
+    ]

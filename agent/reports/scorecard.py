@@ -21,6 +21,7 @@ from agent.store import models as m
 from agent.store.repo import Repo
 
 DAY = 86400.0
+DEFAULT_DAYS = 30  # the period without dates, back from now: `report`'s and the dashboard's
 
 
 @dataclass(frozen=True)
