@@ -55,11 +55,11 @@ def test_the_board_shows_each_deal_in_its_stage_and_the_late_one_marked(driver: 
     assert column_of(driver, "Delta Dairy") == "set-up"
     late = driver.find_element(By.CSS_SELECTOR, 'a.card[data-deal="Delta Dairy"]')
     assert "late" in (late.get_attribute("class") or "") and "past target" in late.text
-    headers = [h.text.split("\n")[0] for h in driver.find_elements(By.CSS_SELECTOR, "section.column h2")]
+    headers = [h.text.split("\n")[:2] for h in driver.find_elements(By.CSS_SELECTOR, "section.column .head")]
     assert headers[:3] == [
-        "Customer Brief 0 · target 2 d",
-        "Introduction Call 0 · target 10 d",
-        "Set-Up 1 · target 14 d",
+        ["Customer Brief", "0 deals · target 2 d"],
+        ["Introduction Call", "0 deals · target 10 d"],
+        ["Set-Up", "1 deal · target 14 d"],
     ]
     shot(driver, "board")
 
