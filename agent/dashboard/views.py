@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,42 +9,6 @@ from agent import deals
 from agent.pipeline.definition import Pipeline
 from agent.store import models as m
 from agent.store.repo import Repo
-
-
-@dataclass(frozen=True)
-class Card:
-    id: int
-    name: str
-    csm: str
-    days: float
-    target: int | None
-
-    @property
-    def late(self) -> bool:
-        return self.target is not None and self.days > self.target
-
-
-def board(repo: Repo, pipeline: Pipeline, now: datetime) -> list[dict[str, Any]]:
-    """A column per stage, a card per deal in it: days in stage, and whether that is past the target."""
-    entered = {v.deal_id: v.entered_at for v in repo.open_visits()}
-    columns: dict[str, list[Card]] = {s.id: [] for s in pipeline.stages}
-    for d in repo.deals():
-        if d.pipeline != pipeline.id or d.stage not in columns:
-            continue
-        since = entered.get(d.id, d.created_at)
-        csm = next((r.name or r.email for r in d.roles if r.role == "csm"), "")
-        target = pipeline.stage(d.stage).target_days
-        columns[d.stage].append(Card(d.id, d.name, csm, (now - since).total_seconds() / 86400, target))
-    return [
-        {
-            "id": s.id,
-            "name": s.name,
-            "end": s.end,
-            "target": s.target_days,
-            "cards": sorted(columns[s.id], key=lambda c: -c.days),
-        }
-        for s in pipeline.stages
-    ]
 
 
 def timeline(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) -> dict[str, Any]:
