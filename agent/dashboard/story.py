@@ -199,7 +199,7 @@ def _headline(e: m.AuditEntry, w: _World) -> str:
 
 
 def _by(reason: str, words: Words) -> str:
-    found = re.search(r"\bby (\S+)$", reason)
+    found = re.search(r"\bby (.+)$", reason)
     return f"by {words.person(found.group(1))}" if found else ""
 
 
