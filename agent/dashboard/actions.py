@@ -38,14 +38,14 @@ def blueprint(site: Site) -> Blueprint:
     @actions.post("/unmatched/<int:message_id>/assign")
     def assign(message_id: int) -> Response:
         """One click in the unmatched queue: the message goes to the deal, and its rules run."""
-        chosen = request.form.get("deal", "")
+        chosen, actor = request.form.get("deal", ""), access.acting(site, request)
         try:
             if not chosen:
                 raise InputError("choose a deal for it first")
-            done = _assign(site, message_id, int(chosen), access.acting(site, request))
+            done = _assign(site, message_id, int(chosen), actor)
         except (InputError, ValueError) as exc:
             done = f"Not assigned: {exc}"
-        return redirect(url_for("unmatched.unmatched", done=done), 303)
+        return access.remember(site, request, redirect(url_for("unmatched.unmatched", done=done), 303), actor)
 
     @actions.app_template_global()
     def stage_moves(deal: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -78,7 +78,7 @@ def blueprint(site: Site) -> Blueprint:
 
 def _view(site: Site, action: Action) -> Callable[..., ResponseReturnValue]:
     def view(deal_id: int, **path: Any) -> ResponseReturnValue:
-        fields = {**{k: str(v) for k, v in path.items()}}
+        fields = {k: str(v) for k, v in path.items()}
         fields.update({k: request.values.get(k, "") for k in (*action.carried, "reason")})
         if request.method == "GET":
             return _confirmation(site, action, deal_id, fields, access.remembered(site, request))
@@ -145,7 +145,8 @@ def _confirmation(
         form=outcome is not None and (refused is None or refused.fixable),
         typed=request.form.get("actor", "") or actor,
         post_to=url_for(str(request.endpoint), **(request.view_args or {})),
-        signed_in=access.signed_in(site, request) if site.user_header else "",
+        proxy=bool(site.user_header),
+        signed_in=access.signed_in(site, request),
     )
     return page, status
 

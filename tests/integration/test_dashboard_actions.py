@@ -34,7 +34,18 @@ from agent.simulation import ACCOUNT_MANAGER, CSM, MANAGER
 from agent.store.db import open_store
 from agent.store.repo import Repo
 from tests.conftest import MONDAY, Harness, RealTime, wait_until, write_config
-from tests.integration.browser import TOKEN, arrived, axe, seeded_world, served, shot, signed_in
+from tests.integration.browser import (
+    LAPTOP,
+    PHONE,
+    TOKEN,
+    arrived,
+    axe,
+    resize,
+    seeded_world,
+    served,
+    shot,
+    signed_in,
+)
 
 pytestmark = pytest.mark.integration
 COOKIE = f"csm_agent_token={TOKEN}"
@@ -232,6 +243,10 @@ def test_a_held_email_goes_once_from_its_confirmation_page(world: tuple[str, Pat
         )
         assert axe(driver) == []
         shot(driver, "confirm-send")
+        resize(driver, PHONE)
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+        shot(driver, "confirm-send-phone")
+        resize(driver, LAPTOP)
         driver.find_element(By.ID, "actor").send_keys("sam@example.com")
         driver.find_element(By.CSS_SELECTOR, "form.confirm button").click()
         wait_until(lambda: "done=" in driver.current_url, timeout=15)
