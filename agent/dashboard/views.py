@@ -41,25 +41,6 @@ def _csat(repo: Repo, deal: m.Deal) -> str | None:
     return f"{mean:.1f} ({each})" if len(answers) > 1 else f"{answers[0].score}/{answers[0].scale_max}"
 
 
-def unmatched(repo: Repo) -> list[dict[str, Any]]:
-    rows = []
-    for msg in repo.unmatched():
-        candidates = [repo.deal(int(c)) for c in (msg.candidates or []) if str(c).isdigit()]
-        rows.append(
-            {
-                "id": msg.id,
-                "subject": msg.subject,
-                "sender": msg.sender,
-                "received_at": msg.received_at,
-                "status": msg.status,
-                "reason": msg.match_reason,
-                "excerpt": msg.excerpt[:300],
-                "candidates": [(d.id, d.name) for d in candidates if d is not None],
-            }
-        )
-    return rows
-
-
 def csat_points(repo: Repo, since: datetime, until: datetime | None = None) -> list[tuple[datetime, int]]:
     """(when, score) of each contact's survey answer since then (and before `until`), for the chart."""
     return [
