@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from agent.dashboard import access
-from agent.dashboard.actions_deal import MOVE, TASK_APPROVE, TASK_DONE, TASK_REJECT
+from agent.dashboard.actions_deal import GRANT, MOVE, REFUSE, TASK_APPROVE, TASK_DONE, TASK_REJECT
 from agent.dashboard.actions_email import CANCEL, SEND
 from agent.dashboard.actions_flow import Action, Outcome, Refused, attempt
 from agent.dashboard.site import Site
@@ -27,7 +27,7 @@ from agent.errors import InputError
 from agent.handling.cause import begin
 from agent.store.repo import Repo
 
-ACTIONS = (MOVE, TASK_DONE, TASK_APPROVE, TASK_REJECT, SEND, CANCEL)
+ACTIONS = (MOVE, GRANT, REFUSE, TASK_DONE, TASK_APPROVE, TASK_REJECT, SEND, CANCEL)
 
 
 def blueprint(site: Site) -> Blueprint:
@@ -67,6 +67,24 @@ def blueprint(site: Site) -> Blueprint:
                 {"to": earlier.id, "name": earlier.name or earlier.id, "back": True, "approval": False}
             )
         return moves
+
+    @actions.app_template_global()
+    def waiting_approval(deal: Mapping[str, Any]) -> dict[str, str] | None:
+        """The deal's request to leave its stage, waiting for its approver: for its answer's buttons."""
+        pipeline = site.pipelines.get(deal["pipeline"])
+        with site.sessions.begin() as s:
+            repo = Repo(s)
+            approval, found = repo.pending_approval(deal["id"]), repo.deal(deal["id"])
+            if (
+                approval is None
+                or found is None
+                or pipeline is None
+                or not pipeline.has_stage(approval.target_stage)
+            ):
+                return None
+            name = next((r.name for r in found.roles if r.email == approval.approver and r.name), "")
+            target = pipeline.stage(approval.target_stage)
+            return {"approver": name or approval.approver, "to": target.name or target.id}
 
     @actions.app_template_global()
     def acting_as() -> dict[str, Any]:

@@ -97,6 +97,41 @@ MOVE = Action(
 )
 
 
+def _approval_title(act: Act) -> str:
+    pipeline, approval = _pipeline(act), act.repo.pending_approval(act.deal.id)
+    target = _stage_name(pipeline, approval.target_stage) if approval else "its next stage"
+    return f"Let {act.deal.name} leave {_stage_name(pipeline, act.deal.stage)} for {target}?"
+
+
+def _leave(grant: bool) -> Callable[[Act], str]:
+    """The answer to a stage's approval request, as the approver's "approve" or "reject" by email."""
+
+    def decide(act: Act) -> str:
+        deal, pipeline = act.deal, _pipeline(act)
+        approval = act.repo.pending_approval(deal.id)
+        here = _stage_name(pipeline, deal.stage)
+        if approval is None or approval.stage != act.field("from"):
+            raise Refused(f"{deal.name} waits for no approval to leave {here}: nothing was changed.")
+        if act.actor and act.actor != approval.approver.lower():
+            them = next((r.name for r in deal.roles if r.email == approval.approver and r.name), "")
+            raise Refused(
+                f"Only {them or approval.approver or 'its Accountable person'} may decide it; you are {act.actor}: "
+                "nothing was changed.",
+                403,
+            )
+        act.runtime.handlers.runner.decide_approval(act.repo, deal, grant, act.cause, act.now, who=act.who)
+        if deal.stage != approval.stage:
+            return f"{deal.name} moved to {_stage_name(pipeline, deal.stage)}."
+        return f"{deal.name} stays in {here}: leaving it was refused."
+
+    return decide
+
+
+LEAVE = "/deals/<int:deal_id>/approval/"
+GRANT = Action("stage-grant", LEAVE + "grant", _approval_title, "Approve", _leave(True), carried=("from",))
+REFUSE = Action("stage-refuse", LEAVE + "refuse", _approval_title, "Refuse", _leave(False), carried=("from",))
+
+
 # --- tasks ---------------------------------------------------------------------------------------
 def _task(act: Act, *, waiting: bool) -> m.Task:
     task = act.repo.task(act.deal.id, act.field("task"))

@@ -20,6 +20,7 @@ from agent.dashboard.app import create_app
 from agent.dashboard.site import Site
 from agent.simulation import ACCOUNT_MANAGER, CSM, MANAGER
 from tests.conftest import MONDAY, Harness, write_config
+from tests.integration.sign_off import with_sign_off
 
 MACROS = (
     '{% from "actions.html" import stage_actions, task_actions, email_actions %}'
@@ -147,3 +148,24 @@ def test_the_address_typed_is_kept_for_the_next_form_only_by_this_browser(
         app.test_client(), site, f"/deals/{deal}/tasks/hold-intro/done", actor="not an address"
     )
     assert status == 400 and "Give your email address" in problem(page)
+
+
+def test_leaving_a_stage_that_needs_approval_is_decided_by_its_approver_alone(tmp_path: Path) -> None:
+    sim = with_sign_off(tmp_path)
+    site = Site(sim.agent.sessions, lambda: sim.agent.runtime, sim.clock)
+    app, client = create_app(site), create_app(site).test_client()
+    deal = sim.add_deal("Acme Sign-off", pipeline="sign-off")
+    sim.task_done(deal, "sales-handover")  # the stage's move waits for Olivia Grant, its A
+    assert sim.stage(deal) == "post-training-sales"
+    shown = forms(app, deal={"id": deal, "stage": "post-training-sales", "pipeline": "sign-off"})
+    assert "Waits for Olivia Grant to approve moving on to Won" in shown and 'data-action="grant"' in shown
+    grant = f"/deals/{deal}/approval/grant"
+    status, _, page = post(client, site, grant, actor="sam@example.com", **{"from": "post-training-sales"})
+    assert status == 403 and problem(page).startswith("Only Olivia Grant may decide it")
+    status, location, _ = post(
+        client, site, grant, actor="olivia@example.com", **{"from": "post-training-sales"}
+    )
+    assert status == 303 and location.endswith("?done=Acme Sign-off moved to Won.")
+    assert sim.stage(deal) == "won"
+    status, _, page = post(client, site, grant, actor="olivia@example.com", **{"from": "post-training-sales"})
+    assert status == 409 and "waits for no approval" in problem(page)
