@@ -76,7 +76,7 @@ def facts(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, words: Words) -> 
         "late": bool(stage and not stage.end and target and in_stage > target),
         "onboarding_days": onboarding / 86400,
         "csm": and_join(r.name or r.email for r in deal.roles if r.role == "csm"),
-        "csat": _csat(repo, deal, words),
+        "csat": csat(repo, deal, words),
         "client_zone": deal.timezone,
         "missing": [name.replace("_", " ") for name in deal_data.missing(deal, pipeline)],
         "contract": {
@@ -91,7 +91,7 @@ def facts(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, words: Words) -> 
     }
 
 
-def _csat(repo: Repo, deal: m.Deal, words: Words) -> dict[str, str]:
+def csat(repo: Repo, deal: m.Deal, words: Words) -> dict[str, str]:
     """The contacts' survey answers: the figure ("5/5", or their mean) and who gave which."""
     answers = repo.csat_answers_of(deal.id)
     if not answers:

@@ -7,12 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
 from sqlalchemy import text
 
-from agent.dashboard import views
+from agent.dashboard import deal_page, views
+from agent.dashboard.deal_words import Words
 from agent.deals import ContactSpec
 from agent.store.db import alembic_config, make_engine, migrate, open_store
 from agent.store.repo import Repo
@@ -186,8 +188,8 @@ def test_the_scorecard_reports_per_contact_and_per_deal(
         repo = Repo(s)
         deal = repo.deal(deal_id)
         assert deal is not None
-        page = views.timeline(repo, deal, harness.agent.runtime.pipelines["standard-onboarding"], SURVEYS_DUE)
-        assert page["csat"] == f"4.0 ({CLIENT[1]} 3/5, {BOB[1]} 5/5)"
+        words = Words.of(deal, None, ZoneInfo("UTC"), SURVEYS_DUE)
+        assert deal_page.csat(repo, deal, words) == {"figure": "4.0", "who": f"{CLIENT[0]} 3/5, {BOB[0]} 5/5"}
         assert [score for _, score in views.csat_points(repo, LAUNCH_AT)] == [3, 5]
 
 
