@@ -159,14 +159,18 @@ class Words:
         if email.status == "sent" and email.sent_at:
             return f"sent {self.when(email.sent_at)}"
         if email.status == "review":
-            if email.approver_role:
-                return f"waiting for approval by the {self.role(email.approver_role)}"
-            return "held for review"
+            return self.held(email)
         if email.status == "withdrawn":
             return "cancelled" + (f": {self.humane(email.last_error)}" if email.last_error else "")
         if email.status == "failed":
             return "could not be sent" + (f": {email.last_error}" if email.last_error else "")
         return f"planned for {self.when(email.due_at)}" if email.due_at > self.now else "about to go"
+
+    def held(self, email: m.OutboxEmail) -> str:
+        """Why a draft waits: a role's approval, or a person's review."""
+        if email.approver_role:
+            return f"waiting for approval by the {self.role(email.approver_role)}"
+        return "held for review"
 
 
 def _aware(when: datetime) -> datetime:

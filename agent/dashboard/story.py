@@ -103,7 +103,7 @@ def story(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, words: Words) -> 
 
     Newest day first because a CSM opens the page to see what changed since they last looked;
     within a day, in time order, because the sentences of a day read as a story."""
-    entries = [e for e in repo.events_for(deal.id)]
+    entries = list(repo.events_for(deal.id))
     world = _World(
         deal,
         pipeline,
@@ -214,6 +214,7 @@ def _clauses(rest: list[m.AuditEntry], w: _World, at: datetime) -> list[tuple[m.
     out: list[tuple[m.AuditEntry, str]] = []
     done = [e for e in rest if e.kind == "task_completed"]
     due = [e for e in rest if e.kind == "task_due"]
+    held = {e.details.get("outbox_id") for e in rest if e.kind == "email_review"}
     for e in rest:
         if e.kind == "task_completed" and e is done[0]:
             title = task_title(e.reason) if len(done) == 1 else ""
@@ -223,25 +224,27 @@ def _clauses(rest: list[m.AuditEntry], w: _World, at: datetime) -> list[tuple[m.
         elif e.kind == "stage_changed":
             out.append((e, f"moved to {w.words.stage(str(e.details.get('to_stage', '')))}"))
         elif e.kind.startswith("email_") and (email := w.emails.get(int(e.details.get("outbox_id", 0)))):
-            if (said := _email(e, email, w, at)) is not None:
+            if (said := _email(e, email, w, at, email.id in held)) is not None:
                 out.append((e, said))
         elif e.kind in ("message_logged", "message_ignored"):
             continue  # the message is the evidence of what headlines the sentence
         elif e.kind not in ("task_completed", "task_due"):
-            out.append((e, _generic(e, w.words)[:1].lower() + _generic(e, w.words)[1:]))
+            said = _generic(e, w.words)
+            out.append((e, said[:1].lower() + said[1:]))
     return out
 
 
-def _email(e: m.AuditEntry, email: m.OutboxEmail, w: _World, at: datetime) -> str | None:
+def _email(e: m.AuditEntry, email: m.OutboxEmail, w: _World, at: datetime, held: bool) -> str | None:
+    """What became of an email as of this line; `held`: its draft was held for a person's review here."""
     words = w.words
     what = f"{email.template.replace('-', ' ')} email"
     to = words.recipients(email.to, w.deal)
     if e.kind == "email_queued":
+        if held:  # what it was then, whatever became of it since (the later lines tell that)
+            return f"{what} to {to} {words.held(email)}"
         if email.sent_at is not None and words.day(email.sent_at) == words.day(at):
             w.told_sent.add(email.id)
             return f"{what} sent to {to}"
-        if email.status == "review":
-            return f"{what} to {to} {words.email_status(email)}"
         later = email.due_at > at + timedelta(minutes=1)
         return f"{what} to {to} planned for {words.when(email.due_at)}" if later else f"{what} to {to} queued"
     if e.kind == "email_sent":
@@ -250,8 +253,9 @@ def _email(e: m.AuditEntry, email: m.OutboxEmail, w: _World, at: datetime) -> st
         return None  # its queuing said so
     if e.kind == "email_withdraw":
         return f"{what} to {to} cancelled: {words.humane(e.reason.partition(': ')[2] or e.reason)}"
-    if e.kind == "email_released":
-        return f"{what} to {to} approved to go"
+    if e.kind == "email_released":  # "approved by Sam Carter: ...", "edited by ...", "nobody answered ..."
+        why = words.humane(e.reason.partition(": ")[2] or e.reason)
+        return f"{what} to {to} {why.partition(':')[0]}" if " by " in why else f"{what} to {to} goes: {why}"
     if e.kind == "email_failed":
         return f"{what} to {to} could not be sent"
     return f"{what} to {to}: {e.kind.removeprefix('email_').replace('_', ' ')}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +21,7 @@ from agent.dashboard.story import Day, Line, story
 from agent.deals import ContactSpec
 from agent.store import models as m
 from agent.store.repo import Repo
-from tests.conftest import CLIENT, MONDAY, Harness, write_config
+from tests.conftest import CLIENT, CSM, MONDAY, Harness, write_config
 
 INTRO_AT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # Tuesday: 10:00 in New York, midnight in Tokyo
 JOE = ("Joe Roe", "joe@acme-radio.example")
@@ -137,3 +138,33 @@ def test_an_email_waiting_for_approval_says_whose(held: tuple[Harness, int]) -> 
         assert words.email_status(email) == "held for review"
         email.status, email.due_at = "queued", h.clock.now() + timedelta(days=1)
         assert words.email_status(email) == "planned for Wed 2 Dec, 18:00"
+
+
+def test_a_recap_held_for_review_says_so_then_whose_answer_sent_it(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("[review]\ntemplates = []", '[review]\ntemplates = ["recap"]'))
+    h = Harness(load_config(cfg), ManualClock(MONDAY))
+    try:
+        deal_id = h.add_deal()
+        h.meeting("intro", "Acme Radio introduction call", INTRO_AT)
+        h.run()
+        h.at(INTRO_AT + timedelta(hours=3))
+        h.run()
+        [request] = [msg for msg in h.sent() if "Review before it goes" in msg["Subject"]]
+        h.at(INTRO_AT + timedelta(days=1))
+        ids = {"In-Reply-To": request["Message-ID"], "References": request["Message-ID"]}
+        h.mail(
+            CSM, [("Agent", h.config.agent.address)], f"Re: {request['Subject']}", "send\n\nSam", headers=ids
+        )
+        h.run()
+        days = told(h, deal_id, "UTC")
+        held = the_recap([days[1]])
+        assert held.text.startswith(
+            "Introduction call held Tue 1 Dec, 15:00 — recap email to Jane Doe held for review;"
+        )
+        answered, sent = days[0].lines  # the answer is the review's, not a message of the deal
+        assert answered.text == "Recap email to Jane Doe approved by Sam Carter"
+        assert 'approved by Sam Carter: "send"' in answered.why.record[0]
+        assert sent.text == "Recap email sent to Jane Doe"
+    finally:
+        h.agent.close()
