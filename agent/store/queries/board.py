@@ -51,7 +51,7 @@ class BoardQueries(Queries):
         q = select(m.StageVisit.deal_id, m.StageVisit.entered_at).where(
             m.StageVisit.exited_at.is_(None), m.StageVisit.deal_id.in_(deal_ids)
         )
-        return dict(self.s.execute(q.order_by(m.StageVisit.id)).tuples().all())
+        return {deal_id: at for deal_id, at in self.s.execute(q.order_by(m.StageVisit.id))}
 
     def unfinished_tasks(self, deal_ids: Collection[int]) -> dict[int, list[m.Task]]:
         """Each deal's tasks not done: open, or waiting for their Accountable person's approval."""
