@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from agent.config import TeamSection
 from agent.dashboard import when
 from agent.dashboard.site import Site
 from agent.dashboard.words import plural
@@ -298,7 +299,11 @@ def morning(mine: list[Card], f: Filters) -> list[MorningItem]:
 
 
 def _page(
-    queries: BoardQueries, pipelines: dict[str, Pipeline], teams: Any, f: Filters, now: datetime
+    queries: BoardQueries,
+    pipelines: dict[str, Pipeline],
+    teams: tuple[TeamSection, ...],
+    f: Filters,
+    now: datetime,
 ) -> str:
     csms = queries.csms()
     if f.csm not in csms:
