@@ -42,6 +42,8 @@ def blueprint(site: Site) -> Blueprint:
         try:
             if not chosen:
                 raise InputError("choose a deal for it first")
+            if not actor:  # the audit trail says who filed a client's message on a deal
+                raise InputError("say who you are (Your email) first")
             done = _assign(site, message_id, int(chosen), actor)
         except (InputError, ValueError) as exc:
             done = f"Not assigned: {exc}"
@@ -178,6 +180,5 @@ def _assign(site: Site, message_id: int, deal_id: int, actor: str) -> str:
             raise InputError("that message is no longer waiting, or the deal does not exist")
         cause = begin(repo, f"dashboard:assign:{uuid.uuid4()}", "cli", now)
         assert cause is not None
-        who = f"{actor} on the dashboard" if actor else "the dashboard"
-        site.runtime().handlers.assigner.message(repo, msg, deal, cause, now, who)
+        site.runtime().handlers.assigner.message(repo, msg, deal, cause, now, f"{actor} on the dashboard")
         return f"'{msg.subject}' is now on {deal.name}"

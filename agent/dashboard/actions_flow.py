@@ -154,12 +154,6 @@ def _person(a: Mapping[str, str]) -> dict[str, str]:
     return {"name": a.get("name") or a["email"], "email": a["email"]}
 
 
-def when(at: datetime, zone: ZoneInfo) -> str:
-    """ "Tue 3 Dec, 10:00" in the viewer's time zone."""
-    local = at.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b, %H:%M}"
-
-
 def names(people: list[dict[str, str]]) -> str:
     """ "Jane Doe and Jim Roe": who an email goes to, by name."""
     said = [p["name"] for p in people]

@@ -253,6 +253,8 @@ def test_a_held_email_goes_once_from_its_confirmation_page(world: tuple[str, Pat
         assert "The intro email to Eve Echo is approved: it goes now." in urllib.parse.unquote_plus(
             driver.current_url
         )
+        notice = arrived(driver, "p.notice[role=status]", "approved").text  # the deal's page says it
+        assert notice == "The intro email to Eve Echo is approved: it goes now."
         wait_until(lambda: email_status(cfg, intro) == "sent", timeout=20)
         # the page again (back, a second click): it is not sent twice, and says why
         driver.get(base + path)
@@ -304,3 +306,19 @@ def test_behind_a_signing_in_proxy_the_person_it_names_is_who_acts(tmp_path: Pat
         reasons[-1]
         == "task 'Schedule the introduction call': marked done by olivia@example.com on the dashboard"
     )
+
+
+def test_filing_an_unmatched_message_wants_a_deal_and_a_person(world: tuple[str, Path]) -> None:
+    base, cfg = world
+    page = fetch(base + "/unmatched")[2]
+    found = re.search(r'action="(/unmatched/(\d+)/assign)"', page)
+    assert found, "no message waits in the seeded world"
+    path, message = found.group(1), int(found.group(2))
+    deal, _ = ids(cfg, "Client 2")
+    status, location, _ = post(base, path, deal=str(deal))  # nobody named
+    assert status == 303 and "Not assigned: say who you are" in urllib.parse.unquote_plus(location)
+    status, location, _ = post(base, path, deal="", actor="sam@example.com")
+    assert "Not assigned: choose a deal" in urllib.parse.unquote_plus(location)
+    with store(cfg).begin() as s:
+        waiting = Repo(s).message(message)
+        assert waiting is not None and waiting.status in ("unmatched", "held")  # nothing was filed
