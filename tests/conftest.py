@@ -165,6 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Every test stops what it starts: a process of this session still alive fails the run (and is stopped)."""
+    if getattr(session.config.option, "dist", "no") != "no" and not hasattr(session.config, "workerinput"):
+        return  # pytest-xdist's controller: each worker checks what its own tests started
     mark = session.config.stash.get(SESSION, "")
     # multiprocessing's resource tracker of this very process ends with it: not left behind
     own_tracker = getattr(resource_tracker._resource_tracker, "_pid", None)

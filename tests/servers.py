@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import shutil
 import smtplib
@@ -286,6 +287,9 @@ class SmtpRelay:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
+        # aiosmtpd tells every dropped connection at INFO; a test's own log capture keeps them, but a
+        # connection a session-wide relay sees between tests would reach the run's output
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.dovecot = dovecot
         self.port = free_port()
         self.rcpt_codes: dict[str, str] = {}
