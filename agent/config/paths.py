@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from importlib import resources
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_NAME = "agent.toml"
 CONFIG_ENV = "AGENT_CONFIG"
+
+
+log = logging.getLogger(__name__)
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -51,6 +56,12 @@ def private_dir(path: Path) -> Path:
     if not path.exists():
         path.mkdir(parents=True, mode=0o700)
         path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    elif path.stat().st_mode & stat.S_ISVTX:
+        # A shared folder (/tmp, sticky) is not the agent's to close: what it writes there is its own
+        # files and folders, each private.
+        log.warning(
+            "%s is a shared folder (sticky): it is left open; keep the agent's state in its own", path
+        )
     elif path.stat().st_mode & 0o077:
         close_up(path)
     return path

@@ -337,6 +337,17 @@ class DaemonSection(Section):
         description="One input's processing stops once the process has grown by this much memory while "
         "working on it, and the input is quarantined (0: no limit)",
     )
+    # A backlog's messages commit in groups, each in its own savepoint (agent.daemon.group); one
+    # new message still commits alone at once. The time bound keeps the write lock short.
+    group_items: int = Field(
+        50, ge=1, description="A backlog's messages committed together at most (1: each alone)"
+    )
+    group_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=10,
+        description="A group of a backlog's messages commits once it has been open this long",
+    )
 
 
 class DigestsSection(Section):

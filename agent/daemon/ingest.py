@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from agent.calendars.base import CalendarSource
@@ -17,13 +17,14 @@ from agent.calendars.parse import CalendarParseError, parse_calendar
 from agent.clock import Clock
 from agent.config import Config
 from agent.daemon.budget import BudgetExceeded
+from agent.daemon.group import Group
 from agent.daemon.work import QuarantineError, UnitOfWork
 from agent.domain import MeetingVersion
 from agent.handling.cause import Cause, Work
 from agent.handling.mail.pipeline import MailItem
 from agent.handling.series import recurring, series_text, to_store
 from agent.handling.wiring import Handlers
-from agent.mailboxes.base import Mailbox
+from agent.mailboxes.base import Mailbox, MailboxUnavailable, RawMail
 from agent.mime.parse import MessageParseError
 from agent.mime.parse_ahead import ParseAhead, Parsed
 from agent.outbox.queue import FlushResult
@@ -61,28 +62,60 @@ class Ingest:
     def mail(
         self, report: PassReport, mailbox: Mailbox, progress: Callable[[int], None] | None = None
     ) -> None:
-        """Every new message of the mailbox, parsed ahead in a helper process, committed in order;
-        `progress` hears how many wait still (where the mailbox counts them: IMAP) after each."""
-        for raw, parsed in self.parse_ahead.iterate(mailbox.fetch()):
-            if self.should_stop():
-                return
-            outcome = self.work(
-                raw.key,
-                "mail",
-                raw.data,
-                self.mail_work(raw.data, parsed),
-                content_hash=hashlib.sha256(raw.data).hexdigest(),
-                arrived_at=raw.arrived_at,
-            )
+        """Every new message of the mailbox, parsed ahead in a helper process, committed in order, a
+        backlog in groups (agent.daemon.group); each acknowledged once its group committed. `progress`
+        hears how many wait still (where the mailbox counts them: IMAP) after each group."""
+        group = Group(self.work, self.config.daemon.group_items, self.config.daemon.group_seconds)
+        done: list[tuple[RawMail, str]] = []  # run in the open group, acknowledged when it commits
+        try:
+            for raw, parsed in self.parse_ahead.iterate(mailbox.fetch()):
+                if self.should_stop():
+                    break
+                outcome = group(
+                    raw.key,
+                    "mail",
+                    raw.data,
+                    self.mail_work(raw.data, parsed),
+                    content_hash=hashlib.sha256(raw.data).hexdigest(),
+                    arrived_at=raw.arrived_at,
+                )
+                done.append((replace(raw, data=b""), outcome))  # its bytes are let go of below
+                # A mailbox that does not count what waits (Maildir, Graph, EWS) commits each message.
+                waiting = getattr(mailbox, "waiting", None) or 0
+                if waiting <= len(done) or group.due:
+                    self._commit(group, done, report, mailbox, progress)
+                # Let go of this message before the next is read: a 25 MB message must not be held
+                # while the next one arrives (34 MB of the peak of bench/hostile.py).
+                del raw, parsed
+        except MailboxUnavailable:  # the fetch failed between two messages: what ran went through
+            self._commit(group, done, report, mailbox, progress)
+            raise
+        except BaseException:
+            # The store failed, or the process is dying in the middle of an item (SystemExit, an
+            # interrupt): nothing of the group happened; it is fetched again.
+            group.abandon()
+            raise
+        self._commit(group, done, report, mailbox, progress)  # the backlog is done, or the agent stops
+
+    def _commit(
+        self,
+        group: Group,
+        done: list[tuple[RawMail, str]],
+        report: PassReport,
+        mailbox: Mailbox,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        group.commit()
+        if not done:
+            return
+        for raw, outcome in done:
             report.messages += outcome in ("processed", "unmatched")
             report.quarantined += outcome == "quarantined"
             mailbox.ack(raw, outcome)
-            waiting = getattr(mailbox, "waiting", None)
-            if progress is not None and waiting is not None:
-                progress(waiting)
-            # Let go of this message before the next is read: a 25 MB message must not be held
-            # while the next one arrives (34 MB of the peak of bench/hostile.py).
-            del raw, parsed
+        done.clear()
+        waiting = getattr(mailbox, "waiting", None)
+        if progress is not None and waiting is not None:
+            progress(waiting)
 
     def mail_work(self, data: bytes, parsed: Parsed | None = None) -> Work:
         """The item of one message: parse it (unless parsed ahead), then the mail steps."""

@@ -8,6 +8,7 @@ and the pass is tried again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 class QuarantineError(Exception):
     """The item cannot be processed as it is; keep it aside with this message."""
+
+
+def failure(exc: Exception) -> str:
+    """An item's error as its quarantine row keeps it."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 class UnitOfWork:
@@ -67,16 +73,34 @@ class UnitOfWork:
         is not quarantined; nothing was committed or acknowledged, and the next pass tries again.
         An item the process died on `PoisonMemory.limit` times in a row is quarantined untried.
         """
+        return self.noted(
+            key,
+            content_hash,
+            lambda: self._run(key, source, payload, work, content_hash, retry_of, arrived_at),
+            lambda why: self.quarantine(key, source, payload, why, content_hash),
+            retrying=retry_of is not None,
+        )
+
+    def noted(
+        self,
+        key: str,
+        content_hash: str | None,
+        run: Callable[[], str],
+        keep_aside: Callable[[str], bool],
+        *,
+        retrying: bool = False,
+    ) -> str:
+        """`run` the item with a note of it on disk while it runs (PoisonMemory): an item the process
+        died on `limit` times in a row is kept aside (`keep_aside(why)`) untried instead."""
         if self.poison is None:
-            return self._run(key, source, payload, work, content_hash, retry_of, arrived_at)
-        poisoned = self.poison.begin(key, content_hash) if retry_of is None else ""
+            return run()
+        poisoned = self.poison.begin(key, content_hash) if not retrying else ""
         try:
             if poisoned:
                 log.error("quarantining %s: %s", key, poisoned)
-                kept = self.quarantine(key, source, payload, poisoned, content_hash)
-                outcome = "quarantined" if kept else "seen"
+                outcome = "quarantined" if keep_aside(poisoned) else "seen"
             else:
-                outcome = self._run(key, source, payload, work, content_hash, retry_of, arrived_at)
+                outcome = run()
         except Exception:  # the store failed, not the process: it did not die on this item
             self.poison.end()
             raise
@@ -96,27 +120,39 @@ class UnitOfWork:
     ) -> str:
         try:
             with self.sessions.begin() as s:
-                repo = Repo(s)
-                if retry_of is not None:
-                    repo.drop_event(retry_of)
-                cause = begin(repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at)
-                if cause is None:
-                    return "seen"
-                with self.budget():  # the commit itself is never cut short
-                    label = work(repo, cause)
-            return label or "processed"
+                return self.item(Repo(s), key, source, work, content_hash, retry_of, arrived_at)
         except STORE_FAILURES as exc:
             raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
             if isinstance(exc, IntegrityError) and self.shared and self._committed(key):
                 return "seen"  # another worker committed the same event first: it is done, once
             log.exception("quarantining %s", key)
-            error = f"{type(exc).__name__}: {exc}"
             try:
-                kept = self.quarantine(key, source, payload, error, content_hash)
+                kept = self.quarantine(key, source, payload, failure(exc), content_hash)
             except STORE_FAILURES as store_exc:
                 raise StoreUnavailable(f"{key}: {store_exc.orig}") from store_exc
             return "quarantined" if kept else "seen"
+
+    def item(
+        self,
+        repo: Repo,
+        key: str,
+        source: str,
+        work: Work,
+        content_hash: str | None = None,
+        retry_of: int | None = None,
+        arrived_at: datetime | None = None,
+    ) -> str:
+        """One item inside the caller's transaction (its own, or a savepoint of a group's): the event
+        row, then the work under its budget. Raises what the work raised."""
+        if retry_of is not None:
+            repo.drop_event(retry_of)
+        cause = begin(repo, key, source, self.clock.now(), content_hash, arrived_at=arrived_at)
+        if cause is None:
+            return "seen"
+        with self.budget():  # the commit itself is never cut short
+            label = work(repo, cause)
+        return label or "processed"
 
     def _committed(self, key: str) -> bool:
         with self.sessions.begin() as s:
@@ -130,27 +166,32 @@ class UnitOfWork:
         self, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None = None
     ) -> bool:
         """Keep the item aside with its error; False when it was processed before (then nothing to keep)."""
-        now = self.clock.now()
         with self.sessions.begin() as s:
-            repo = Repo(s)
-            existing = repo.event(key) or (repo.event_with_hash(content_hash) if content_hash else None)
-            if existing is not None and existing.status != "quarantined":
-                return False
-            if existing is not None:  # failed again on a retry: one row, its latest error, how often
-                existing.error, existing.attempts = error, existing.attempts + 1
-            else:
-                repo.add(
-                    m.InboundEvent(
-                        key=key,
-                        source=source,
-                        status="quarantined",
-                        received_at=now,
-                        error=error,
-                        payload=payload,
-                        content_hash=content_hash,
-                    )
+            return self.keep_aside(Repo(s), key, source, payload, error, content_hash)
+
+    def keep_aside(
+        self, repo: Repo, key: str, source: str, payload: bytes | None, error: str, content_hash: str | None
+    ) -> bool:
+        """`quarantine` inside the caller's transaction (a group's, beside the items that went through)."""
+        now = self.clock.now()
+        existing = repo.event(key) or (repo.event_with_hash(content_hash) if content_hash else None)
+        if existing is not None and existing.status != "quarantined":
+            return False
+        if existing is not None:  # failed again on a retry: one row, its latest error, how often
+            existing.error, existing.attempts = error, existing.attempts + 1
+        else:
+            repo.add(
+                m.InboundEvent(
+                    key=key,
+                    source=source,
+                    status="quarantined",
+                    received_at=now,
+                    error=error,
+                    payload=payload,
+                    content_hash=content_hash,
                 )
-            Trail(repo, now)("quarantined", f"{key}: {error}")
+            )
+        Trail(repo, now)("quarantined", f"{key}: {error}")
         return True
 
     def release(self, event_id: int) -> None:

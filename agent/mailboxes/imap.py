@@ -100,6 +100,7 @@ class ImapMailbox:
         self.client = None
 
     def close(self) -> None:
+        self.save_cursor()  # acknowledged after a fetch that ended early (a stop, a dropped connection)
         if self.client is not None:
             _quietly(self.client.logout)
             self.client = None
@@ -115,6 +116,11 @@ class ImapMailbox:
     # --- reading ---------------------------------------------------------------------------
     def fetch(self) -> Iterator[RawMail]:
         client = self.connect()
+        # What was acknowledged after the last fetch ended early (a stop, a lost connection) and not
+        # stored since: stored now, before anything new is read. Not when a fetch ends: the caller
+        # may still hold a transaction open then (a group, agent.daemon.group), and the cursor is
+        # written in a transaction of its own.
+        self.save_cursor()
         self.fetching = True
         try:
             yield from self._fetch(client)
@@ -123,7 +129,6 @@ class ImapMailbox:
             raise MailboxUnavailable(f"{self.source}: lost the connection: {exc}") from exc
         finally:  # at the end of the backlog, on a lost connection, or when the agent stops mid-way
             self.fetching = False
-            self.save_cursor()
 
     def _fetch(self, client: IMAPClient) -> Iterator[RawMail]:
         folder = self.s.folder
@@ -202,10 +207,11 @@ class ImapMailbox:
         # The cursor is stored every CURSOR_EVERY messages (and when a fetch ends), not after each:
         # its own transaction per message was an eighth of a backlog's ingest. After a crash the
         # messages since are fetched again and known by their keys ("seen"): none is lost or doubled.
-        # Messages parsed ahead are acknowledged after the fetch has ended: their cursors go at once.
+        # Messages parsed ahead, or run in a group, are acknowledged after the fetch has ended: their
+        # cursor is stored with the last of them (or when the mailbox closes), not once each.
         self.unsaved = (mail.cursor, self.unsaved[1] + 1)
         self.waiting = max(0, (self.waiting or 0) - 1)
-        if self.unsaved[1] >= CURSOR_EVERY or not self.fetching:
+        if self.unsaved[1] >= CURSOR_EVERY or (not self.fetching and not self.waiting):
             self.save_cursor()
         target = {
             "processed": self.s.processed_folder,

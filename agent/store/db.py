@@ -50,6 +50,21 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def has_written(session: Session) -> bool:
+    """Whether the session's transaction has begun in the database, so that a savepoint nests in it.
+
+    pysqlite begins a transaction only before an INSERT, UPDATE or DELETE, not before a SAVEPOINT:
+    a savepoint opened first is a transaction of its own, whose RELEASE commits. (Beginning the
+    transaction earlier would hold SQLite's one write lock through reads and parsing too, and a
+    command-line write waiting for it would seldom find it free.) PostgreSQL's driver begins one
+    before any statement.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return True
+    return bool(connection.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
+
+
 def _require_psycopg(url: str) -> None:
     """psycopg is the `postgres` extra (SQLite users need no driver): name the extra, not the module."""
     try:
@@ -63,10 +78,16 @@ def _require_psycopg(url: str) -> None:
 
 
 def _private_file(path: Path) -> None:
-    """The database holds client data: its folder 0700, the file 0600 (SQLite gives -wal/-shm the same)."""
-    private_dir(path.parent)
+    """The database holds client data: the file 0600 (SQLite gives -wal/-shm the same), and a folder
+    made for it 0700. A folder that was there is left as it is: the state folder is closed where it
+    is taken (agent.lock), and a store named elsewhere (`/srv/data/agent.db`) may sit in a folder
+    other programs share."""
+    if not path.parent.exists():
+        private_dir(path.parent)
     if not path.exists():
         path.touch(mode=0o600)
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -24,10 +24,9 @@ from tests.servers import Dovecot
 def test_status_counts_the_imap_backlog_as_the_pass_takes_it(
     tmp_path: Path, dovecot: Dovecot, user: str
 ) -> None:
-    h = Harness(
-        load_config(imap_config(tmp_path, dovecot, user, "batch_size = 5")),
-        ManualClock(datetime(2026, 11, 30, 9, tzinfo=UTC)),
-    )
+    cfg = imap_config(tmp_path, dovecot, user, "batch_size = 5")
+    cfg.write_text(cfg.read_text() + "\n[daemon]\ngroup_items = 4\ngroup_seconds = 10\n")
+    h = Harness(load_config(cfg), ManualClock(datetime(2026, 11, 30, 9, tzinfo=UTC)))
     for i in range(12):
         dovecot.deliver(user, email(f"Backlog {i}", n=i))
     heard: list[int] = []
@@ -37,13 +36,13 @@ def test_status_counts_the_imap_backlog_as_the_pass_takes_it(
         heard.append(waiting)
         if waiting == 8:
             time.sleep(1.05)  # the note is rewritten at most once a second: the next count is written
-        if waiting == 7:  # what a person asking `status` now would be told
+        if waiting == 4:  # what a person asking `status` now would be told
             mid_pass.append(status_data(h.config, h.agent.sessions)["mailbox"].get("backlog"))
 
     h.agent.on_backlog = told
     assert h.run().messages == 12
-    assert heard == list(range(11, -1, -1))
-    assert mid_pass == [7]
+    assert heard == [8, 4, 0]  # counted down as each group of four committed
+    assert mid_pass == [4]
     assert status_data(h.config, h.agent.sessions)["mailbox"]["backlog"] == 0
 
 

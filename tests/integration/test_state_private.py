@@ -42,3 +42,27 @@ def test_an_open_state_folder_is_closed_with_everything_in_it(tmp_path: Path) ->
     assert main(["--config", str(cfg), "run", "--once"]) == 0
     assert loose(state) == []
     assert stat.S_IMODE(old.stat().st_mode) == 0o600
+
+
+def test_a_store_in_a_folder_others_share_closes_its_file_not_the_folder(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"  # like /srv/data, or /tmp (sticky)
+    shared.mkdir()
+    shared.chmod(0o1777)
+    neighbour = shared / "someone-elses.txt"
+    neighbour.write_text("not the agent's\n")
+    neighbour.chmod(0o644)
+    cfg = write_config(tmp_path, f'[store]\nurl = "sqlite:///{shared / "agent.db"}"\n')
+    assert main(["--config", str(cfg), "run", "--once"]) == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777  # what others share stays open to them
+    assert stat.S_IMODE(neighbour.stat().st_mode) == 0o644
+    assert stat.S_IMODE((shared / "agent.db").stat().st_mode) == 0o600  # the agent's own file is not
+
+    opened = tmp_path / "sticky-state"  # a state folder set to a shared one is left open, not walked
+    opened.mkdir()
+    opened.chmod(0o1777)
+    (opened / "theirs.txt").write_text("x")
+    (opened / "theirs.txt").chmod(0o644)
+    cfg = write_config(tmp_path / "b")
+    assert main(["--config", str(cfg), "--state", str(opened), "run", "--once"]) == 0
+    assert stat.S_IMODE((opened / "theirs.txt").stat().st_mode) == 0o644
+    assert loose(opened / "agent.db") == []

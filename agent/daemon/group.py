@@ -1,0 +1,135 @@
+"""A backlog's items in groups: several in one transaction, each inside its own savepoint.
+
+DESIGN.md allows it and a backlog needs it: a transaction per message was, after parsing, the
+largest cost of taking in months of mail (docs/performance.md). A group keeps every promise of
+one item per transaction:
+
+- an item that fails rolls back alone, to its savepoint, and is kept aside (quarantined) in the
+  group's transaction, beside the items that went through;
+- nothing is acknowledged to the mailbox before the group committed (the caller acks after
+  `commit`), so a crash anywhere in a group loses nothing: the whole group is fetched again,
+  and what an earlier group committed is known by its key;
+- a store that fails fails the whole group: nothing is committed or acknowledged, the pass is
+  tried again (StoreUnavailable), and no item is blamed for it;
+- the process dying on an item leaves that item's note (PoisonMemory), as for a single item.
+
+A group commits when it holds `size` items or MAX_BYTES of messages, when it has been open
+`seconds`, and whenever the caller says nothing more is waiting: a single new message (IMAP
+IDLE) commits alone, at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agent.daemon.work import UnitOfWork, failure
+from agent.handling.cause import Work
+from agent.store.db import STORE_FAILURES, StoreUnavailable, has_written
+from agent.store.repo import Repo
+
+log = logging.getLogger(__name__)
+MAX_BYTES = 16_000_000  # a group also commits once its messages hold this much: ORM rows keep a payload
+
+
+class Group:
+    def __init__(self, work: UnitOfWork, size: int, seconds: float) -> None:
+        self.work = work
+        self.size = size
+        self.seconds = seconds
+        self._session: Session | None = None
+        self._opened = 0.0
+        self.count = 0  # items in the open group
+        self.bytes = 0  # and their payloads' size
+
+    def __call__(
+        self,
+        key: str,
+        source: str,
+        payload: bytes | None,
+        work: Work,
+        content_hash: str | None = None,
+        arrived_at: datetime | None = None,
+    ) -> str:
+        """Run one item in the open group (opening one if none is); its outcome holds once `commit` returns."""
+        session = self._open()
+        outcome = self.work.noted(
+            key,
+            content_hash,
+            lambda: self._item(session, key, source, payload, work, content_hash, arrived_at),
+            lambda why: self.work.keep_aside(Repo(session), key, source, payload, why, content_hash),
+        )
+        self.count += 1
+        self.bytes += len(payload or b"")
+        return outcome
+
+    @property
+    def due(self) -> bool:
+        """Whether the open group is full or old enough to commit."""
+        full = self.count >= self.size or self.bytes >= MAX_BYTES
+        return full or time.monotonic() - self._opened >= self.seconds
+
+    def commit(self) -> None:
+        """Commit the open group (nothing to do when none is open); StoreUnavailable if the store fails."""
+        session, self._session, self.count, self.bytes = self._session, None, 0, 0
+        if session is None:
+            return
+        try:
+            session.commit()
+        except STORE_FAILURES as exc:
+            session.rollback()
+            raise StoreUnavailable(f"a group of items: {getattr(exc, 'orig', exc)}") from exc
+        finally:
+            session.close()
+
+    def abandon(self) -> None:
+        """Roll the open group back: none of its items happened (they are fetched again)."""
+        session, self._session, self.count, self.bytes = self._session, None, 0, 0
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    def _open(self) -> Session:
+        if self._session is None:
+            self._session = self.work.sessions()
+            self._opened = time.monotonic()
+        return self._session
+
+    def _item(
+        self,
+        session: Session,
+        key: str,
+        source: str,
+        payload: bytes | None,
+        work: Work,
+        content_hash: str | None,
+        arrived_at: datetime | None,
+    ) -> str:
+        repo = Repo(session)
+        # Until the group has written, an item runs bare (see has_written): should it fail, rolling
+        # the whole transaction back takes only its own reads and writes.
+        bare = not has_written(session)
+        try:
+            if bare:
+                return self.work.item(repo, key, source, work, content_hash, arrived_at=arrived_at)
+            with session.begin_nested():
+                return self.work.item(repo, key, source, work, content_hash, arrived_at=arrived_at)
+        except STORE_FAILURES as exc:
+            self.abandon()  # the database, not the item: the whole group goes again
+            raise StoreUnavailable(f"{key}: {getattr(exc, 'orig', exc)}") from exc
+        except Exception as exc:  # rolled back to its savepoint: the group's other items stand
+            try:
+                if bare:
+                    session.rollback()
+                if isinstance(exc, IntegrityError) and self.work.shared and repo.event_committed(key):
+                    return "seen"  # another worker committed the same event first: it is done, once
+                log.exception("quarantining %s", key)
+                kept = self.work.keep_aside(repo, key, source, payload, failure(exc), content_hash)
+            except STORE_FAILURES as store_exc:
+                self.abandon()
+                raise StoreUnavailable(f"{key}: {getattr(store_exc, 'orig', store_exc)}") from store_exc
+            return "quarantined" if kept else "seen"

@@ -1,0 +1,141 @@
+"""A backlog taken in groups (agent.daemon.group): one transaction for many messages, each in its own
+savepoint, acknowledged after the commit; a failing message alone quarantined; a kill inside a
+group loses and doubles nothing; one new message still commits alone."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from agent.clock import ManualClock
+from agent.config import load_config
+from agent.handling.mail.pipeline import MailItem
+from tests.conftest import MONDAY, Harness, agent_env
+from tests.conftest import client_email as email
+from tests.integration.conftest import imap_config
+from tests.servers import Dovecot
+
+pytestmark = pytest.mark.integration
+TOTAL = 120
+
+
+def harness(cfg: Path) -> Harness:
+    h = Harness(load_config(cfg), ManualClock(MONDAY))
+    h.add_deal()
+    return h
+
+
+def event_commits(h: Harness) -> list[int]:
+    """A counter of the commits, from now on, of transactions that stored inbound events (the outbox's
+    own commits around each email it sends are not the ingest's)."""
+    engine = h.agent.sessions.kw["bind"]
+    counted: list[int] = []
+    carrying: set[int] = set()
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("INSERT INTO inbound_events"):
+            carrying.add(id(conn))
+
+    def commit(conn: Any) -> None:
+        if id(conn) in carrying:
+            carrying.discard(id(conn))
+            counted.append(1)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    return counted
+
+
+LONG_GROUPS = "\n[daemon]\ngroup_seconds = 10\n"  # groups end by their size alone: exact counts
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_backlog_commits_in_groups_and_each_message_once(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    cfg = imap_config(tmp_path, dovecot, user)
+    cfg.write_text(cfg.read_text() + LONG_GROUPS)
+    h = harness(cfg)
+    dovecot.deliver_many(user, [email(f"Backlog {i}", n=i) for i in range(TOTAL)])
+    counted = event_commits(h)
+    assert h.run().messages == TOTAL
+    assert len(counted) == 3  # 50, 50 and 20 messages
+    db = h.agent.config.state_dir / "agent.db"
+    assert rows(db, "select count(distinct source_key), count(*) from messages") == [(TOTAL, TOTAL)]
+    assert h.run().messages == 0  # the cursor moved with the commits: nothing comes twice
+
+
+def test_a_failing_message_in_a_group_is_rolled_back_and_quarantined_alone(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    cfg = imap_config(tmp_path, dovecot, user)
+    cfg.write_text(cfg.read_text() + LONG_GROUPS)
+    h = harness(cfg)
+    pipeline = h.agent.runtime.handlers.mail
+    real = pipeline.process
+
+    def breaks_after_writing(item: MailItem) -> str | None:
+        label = real(item)  # its message row, its audit lines: written, then a bug strikes
+        if item.msg.subject == "Breaks":
+            raise RuntimeError("a bug met half-way")
+        return label
+
+    pipeline.process = breaks_after_writing  # type: ignore[method-assign]
+    batch = [email(f"Around {i}", n=i) for i in range(10)]
+    batch.insert(5, email("Breaks"))
+    dovecot.deliver_many(user, batch)
+    counted = event_commits(h)
+    report = h.run()
+    assert (report.messages, report.quarantined) == (10, 1)
+    assert len(counted) == 1  # one group: the failure did not split it
+    db = h.agent.config.state_dir / "agent.db"
+    assert rows(db, "select count(*) from messages where subject = 'Breaks'") == [(0,)]  # rolled back
+    assert rows(db, "select count(*) from messages") == [(10,)]
+    [(error,)] = rows(db, "select error from inbound_events where status = 'quarantined'")
+    assert error == "RuntimeError: a bug met half-way"
+    again = h.run()
+    assert (again.messages, again.quarantined) == (0, 0)  # acknowledged with its group: not retried forever
+
+
+def test_one_message_at_a_time_when_groups_are_off(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    cfg = imap_config(tmp_path, dovecot, user)
+    cfg.write_text(cfg.read_text() + "\n[daemon]\ngroup_items = 1\n")
+    alone = harness(cfg)
+    dovecot.deliver_many(user, [email(f"Alone {i}", n=i) for i in range(20)])
+    counted = event_commits(alone)
+    assert alone.run().messages == 20
+    assert len(counted) == 20  # each message its own transaction, as before groups
+
+
+def test_a_kill_inside_a_group_loses_and_doubles_nothing(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
+    cfg = imap_config(tmp_path, dovecot, user)
+    cfg.write_text(cfg.read_text() + LONG_GROUPS)
+    harness(cfg).agent.close()  # the deal, in the state folder the child uses
+    dovecot.deliver_many(user, [email(f"Killed {i}", n=i) for i in range(TOTAL)])
+    db = tmp_path / "state" / "agent.db"
+    child = [sys.executable, "-m", "tests.integration.killed_run", str(cfg), "INSERT INTO messages", "75"]
+    done = subprocess.run(child, env=agent_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    # the first group committed whole; of the second, 24 ran and none is there
+    assert rows(db, "select count(*) from messages") == [(50,)]
+    assert rows(db, "select count(*) from inbound_events where source = 'mail'") == [(50,)]
+    again = subprocess.run(
+        [sys.executable, "-m", "agent", "--config", str(cfg), "run", "--once"],
+        env=agent_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert rows(db, "select count(distinct source_key), count(*) from messages") == [(TOTAL, TOTAL)]
+    assert rows(db, "select count(*) from inbound_events where status = 'quarantined'") == [(0,)]
