@@ -12,13 +12,14 @@ contacts). Measured in the same run:
 
 - the baseline: imapclient fetching BODY.PEEK[] in batches of 50 and the
   standard library parsing each message, parts decoded, mailbox after mailbox;
-  run before and after the agent's runs, the faster of the two counting;
-- the agent taking the same mailboxes in (fetch, parse, match, rules, one
-  commit per message, the cursor), one config with the four mailboxes as
+  run before each of the agent's runs and after the last, the ratios taken
+  against the median of those runs, whose spread is printed;
+- the agent taking the same mailboxes in (fetch, parse, match, rules, a
+  backlog committed in groups, the cursor), one config with the four mailboxes as
   [[teams]]: on SQLite with one worker, parsing in place and with a parsing
   helper process, and on PostgreSQL (fsync on) with 1, 2 and 4 workers, each a
-  process of its own sharing the mailboxes by leases; the target is at least
-  0.6 times the baseline's rate;
+  process of its own sharing the mailboxes by leases; the targets (issue 23): SQLite at
+  least 1.0 times the baseline, PostgreSQL 0.8 with one worker and 1.0 with two;
 - peak memory (RSS) of a worker ingesting a tenth of the messages and all of
   them: it should stay flat, under 200 MB.
 """
@@ -30,6 +31,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -239,9 +241,16 @@ def main() -> None:
         for i, (big, little) in enumerate(zip(full, small, strict=True)):
             dovecot.deliver_many(big, mail[i::MAILBOXES])
             dovecot.deliver_many(little, mail[: len(mail) // 10][i::MAILBOXES])
-        base = baseline(dovecot, full)
         port = dovecot.imap_port
         rows: list[tuple[str, int, int, float, float]] = []  # store, workers, helpers, msg/s, RSS
+        # The baseline runs before each agent run and after the last (baseline, agent, baseline, ...):
+        # a slow moment of the shared VM then shows as spread, not as a ratio that moves from run
+        # to run; the ratios are taken against the median.
+        bases: list[float] = []
+
+        def agent(store: str, url: str, workers: int, parse: int) -> None:
+            bases.append(baseline(dovecot, full))
+            rows.append((store, workers, parse, *run_agent(url, port, full, workers, parse, len(mail))))
 
         def sqlite(name: str) -> str:
             url = f"sqlite:///{folder / name}.db"
@@ -249,9 +258,7 @@ def main() -> None:
             return url
 
         for parse in (0, 1):
-            rows.append(
-                ("SQLite", 1, parse, *run_agent(sqlite(f"full{parse}"), port, full, 1, parse, len(mail)))
-            )
+            agent("SQLite", sqlite(f"full{parse}"), 1, parse)
         _, rss_small = run_agent(sqlite("small"), port, small, 1, 1, len(mail) // 10)
         if not args.no_postgres:
             from tests.servers import Postgres
@@ -262,19 +269,19 @@ def main() -> None:
             for workers, parse in ((1, 1), (2, 0), (4, 0)):
                 url = postgres.create(f"ingest{workers}")
                 prepare(url, args.deals)
-                rows.append(
-                    ("PostgreSQL", workers, parse, *run_agent(url, port, full, workers, parse, len(mail)))
-                )
-        # Measured before and after the agent's runs, the faster counts: the ratio is not flattered by
-        # a slow moment of the machine (the baseline varies by a quarter between runs on a shared VM).
-        bases = (base, baseline(dovecot, full))
-        base = max(bases)
-        print(f"baseline runs: {bases[0]:.0f} and {bases[1]:.0f} msg/s; the faster is the baseline")
+                agent("PostgreSQL", url, workers, parse)
+        bases.append(baseline(dovecot, full))
+        base = statistics.median(bases)
+        spread = (max(bases) - min(bases)) / base
+        print(
+            f"baseline runs: {', '.join(f'{b:.0f}' for b in bases)} msg/s; median {base:.0f}, "
+            f"spread {spread:.0%} of it"
+        )
         print(f"{'':<12}{'workers':>8}{'helpers':>8}{'msg/s':>8}{'ratio':>8}{'peak RSS':>10}")
         print(f"{'bare fetch + parse':<28}{base:>8.0f}{1.0:>8.2f}")
         for store, workers, parse, rate, rss in rows:
             print(f"{store:<12}{workers:>8}{parse:>8}{rate:>8.0f}{rate / base:>8.2f}{rss:>8.0f}MB")
-        print("target: the agent at >= 0.60 of the bare rate")
+        print("targets (issue 23): SQLite >= 1.0; PostgreSQL one worker >= 0.8, two >= 1.0")
         print(
             f"peak RSS of a worker, SQLite, 1 helper: {rss_small:.0f} MB for {len(mail) // 10} messages, "
             f"{rows[1][4]:.0f} MB for {len(mail)} (ratio {rows[1][4] / rss_small:.2f}; target flat, under 200 MB)"
