@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
 
-from agent.dashboard import charts, views
+from agent.dashboard import charts
 from agent.dashboard.site import Site
 from agent.dashboard.when import day, viewer_zone
 from agent.dashboard.words import plural
@@ -72,7 +72,7 @@ def blueprint(site: Site) -> Blueprint:
             repo = Repo(s)
             card = scorecard(repo, site.pipelines, period, now)
             known = _Known(repo.deals(), site.pipelines)
-            points = views.csat_points(repo, period.since, period.until)
+            points = csat_points(repo, period.since, period.until)
         length = period.until - period.since
         return render_template(
             "scorecard.html",
@@ -185,3 +185,10 @@ class _Known:
 
     def answers(self, d: dict[str, Any]) -> dict[str, Any]:
         return {**d, "answers": [{**a, "who": self.person(a["contact"])} for a in d["answers"]]}
+
+
+def csat_points(repo: Repo, since: datetime, until: datetime | None = None) -> list[tuple[datetime, int]]:
+    """(when, score) of each contact's survey answer since then (and before `until`), for the chart."""
+    return [
+        (a.answered_at, a.score) for a in repo.survey_answers(since) if until is None or a.answered_at < until
+    ]

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from agent.dashboard import deal_page, views
+from agent.dashboard import deal_page, scorecard_page
 from agent.dashboard.deal_words import Words
 from agent.deals import ContactSpec
 from agent.store.db import alembic_config, make_engine, migrate, open_store
@@ -190,7 +190,7 @@ def test_the_scorecard_reports_per_contact_and_per_deal(
         assert deal is not None
         words = Words.of(deal, None, ZoneInfo("UTC"), SURVEYS_DUE)
         assert deal_page.csat(repo, deal, words) == {"figure": "4.0", "who": f"{CLIENT[0]} 3/5, {BOB[0]} 5/5"}
-        assert [score for _, score in views.csat_points(repo, LAUNCH_AT)] == [3, 5]
+        assert [score for _, score in scorecard_page.csat_points(repo, LAUNCH_AT)] == [3, 5]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
