@@ -1,0 +1,42 @@
+"""What is found in a short reply is found in a long one: the cheap looks that spare a long text the
+dear searches (opt-out requests, proposed call times) never hide what those searches would find."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.handling.mail.client_reply import proposed_times
+from agent.handling.mail.opt_out import opt_out_words
+
+FILLER = "Thanks for the update on the rollout. " * 800  # about 30 KB, as in bench/ingest.py
+
+ASKS = [  # one for each of opt_out._ASKS, in its order
+    "Please unsubscribe me from these.",
+    "Please stop emailing me about this.",
+    "Do not contact me again.",
+    "Remove me from your mailing list.",
+    "I no longer want to receive these emails.",
+    "No more emails please.",
+    "Opt me out.",
+    "Bitte keine weiteren E-Mails.",
+    "Bitte vom Verteiler nehmen.",
+    "Merci de me désinscrire.",
+    "Je ne veux plus recevoir ces messages, retirez-moi.",
+]
+
+
+@pytest.mark.parametrize("ask", ASKS)
+def test_an_opt_out_request_at_the_end_of_a_long_message_is_found(ask: str) -> None:
+    assert opt_out_words("Re: rollout", ask) is not None
+    found = opt_out_words("Re: rollout", FILLER + ask)
+    assert found is not None and found.strip() in ask
+
+
+def test_a_long_message_without_a_request_asks_nothing() -> None:
+    assert opt_out_words("Re: rollout", FILLER) is None
+
+
+def test_a_time_without_a_digit_is_still_proposed_in_a_long_message() -> None:
+    assert proposed_times(FILLER + " Could we talk on Tuesday at noon?") == ["Tuesday at noon"]
+    assert proposed_times(FILLER + " Friday at 10:30 works.") == ["Friday at 10:30"]
+    assert proposed_times(FILLER) == []
