@@ -44,13 +44,14 @@ class Reading:
     signature: str  # what was taken for that signature ("" when none)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)
 def read_reply(text: str, sender_name: str = "") -> Reading:
     """Read a reply's text (its whole body, quotes and all); ``sender_name`` helps find the signature.
 
-    Kept for the last few texts: a message's steps (its opt-out, its answers, its forward to the
-    CSM) each read the same text, and the signature's search is the dearer part of a long one.
-    A Reading cannot be changed, so a kept one is as good as a new one."""
+    Kept for the last four texts (a text part is read up to 256 KB, agent.mime.limits): a
+    message's steps (its opt-out, its answers, its forward to the CSM) each read the same text, and
+    the signature's search is the dearer part of a long one. A Reading cannot be changed, so a kept
+    one is as good as a new one."""
     lines = strip_quoted(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
     for i, line in enumerate(lines):
         if _FOOTER.match(line) or _SEPARATOR.match(line):
