@@ -207,10 +207,11 @@ class TokenIntrospection:
     """A tiny OAuth2 token introspection endpoint (RFC 7662): token -> user, for Dovecot's XOAUTH2."""
 
     def __init__(self) -> None:
-        import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs
+
+        from tests.token_endpoint import send_json
 
         tokens = self.tokens = {}  # type: dict[str, str]
         # the token endpoint (RFC 6749 section 6): refresh token -> user, and the access tokens issued
@@ -245,12 +246,7 @@ class TokenIntrospection:
                 else:
                     token = form.get("token", [""])[0]
                     answer = {"active": token in tokens, "username": tokens.get(token, "")}
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, status, answer)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

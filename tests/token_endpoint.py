@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
+    """An OAuth2 endpoint's answer: JSON, as RFC 6749 section 5 has it."""
+    body = json.dumps(answer).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 class RotatingTokenEndpoint:
@@ -46,12 +57,7 @@ class RotatingTokenEndpoint:
                             "scope": "https://mail.google.com/",
                         },
                     )
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, status, answer)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -20,19 +20,16 @@ IDLE) commits alone, at once.
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from agent.daemon.work import UnitOfWork, failure
+from agent.daemon.work import UnitOfWork
 from agent.handling.cause import Work
 from agent.store.db import STORE_FAILURES, StoreUnavailable, has_written
 from agent.store.repo import Repo
 
-log = logging.getLogger(__name__)
 MAX_BYTES = 16_000_000  # a group also commits once its messages hold this much: ORM rows keep a payload
 
 
@@ -125,11 +122,7 @@ class Group:
             try:
                 if bare:
                     session.rollback()
-                if isinstance(exc, IntegrityError) and self.work.shared and repo.event_committed(key):
-                    return "seen"  # another worker committed the same event first: it is done, once
-                log.exception("quarantining %s", key)
-                kept = self.work.keep_aside(repo, key, source, payload, failure(exc), content_hash)
+                return self.work.set_aside(repo, exc, key, source, payload, content_hash)
             except STORE_FAILURES as store_exc:
                 self.abandon()
                 raise StoreUnavailable(f"{key}: {getattr(store_exc, 'orig', store_exc)}") from store_exc
-            return "quarantined" if kept else "seen"

@@ -31,11 +31,6 @@ class QuarantineError(Exception):
     """The item cannot be processed as it is; keep it aside with this message."""
 
 
-def failure(exc: Exception) -> str:
-    """An item's error as its quarantine row keeps it."""
-    return f"{type(exc).__name__}: {exc}"
-
-
 class UnitOfWork:
     def __init__(
         self,
@@ -124,14 +119,29 @@ class UnitOfWork:
         except STORE_FAILURES as exc:
             raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
-            if isinstance(exc, IntegrityError) and self.shared and self._committed(key):
-                return "seen"  # another worker committed the same event first: it is done, once
-            log.exception("quarantining %s", key)
             try:
-                kept = self.quarantine(key, source, payload, failure(exc), content_hash)
+                with self.sessions.begin() as s:
+                    return self.set_aside(Repo(s), exc, key, source, payload, content_hash)
             except STORE_FAILURES as store_exc:
-                raise StoreUnavailable(f"{key}: {store_exc.orig}") from store_exc
-            return "quarantined" if kept else "seen"
+                raise StoreUnavailable(f"{key}: {getattr(store_exc, 'orig', store_exc)}") from store_exc
+
+    def set_aside(
+        self,
+        repo: Repo,
+        exc: Exception,
+        key: str,
+        source: str,
+        payload: bytes | None,
+        content_hash: str | None,
+    ) -> str:
+        """An item whose work raised `exc`, its writes rolled back: "seen" when another worker committed
+        the same event first, else kept aside with its error (`keep_aside`). Called while `exc` is
+        being handled, in the caller's transaction (its own, or a group's)."""
+        if isinstance(exc, IntegrityError) and self.shared and repo.event_committed(key):
+            return "seen"  # another worker committed the same event first: it is done, once
+        log.exception("quarantining %s", key)
+        error = f"{type(exc).__name__}: {exc}"
+        return "quarantined" if self.keep_aside(repo, key, source, payload, error, content_hash) else "seen"
 
     def item(
         self,
@@ -153,10 +163,6 @@ class UnitOfWork:
         with self.budget():  # the commit itself is never cut short
             label = work(repo, cause)
         return label or "processed"
-
-    def _committed(self, key: str) -> bool:
-        with self.sessions.begin() as s:
-            return Repo(s).event_committed(key)
 
     def budget(self) -> AbstractContextManager[None]:
         """An item's time and memory budget (agent.daemon.budget), for work done outside an item too."""

@@ -8,7 +8,8 @@ it goes as the reply's "send" sends it: released, and `email_approved` runs the 
 
 from __future__ import annotations
 
-from agent.dashboard.actions_flow import Act, Action, Refused, names
+from agent.dashboard.actions_flow import Act, Action, Refused
+from agent.dashboard.deal_words import and_join
 from agent.domain import Address
 from agent.handling.our_people import csm_of, responsible
 from agent.outbox import status
@@ -69,7 +70,7 @@ def _called(act: Act) -> str:
     if email is None:
         return "email"
     people = [{"name": a.get("name") or a["email"]} for a in email.to]
-    return f"{email.template} email to {names(people)}"
+    return f"{email.template} email to {and_join(p['name'] for p in people)}"
 
 
 def send(act: Act) -> str:

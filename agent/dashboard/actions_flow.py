@@ -152,9 +152,3 @@ def _shown(e: m.OutboxEmail, runtime: Runtime, now: datetime, zone: ZoneInfo) ->
 
 def _person(a: Mapping[str, str]) -> dict[str, str]:
     return {"name": a.get("name") or a["email"], "email": a["email"]}
-
-
-def names(people: list[dict[str, str]]) -> str:
-    """ "Jane Doe and Jim Roe": who an email goes to, by name."""
-    said = [p["name"] for p in people]
-    return f"{', '.join(said[:-1])} and {said[-1]}" if len(said) > 1 else "".join(said)

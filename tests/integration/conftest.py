@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import write_config
+from tests.integration.browser import signed_in
 from tests.servers import Dovecot, Postgres, Radicale, SmtpRelay, TokenIntrospection
 
 PASSWORD = "s3cret"
@@ -156,3 +158,18 @@ def postgres() -> Iterator[Postgres]:
 def cfg(tmp_path: Path) -> Path:
     """A config on the embedded defaults in the test's folder (the command-line tests' starting point)."""
     return write_config(tmp_path)
+
+
+# The dashboard's browser tests: each module defines `site` (the address its daemon serves); one
+# browser per module opens it with the token, and `driver` is that browser (a module may override
+# `driver`, e.g. to set the window's size before each test).
+@pytest.fixture(scope="module")
+def browser(site: str) -> Iterator[Any]:
+    chrome = signed_in(site)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture(scope="module")
+def driver(browser: Any) -> Any:
+    return browser

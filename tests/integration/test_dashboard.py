@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.browser import TOKEN, arrived, seeded_world, served, shot, signed_in
+from tests.integration.browser import TOKEN, arrived, seeded_world, served, shot
 from tests.integration.dashboard_world import mail_for_a_closed_deal
 
 
@@ -26,13 +26,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     mail_for_a_closed_deal(cfg)  # a second message waits, Client 2 its likely deal
     with served(cfg, port) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def driver(site: str) -> Iterator[Any]:
-    chrome = signed_in(site)
-    yield chrome
-    chrome.quit()
 
 
 def column_of(driver: Any, deal: str) -> str:

@@ -26,7 +26,6 @@ from tests.integration.browser import (
     seeded_world,
     served,
     shot,
-    signed_in,
 )
 from tests.integration.scenario import DAY, START
 
@@ -39,13 +38,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cfg, port = seeded_world(tmp_path_factory.mktemp("deal-page"))
     with served(cfg, port) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def driver(site: str) -> Iterator[Any]:
-    chrome = signed_in(site)
-    yield chrome
-    chrome.quit()
 
 
 def opened(driver: Any, site: str, deal_id: int, name: str, query: str = "") -> None:

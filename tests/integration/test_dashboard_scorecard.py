@@ -28,7 +28,6 @@ from tests.integration.browser import (
     seeded_world,
     served,
     shot,
-    signed_in,
 )
 from tests.integration.cli_helpers import as_json
 from tests.integration.dashboard_world import a_project_deal, mail_for_a_closed_deal
@@ -55,13 +54,6 @@ def site(world: tuple[Path, int]) -> Iterator[str]:
 def driver(browser: Any) -> Iterator[Any]:
     resize(browser, LAPTOP)  # each test starts at a laptop's size, whatever the last one left
     yield browser
-
-
-@pytest.fixture(scope="module")
-def browser(site: str) -> Iterator[Any]:
-    chrome = signed_in(site)
-    yield chrome
-    chrome.quit()
 
 
 def period_shown(driver: Any) -> tuple[datetime, datetime]:
