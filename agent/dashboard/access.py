@@ -10,6 +10,7 @@ the signing-in proxy's header (`user_header`) or, without one, the person the fo
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlencode
 
 from flask import Request, Response, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
@@ -32,7 +33,7 @@ def guard(site: Site) -> BaseResponse | None:
         if given is not None and hmac.compare_digest(given, site.token):
             args = MultiDict(request.args)
             args.pop("token")
-            query = "&".join(f"{k}={v}" for k, v in args.items(multi=True))
+            query = urlencode(list(args.items(multi=True)))  # encoded again: "Acme & Co" stays one value
             target = request.script_root + request.path + (f"?{query}" if query else "")
             answer = redirect(target, 303)
             answer.set_cookie(

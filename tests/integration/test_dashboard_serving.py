@@ -74,6 +74,8 @@ def test_the_token_once_in_the_address_becomes_a_cookie_and_leaves_the_address(p
     status, headers, _ = fetch(f"{proxied}/board?pipeline=standard-onboarding&token={TOKEN}")
     assert status == 303
     assert headers["Location"] == "/onboarding/board?pipeline=standard-onboarding"  # the token is gone
+    status, headers, _ = fetch(f"{proxied}/board?q=Acme+%26+Co&token={TOKEN}")
+    assert headers["Location"] == "/onboarding/board?q=Acme+%26+Co"  # the rest of the address kept as it was
     cookie = headers["Set-Cookie"]
     assert cookie.startswith(f"csm_agent_token={TOKEN};")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/onboarding" in cookie
