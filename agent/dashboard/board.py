@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from agent.config import TeamSection
 from agent.dashboard import when
+from agent.dashboard.deal_words import names_on
 from agent.dashboard.site import Site
 from agent.dashboard.words import plural
 from agent.handling.task_mail import people_in, role_title
@@ -263,8 +264,7 @@ def _people(deal: m.Deal, pipeline: Pipeline, role: str) -> tuple[tuple[str, str
 
 
 def _name_of(deal: m.Deal, email: str) -> str:
-    people = [*((r.email, r.name) for r in deal.roles), *((c.email, c.name) for c in deal.contacts)]
-    return next((name for e, name in people if name and e.lower() == email.lower()), email)
+    return names_on(deal).get(email.lower(), email)
 
 
 # --- the page -----------------------------------------------------------------------------------

@@ -58,6 +58,13 @@ def a_or_an(words: str) -> str:
     return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
 
 
+def names_on(deal: m.Deal) -> dict[str, str]:
+    """Address (lower-cased) -> name, of the deal's contacts and role holders who have one (a role wins)."""
+    names = {c.email.lower(): c.name for c in deal.contacts if c.name}
+    names.update({r.email.lower(): r.name for r in deal.roles if r.name and r.email})
+    return names
+
+
 @dataclass(frozen=True)
 class Words:
     zone: ZoneInfo
@@ -71,8 +78,7 @@ class Words:
     ) -> Words:
         """`ours`: the agent's own addresses, said "the agent" (it attends the calls it is invited to)."""
         names = {a.lower(): "the agent" for a in ours}
-        names.update({c.email.lower(): c.name for c in deal.contacts if c.name})
-        names.update({r.email.lower(): r.name for r in deal.roles if r.name and r.email})
+        names.update(names_on(deal))
         return cls(zone, now, pipeline, names)
 
     # --- time, in the viewer's zone (agent.dashboard.when says it alike on every page) ------------
