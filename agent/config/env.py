@@ -147,9 +147,12 @@ def _setting(name: str, raw: str, model: type[BaseModel]) -> Setting:
         part = parts.pop(0)
         keys = table.model_fields
         where = f"[{'.'.join(p for p in path if not p.isdigit())}]" if path else "the config"
-        if part in keys and (sub := _table_of(keys[part])) is not None and parts:
-            table = sub
-        elif part in keys and (sub := array_of(keys[part].annotation)) is not None and parts:
+        field = keys.get(part)
+        inner = _table_of(field) if field else None
+        array = array_of(field.annotation) if field else None
+        if inner is not None and parts:
+            table = inner
+        elif array is not None and parts:
             number = parts.pop(0)
             if not number.isdigit() or not parts:
                 raise ConfigError(
@@ -157,14 +160,9 @@ def _setting(name: str, raw: str, model: type[BaseModel]) -> Setting:
                     f"{variable(*path, part)}__<number from 0>__KEY"
                 )
             path.append(part)
-            part, table = str(int(number)), sub
-        elif (
-            part in keys
-            and not parts
-            and _table_of(keys[part]) is None
-            and array_of(keys[part].annotation) is None
-        ):
-            return Setting((*path, part), name, parse_value(raw, keys[part]))
+            part, table = str(int(number)), array
+        elif field is not None and not parts and inner is None and array is None:
+            return Setting((*path, part), name, parse_value(raw, field))
         elif not parts and part.endswith(FILE_SUFFIX.lower()) and part[: -len(FILE_SUFFIX)] in keys:
             real = part[: -len(FILE_SUFFIX)]
             try:
@@ -174,7 +172,7 @@ def _setting(name: str, raw: str, model: type[BaseModel]) -> Setting:
                     f"environment {name} = {raw!r}: {str(exc).removeprefix('password_file ')}"
                 ) from None
             return Setting((*path, real), name, parse_value(text, keys[real]), Path(raw))
-        elif part in keys and not parts:
+        elif field is not None and not parts:
             raise ConfigError(f"environment {name}: names a table, not a key; expected {name}__KEY")
         elif not path:
             known = [*sections(model), *arrays(model)]
