@@ -32,7 +32,7 @@ def once_key(
         return "", live
     base = f"once|{once}|{deal.id}|{template}|{','.join(sorted(who))}"
     n = len(earlier)  # all withdrawn
-    while repo.outbox_by_key(email_key(f"{base}|{n}")) is not None:  # a row of the series deleted by hand
+    while repo.key_taken(email_key(f"{base}|{n}")):  # a row of the series deleted by hand
         n += 1
     return email_key(f"{base}|{n}"), None
 

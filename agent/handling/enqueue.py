@@ -65,9 +65,12 @@ class Enqueuer:
         extra: dict[str, Any] | None = None,
         once: str | None = None,
         approved_by: str | None = None,
+        thread: tuple[str, list[str]] | None = None,
     ) -> m.OutboxEmail | None:
         """One email of a deal; None when there is nobody to send it to or this cause queued it already.
         `approved_by`: a role of ours whose people alone can let it go (it never goes on its own).
+        `thread`: its (In-Reply-To, References) when not the deal's conversation (a forward's: the
+        client's message it carries).
 
         `once` ("deal", or "contact" for an email to one person) keys the email by what it is
         rather than by its cause: another final call, a restart or a reloaded rule finds it.
@@ -113,6 +116,7 @@ class Enqueuer:
             extra=extra,
             unless_replied=unless_replied,
             key=key,
+            thread=thread,
         )
         if email is None:
             return None
@@ -236,7 +240,7 @@ class Enqueuer:
         """An email to our own people that belongs to no deal (a question, a digest)."""
         recipients = ",".join(sorted(a.email for a in to))
         key = email_key(f"{cause.key}|standalone|{template}|{recipients}")
-        if not to or repo.outbox_by_key(key) is not None:
+        if not to or repo.key_taken(key):
             return None
         to_list = [person(a.name, a.email) for a in to]
         context = {
@@ -286,6 +290,7 @@ class Enqueuer:
         review_of: int | None = None,
         unless_replied: bool = False,
         key: str | None = None,
+        thread: tuple[str, list[str]] | None = None,
     ) -> m.OutboxEmail | None:
         """The deal's email rendered and threaded, for `status.queue` to store; None if queued before.
 
@@ -296,7 +301,7 @@ class Enqueuer:
             key = email_key(
                 f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}"
             )
-        if repo.outbox_by_key(key) is not None:
+        if repo.key_taken(key):
             return None  # the same cause already queued this email: never twice
         to_list = [person(a.name, a.email) for a in to]
         identity = self.config.identity(deal.team)  # a team's deal writes from the team's address
@@ -311,7 +316,7 @@ class Enqueuer:
             extra=extra,
         )
         rendered = self.templates.render(template, context)
-        in_reply_to, references = repo.thread_ids(deal.id)
+        in_reply_to, references = thread or repo.thread_ids(deal.id)
         email = m.OutboxEmail(
             deal_id=deal.id,
             template=template,

@@ -75,10 +75,14 @@ def signature_start(lines: list[str], sender_name: str = "") -> int:
     first = max(1, len(content) - MAX_SIGNATURE_LINES - 1)
     for n in range(first, len(content)):
         i = content[n]
+        line = lines[i].strip()
+        if len(line) > 2 * MAX_SIGNATURE_WIDTH:
+            # a closing, a name or a "Name | title | company | phone" line is short; a paragraph is
+            # something said (and reading one as a contact line cost milliseconds a message)
+            continue
         rest = [lines[j].strip() for j in content[n + 1 :]]
         if any(len(r) > MAX_SIGNATURE_WIDTH for r in rest):
             continue
-        line = lines[i].strip()
         # under a signature's first line come names and contact lines only: "Thanks!\nAlso, CC
         # Mike next time" is still something said
         if not all(is_contact(r) or is_name_like(r) for r in rest):

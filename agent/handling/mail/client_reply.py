@@ -129,7 +129,8 @@ def forward(
         "answer": f"Reply to this email to answer {first}: it goes to {msg.sender.email}. "
         f"Put {deal_address} in Cc to keep your answer on the deal.",
     }
-    email = enqueuer.queue_email(
+    refs = [*msg.references, msg.message_id]  # in the client's thread: the CSM's answer continues it
+    return enqueuer.queue_email(
         item.repo,
         deal,
         FORWARD,
@@ -142,9 +143,8 @@ def forward(
         trigger=Trigger("client_reply", msg.message_id),
         now=item.now,
         extra={"notice": notice},
+        thread=(
+            msg.message_id,
+            refs if len(refs) <= MAX_REFERENCES else [refs[0], *refs[-(MAX_REFERENCES - 1) :]],
+        ),
     )
-    if email is not None:  # in the client's thread: the CSM's answer continues it
-        refs = [*msg.references, msg.message_id]
-        email.in_reply_to = msg.message_id
-        email.references = refs if len(refs) <= MAX_REFERENCES else [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
-    return email

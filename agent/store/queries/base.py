@@ -15,6 +15,10 @@ class Queries:
 
     def __init__(self, session: Session) -> None:
         self.s = session
+        # Rows this transaction's work asked for, held: the session's identity map holds them only
+        # weakly, so a deal read by one step of a message was gone by the next, and read again
+        # with its roles and contacts (three times a message). Held, `get` finds them in the map.
+        self.held: dict[tuple[type, int], Any] = {}
 
     def add(self, row: Any) -> None:
         self.s.add(row)

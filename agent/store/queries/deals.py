@@ -15,7 +15,10 @@ TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people rea
 
 class DealQueries(Queries):
     def deal(self, deal_id: int) -> m.Deal | None:
-        return self.s.get(m.Deal, deal_id)
+        deal = self.s.get(m.Deal, deal_id)
+        if deal is not None:
+            self.held[m.Deal, deal_id] = deal
+        return deal
 
     def deals(self) -> Sequence[m.Deal]:
         return self.s.scalars(select(m.Deal).order_by(m.Deal.id)).all()

@@ -16,8 +16,9 @@ class OutboxQueries(Queries):
     def outbox(self, email_id: int) -> m.OutboxEmail | None:
         return self.s.get(m.OutboxEmail, email_id)
 
-    def outbox_by_key(self, key: str) -> m.OutboxEmail | None:
-        return self.s.scalars(select(m.OutboxEmail).where(m.OutboxEmail.idempotency_key == key)).first()
+    def key_taken(self, key: str) -> bool:
+        """Whether an email with this idempotency key was queued (its id alone: a row is not loaded)."""
+        return bool(self._ids(select(m.OutboxEmail.id).where(m.OutboxEmail.idempotency_key == key)))
 
     def in_review(self, deal_id: int, template: str) -> bool:
         """Whether an email of the template waits for a person's review on the deal."""
