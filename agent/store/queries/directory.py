@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -54,12 +54,17 @@ class DirectoryQueries(Queries):
     def deals_in_stages(self, deal_ids: Iterable[int], stages: Iterable[tuple[str, str]]) -> set[int]:
         """Those of `deal_ids` whose (pipeline, stage) is one of `stages`: by primary key, so the
         cost grows with the candidates of one message, not with the deals in the store."""
-        ids, pairs = sorted(set(deal_ids)), sorted(set(stages))
+        ids, pairs = sorted(set(deal_ids)), set(stages)
         if not ids or not pairs:
             return set()
+        # The stages are compared here, not in SQL: an OR of every open (pipeline, stage) pair cost
+        # more to build for each message than the query took to run.
         deals = m.Deal.__table__.c
-        in_stage = or_(*(and_(deals.pipeline == p, deals.stage == s) for p, s in pairs))
-        return self._ids(select(deals.id).where(deals.id.in_(ids), in_stage))
+        self.s.flush()
+        rows = self.s.connection().execute(
+            select(deals.id, deals.pipeline, deals.stage).where(deals.id.in_(ids))
+        )
+        return {i for i, pipeline, stage in rows if (pipeline, stage) in pairs}
 
 
 def _word_grams(text: str) -> list[str]:
