@@ -104,11 +104,11 @@ class FakeExchange:
         self.httpd.shutdown()
 
     # --- what a test does ---------------------------------------------------------------------
-    def deliver(self, mime: bytes) -> str:
+    def deliver(self, mime: bytes, received: datetime | None = None) -> str:
         item_id = "AAMkADc3MWUyMGQ5" + base64.b64encode(uuid.uuid4().bytes).decode()
         with self.lock:
             self.mime[item_id] = mime
-            self.changes.append(("create", item_id, datetime.now(UTC)))
+            self.changes.append(("create", item_id, received or datetime.now(UTC)))
         return item_id
 
     def delete(self, item_id: str) -> None:

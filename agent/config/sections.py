@@ -197,6 +197,12 @@ class MailboxSection(ServerSection):
         description="Helper processes that parse a backlog ahead while the agent commits (0: parse in place); "
         "[mailbox] only, for every team's mailbox",
     )
+    history: Literal["record", "act"] = Field(
+        "record",
+        description="The mail the folder held before the agent first watched it: record (logged and "
+        "matched to its deal, not acted on) or act (acted on as if new: a team moving the agent to a new "
+        "server); docs/mail.md",
+    )
 
 
 class TransportSection(ServerSection):

@@ -75,7 +75,7 @@ class Ingest:
                     raw.key,
                     "mail",
                     raw.data,
-                    self.mail_work(raw.data, parsed),
+                    self.mail_work(raw.data, parsed, history=raw.history),
                     content_hash=hashlib.sha256(raw.data).hexdigest(),
                     arrived_at=raw.arrived_at,
                 )
@@ -117,15 +117,17 @@ class Ingest:
         if progress is not None and waiting is not None:
             progress(waiting)
 
-    def mail_work(self, data: bytes, parsed: Parsed | None = None) -> Work:
-        """The item of one message: parse it (unless parsed ahead), then the mail steps."""
+    def mail_work(self, data: bytes, parsed: Parsed | None = None, *, history: bool = False) -> Work:
+        """The item of one message: parse it (unless parsed ahead), then the mail steps (`history`:
+        the mailbox held it before the agent first watched it, RawMail.history)."""
 
         def work(repo: Repo, cause: Cause) -> str | None:
             try:
                 msg = (parsed or self.parse_ahead.parse(data)).get()
             except MessageParseError as exc:
                 raise QuarantineError(f"cannot parse the message: {exc}") from exc
-            return self.handlers().mail.process(MailItem(repo, msg, cause, self.clock.now(), data))
+            item = MailItem(repo, msg, cause, self.clock.now(), data, history=history)
+            return self.handlers().mail.process(item)
 
         return work
 

@@ -20,6 +20,7 @@ from agent.handling.mail.client_task import ClientTaskDone
 from agent.handling.mail.contract import ContractDocument
 from agent.handling.mail.csat import SurveyAnswer
 from agent.handling.mail.guards import AutoReply, Bounce, Duplicate, OwnMail
+from agent.handling.mail.history import History
 from agent.handling.mail.matching import Invitation, MatchDeal, Matched, Unmatched
 from agent.handling.mail.opt_out import OptOut
 from agent.handling.mail.pipeline import MailPipeline
@@ -87,6 +88,7 @@ class Handlers:
                 TaskAnswer(self.runner),
                 MatchDeal(self.party),
                 Invitation(config, self.meetings, self.party),
+                History(),  # what the mailbox held before the agent watched it: recorded, not acted on
                 AutoReply(),
                 OptOut(self.enqueuer),
                 Unmatched(self.enqueuer),

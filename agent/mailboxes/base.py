@@ -23,6 +23,9 @@ class RawMail:
     # > 0: `data` is only the header block of a message of this many bytes, over [mailbox]
     # max_message_mb (a server that can fetch the headers alone spares fetching the rest)
     size: int = 0
+    # The mailbox held it before the agent first watched it: people handled it then. It is recorded
+    # (its row, its deal) but not acted on (agent.handling.mail.history; docs/mail.md, "History").
+    history: bool = False
 
 
 def arrival(value: datetime | None) -> datetime | None:

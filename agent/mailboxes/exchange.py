@@ -4,7 +4,8 @@ The cursor is the SyncState after a page (at most 50 changes) whose messages wer
 processed; a crash replays at most one page, which natural keys make harmless. A SyncState
 the server refuses (ErrorInvalidSyncStateData) starts a full sync from nothing, and the
 same keys keep it from processing anything twice. ErrorServerBusy is waited out for as long
-as the server asks, while timers, the calendar and sending go on.
+as the server asks, while timers, the calendar and sending go on. What the folder held before
+the agent first watched it is history, told by its received time (agent.mailboxes.polling).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class ExchangeMailbox(PollingMailbox):
         from exchangelib.errors import ErrorInvalidSyncStateData
 
         self.check_backoff()
+        self.history_bound()  # before anything is handed out: no transaction is open yet
         try:
             try:
                 yield from self._sync(self.cursors.get(self.source) or None)
@@ -98,11 +100,13 @@ class ExchangeMailbox(PollingMailbox):
             messages = [m for m in fetched if not isinstance(m, Exception) and m.mime_content]
             for n, message in enumerate(messages):
                 self.hand_out(n == len(messages) - 1, service.sync_state)
+                arrived = utc(message.datetime_received) if message.datetime_received else None
                 yield RawMail(
                     f"{self.source}:{message.id}",
                     bytes(message.mime_content),
                     service.sync_state,
-                    utc(message.datetime_received) if message.datetime_received else None,
+                    arrived,
+                    history=self.is_history(arrived),
                 )
             if not messages:
                 self.cursors.set(self.source, service.sync_state)

@@ -2,7 +2,9 @@
 
 The cursor is the link to go on from: @odata.nextLink after each page whose messages
 were all processed, @odata.deltaLink at the end of a round (agent.mailboxes.polling).
-An expired link starts a new round from the beginning, which natural keys make safe.
+An expired link starts a new round from the beginning, which natural keys make safe. What the
+folder held before the agent first watched it is history, told by its received time
+(agent.mailboxes.polling).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class GraphMailbox(PollingMailbox):
 
     def fetch(self) -> Iterator[RawMail]:
         self.check_backoff()
+        self.history_bound()  # before anything is handed out: no transaction is open yet
         try:
             try:
                 yield from self._round(self.cursors.get(self.source) or self._first())
@@ -63,11 +66,13 @@ class GraphMailbox(PollingMailbox):
                     "GET", self.client.user_path(f"/messages/{item['id']}/$value"), headers=PREFER
                 ).content
                 self.hand_out(n == len(messages) - 1, next_link)
+                received = arrival(_parse_time(item.get("receivedDateTime")))
                 yield RawMail(
                     f"{self.source}:{item['id']}",
                     mime,
                     next_link,
-                    arrival(_parse_time(item.get("receivedDateTime"))),
+                    received,
+                    history=self.is_history(received),
                 )
             if not messages and next_link:
                 self.cursors.set(self.source, next_link)

@@ -16,6 +16,10 @@ shaped this module:
 - IDLE is re-issued well inside the 29 minutes servers allow, and a read
   timeout notices a dead connection: `idle_check` returns nothing on EOF, so
   an early empty answer means the socket is gone.
+- What the folder held before the agent first watched it is history (RawMail.history), told
+  by its UID: the first fetch with no cursor stores UIDVALIDITY and UIDNEXT as the bound, before
+  it hands anything out. No clock is involved: mail delivered while the first backlog is read
+  gets a higher UID and is acted on.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class ImapMailbox:
         self.unsaved: tuple[str, int] = ("", 0)  # the last acknowledged cursor not yet stored, and how many
         self.fetching = False  # a fetch is under way: it stores the cursor when it ends
         self.waiting: int | None = None  # messages found above the cursor, not yet acknowledged
+        self.history: str | None = None  # "UIDVALIDITY:UID": UIDs below it are history; "" none
 
     # --- connection ------------------------------------------------------------------------
     def connect(self) -> IMAPClient:
@@ -134,7 +139,9 @@ class ImapMailbox:
         folder = self.s.folder
         info = client.select_folder(folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
-        last = self._last_uid(uidvalidity)
+        stored = self.cursors.get(self.source)
+        last = self._last_uid(stored, uidvalidity)
+        history = self._history_below(client, info, uidvalidity, stored)
         # `UID n:*` returns the highest UID even when it is below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
         self.waiting = len(uids)  # the backlog `status` shows: counted down as each is acknowledged
@@ -154,6 +161,7 @@ class ImapMailbox:
                         f"{uidvalidity}:{uid}",
                         arrival(meta[uid].get(b"INTERNALDATE")),
                         size=whole,
+                        history=uid < history,
                     )
                     del data  # not held by this frame while the next group is fetched
 
@@ -187,8 +195,32 @@ class ImapMailbox:
         head = fetched.get(uid, {}).get(b"BODY[HEADER]<0>")
         return None if head is None else bytes(head)
 
-    def _last_uid(self, uidvalidity: int) -> int:
-        stored = self.cursors.get(self.source)
+    def _history_below(
+        self, client: IMAPClient, info: dict[bytes, Any], uidvalidity: int, stored: str | None
+    ) -> int:
+        """The UID below which the folder's mail is history (0: none is).
+
+        The bound is stored by the first fetch of a folder with no cursor, before anything is handed
+        out, so that a restart in the middle of the first backlog keeps it. An install that read the
+        folder before the bound existed has a cursor and none; under another UIDVALIDITY it does not
+        apply (the folder is read again; what was handled is known by its keys).
+        """
+        if self.s.history == "act":
+            return 0
+        if self.history is None:
+            key = f"{self.source}#history"
+            self.history = self.cursors.get(key) or ""
+            if not self.history and stored is None:
+                uidnext = info.get(b"UIDNEXT")
+                if uidnext is None:  # a server that did not say: one above the highest UID there
+                    uidnext = max(client.search(["ALL"]), default=0) + 1
+                self.history = f"{uidvalidity}:{int(uidnext)}"
+                self.cursors.set(key, self.history)
+                log.info("%s: first watch; UIDs below %s are recorded, not acted on", self.source, uidnext)
+        validity, _, below = self.history.partition(":")
+        return int(below) if validity and int(validity) == uidvalidity else 0
+
+    def _last_uid(self, stored: str | None, uidvalidity: int) -> int:
         if not stored:
             return 0
         old_validity, _, last = stored.partition(":")

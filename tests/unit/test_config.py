@@ -223,6 +223,7 @@ BAD_VALUES = [
     ("transport", "port", "70000", "70000", "less than or equal to 65535"),
     ("mailbox", "tls", '"maybe"', "'maybe'", "'none', 'starttls' or 'ssl'"),
     ("mailbox", "backend", '"pop3"', "'pop3'", "'maildir', 'imap', 'exchange' or 'graph'"),
+    ("mailbox", "history", '"ignore"', "'ignore'", "'record' or 'act'"),
     ("agent", "timezone", '"Mars/Base"', "'Mars/Base'", "expected an IANA time zone name"),
     ("agent", "address", '"nope"', "'nope'", "expected an email address"),
     ("agent", "business_days", '["mon", "funday"]', "'funday'", "'mon', 'tue', 'wed'"),

@@ -14,6 +14,7 @@ from agent.config import AgentSection
 from agent.domain import Address, InboundMessage, MessageKind
 from agent.handling.cause import begin
 from agent.handling.mail.guards import AutoReply, Duplicate, OwnMail
+from agent.handling.mail.history import History
 from agent.handling.mail.pipeline import MailItem, MailPipeline, Passed, Took
 from agent.handling.mail.senders import Commands
 from agent.matching import Match, Party
@@ -112,3 +113,18 @@ def test_an_auto_reply_is_logged_on_its_deal_and_never_acted_on(repo: Repo) -> N
     assert isinstance(verdict, Took) and "out of office" in verdict.reason
     assert messages(repo) == [("inbound", "ignored", "out of office; no deal")]
     assert AutoReply()(item(repo, "jane@acme.example", 3)) == Passed("written by a person")
+
+
+def test_history_is_logged_with_its_match_and_taken_before_anything_acts_on_it(repo: Repo) -> None:
+    new = item(repo, "jane@acme.example", 1)
+    assert History()(new) == Passed("arrived after the agent first watched the mailbox")
+    old = item(repo, "jane@acme.example", 2)
+    old.history = True
+    old.match = Match(None, "", "two deals fit", candidates=(1, 2))
+    verdict = History()(old)
+    # filed with the mail no deal matched (an IMAP folder), not queued for a person
+    assert verdict == Took("history: the mailbox held it before the agent first watched it", "unmatched")
+    assert messages(repo) == [("inbound", "history", "two deals fit")]
+    [row] = repo.s.scalars(select(m.Message))
+    assert (row.deal_id, row.candidates, row.raw) == (None, [1, 2], None)  # not kept for a person to assign
+    assert repo.unmatched() == []  # no unmatched entry, no question

@@ -32,6 +32,7 @@ class MailItem:
     commands: list[Command] | None = None  # None: the sender is not a verified one of ours
     match: Match | None = None
     trace: list[tuple[str, bool, str]] = field(default_factory=list)  # (step, took it, why)
+    history: bool = False  # the mailbox held it before the agent first watched it: recorded, not acted on
 
     @property
     def trail(self) -> Trail:
