@@ -252,6 +252,7 @@ def drain(mail: list[bytes], processes: int, timeout: float = 900, imap: Dovecot
             mailbox = (
                 f'backend = "imap"\nhost = "127.0.0.1"\nport = {imap.imap_port}\ntls = "none"\n'
                 f'username = "{user}"\npassword_file = "{folder / "password"}"\n'
+                'history = "act"\n'  # the backlog is delivered before the agent's first look: act on it
             )
         cfg = folder / "agent.toml"
         cfg.write_text(

@@ -128,3 +128,20 @@ def test_history_is_logged_with_its_match_and_taken_before_anything_acts_on_it(r
     [row] = repo.s.scalars(select(m.Message))
     assert (row.deal_id, row.candidates, row.raw) == (None, [1, 2], None)  # not kept for a person to assign
     assert repo.unmatched() == []  # no unmatched entry, no question
+
+
+def test_a_bounce_from_the_history_marks_nothing_bounced(repo: Repo) -> None:
+    from agent.handling.mail.guards import Bounce
+
+    class NoQueue:  # a history bounce must not reach the enqueuer
+        def notify_responsible(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a person was told of an old bounce")
+
+    fields = {"kind": MessageKind.BOUNCE, "bounced_recipients": ("jane@acme.example",)}
+    old = item(repo, "mailer-daemon@mx.example", 1, **fields)
+    old.history = True
+    assert Bounce(NoQueue())(old) == Passed("a delivery report from the mailbox's history")  # type: ignore[arg-type]
+    assert repo.flag("jane@acme.example").bounced_at is None
+    new = item(repo, "mailer-daemon@mx.example", 2, **fields)
+    assert isinstance(Bounce(NoQueue())(new), Took)  # type: ignore[arg-type]
+    assert repo.flag("jane@acme.example").bounced_at == NOW

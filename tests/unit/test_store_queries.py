@@ -144,7 +144,7 @@ def test_what_the_scorecard_counts(repo: Repo) -> None:
         [(deal.id, T0), (None, T0 + timedelta(hours=1))], key=str
     )
 
-    def message(key: str, direction: str, kind: str) -> None:
+    def message(key: str, direction: str, kind: str, status: str = "matched") -> None:
         repo.insert(
             m.Message,
             deal_id=deal.id,
@@ -152,13 +152,14 @@ def test_what_the_scorecard_counts(repo: Repo) -> None:
             source_key=key,
             direction=direction,
             kind=kind,
-            status="matched",
+            status=status,
             received_at=T0,
         )
 
     message("reply", "inbound", "normal")
     message("ooo", "inbound", "auto_reply")
     message("ours", "bcc", "normal")
+    message("old", "inbound", "normal", "history")  # written before the agent watched the mailbox
     assert repo.client_reply_times() == [(deal.id, T0)]
 
     for uid, status in (("held", "completed"), ("missed", "no_show")):

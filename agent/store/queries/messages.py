@@ -62,7 +62,9 @@ class MessageQueries(Queries):
     def client_reply_times(self) -> list[tuple[int | None, datetime]]:
         """(deal id, received at) of every message a client wrote to us (auto-replies and bounces aside)."""
         q = select(m.Message.deal_id, m.Message.received_at).where(
-            m.Message.direction == "inbound", m.Message.kind == "normal"
+            m.Message.direction == "inbound",
+            m.Message.kind == "normal",
+            m.Message.status != "history",  # written before the agent watched: not answered in its time
         )
         return [(deal_id, received) for deal_id, received in self.s.execute(q)]
 
