@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -13,6 +13,11 @@ from agent.store.queries.base import Queries
 # The request that asks a CSM whether an email may still go to contacts who opted out; answering
 # it like a review ("send") is the confirmation the outbox looks for (docs/outbox.md).
 OPT_OUT_CONFIRM = "opt-out-confirm"
+
+_FLAGS = m.AddressFlag.__table__.c
+_OPTED_OUT = select(_FLAGS.email).where(
+    _FLAGS.email.in_(bindparam("emails", expanding=True)), _FLAGS.opted_out_at.is_not(None)
+)
 
 
 class AddressQueries(Queries):
@@ -41,10 +46,9 @@ class AddressQueries(Queries):
 
     def opted_out(self, emails: Iterable[str]) -> set[str]:
         """The addresses among these (lower case) whose owners asked to get no more mail."""
-        q = select(m.AddressFlag.email).where(
-            m.AddressFlag.email.in_([e.lower() for e in emails]), m.AddressFlag.opted_out_at.is_not(None)
-        )
-        return set(self.s.scalars(q))
+        self.s.flush()
+        found = self.s.connection().execute(_OPTED_OUT, {"emails": [e.lower() for e in emails]})
+        return set(found.scalars())
 
     def flag(self, email: str) -> m.AddressFlag:
         row = self.s.get(m.AddressFlag, email.lower())

@@ -5,12 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
 MAX_NAME_WORDS = 8
+
+_CONTACTS, _DOMAINS, _DEALS = (t.__table__.c for t in (m.Contact, m.ClientDomain, m.Deal))
+_BY_EMAIL = select(_CONTACTS.deal_id).where(_CONTACTS.email == bindparam("email"))
+_BY_DOMAIN = select(_DOMAINS.deal_id).where(_DOMAINS.domain == bindparam("domain"))
+_STAGES_OF = select(_DEALS.id, _DEALS.pipeline, _DEALS.stage).where(
+    _DEALS.id.in_(bindparam("ids", expanding=True))
+)
 
 
 class DirectoryQueries(Queries):
@@ -27,12 +34,10 @@ class DirectoryQueries(Queries):
         return found | self._ids(select(outbox.deal_id).where(outbox.message_id.in_(ids)))
 
     def deals_by_email(self, email: str) -> set[int]:
-        contacts = m.Contact.__table__.c
-        return self._ids(select(contacts.deal_id).where(contacts.email == email.lower()))
+        return self._ids(_BY_EMAIL, {"email": email.lower()})
 
     def deals_by_domain(self, domain: str) -> set[int]:
-        domains = m.ClientDomain.__table__.c
-        return self._ids(select(domains.deal_id).where(domains.domain == domain.lower()))
+        return self._ids(_BY_DOMAIN, {"domain": domain.lower()})
 
     def deals_named_in(self, text: str) -> set[int]:
         """Deals whose name, or whose client's name, appears in `text` as whole words.
@@ -59,11 +64,8 @@ class DirectoryQueries(Queries):
             return set()
         # The stages are compared here, not in SQL: an OR of every open (pipeline, stage) pair cost
         # more to build for each message than the query took to run.
-        deals = m.Deal.__table__.c
         self.s.flush()
-        rows = self.s.connection().execute(
-            select(deals.id, deals.pipeline, deals.stage).where(deals.id.in_(ids))
-        )
+        rows = self.s.connection().execute(_STAGES_OF, {"ids": ids})
         return {i for i, pipeline, stage in rows if (pipeline, stage) in pairs}
 
 

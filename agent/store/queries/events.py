@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
+
+_EVENTS = m.InboundEvent.__table__.c
+_KNOWN = select(_EVENTS.id).where(
+    or_(_EVENTS.key == bindparam("key"), _EVENTS.content_hash == bindparam("hash"))
+)
 
 
 class EventQueries(Queries):
@@ -16,11 +21,8 @@ class EventQueries(Queries):
 
     def event_known(self, key: str, content_hash: str | None) -> bool:
         """Whether an input was taken in before, by its key or its content: one indexed look-up."""
-        events = m.InboundEvent.__table__.c
-        known = events.key == key
-        if content_hash:
-            known = or_(known, events.content_hash == content_hash)
-        return bool(self._ids(select(events.id).where(known)))
+        # no hash: None, and NULL = NULL is never true (an empty string would match every other one)
+        return bool(self._ids(_KNOWN, {"key": key, "hash": content_hash or None}))
 
     def event_committed(self, key: str) -> bool:
         """Whether the input with this key was processed: a quarantined one is still to be done."""

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
 MAX_REFERENCES = 20
 
+_BY_MESSAGE_ID = select(m.Message.__table__.c.id).where(
+    m.Message.__table__.c.message_id == bindparam("message_id")
+)
+
 
 class MessageQueries(Queries):
     def message_known(self, message_id: str) -> bool:
-        messages = m.Message.__table__.c
-        return bool(self._ids(select(messages.id).where(messages.message_id == message_id)))
+        return bool(self._ids(_BY_MESSAGE_ID, {"message_id": message_id}))
 
     def message(self, row_id: int) -> m.Message | None:
         return self.s.get(m.Message, row_id)

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
+
+_OUTBOX = m.OutboxEmail.__table__.c
+_BY_KEY = select(_OUTBOX.id).where(_OUTBOX.idempotency_key == bindparam("key"))
 
 
 class OutboxQueries(Queries):
@@ -18,7 +21,7 @@ class OutboxQueries(Queries):
 
     def key_taken(self, key: str) -> bool:
         """Whether an email with this idempotency key was queued (its id alone: a row is not loaded)."""
-        return bool(self._ids(select(m.OutboxEmail.id).where(m.OutboxEmail.idempotency_key == key)))
+        return bool(self._ids(_BY_KEY, {"key": key}))
 
     def in_review(self, deal_id: int, template: str) -> bool:
         """Whether an email of the template waits for a person's review on the deal."""
