@@ -49,7 +49,7 @@ def _require(email: m.OutboxEmail, allowed: tuple[Status, ...], what: str) -> No
 def queue(trail: Trail, email: m.OutboxEmail, reason: str) -> None:
     """A new email, written by the enqueuer, stored: it goes at its due time."""
     email.status = Status.QUEUED
-    trail.repo.add(email)  # before the audit line, which names the row's id
+    trail.repo.add_new(email)  # before the audit line, which names the row's id
     trail.email("email_queued", email, reason)
 
 

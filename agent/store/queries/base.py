@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Insert, Table, insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Executable, Insert, Table, insert, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from agent.store import models as m
 
@@ -24,6 +25,35 @@ class Queries:
     def add(self, row: Any) -> None:
         self.s.add(row)
         self.s.flush()
+
+    def add_new(self, row: m.Base) -> None:
+        """A new row of plain columns (no relationship set), written at once and held by the session as
+        if loaded: its id is known, a later change is an UPDATE.
+
+        What `add` does, for the rows written on every message (a queued email): the ORM's flush of
+        one object cost about three times a Core INSERT of the same values.
+        """
+        if inspect(row).key is not None:  # stored already (by whoever made it): only flushed
+            self.add(row)
+            return
+        mapper = inspect(type(row))
+        given = {p.columns[0].key: row.__dict__[p.key] for p in mapper.column_attrs if p.key in row.__dict__}
+        result = self.s.connection().execute(_insert_into(type(row)), given)
+        written = cast(dict[str, Any], result.last_inserted_params())  # with the Python defaults
+        for p in mapper.column_attrs:
+            column = p.columns[0]
+            if column.primary_key:
+                set_committed_value(row, p.key, result.inserted_primary_key[0])  # type: ignore[index]
+            elif p.key not in row.__dict__ and column.key in written:
+                set_committed_value(row, p.key, written[column.key])
+        make_transient_to_detached(row)  # as if read from the table; what is missing is loaded on use
+        key = inspect(row).key
+        stale = self.s.identity_map.get(key) if key is not None else None
+        if stale is not None:
+            # The table just gave this id to a new row: a row the session knows by it was written in a
+            # savepoint since rolled back (a failed message of a group), and SQLite hands its id out again.
+            self.s.expunge(stale)
+        self.s.add(row)
 
     def refresh(self, row: m.Base) -> None:
         """Read the row again, so that relationships filled by other rows of this transaction show."""
