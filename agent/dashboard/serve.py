@@ -50,6 +50,11 @@ class DashboardServer:
         """Stop taking requests, let the worker threads finish theirs, and close the socket."""
         self._server.task_dispatcher.shutdown()
         # every socket of the server's loop, kept-alive browser connections included: the loop
-        # runs while any is open
-        wasyncore.close_all(self._server._map)  # type: ignore[union-attr]
+        # runs while any is open. Closed by the loop's own thread, woken through waitress's trigger:
+        # closed from here, a socket its select() was waiting on made that fail (EBADF).
+        sockets = self._server._map  # type: ignore[union-attr]
+        if not self._thread.is_alive():
+            wasyncore.close_all(sockets)
+            return
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))  # type: ignore[union-attr]
         self._thread.join(timeout=5)
