@@ -76,8 +76,8 @@ class Repo(
             details=details,
         )
         # Also told in the log once the transaction commits (agent.store.db): what the agent did and why.
-        deal = self.s.get(m.Deal, deal_id) if deal_id else None
-        story = f"{deal.name}: " if deal else ""
+        name = self.deal_name(deal_id) if deal_id else ""
+        story = f"{name}: " if name else ""
         story += reason or kind.replace("_", " ")
         story += f" (rule {rule})" if rule and rule not in story else ""
         self.s.info.setdefault(DECISIONS, []).append(story)

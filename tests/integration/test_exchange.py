@@ -18,17 +18,16 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.connect import oauth2
 from agent.mailboxes.base import MailboxUnavailable
-from agent.store.models import Message
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
 from tests.conftest import client_email as email
 from tests.ews_server import ACCESS_TOKEN, PASSWORD, USER, Appointment, FakeExchange
+from tests.first_watch import check_history_by_time
 from tests.token_endpoint import RotatingTokenEndpoint
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -95,12 +94,6 @@ def harness(cfg: Path) -> Harness:
     return Harness(load_config(cfg), ManualClock(MONDAY))
 
 
-def statuses(h: Harness) -> list[tuple[str, str]]:
-    """(subject, status) of each message the agent recorded, oldest first."""
-    with h.agent.sessions.begin() as s:
-        return [(m.subject, m.status) for m in s.scalars(select(Message).order_by(Message.id))]
-
-
 def health(h: Harness, part: str) -> str:
     with h.agent.sessions.begin() as s:
         return Repo(s).cursor(f"health:{part}") or ""
@@ -143,19 +136,7 @@ def test_mail_received_before_the_first_watch_is_history_and_mail_after_it_is_no
     tmp_path: Path, ews: FakeExchange
 ) -> None:
     cfg = ews_config(tmp_path, ews)
-    h = harness(cfg)
-    deal = h.add_deal()
-    ews.deliver(email("Answered by people an hour ago"), received=datetime.now(UTC) - timedelta(hours=1))
-    ews.deliver(email("A minute before the first watch"), received=datetime.now(UTC) - timedelta(minutes=1))
-    assert h.run().messages == 2
-    ews.deliver(email("After the first watch"))
-    assert harness(cfg).run().messages == 1  # a restart keeps the first watch's time
-    assert statuses(h) == [
-        ("Answered by people an hour ago", "history"),  # recorded on its deal, not forwarded
-        ("A minute before the first watch", "matched"),  # within the clocks' 5 minutes: acted on
-        ("After the first watch", "matched"),
-    ]
-    assert [e["template"] for e in h.show(deal)["emails"]].count("client-reply") == 2
+    check_history_by_time(harness(cfg), lambda: harness(cfg), ews.deliver)
 
 
 @pytest.mark.integration

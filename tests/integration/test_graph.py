@@ -16,16 +16,15 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from agent.clock import ManualClock
 from agent.config import load_config
 from agent.deals import ContactSpec
 from agent.mailboxes.base import MailboxUnavailable
-from agent.store.models import Message
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, MONDAY, Harness, ingest_until, subjects, write_config
 from tests.conftest import client_email as email
+from tests.first_watch import check_history_by_time
 from tests.graph_server import CLIENT_ID, SECRET, TENANT, FakeGraph
 
 INTRO_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -85,12 +84,6 @@ def harness(cfg: Path) -> Harness:
     return Harness(load_config(cfg), ManualClock(MONDAY))
 
 
-def statuses(h: Harness) -> list[tuple[str, str]]:
-    """(subject, status) of each message the agent recorded, oldest first."""
-    with h.agent.sessions.begin() as s:
-        return [(m.subject, m.status) for m in s.scalars(select(Message).order_by(Message.id))]
-
-
 def sent(graph: FakeGraph) -> list[EmailMessage]:
     return [BytesParser(policy=default).parsebytes(raw) for raw in graph.sent_messages()]
 
@@ -137,19 +130,7 @@ def test_mail_received_before_the_first_watch_is_history_and_mail_after_it_is_no
     tmp_path: Path, fresh: FakeGraph, certs: dict[str, Path]
 ) -> None:
     cfg = graph_config(tmp_path, fresh, certs)
-    h = harness(cfg)
-    deal = h.add_deal()
-    fresh.deliver(email("Answered by people an hour ago"), received=datetime.now(UTC) - timedelta(hours=1))
-    fresh.deliver(email("A minute before the first watch"), received=datetime.now(UTC) - timedelta(minutes=1))
-    assert h.run().messages == 2
-    fresh.deliver(email("After the first watch"))
-    assert harness(cfg).run().messages == 1  # a restart keeps the first watch's time
-    assert statuses(h) == [
-        ("Answered by people an hour ago", "history"),  # recorded on its deal, not forwarded
-        ("A minute before the first watch", "matched"),  # within the clocks' 5 minutes: acted on
-        ("After the first watch", "matched"),
-    ]
-    assert [e["template"] for e in h.show(deal)["emails"]].count("client-reply") == 2
+    check_history_by_time(harness(cfg), lambda: harness(cfg), fresh.deliver)
 
 
 @pytest.mark.integration

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
 TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people read these aloud
+
+_NAME = select(m.Deal.__table__.c.name).where(m.Deal.__table__.c.id == bindparam("id"))
 
 
 class DealQueries(Queries):
@@ -19,6 +21,15 @@ class DealQueries(Queries):
         if deal is not None:
             self.held[m.Deal, deal_id] = deal
         return deal
+
+    def deal_name(self, deal_id: int) -> str:
+        """The deal's name; from the deal in hand if the session holds it, else its column alone (a
+        log line about a deal nobody else in the item read needs no whole deal: JSON columns and all)."""
+        held = self.s.identity_map.get(inspect(m.Deal).identity_key_from_primary_key((deal_id,)))
+        if isinstance(held, m.Deal):
+            return held.name
+        self.s.flush()
+        return self.s.connection().execute(_NAME, {"id": deal_id}).scalar() or ""
 
     def deals(self) -> Sequence[m.Deal]:
         return self.s.scalars(select(m.Deal).order_by(m.Deal.id)).all()
