@@ -35,9 +35,13 @@ class TemplateSet:
             "undefined": StrictUndefined,
             "keep_trailing_newline": True,
             "loader": loader,
+            # A template is read once: an edit takes effect on reload (SIGHUP), after `check` has
+            # passed it, not half-written at the next email (and no file is looked at per email).
+            "auto_reload": False,
         }
         self._text = SandboxedEnvironment(autoescape=False, **common)
         self._html = SandboxedEnvironment(autoescape=True, **common)
+        self._whole: set[str] = set()  # the templates found with all their parts
         for env in (self._text, self._html):
             env.filters["first_name"] = _first_name
 
@@ -48,14 +52,19 @@ class TemplateSet:
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:
         folder = self.folder / name
-        if not folder.is_dir():
-            raise errors.TemplateError(f"{folder}: no such email template; expected one of {self.names()}")
+        if name not in self._whole:
+            if not folder.is_dir():
+                raise errors.TemplateError(
+                    f"{folder}: no such email template; expected one of {self.names()}"
+                )
+            for part in PARTS:
+                if not (folder / part).is_file():
+                    raise errors.TemplateError(
+                        f"{folder / part}: missing (each template needs {', '.join(PARTS)})"
+                    )
+            self._whole.add(name)
         out: dict[str, str] = {}
         for part in PARTS:
-            if not (folder / part).is_file():
-                raise errors.TemplateError(
-                    f"{folder / part}: missing (each template needs {', '.join(PARTS)})"
-                )
             env = self._html if part.endswith(".html") else self._text
             try:
                 out[part] = env.get_template(f"{name}/{part}").render(context)

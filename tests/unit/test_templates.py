@@ -160,6 +160,18 @@ def test_undefined_variable_is_an_error_naming_the_file_and_line(
     assert variable in msg
 
 
+def test_a_template_edited_on_disk_takes_effect_on_reload_not_at_the_next_email(tmp_path: Path) -> None:
+    """A half-saved edit must not go out: the running set keeps what it read; a reload (a new set,
+    after `check`) reads the edit."""
+    folder = make_template(tmp_path, "note", "Note\n", "First version\n", "<p>First version</p>\n")
+    running = TemplateSet(tmp_path)
+    assert running.render("note", CTX).text == "First version\n"
+    (folder / "body.txt").write_text("Second {{ deal.nickname\n")  # saved half-way
+    assert running.render("note", CTX).text == "First version\n"
+    with pytest.raises(TemplateError, match="syntax error"):
+        TemplateSet(tmp_path).render("note", CTX)
+
+
 def test_undefined_variable_in_a_condition_or_loop_is_an_error(tmp_path: Path) -> None:
     make_template(tmp_path, "loop", "S\n", "{% for c in contacts %}{{ c }}{% endfor %}\n", "<p>x</p>\n")
     with pytest.raises(TemplateError, match="contacts"):
