@@ -23,7 +23,9 @@ def statuses(h: Harness) -> list[tuple[str, str]]:
         return [(m.subject, m.status) for m in s.scalars(select(Message).order_by(Message.id))]
 
 
-def check_history_by_time(h: Harness, restarted: Callable[[], Harness], deliver: Callable[..., object]) -> None:
+def check_history_by_time(
+    h: Harness, restarted: Callable[[], Harness], deliver: Callable[..., object]
+) -> None:
     """`deliver(message, received=...)` puts a message in the fake's inbox; `restarted()` is a new agent."""
     deal = h.add_deal()
     deliver(email("Answered by people an hour ago"), received=datetime.now(UTC) - timedelta(hours=1))
