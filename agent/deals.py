@@ -372,6 +372,8 @@ def summary(repo: Repo, deal: m.Deal, pipeline: Pipeline | None, now: datetime) 
                 "from": msg.sender,
                 "direction": msg.direction,
                 "kind": msg.kind,
+                # matched, ignored, history (recorded, not acted on: docs/mail.md), unmatched, held
+                "status": msg.status,
                 "received_at": msg.received_at.isoformat(),
                 "match_reason": msg.match_reason,
                 "excerpt": msg.excerpt,

@@ -125,7 +125,9 @@ def test_old_mail_is_recorded_not_acted_on_and_new_mail_is(
     assert w.unmatched() == []  # nobody is asked to find a deal for mail handled long ago
     events = [e for e in w.h.show(w.deal)["events"] if e["kind"] == "message_history"]
     assert len(events) == 2 and "not acted on" in events[0]["reason"]
-    assert w.h.show(w.deal)["messages"][0]["match_reason"]  # how it was matched, as for any message
+    shown = w.h.show(w.deal)["messages"]
+    assert [m["status"] for m in shown] == ["history", "history"]  # `deals show` tells them apart
+    assert shown[0]["match_reason"]  # how it was matched, as for any message
     told = [line for line in w.story() if "before the agent first watched" in line]
     assert len(told) == 2 and "Jane Doe" in told[0] and "Tue 3 Mar" in told[0]  # the deal's story tells them
 
