@@ -79,7 +79,7 @@ class Group:
             session.commit()
         except STORE_FAILURES as exc:
             session.rollback()
-            raise StoreUnavailable(f"a group of items: {getattr(exc, 'orig', exc)}") from exc
+            raise StoreUnavailable.of("a group of items", exc) from exc
         finally:
             session.close()
 
@@ -117,7 +117,7 @@ class Group:
                 return self.work.item(repo, key, source, work, content_hash, arrived_at=arrived_at)
         except STORE_FAILURES as exc:
             self.abandon()  # the database, not the item: the whole group goes again
-            raise StoreUnavailable(f"{key}: {getattr(exc, 'orig', exc)}") from exc
+            raise StoreUnavailable.of(key, exc) from exc
         except Exception as exc:  # rolled back to its savepoint: the group's other items stand
             try:
                 if bare:
@@ -125,4 +125,4 @@ class Group:
                 return self.work.set_aside(repo, exc, key, source, payload, content_hash)
             except STORE_FAILURES as store_exc:
                 self.abandon()
-                raise StoreUnavailable(f"{key}: {getattr(store_exc, 'orig', store_exc)}") from store_exc
+                raise StoreUnavailable.of(key, store_exc) from store_exc

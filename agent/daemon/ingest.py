@@ -170,7 +170,7 @@ class Ingest:
                 with self.work.sessions.begin() as s:
                     plan = to_store(versions, Repo(s), self.handlers().party)
             except STORE_FAILURES as exc:  # ours, not the calendar's
-                raise StoreUnavailable(str(getattr(exc, "orig", exc))) from exc
+                raise StoreUnavailable.of(f"the series of {key}", exc) from exc
         series = series_text([data]) if any(kept for _, kept in plan) else ""
         outcomes = []
         for mv, kept in plan:

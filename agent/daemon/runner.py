@@ -246,7 +246,7 @@ class Runner:
         except StoreUnavailable:
             raise
         except STORE_FAILURES as exc:  # outside an item's transaction (a lease, a health record)
-            raise StoreUnavailable(f"{part}: {getattr(exc, 'orig', exc)}") from exc
+            raise StoreUnavailable.of(part, exc) from exc
         except Exception as exc:
             failures += 1
             delay = min(PART_BACKOFF_MAX, 2.0**failures)

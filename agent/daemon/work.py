@@ -117,13 +117,13 @@ class UnitOfWork:
             with self.sessions.begin() as s:
                 return self.item(Repo(s), key, source, work, content_hash, retry_of, arrived_at)
         except STORE_FAILURES as exc:
-            raise StoreUnavailable(f"{key}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+            raise StoreUnavailable.of(key, exc) from exc
         except Exception as exc:  # one bad item must not stop the agent: keep it aside with its error
             try:
                 with self.sessions.begin() as s:
                     return self.set_aside(Repo(s), exc, key, source, payload, content_hash)
             except STORE_FAILURES as store_exc:
-                raise StoreUnavailable(f"{key}: {getattr(store_exc, 'orig', store_exc)}") from store_exc
+                raise StoreUnavailable.of(key, store_exc) from store_exc
 
     def set_aside(
         self,

@@ -31,6 +31,11 @@ STORE_FAILURES = (OperationalError, InterfaceError)
 class StoreUnavailable(Exception):
     """The store could not write (or read) just now; nothing was committed, so nothing is lost."""
 
+    @classmethod
+    def of(cls, what: str, exc: BaseException) -> StoreUnavailable:
+        """The database failed at `what`: named by the driver's own error, not SQLAlchemy's wrapper."""
+        return cls(f"{what}: {getattr(exc, 'orig', exc)}")
+
 
 def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     if url.startswith("sqlite"):

@@ -52,7 +52,11 @@ def event_commits(h: Harness) -> list[int]:
     return counted
 
 
-LONG_GROUPS = "\n[daemon]\ngroup_seconds = 10\n"  # groups end by their size alone: exact counts
+def long_groups(tmp_path: Path, dovecot: Dovecot, user: str) -> Path:
+    """The mailbox's config with groups that end by their size alone (not by time): exact counts."""
+    cfg = imap_config(tmp_path, dovecot, user)
+    cfg.write_text(cfg.read_text() + "\n[daemon]\ngroup_seconds = 10\n")
+    return cfg
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -63,8 +67,7 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
 def test_a_backlog_commits_in_groups_and_each_message_once(
     tmp_path: Path, dovecot: Dovecot, user: str
 ) -> None:
-    cfg = imap_config(tmp_path, dovecot, user)
-    cfg.write_text(cfg.read_text() + LONG_GROUPS)
+    cfg = long_groups(tmp_path, dovecot, user)
     h = harness(cfg)
     dovecot.deliver_many(user, [email(f"Backlog {i}", n=i) for i in range(TOTAL)])
     counted = event_commits(h)
@@ -78,8 +81,7 @@ def test_a_backlog_commits_in_groups_and_each_message_once(
 def test_a_failing_message_in_a_group_is_rolled_back_and_quarantined_alone(
     tmp_path: Path, dovecot: Dovecot, user: str
 ) -> None:
-    cfg = imap_config(tmp_path, dovecot, user)
-    cfg.write_text(cfg.read_text() + LONG_GROUPS)
+    cfg = long_groups(tmp_path, dovecot, user)
     h = harness(cfg)
     pipeline = h.agent.runtime.handlers.mail
     real = pipeline.process
@@ -118,8 +120,7 @@ def test_one_message_at_a_time_when_groups_are_off(tmp_path: Path, dovecot: Dove
 
 
 def test_a_kill_inside_a_group_loses_and_doubles_nothing(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
-    cfg = imap_config(tmp_path, dovecot, user)
-    cfg.write_text(cfg.read_text() + LONG_GROUPS)
+    cfg = long_groups(tmp_path, dovecot, user)
     harness(cfg).agent.close()  # the deal, in the state folder the child uses
     dovecot.deliver_many(user, [email(f"Killed {i}", n=i) for i in range(TOTAL)])
     db = tmp_path / "state" / "agent.db"
