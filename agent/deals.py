@@ -246,8 +246,9 @@ def view(deal: m.Deal) -> DealView:
 
 def facts(repo: Repo, deal: m.Deal, *, issue: bool = False) -> DealFacts:
     """What the rules' conditions read; `issue`: the kind of the issue the trigger is about, too."""
-    roles = {r.role for r in deal.roles} | {c.role for c in deal.contacts}
-    if deal.contacts:
+    people = repo.people(deal)
+    roles = {r.role for r in people.roles} | {c.role for c in people.contacts}
+    if people.contacts:
         roles.add("client_contacts")
     by_status = repo.meeting_types_by_status(deal.id)
     completed = by_status.get("completed", set())

@@ -314,6 +314,7 @@ class Enqueuer:
             meeting=cause.meeting,
             notes=self._notes(repo, deal, cause.meeting) if cause.meeting else None,
             extra=extra,
+            people=repo.people(deal),
         )
         rendered = self.templates.render(template, context)
         in_reply_to, references = thread or repo.thread_ids(deal.id)

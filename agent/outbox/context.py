@@ -22,6 +22,7 @@ from agent.outbox.meeting_text import clean
 from agent.outbox.task_samples import task_samples
 from agent.pipeline.definition import Pipeline
 from agent.store import models as m
+from agent.store.queries.deals import People
 
 
 def person(name: str, email: str) -> dict[str, str]:
@@ -38,16 +39,21 @@ def deal_context(
     notes: list[str] | None = None,
     extra: dict[str, Any] | None = None,
     stage_id: str | None = None,
+    people: People | None = None,
 ) -> dict[str, Any]:
-    """`stage_id`: the stage the email speaks of, when it is written again after the deal moved on."""
+    """`stage_id`: the stage the email speaks of, when it is written again after the deal moved on;
+    `people`: the deal's roles and contacts as the store read them (`Repo.people`), else its own."""
+    people_of = people or People.of(deal)
     current = stage_id or deal.stage
     stage = pipeline.stage(current) if pipeline and pipeline.has_stage(current) else None
     nxt = pipeline.next_stage(current) if pipeline and stage else None
     titles = {r: d.title for r, d in pipeline.head.roles.items()} if pipeline else {}
     # an unnamed person of ours has no name: the part of an address before the @ signs no email
-    people = {r.role: {"name": r.name, "email": r.email, "title": titles.get(r.role, "")} for r in deal.roles}
+    ours = {
+        r.role: {"name": r.name, "email": r.email, "title": titles.get(r.role, "")} for r in people_of.roles
+    }
     for role in pipeline.internal_roles() if pipeline else []:
-        people.setdefault(role, {"name": "", "email": "", "title": titles.get(role, "")})
+        ours.setdefault(role, {"name": "", "email": "", "title": titles.get(role, "")})
     ctx: dict[str, Any] = {
         "agent": {"name": agent.name, "address": agent.address},
         "deal": {
@@ -70,9 +76,9 @@ def deal_context(
             },
             "attributes": dict(deal.attributes or {}),
         },
-        "contacts": [{"name": c.name, "email": c.email, "role": c.role} for c in deal.contacts],
-        "people": people,
-        "csm": people.get("csm", {"name": "", "email": "", "title": ""}),
+        "contacts": [{"name": c.name, "email": c.email, "role": c.role} for c in people_of.contacts],
+        "people": ours,
+        "csm": ours.get("csm", {"name": "", "email": "", "title": ""}),
         "recipients": recipients,
         "stage": {
             "id": stage.id if stage else current,

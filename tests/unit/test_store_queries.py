@@ -196,3 +196,35 @@ def test_one_session_under_every_part_of_the_repo(tmp_path: Path) -> None:
         assert repo.s is s
         deal = _deal(repo, "Acme")  # its token made by the deals part, found by the directory part
         assert repo.deals_by_token(deal.token.lower()) == {deal.id}
+
+
+def test_a_deals_people_are_read_as_rows_in_the_order_they_were_added(repo: Repo) -> None:
+    deal, other = _deal(repo, "Acme"), _deal(repo, "Globex")
+    repo.s.add_all(
+        [
+            m.Contact(deal_id=deal.id, name="Jane", email="jane@acme.example", role="client_admin"),
+            m.RoleAssignment(deal_id=deal.id, role="csm", email="sam@example.com", name="Sam"),
+            m.Contact(deal_id=other.id, name="Hank", email="hank@globex.example", role="client_admin"),
+            m.Contact(deal_id=deal.id, name="Joe", email="joe@acme.example", role="it"),
+            m.RoleAssignment(deal_id=deal.id, role="onboarding_manager", email="olga@example.com"),
+        ]
+    )  # not flushed: the read sees them as the ORM would
+    people = repo.people(deal)
+    assert [tuple(p) for p in people.roles] == [
+        ("csm", "Sam", "sam@example.com"),
+        ("onboarding_manager", "", "olga@example.com"),
+    ]
+    assert [p.email for p in people.contacts] == ["jane@acme.example", "joe@acme.example"]
+    assert [p.email for p in repo.people(other).contacts] == ["hank@globex.example"]
+    assert repo.people(other).roles == ()
+
+
+def test_a_collection_changed_in_the_transaction_shows_its_changes_not_yet_written(repo: Repo) -> None:
+    deal = _deal(repo, "Acme")
+    repo.add(m.RoleAssignment(deal_id=deal.id, role="csm", email="sam@example.com", name="Sam"))
+    repo.refresh(deal)
+    deal.roles[0].email = "sue@example.com"  # changed, not flushed: the loaded collection tells it
+    deal.contacts.append(m.Contact(name="Jane", email="jane@acme.example", role="client_admin"))
+    people = repo.people(deal)
+    assert [p.email for p in people.roles] == ["sue@example.com"]
+    assert [p.email for p in people.contacts] == ["jane@acme.example"]

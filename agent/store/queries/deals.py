@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import Executable, bindparam, inspect, literal, literal_column, select, union_all
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -15,12 +17,71 @@ TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people rea
 _NAME = select(m.Deal.__table__.c.name).where(m.Deal.__table__.c.id == bindparam("id"))
 
 
+class Person(NamedTuple):
+    """One of a deal's people as a plain row: a role of ours (csm, ...) or a client contact."""
+
+    role: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class People:
+    """Who of ours fills which role on a deal, and its client contacts; each in the order they were added."""
+
+    roles: tuple[Person, ...]
+    contacts: tuple[Person, ...]
+
+    @classmethod
+    def of(cls, deal: m.Deal) -> People:
+        """From the deal's own collections (a deal not stored: `check`'s sample)."""
+        return cls(_persons(deal.roles), _persons(deal.contacts))
+
+
+def _persons(rows: Sequence[m.RoleAssignment] | Sequence[m.Contact]) -> tuple[Person, ...]:
+    return tuple(Person(r.role, r.name, r.email) for r in rows)
+
+
+def _people_query() -> Executable:
+    roles, contacts = m.RoleAssignment.__table__.c, m.Contact.__table__.c
+    return union_all(
+        select(literal(0).label("kind"), roles.id, roles.role, roles.name, roles.email).where(
+            roles.deal_id == bindparam("id")
+        ),
+        select(literal(1), contacts.id, contacts.role, contacts.name, contacts.email).where(
+            contacts.deal_id == bindparam("id")
+        ),
+    ).order_by(literal_column("kind"), literal_column("id"))
+
+
+_PEOPLE = _people_query()
+
+
 class DealQueries(Queries):
     def deal(self, deal_id: int) -> m.Deal | None:
         deal = self.s.get(m.Deal, deal_id)
         if deal is not None:
             self.held[m.Deal, deal_id] = deal
         return deal
+
+    def people(self, deal: m.Deal) -> People:
+        """The deal's roles and contacts as plain rows, in one statement.
+
+        Loading them as objects (the deal's `roles` and `contacts`) cost about 0.7 ms a message, ten
+        times the statement: the rows each message's forward, RACI and rule facts read. A collection
+        this transaction loaded or changed is taken as it stands.
+        """
+        loaded = deal.__dict__
+        if "roles" in loaded and "contacts" in loaded:
+            return People.of(deal)
+        self.s.flush()  # pending rows are seen, as the ORM's autoflush would show them
+        rows = self.s.connection().execute(_PEOPLE, {"id": deal.id}).all()
+        return People(
+            _persons(deal.roles) if "roles" in loaded else tuple(Person(*r[2:]) for r in rows if r[0] == 0),
+            _persons(deal.contacts)
+            if "contacts" in loaded
+            else tuple(Person(*r[2:]) for r in rows if r[0] == 1),
+        )
 
     def deal_name(self, deal_id: int) -> str:
         """The deal's name; from the deal in hand if the session holds it, else its column alone (a
