@@ -21,6 +21,7 @@ from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import DealFacts, timer_rules
 from agent.pipeline.schema import TaskDef
 from agent.store import models as m
+from agent.store.queries.deals import People
 from agent.store.repo import Repo
 
 
@@ -228,9 +229,11 @@ def add_action_task(
     return row
 
 
-def view(deal: m.Deal) -> DealView:
-    people = [Participant(c.email, c.name, c.role, False) for c in deal.contacts]
-    people += [Participant(r.email, r.name, r.role, True) for r in deal.roles]
+def view(deal: m.Deal, people: People | None = None) -> DealView:
+    """`people`: the deal's roles and contacts as the store read them (`Repo.people`), else its own."""
+    read = people or People.of(deal)
+    participants = [Participant(c.email, c.name, c.role, False) for c in read.contacts]
+    participants += [Participant(r.email, r.name, r.role, True) for r in read.roles]
     return DealView(
         id=deal.id,
         name=deal.name,
@@ -238,7 +241,7 @@ def view(deal: m.Deal) -> DealView:
         stage=deal.stage,
         token=deal.token,
         client_domains=tuple(d.domain for d in deal.domains),
-        people=tuple(people),
+        people=tuple(participants),
         timezone=deal.timezone,
         attributes={k: str(v) for k, v in deal_data.custom_attributes(deal).items()},
     )

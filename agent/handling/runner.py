@@ -214,7 +214,7 @@ class RuleRunner:
                 for action in firing.actions:
                     effect = plan(
                         action,
-                        deal=deals.view(deal),
+                        deal=deals.view(deal, repo.people(deal)),
                         raci=deals.raci(repo, deal),
                         pipeline=pipeline,
                         now=now,
@@ -334,7 +334,7 @@ class RuleRunner:
             extra["later"] = later_sends(
                 firing.actions,
                 effect.template,
-                deal=deals.view(deal),
+                deal=deals.view(deal, repo.people(deal)),
                 raci=deals.raci(repo, deal),
                 pipeline=self.pipelines[deal.pipeline],
                 now=now,
