@@ -367,7 +367,7 @@ class Enqueuer:
         """Hold the draft when its template is reviewed on this deal, and ask the Responsible person.
         One to contacts who `opted` out waits for the CSM's confirmation: no deadline sends it."""
         settings, role = self.config.review, draft.approver_role
-        csm = next((r.email for r in deal.roles if r.role == "csm"), "")
+        csm = next((r.email for r in repo.people(deal).roles if r.role == "csm"), "")
         if not opted and not role and not settings.needs_review(draft.template, csm):
             return  # most emails: decided without asking the store who is Responsible
         reviewers = csm_of(repo, deal) if opted else responsible(repo, deal, role)

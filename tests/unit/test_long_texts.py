@@ -40,3 +40,22 @@ def test_a_time_without_a_digit_is_still_proposed_in_a_long_message() -> None:
     assert proposed_times(FILLER + " Could we talk on Tuesday at noon?") == ["Tuesday at noon"]
     assert proposed_times(FILLER + " Friday at 10:30 works.") == ["Friday at 10:30"]
     assert proposed_times(FILLER) == []
+
+
+@pytest.mark.parametrize(
+    "alone", ["Abmelden", "Austragen", "Désabonner", "désinscrire", "Opt-out", "STOP", "Remove me please"]
+)
+def test_a_word_that_asks_alone_is_found_however_it_is_spaced(alone: str) -> None:
+    # the cheap look runs before the text is normalised: it must know every word _ALONE asks with
+    assert opt_out_words("Re: rollout", f"\n  {alone}\n\n") == alone
+
+
+def test_a_short_unsubscribe_counts_its_words_not_its_spaces() -> None:
+    assert opt_out_words("Re: rollout", "Unsubscribe,\n\n   thanks   a lot") == "Unsubscribe, thanks a lot"
+    many = " ".join(["word"] * 12) + " unsubscribe"  # 13 words: more than a short message holds
+    assert opt_out_words("Re: rollout", many) is None
+
+
+def test_a_time_written_in_another_scripts_digits_is_proposed() -> None:
+    # ١٠:٣٠ is 10:30 in Arabic-Indic digits: no ASCII digit, so the pattern's \d must still be asked
+    assert proposed_times(FILLER + " Friday at ١٠:٣٠ works.") == ["Friday at ١٠:٣٠"]

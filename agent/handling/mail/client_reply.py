@@ -60,10 +60,16 @@ PROPOSED = re.compile(
 DIGIT = re.compile(r"\d")
 
 
+def has_digit(text: str) -> bool:
+    """Whether `text` holds a digit (\\d: any script's). The ten ASCII ones are looked for at memory
+    speed; only a text with other characters than ASCII is searched with the pattern (ten times slower)."""
+    return any(d in text for d in "0123456789") or (not text.isascii() and DIGIT.search(text) is not None)
+
+
 def proposed_times(text: str) -> list[str]:
     """The times for a call a client's text proposes, as written, in order, each once."""
     folded = (text or "").casefold()
-    if not (DIGIT.search(folded) or "noon" in folded or "midday" in folded):
+    if not (has_digit(folded) or "noon" in folded or "midday" in folded):
         return []
     found = (" ".join(t.group(0).split()).strip(" ,-") for t in PROPOSED.finditer(text))
     return list(dict.fromkeys(found))

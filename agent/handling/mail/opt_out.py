@@ -45,11 +45,14 @@ _ASKS = (
 # A word that asks it only when it is (nearly) all the message says.
 _ALONE = r"(?:please\s+)?(?:unsubscribe|opt[- ]?out|remove\s+me|stop|abmelden|austragen|d[ée]sabonner|d[ée]sinscrire)"
 ASKS = re.compile(r"(?<![\w-])(?:" + "|".join(_ASKS) + r")", re.IGNORECASE)
-# Each of _ASKS holds one of these words: a text with none of them asks nothing, and is not searched
-# with ASKS (a dozen patterns tried at every word: milliseconds on a long message; these take µs).
+# Each of _ASKS and _ALONE holds one of these words: a text with none of them asks nothing, and is
+# neither normalised nor searched (a dozen patterns tried at every word: milliseconds on a long
+# message; these words are looked for at memory speed, and none holds a space, so the text's
+# spacing does not change what they find).
 _ASK_WORDS = (
     "unsubscribe", "stop", "quit", "cease", "mail", "contact", "write", "remove", "take", "delete",
     "want", "wish", "opt", "bitte", "verteiler", "plus", "sinscrire", "sabonner", "retirez",
+    "abmelden", "austragen",
 )  # fmt: skip
 ALONE = re.compile(rf"^\W*(?:{_ALONE})\b(?:\s+(?:me|please|thanks?|thank\s+you))*\W*$", re.IGNORECASE)
 UNSUBSCRIBE_WORD = re.compile(r"(?<!\bto\s)(?<!\bhow\s)\bunsubscribe\b", re.IGNORECASE)
@@ -63,14 +66,12 @@ def opt_out_words(subject: str, said: str) -> str | None:
     )
     if ALONE.match(topic):
         return topic
-    text = " ".join(said.split())
-    if not text:
-        return None
-    if ALONE.match(text) or (len(text.split()) <= SHORT and _bare_unsubscribe(text)):
-        return text
-    folded = text.casefold()
+    folded = said.casefold()
     if not any(word in folded for word in _ASK_WORDS):
         return None
+    text = " ".join(said.split())
+    if ALONE.match(text) or (text.count(" ") < SHORT and _bare_unsubscribe(text)):  # SHORT words or fewer
+        return text
     for found in ASKS.finditer(text):
         if not NEGATED.search(text[max(0, found.start() - 30) : found.start()]):
             return _sentence(text, found.start(), found.end())
