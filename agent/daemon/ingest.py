@@ -126,7 +126,8 @@ class Ingest:
                 msg = (parsed or self.parse_ahead.parse(data)).get()
             except MessageParseError as exc:
                 raise QuarantineError(f"cannot parse the message: {exc}") from exc
-            item = MailItem(repo, msg, cause, self.clock.now(), data, history=history)
+            read = parsed.reading if parsed else None  # by the parsing helper: `read_text`
+            item = MailItem(repo, msg, cause, self.clock.now(), data, history=history, read=read)
             return self.handlers().mail.process(item)
 
         return work

@@ -42,6 +42,7 @@ from agent.leases import Leases
 from agent.mailboxes.base import Mailbox, MailboxUnavailable
 from agent.mime.parse_ahead import ParseAhead
 from agent.outbox.queue import Outbox
+from agent.replies.reading import read_text
 from agent.runtime import load_runtime, reload_runtime
 from agent.store.cursors import DbCursors
 from agent.store.db import STORE_FAILURES, StoreUnavailable, open_store
@@ -108,7 +109,9 @@ class Runner:
                 Inbox(team.name, load_mailbox(own, cursors), load_calendar(own, cursors, self.clock))
             )
         max_bytes = int(config.mailbox.max_message_mb * 1e6)
-        self.parse_ahead = ParseAhead(config.addresses(), max_bytes, config.mailbox.parse_processes)
+        self.parse_ahead = ParseAhead(
+            config.addresses(), max_bytes, config.mailbox.parse_processes, read=read_text
+        )
         self.ingest = Ingest(
             config,
             self.work,

@@ -26,11 +26,11 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from agent.domain import InboundMessage
 from agent.mime.parse import parse_message
@@ -59,10 +59,12 @@ R = TypeVar("R", bound=Raw)
 
 @dataclass(frozen=True)
 class Parsed:
-    """A message's parse, or the error that parsing raised (the item is then quarantined with it)."""
+    """A message's parse, or the error that parsing raised (the item is then quarantined with it);
+    and what `read` made of the message, when the helper parsed it (None: read where needed)."""
 
     message: InboundMessage | None = None
     error: Exception | None = None
+    reading: Any = None
 
     def get(self) -> InboundMessage:
         if self.error is not None:
@@ -72,8 +74,17 @@ class Parsed:
 
 
 class ParseAhead:
-    def __init__(self, agent_addresses: tuple[str, ...], max_bytes: int, processes: int) -> None:
+    def __init__(
+        self,
+        agent_addresses: tuple[str, ...],
+        max_bytes: int,
+        processes: int,
+        read: Callable[[InboundMessage], Any] | None = None,
+    ) -> None:
+        """`read`: pure text work on a parsed message (agent.replies.reading), done by the helper beside
+        the parse: a module's function, since the helper is handed it by name."""
         self.options = (agent_addresses, max_bytes)
+        self.read = read
         self.processes = processes
         self.pool: ProcessPoolExecutor | None = None
         self.broken = False  # the helper failed during this backlog: the rest is parsed in place
@@ -126,7 +137,7 @@ class ParseAhead:
                 self.pool = ProcessPoolExecutor(
                     self.processes, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
                 )
-            return self.pool.submit(_parse, data, size, *self.options)
+            return self.pool.submit(_parse, data, size, *self.options, self.read)
         except (BrokenProcessPool, RuntimeError) as exc:
             self._broken(exc)
             return None
@@ -189,11 +200,20 @@ def _exit_with(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _parse(data: bytes, size: int, agent_addresses: tuple[str, ...], max_bytes: int) -> Parsed:
+def _parse(
+    data: bytes,
+    size: int,
+    agent_addresses: tuple[str, ...],
+    max_bytes: int,
+    read: Callable[[InboundMessage], Any] | None = None,
+) -> Parsed:
     # In the helper (or in place): an exception is returned, not raised, so that it reaches the
     # item's transaction and quarantines that message alone.
     try:
         message = parse_message(data, agent_addresses=agent_addresses, max_bytes=max_bytes, size=size)
-        return Parsed(message=message)
     except Exception as exc:
         return Parsed(error=exc)
+    try:
+        return Parsed(message=message, reading=read(message) if read else None)
+    except Exception:  # read again where a step needs it: its error then quarantines the message there
+        return Parsed(message=message)

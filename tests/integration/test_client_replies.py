@@ -157,7 +157,7 @@ def test_forwards_are_not_held_back_by_the_per_recipient_cap(tmp_path: Path) -> 
 
 
 def test_the_times_a_client_proposes_are_listed_as_written() -> None:
-    from agent.handling.mail.client_reply import proposed_times
+    from agent.replies.proposed_times import proposed_times
 
     assert proposed_times("How about Thu 3pm-4pm CET, or next Monday at 9am?") == [
         "Thu 3pm-4pm CET",

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import pytest
 
 from agent.deals import ContactSpec
-from agent.handling.mail.opt_out import opt_out_words
+from agent.replies.opt_out_words import opt_out_words
 from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, Harness
 

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from agent.mailboxes.base import RawMail
 from agent.mime.parse_ahead import BACKLOG, DEPTH, ParseAhead
+from agent.outbox.compose import FORWARD
+from agent.replies.reading import TextReading, read_text
 from agent.simulation import CLIENT
 from agent.store import models as m
 from agent.store.repo import Repo
@@ -42,6 +44,41 @@ def test_a_backlog_is_parsed_in_the_helper_in_order_and_a_bad_message_is_kept_as
             select(m.InboundEvent.key).where(m.InboundEvent.source == "mail").order_by(m.InboundEvent.id)
         )
         assert list(keys) == order  # processed one by one in the mailbox's order
+
+
+def test_the_helper_reads_a_backlogs_texts_and_the_steps_act_on_its_reading(harness: Harness) -> None:
+    deal_id = harness.add_deal()
+    for i in range(BACKLOG):
+        harness.mail(CLIENT, AGENT, f"Backlog {i}", "Thanks for the update.")
+    harness.mail(CLIENT, AGENT, "Next call", "Could we talk on Tuesday at 10:30?")
+    harness.mail(CLIENT, AGENT, "Re: rollout", "Please remove me from your mailing list.")
+    report = harness.run()
+    assert harness.agent.parse_ahead.pool is not None  # the backlog went through the helper
+    assert (report.messages, report.quarantined) == (BACKLOG + 2, 0)
+    with harness.agent.sessions.begin() as s:
+        assert Repo(s).opted_out([CLIENT[1]]) == {CLIENT[1]}
+        forwards = s.scalars(select(m.OutboxEmail.body_text).where(m.OutboxEmail.template == FORWARD)).all()
+    forwards = [text for text in forwards if "Tuesday at 10:30" in text]
+    assert len(forwards) == 1  # the forward to the CSM names the time the client proposed
+    assert len(harness.show(deal_id)["messages"]) == BACKLOG + 2
+
+
+def test_a_parse_in_the_helper_carries_its_reading_and_one_in_place_none() -> None:
+    class Raw:
+        def __init__(self, data: bytes) -> None:
+            self.data, self.size = data, 0
+
+    ahead = ParseAhead(("onboarding@example.com",), 10_000_000, 1, read=read_text)
+    try:
+        raws = [Raw(client_email(f"Backlog {i}", "Unsubscribe", n=i)) for i in range(BACKLOG + 1)]
+        parses = [parsed for _, parsed in ahead.iterate(raws)]
+        assert ahead.pool is not None
+        readings = [p.reading for p in parses]
+        assert all(isinstance(r, TextReading) and r.opt_out == "Unsubscribe" for r in readings)
+        assert readings == [read_text(p.get()) for p in parses]
+        assert ahead.parse(raws[0].data).reading is None  # in place: read when a step asks
+    finally:
+        ahead.close()
 
 
 def test_a_helper_killed_mid_backlog_loses_nothing(harness: Harness) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from agent.handling.mail.client_reply import proposed_times
-from agent.handling.mail.opt_out import opt_out_words
+from agent.replies.opt_out_words import opt_out_words
+from agent.replies.proposed_times import proposed_times
 
 FILLER = "Thanks for the update on the rollout. " * 800  # about 30 KB, as in bench/ingest.py
 
-ASKS = [  # one for each of opt_out._ASKS, in its order
+ASKS = [  # one for each of opt_out_words._ASKS, in its order
     "Please unsubscribe me from these.",
     "Please stop emailing me about this.",
     "Do not contact me again.",

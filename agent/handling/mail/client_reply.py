@@ -20,59 +20,10 @@ from agent.handling.our_people import csm_of
 from agent.matching import TAG
 from agent.outbox.compose import FORWARD, reply_address
 from agent.pipeline.engine import Trigger
-from agent.replies.reader import read_reply
 from agent.store import models as m
 from agent.store.queries.messages import MAX_REFERENCES
 
 TEXT_LIMIT = 20_000  # characters of the client's text in the forward; the rest is in the agent's mailbox
-
-_DAY = (
-    r"(?:(?:next|this|coming)\s+)?"
-    r"(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day)?\.?|today|tomorrow"
-    r"|montag|dienstag|mittwoch|donnerstag|freitag|heute|morgen|lundi|mardi|mercredi|jeudi|vendredi|demain"
-)
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_DATE = (
-    rf"\d{{1,2}}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?{_MONTH}"
-    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}[./]\d{{1,2}}\.?"
-)
-_CLOCK = (
-    r"\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)"
-    r"|\d{1,2}[:.h]\d{2}(?:\s*(?:uhr|h)\b)?|\d{1,2}\s*(?:uhr|h)\b|noon|midday"
-)
-_ZONE = (
-    r"(?:\s*(?:(?:utc|gmt|bst|cet|cest|eet|eest|wet|west|est|edt|cst|cdt|mst|mdt|pst|pdt|ist|aest|jst|sgt)"
-    r"(?:[+-]\d{1,2})?|uk time|our time|your time)\b)?"
-)
-_WHEN = rf"(?:{_DAY})(?:,?\s+(?:the\s+)?(?:{_DATE}))?|(?:{_DATE})"
-_CONNECT = r",?\s*(?:at|from|um|ab|à|@|-)?\s*"
-_SPAN = rf"(?:\s*(?:-|–|to|until|till|bis)\s*(?:{_CLOCK}))?"
-# A day or a date with a time of day, either way round: "Tuesday 10:00", "Thu 3pm-4pm CET",
-# "3 December at 14:00", "10:30 on Friday". Quoted as written: the CSM reads the client's words.
-PROPOSED = re.compile(
-    rf"\b(?:(?:{_WHEN}){_CONNECT}(?:{_CLOCK}){_SPAN}{_ZONE}|(?:{_CLOCK}){_SPAN}{_ZONE},?\s+(?:on\s+)?(?:{_WHEN}))",
-    re.IGNORECASE,
-)
-
-
-# Every proposal holds a time of day, so a digit, "noon" or "midday": a text without one is not
-# searched (PROPOSED's alternatives, tried at every word of a long message, cost milliseconds).
-DIGIT = re.compile(r"\d")
-
-
-def has_digit(text: str) -> bool:
-    """Whether `text` holds a digit (\\d: any script's). The ten ASCII ones are looked for at memory
-    speed; only a text with other characters than ASCII is searched with the pattern (ten times slower)."""
-    return any(d in text for d in "0123456789") or (not text.isascii() and DIGIT.search(text) is not None)
-
-
-def proposed_times(text: str) -> list[str]:
-    """The times for a call a client's text proposes, as written, in order, each once."""
-    folded = (text or "").casefold()
-    if not (has_digit(folded) or "noon" in folded or "midday" in folded):
-        return []
-    found = (" ".join(t.group(0).split()).strip(" ,-") for t in PROPOSED.finditer(text))
-    return list(dict.fromkeys(found))
 
 
 class ClientReply:
@@ -118,7 +69,7 @@ def forward(
     """What the client wrote, for our people, threaded on the client's message with Reply-To the client."""
     msg = item.msg
     assert msg.sender is not None
-    reading = read_reply(msg.text, msg.sender.name)
+    reading = item.reading.reply
     said = reading.new[:TEXT_LIMIT] + ("\n[...]" if len(reading.new) > TEXT_LIMIT else "")
     subject = " ".join(TAG.sub("", msg.subject).split()) or "(no subject)"
     if not re.match(r"(?:re|aw|antw|sv)\s*:", subject, re.IGNORECASE):
@@ -130,7 +81,7 @@ def forward(
         "message": lead,
         "sender": f"{msg.sender.name} <{msg.sender.email}>" if msg.sender.name else msg.sender.email,
         "said": said or "(nothing of their own: only quoted text or attachments)",
-        "times": proposed_times(reading.said),
+        "times": list(item.reading.times),
         "attachments": [f"{a.filename or '(unnamed)'} ({a.size // 1024 + 1} KB)" for a in msg.attachments],
         "answer": f"Reply to this email to answer {first}: it goes to {msg.sender.email}. "
         f"Put {deal_address} in Cc to keep your answer on the deal.",

@@ -18,7 +18,6 @@ from agent.handling.mail.pipeline import MailItem, Passed
 from agent.handling.reminders import REMINDER_TEMPLATE
 from agent.handling.runner import RuleRunner
 from agent.replies.done import says_done
-from agent.replies.reader import read_reply
 from agent.store import models as m
 
 
@@ -44,7 +43,7 @@ class ClientTaskDone:
             return Passed(f"task {task.key} is {task.status} already")
         if item.sender.lower() not in {str(a["email"]).lower() for a in email.to}:
             return Passed(f"task {task.key} was not asked of {item.sender}")
-        if not says_done(read_reply(msg.text, msg.sender.name).said, msg.sender.name):
+        if not says_done(item.reading.reply.said, msg.sender.name):
             return Passed(f"the reply about task {task.key} says more than 'done': the CSM reads it")
         deal = repo.deal(match.deal_id)
         assert deal is not None

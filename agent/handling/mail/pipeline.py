@@ -12,6 +12,7 @@ from agent.domain import InboundMessage
 from agent.handling.cause import Cause
 from agent.handling.commands.grammar import Command
 from agent.matching import Match
+from agent.replies.reading import TextReading, read_text
 from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.repo import Repo
@@ -33,6 +34,14 @@ class MailItem:
     match: Match | None = None
     trace: list[tuple[str, bool, str]] = field(default_factory=list)  # (step, took it, why)
     history: bool = False  # the mailbox held it before the agent first watched it: recorded, not acted on
+    read: TextReading | None = None  # what its text says, when the parsing helper read it (`reading`)
+
+    @property
+    def reading(self) -> TextReading:
+        """What the message's text says (its own words, an opt-out request, proposed times), read once."""
+        if self.read is None:
+            self.read = read_text(self.msg)
+        return self.read
 
     @property
     def trail(self) -> Trail:

@@ -14,7 +14,6 @@ from agent.handling.assign import Assigner
 from agent.handling.mail.pipeline import MailItem, Passed, Took
 from agent.handling.reviews import Reviews
 from agent.replies.choice import NONE, choice_of
-from agent.replies.reader import read_reply
 from agent.store import models as m
 
 
@@ -42,7 +41,7 @@ class QuestionAnswer:
             return question
         if question.about_message_id is None and question.about_meeting_id is None:
             return Passed("answers a request that is not a question")
-        msg, repo = item.msg, item.repo
+        repo = item.repo
         who = f"{item.sender} (answering the agent)"
         item.log_message(None, "internal", "ignored", "an answer to the agent's question")
         held_msg = repo.message(question.about_message_id) if question.about_message_id else None
@@ -54,7 +53,7 @@ class QuestionAnswer:
         else:
             item.trail("answer_ignored", f"{item.sender} answered, but it was already decided")
             return Took("an answer to a question already decided")
-        said = read_reply(msg.text, msg.sender.name if msg.sender else "").said
+        said = item.reading.reply.said
         chosen = choice_of(said, len(candidates))
         deal = repo.deal(int(candidates[chosen - 1])) if chosen else None
         if deal is not None and held_msg is not None:
