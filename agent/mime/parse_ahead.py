@@ -53,6 +53,10 @@ class Raw(Protocol):
     def size(self) -> int:  # > 0: data is only the headers of a message this big (agent.mime.parse)
         ...
 
+    @property
+    def history(self) -> bool:  # held before the agent first watched the mailbox: no step reads its text
+        ...
+
 
 R = TypeVar("R", bound=Raw)
 
@@ -114,7 +118,7 @@ class ParseAhead:
         self.broken = False
         window: deque[tuple[R, Future[Parsed] | None]] = deque()
         for raw in _drain(head, rest):
-            window.append((raw, self._submit(raw.data, raw.size)))
+            window.append((raw, self._submit(raw.data, raw.size, None if raw.history else self.read)))
             while len(window) >= DEPTH or _size(r for r, _ in window) > WINDOW_BYTES:
                 yield self._take(window)
         while window:
@@ -127,7 +131,9 @@ class ParseAhead:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def _submit(self, data: bytes, size: int) -> Future[Parsed] | None:
+    def _submit(
+        self, data: bytes, size: int, read: Callable[[InboundMessage], Any] | None
+    ) -> Future[Parsed] | None:
         if self.broken or len(data) > IN_PLACE_BYTES:  # None: parsed in place when its turn comes
             return None
         try:
@@ -137,7 +143,7 @@ class ParseAhead:
                 self.pool = ProcessPoolExecutor(
                     self.processes, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
                 )
-            return self.pool.submit(_parse, data, size, *self.options, self.read)
+            return self.pool.submit(_parse, data, size, *self.options, read)
         except (BrokenProcessPool, RuntimeError) as exc:
             self._broken(exc)
             return None

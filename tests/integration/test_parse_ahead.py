@@ -65,8 +65,8 @@ def test_the_helper_reads_a_backlogs_texts_and_the_steps_act_on_its_reading(harn
 
 def test_a_parse_in_the_helper_carries_its_reading_and_one_in_place_none() -> None:
     class Raw:
-        def __init__(self, data: bytes) -> None:
-            self.data, self.size = data, 0
+        def __init__(self, data: bytes, history: bool = False) -> None:
+            self.data, self.size, self.history = data, 0, history
 
     ahead = ParseAhead(("onboarding@example.com",), 10_000_000, 1, read=read_text)
     try:
@@ -77,6 +77,8 @@ def test_a_parse_in_the_helper_carries_its_reading_and_one_in_place_none() -> No
         assert all(isinstance(r, TextReading) and r.opt_out == "Unsubscribe" for r in readings)
         assert readings == [read_text(p.get()) for p in parses]
         assert ahead.parse(raws[0].data).reading is None  # in place: read when a step asks
+        old = [Raw(client_email(f"Old {i}", "Unsubscribe", n=i), history=True) for i in range(BACKLOG + 1)]
+        assert all(p.reading is None for _, p in ahead.iterate(old))  # history: no step reads its text
     finally:
         ahead.close()
 
@@ -133,7 +135,7 @@ from agent.mime.parse_ahead import ParseAhead
 from tests.conftest import client_email
 
 class Raw:
-    def __init__(self, data): self.data, self.size = data, 0
+    def __init__(self, data): self.data, self.size, self.history = data, 0, False
 
 ahead = ParseAhead(("onboarding@example.com",), 10_000_000, 1)
 raws = [Raw(client_email(f"Backlog {i}", n=i)) for i in range(40)]
