@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from agent.store import models as m
@@ -228,3 +229,23 @@ def test_a_collection_changed_in_the_transaction_shows_its_changes_not_yet_writt
     people = repo.people(deal)
     assert [p.email for p in people.roles] == ["sue@example.com"]
     assert [p.email for p in people.contacts] == ["jane@acme.example"]
+
+
+def test_a_deals_people_are_read_once_until_a_contact_or_a_role_is_written(repo: Repo) -> None:
+    deal = _deal(repo, "Acme")
+    repo.add(m.RoleAssignment(deal_id=deal.id, role="csm", email="sam@example.com", name="Sam"))
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        assert [p.email for p in repo.people(deal).roles] == ["sam@example.com"]
+        assert [p.email for p in repo.people(deal).roles] == ["sam@example.com"]
+        assert len(statements) == 1  # the second step's read is the first's
+        role = repo.s.scalars(select(m.RoleAssignment)).one()  # not through deal.roles: none loaded
+        role.email = "sue@example.com"
+        repo.add(m.Contact(deal_id=deal.id, name="Jane", email="jane@acme.example", role="client_admin"))
+        people = repo.people(deal)
+        assert [p.email for p in people.roles] == ["sue@example.com"]
+        assert [p.email for p in people.contacts] == ["jane@acme.example"]
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
