@@ -108,7 +108,7 @@ class MeetingHandler:
             source=source,
             series=series if deal is None else "",
         )
-        repo.add(meeting)
+        repo.add_new(meeting)  # one Core INSERT: a backlog's invitations each store a meeting
         cause.meeting = meeting
         if deal is not None and not mv.cancelled:
             # only a deal's meetings are watched: a stranger's invitation leaves no timers behind;

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
+
+_BY_KEY = select(m.Timer.__table__.c.id).where(m.Timer.__table__.c.key == bindparam("key"))
 
 
 class TimerQueries(Queries):
@@ -19,8 +21,9 @@ class TimerQueries(Queries):
     def add_timer(
         self, key: str, kind: str, due_at: datetime, deal_id: int | None, payload: dict[str, Any]
     ) -> None:
-        if self.s.scalars(select(m.Timer.id).where(m.Timer.key == key)).first() is None:
-            self.add(m.Timer(key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload))
+        """Once per key (a meeting's end, a reminder): a Core statement each, as on every invitation."""
+        if not self._ids(_BY_KEY, {"key": key}):
+            self.insert(m.Timer, key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload)
 
     def pending_timer(self, deal_id: int, kind: str) -> m.Timer | None:
         """A deal's timer of this kind that has not fired yet (a digest's or a plan's next one)."""
