@@ -42,6 +42,21 @@ class Group:
         self._opened = 0.0
         self.count = 0  # items in the open group
         self.bytes = 0  # and their payloads' size
+        self.looked: set[str] = set()  # keys the open group's transaction looked ahead for
+
+    def look_ahead(self, coming: dict[str, str]) -> None:
+        """Ask the store at once which of the coming items (key -> content hash) it has not seen:
+        one statement for what would be one an item (EventQueries.look_ahead)."""
+        fresh = {k: h for k, h in coming.items() if k not in self.looked}
+        if not fresh:
+            return
+        session = self._open()
+        try:
+            Repo(session).look_ahead(fresh.keys(), set(fresh.values()))
+        except STORE_FAILURES as exc:
+            self.abandon()
+            raise StoreUnavailable.of("a look-ahead", exc) from exc
+        self.looked.update(fresh)
 
     def __call__(
         self,
@@ -73,6 +88,7 @@ class Group:
     def commit(self) -> None:
         """Commit the open group (nothing to do when none is open); StoreUnavailable if the store fails."""
         session, self._session, self.count, self.bytes = self._session, None, 0, 0
+        self.looked = set()
         if session is None:
             return
         try:
@@ -86,6 +102,7 @@ class Group:
     def abandon(self) -> None:
         """Roll the open group back: none of its items happened (they are fetched again)."""
         session, self._session, self.count, self.bytes = self._session, None, 0, 0
+        self.looked = set()
         if session is not None:
             session.rollback()
             session.close()

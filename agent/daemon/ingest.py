@@ -8,7 +8,7 @@ by its id and due time, so a timer re-armed for later fires again, once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -67,16 +67,27 @@ class Ingest:
         hears how many wait still (where the mailbox counts them: IMAP) after each group."""
         group = Group(self.work, self.config.daemon.group_items, self.config.daemon.group_seconds)
         done: list[tuple[RawMail, str]] = []  # run in the open group, acknowledged when it commits
+        coming: dict[str, str] = {}  # key -> content hash of the messages read ahead, not yet run
+
+        def noted(raws: Iterable[RawMail]) -> Iterator[RawMail]:
+            for raw in raws:  # as the parsing helper reads them ahead: their keys, not their bytes
+                coming[raw.key] = hashlib.sha256(raw.data).hexdigest()
+                yield raw
+
         try:
-            for raw, parsed in self.parse_ahead.iterate(mailbox.fetch()):
+            for raw, parsed in self.parse_ahead.iterate(noted(mailbox.fetch())):
                 if self.should_stop():
                     break
+                # A backlog taken in groups: which of the next messages are new, in one statement. (A
+                # mailbox that does not count what waits commits each message: nothing to share.)
+                if raw.key not in group.looked and len(coming) > 1 and getattr(mailbox, "waiting", None):
+                    group.look_ahead(coming)
                 outcome = group(
                     raw.key,
                     "mail",
                     raw.data,
                     self.mail_work(raw.data, parsed, history=raw.history),
-                    content_hash=hashlib.sha256(raw.data).hexdigest(),
+                    content_hash=coming.pop(raw.key),
                     arrived_at=raw.arrived_at,
                 )
                 done.append((replace(raw, data=b""), outcome))  # its bytes are let go of below

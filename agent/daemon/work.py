@@ -19,7 +19,6 @@ from agent.clock import Clock
 from agent.daemon.budget import item_budget
 from agent.daemon.poison import PoisonMemory
 from agent.handling.cause import Work, begin
-from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.db import STORE_FAILURES, StoreUnavailable
 from agent.store.repo import Repo
@@ -186,16 +185,14 @@ class UnitOfWork:
         if existing is not None:  # failed again on a retry: one row, its latest error, how often
             existing.error, existing.attempts = error, existing.attempts + 1
         else:
-            repo.add(
-                m.InboundEvent(
-                    key=key,
-                    source=source,
-                    status="quarantined",
-                    received_at=now,
-                    error=error,
-                    payload=payload,
-                    content_hash=content_hash,
-                )
+            repo.record_event(
+                key=key,
+                source=source,
+                status="quarantined",
+                received_at=now,
+                error=error,
+                payload=payload,
+                content_hash=content_hash,
             )
         Trail(repo, now)("quarantined", f"{key}: {error}")
         return True

@@ -46,8 +46,7 @@ def begin(
     """
     if repo.event_known(key, content_hash):
         return None
-    event_id = repo.insert(
-        m.InboundEvent,
+    event_id = repo.record_event(
         key=key,
         source=source,
         status="processed",

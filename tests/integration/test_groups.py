@@ -78,6 +78,32 @@ def test_a_backlog_commits_in_groups_and_each_message_once(
     assert h.run().messages == 0  # the cursor moved with the commits: nothing comes twice
 
 
+def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_once(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    cfg = long_groups(tmp_path, dovecot, user)
+    h = harness(cfg)
+    batch = [email(f"Backlog {i}", n=i) for i in range(TOTAL)]
+    batch.insert(12, batch[10])  # the same message twice, two apart: in one look-ahead
+    dovecot.deliver_many(user, batch)
+    engine = h.agent.sessions.kw["bind"]
+    look_ups: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().startswith("SELECT") and "FROM inbound_events" in sql:
+            look_ups.append(sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    # Delivered twice, the copy has headers of its own (Received, Delivered-To): a new input, whose
+    # Message-ID the group's first copy already recorded, uncommitted, in the same transaction
+    assert h.run().messages == TOTAL + 1
+    db = h.agent.config.state_dir / "agent.db"
+    assert rows(db, "select count(*) from inbound_events where source = 'mail'") == [(TOTAL + 1,)]
+    assert rows(db, "select count(*) from messages where subject = 'Backlog 10'") == [(1,)]
+    assert rows(db, "select count(*) from audit_log where kind = 'duplicate'") == [(1,)]
+    assert len(look_ups) < TOTAL / 4  # a look-ahead for many messages, not a look-up for each
+
+
 def test_a_failing_message_in_a_group_is_rolled_back_and_quarantined_alone(
     tmp_path: Path, dovecot: Dovecot, user: str
 ) -> None:

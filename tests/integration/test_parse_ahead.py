@@ -63,6 +63,24 @@ def test_the_helper_reads_a_backlogs_texts_and_the_steps_act_on_its_reading(harn
     assert len(harness.show(deal_id)["messages"]) == BACKLOG + 2
 
 
+def test_the_same_message_twice_in_a_backlog_is_acted_on_once(harness: Harness) -> None:
+    # Both copies are in one look-ahead (EventQueries.look_ahead: none of them seen before); the
+    # first is recorded, and the second is known by its content as it was one look-up at a time.
+    deal_id = harness.add_deal()
+    twice = client_email("Twice", "Please find the signed form attached.", n=7)
+    for i in range(BACKLOG):
+        harness.mail(CLIENT, AGENT, f"Backlog {i}")
+        if i in (3, 5):
+            harness.deliver(twice)
+    report = harness.run()
+    assert (report.messages, report.quarantined) == (BACKLOG + 1, 0)
+    subjects = [msg["subject"] for msg in harness.show(deal_id)["messages"]]
+    assert subjects.count("Twice") == 1 and len(subjects) == BACKLOG + 1
+    with harness.agent.sessions.begin() as s:
+        events = s.scalars(select(m.InboundEvent.key).where(m.InboundEvent.source == "mail")).all()
+    assert len(events) == BACKLOG + 1  # the second copy left no event of its own: it was seen
+
+
 def test_a_parse_in_the_helper_carries_its_reading_and_one_in_place_none() -> None:
     class Raw:
         def __init__(self, data: bytes, history: bool = False) -> None:

@@ -249,3 +249,26 @@ def test_a_deals_people_are_read_once_until_a_contact_or_a_role_is_written(repo:
         assert [p.email for p in people.contacts] == ["jane@acme.example"]
     finally:
         event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
+def test_a_look_ahead_answers_each_new_inputs_first_look_up_without_a_statement(repo: Repo) -> None:
+    old = repo.record_event(
+        key="mail:1", source="mail", status="processed", received_at=T0, content_hash="h1"
+    )
+    assert old
+    repo.look_ahead(["mail:1", "mail:2", "mail:3"], {"h1", "h2", "h3"})
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        assert repo.event_known("mail:2", "h2") is False
+        assert statements == []  # the look-ahead said so
+        assert repo.event_known("mail:1", "h1") is True  # found by the look-ahead: asked again
+        assert len(statements) == 1
+        assert repo.event_known("mail:2", "h2") is False  # its one answer was given: asked
+        assert len(statements) == 2
+        # the same content under another key, written meanwhile: the store is asked and knows it
+        repo.record_event(key="mail:9", source="mail", status="processed", received_at=T0, content_hash="h3")
+        assert repo.event_known("mail:3", "h3") is True
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
