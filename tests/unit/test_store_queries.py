@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -272,3 +273,33 @@ def test_a_look_ahead_answers_each_new_inputs_first_look_up_without_a_statement(
         assert repo.event_known("mail:3", "h3") is True
     finally:
         event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
+def test_two_workers_writing_the_same_new_cursor_both_succeed(tmp_path: Path) -> None:
+    # A part's health ("health:outbox") is one row all workers write. Worker B writes it in the
+    # middle of worker A's write (after A's first statement on the row): a look, then an INSERT,
+    # let both find no row, and A's INSERT then failed on the key (seen with 2 workers on PostgreSQL).
+    sessions = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    errors: list[BaseException] = []
+
+    def worker_b() -> None:
+        try:
+            with sessions.begin() as s:
+                Repo(s).set_cursor("health:outbox", "b", T0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    b = threading.Thread(target=worker_b)
+
+    def after_first(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "cursors" in sql and not b.is_alive() and b.ident is None:
+            b.start()
+            b.join(timeout=1.0)  # B finishes unless A holds the row (then B waits for A's commit)
+
+    with sessions.begin() as s:
+        event.listen(s.connection(), "after_cursor_execute", after_first)
+        Repo(s).set_cursor("health:outbox", "a", T0)
+    b.join(timeout=30)
+    assert errors == []
+    with sessions.begin() as s:
+        assert Repo(s).cursor("health:outbox") == "b"  # the later write wins

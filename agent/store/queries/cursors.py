@@ -4,23 +4,46 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Executable, Table, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
+_CURSORS = cast(Table, m.Cursor.__table__)
+_VALUE = select(_CURSORS.c.value).where(_CURSORS.c.source == bindparam("source"))
+
+
+def _upsert(dialect: Any) -> Executable:
+    """One statement that writes a cursor whether or not its row exists (SQLite and PostgreSQL say
+    it alike): two workers writing the same new one (a part's health) both succeed, the later wins."""
+    insert = dialect.insert(_CURSORS)
+    return cast(
+        Executable,
+        insert.on_conflict_do_update(
+            index_elements=[_CURSORS.c.source],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        ),
+    )
+
+
+_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+
 
 class CursorQueries(Queries):
+    # Core statements, no ORM row: a read, then a write that inserts or updates in one (a look first,
+    # then an INSERT, let two workers both find no row and the second fail on the key).
     def cursor(self, source: str) -> str | None:
-        row = self.s.get(m.Cursor, source)
-        return row.value if row else None
+        self.s.flush()
+        return cast(str | None, self.s.connection().execute(_VALUE, {"source": source}).scalar())
 
     def set_cursor(self, source: str, value: str, now: datetime) -> None:
-        row = self.s.get(m.Cursor, source)
-        if row is None:
-            self.s.add(m.Cursor(source=source, value=value, updated_at=now))
-        else:
-            row.value, row.updated_at = value, now
+        connection = self.s.connection()
+        connection.execute(
+            _UPSERT[connection.dialect.name], {"source": source, "value": value, "updated_at": now}
+        )
 
     def record_health(self, part: str, error: str, now: datetime, *, proven: bool = True) -> None:
         """Remember how a part last did: an error keeps the last success beside it; a success clears the error.
