@@ -46,7 +46,7 @@ class Group:
 
     def look_ahead(self, coming: dict[str, str]) -> None:
         """Ask the store at once which of the coming items (key -> content hash) it has not seen:
-        one statement for what would be one an item (EventQueries.look_ahead)."""
+        one statement where each item would run one of its own (EventQueries.look_ahead)."""
         fresh = {k: h for k, h in coming.items() if k not in self.looked}
         if not fresh:
             return
