@@ -27,7 +27,7 @@ from agent.deals import ContactSpec
 from agent.simulation import ACCOUNT_MANAGER, MANAGER
 from agent.store.db import open_store
 from agent.store.repo import Repo
-from tests.conftest import ROOT, Harness
+from tests.conftest import ROOT, Harness, wait_until
 from tests.integration.browser import (
     LAPTOP,
     PHONE,
@@ -229,6 +229,7 @@ def test_filtered_by_csm_the_board_opens_with_their_morning(driver: Any, world: 
     assert not driver.find_elements(By.CSS_SELECTOR, ".morning")  # nobody's morning on the whole board
     Select(driver.find_element(By.ID, "f-csm")).select_by_visible_text("Priya Shah")
     driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    wait_until(lambda: "csm=" in driver.current_url)  # a form's submit may return before its page
     assert parse_qs(urlparse(driver.current_url).query)["csm"] == [PRIYA[1]]
     assert shown(driver) == {"Echo Energy", "Foxtrot Farms", "Hotel Hydro"}
     items = driver.find_elements(By.CSS_SELECTOR, ".morning li")
@@ -256,6 +257,7 @@ def test_the_search_box_finds_a_deal_by_its_contacts_name(driver: Any, world: Wo
     arrived(driver, ".showing")
     assert shown(driver) == {"Echo Energy"}
     driver.find_element(By.LINK_TEXT, "Clear").click()
+    wait_until(lambda: "q=" not in driver.current_url)  # the whole board again
     assert len(shown(driver)) > 5
 
 
