@@ -64,8 +64,9 @@ def test_the_helper_reads_a_backlogs_texts_and_the_steps_act_on_its_reading(harn
 
 
 def test_the_same_message_twice_in_a_backlog_is_acted_on_once(harness: Harness) -> None:
-    # Both copies are in one look-ahead (EventQueries.look_ahead: none of them seen before); the
-    # first is recorded, and the second is known by its content as it was one look-up at a time.
+    # A Maildir commits each message alone (it does not count what waits): no look-ahead is shared
+    # here, and the second copy is known by its content from the first's committed event. The
+    # look-ahead inside a group is tested with Dovecot (test_groups.py) and in the store's tests.
     deal_id = harness.add_deal()
     twice = client_email("Twice", "Please find the signed form attached.", n=7)
     for i in range(BACKLOG):

@@ -36,7 +36,6 @@ class CursorQueries(Queries):
     # Core statements, no ORM row: a read, then a write that inserts or updates in one (a look first,
     # then an INSERT, let two workers both find no row and the second fail on the key).
     def cursor(self, source: str) -> str | None:
-        self.s.flush()
         return cast(str | None, self.s.connection().execute(_VALUE, {"source": source}).scalar())
 
     def set_cursor(self, source: str, value: str, now: datetime) -> None:
