@@ -111,11 +111,15 @@ def parse_message(
     else:
         note = limits.note(read.cut, read.degraded) if read.cut or read.degraded else ""
     error: Exception | None = None
+    data = read.data  # its text bodies apart, put back once parsed; a fallback is given them inline
     for pol, headers_only in _ATTEMPTS:
         try:
-            msg = BytesParser(policy=pol).parsebytes(read.data, headersonly=headers_only or over)
+            msg = BytesParser(policy=pol).parsebytes(data, headersonly=headers_only or over)
+            if data is read.data and not read.put_back(msg):
+                data = read.whole()
+                msg = BytesParser(policy=pol).parsebytes(data, headersonly=headers_only or over)
         except Exception as exc:  # a parser's bug on broken MIME
-            error = exc
+            error, data = exc, read.whole()
             continue
         if not msg.keys():
             raise MessageParseError("not an email: no header lines (expected 'Name: value' lines first)")
@@ -123,7 +127,7 @@ def parse_message(
             built = _build(msg, digest, agent_addresses, body=not over, note=note)
         except Exception as exc:
             log.warning("message %s: retrying with a simpler parser after %r", digest[:12], exc)
-            error = exc
+            error, data = exc, read.whole()
             continue
         return _degraded(built, read.degraded) if read.degraded else built
     return _unparseable(digest, error)

@@ -7,6 +7,10 @@ parts, delivery reports). Every other body is left out, and the part's decoded s
 written into its header as SIZE_HEADER for agent.mime.parse to report. Attached messages
 (message/rfc822) keep their headers, which is all that is read of them (forwards).
 
+An inline text body is handed over beside the skeleton, not in it (Skeleton.bodies): the
+feedparser reads a body line by line (a third of a message's parse, for text it keeps as it
+is), and it gets back what the parser would have made of it (`put_back`).
+
 The walk follows the standard library's feedparser (header lines, boundaries on their own
 line, the line break before a boundary belonging to it), so that the parser sees in the
 skeleton what it would have seen in the whole message, less the bodies.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import secrets
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -39,12 +44,48 @@ _REPORTS = (
 )
 
 
+BODIES_APART = True  # False: every body inline in `data` (tests compare the two)
+
+
 @dataclass
 class Skeleton:
     data: bytes  # what the parser is given
     has_headers: bool  # False: not one header line was left to read
     cut: list[str] = field(default_factory=list)  # left out, the message still says what it said
     degraded: list[str] = field(default_factory=list)  # left out, what is left may not
+    bodies: list[bytes] = field(default_factory=list)  # text bodies, each in `data` as its mark
+    mark: bytes = b""  # a body's mark is mark + its index + NUL; random: no message can hold one
+
+    def whole(self) -> bytes:
+        """The skeleton with its bodies in place of their marks: what a parser that cannot put them
+        back (a fallback, agent.mime.parse) is given."""
+        if not self.bodies:
+            return self.data
+        return re.sub(
+            re.escape(self.mark) + rb"(\d+)\x00", lambda found: self.bodies[int(found[1])], self.data
+        )
+
+    def put_back(self, msg: Message) -> bool:
+        """Give each part of the parsed skeleton whose payload is a mark its body, as the parser
+        would have read it. False if a body was not found where it was left (the parser saw the
+        structure otherwise than the scan did): parse `whole()` then."""
+        if not self.bodies:
+            return True
+        found = 0
+        for part in msg.walk():
+            payload = None if part.is_multipart() else part.get_payload()
+            if isinstance(payload, str) and payload.startswith(self._mark_text):
+                index = payload[len(self._mark_text) : -1]
+                if not index.isdigit() or int(index) >= len(self.bodies):
+                    return False
+                # What the bytes parser does with a body: bytes to str, undecodable ones escaped.
+                part.set_payload(self.bodies[int(index)].decode("ascii", "surrogateescape"))
+                found += 1
+        return found == len(self.bodies)
+
+    @property
+    def _mark_text(self) -> str:
+        return self.mark.decode("ascii")
 
 
 def skeleton(raw: bytes, start: int = 0, *, headers_only: bool = False, limits: Limits = LIMITS) -> Skeleton:
@@ -58,7 +99,7 @@ def skeleton(raw: bytes, start: int = 0, *, headers_only: bool = False, limits: 
         scan.body(head, body, len(raw), depth=0, root=True)
     if scan.dropped:
         scan.degraded.insert(0, _dropped(scan.dropped, limits.header_line))
-    return Skeleton(b"".join(scan.out), bool(head.strip()), scan.cut, scan.degraded)
+    return Skeleton(b"".join(scan.out), bool(head.strip()), scan.cut, scan.degraded, scan.bodies, scan.mark)
 
 
 def _dropped(fields: list[tuple[str, int]], limit: int) -> str:
@@ -117,6 +158,8 @@ class _Scan:
         self.cut: list[str] = []
         self.degraded: list[str] = []
         self.dropped: list[tuple[str, int]] = []  # header fields over the limit: (name, bytes)
+        self.bodies: list[bytes] = []  # inline text bodies, handed over apart (Skeleton.bodies)
+        self.mark = b"\x00csm-body-" + secrets.token_hex(6).encode() + b":"
         first = raw.find(b"\n")
         self.eol = b"\r\n" if first > 0 and raw[first - 1] == 13 else b"\n"
 
@@ -186,7 +229,7 @@ class _Scan:
                     f"a text part of {length:,} bytes was cut at the {size(limits.text_part)} limit"
                 )
                 self._size_header(part, start, end)
-            self._write(self.eol, raw[start : start + cut])
+            self._text(raw[start : start + cut])
         elif part.calendar:
             if length > limits.calendar_part:
                 self.cut.append(
@@ -228,6 +271,15 @@ class _Scan:
             self._write(self.eol)
         self._write(delimiter, b"--", self.eol)
         return True
+
+    def _text(self, body: bytes) -> None:
+        if not BODIES_APART:
+            self._write(self.eol, body)
+            return
+        self._write(self.eol)
+        self.out.append(self.mark + str(len(self.bodies)).encode() + b"\x00")
+        self.bodies.append(body)
+        self.kept += len(body)  # read all the same: it counts against the limits
 
     def _leave_out(self, part: _Part, start: int, end: int) -> None:
         self._size_header(part, start, end)
