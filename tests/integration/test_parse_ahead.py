@@ -130,6 +130,27 @@ def test_the_helper_is_handed_a_backlog_in_chunks_in_order(monkeypatch: pytest.M
     assert max(tasks) == CHUNK
 
 
+def test_a_helper_killed_with_chunks_in_hand_loses_none_of_them() -> None:
+    class Raw:
+        def __init__(self, n: int) -> None:
+            self.data, self.size, self.history = client_email(f"Backlog {n}", n=n), 0, False
+
+    ahead = ParseAhead(("onboarding@example.com",), 10_000_000, 1)
+    try:
+        it = ahead.iterate(Raw(n) for n in range(100))
+        _, parsed = next(it)
+        assert parsed.get().subject == "Backlog 0"
+        pool = ahead.pool
+        assert pool is not None
+        for pid in list(pool._processes):  # chunks handed over and not yet answered die with it
+            os.kill(pid, signal.SIGKILL)
+        rest = [p.get().subject for _, p in it]
+    finally:
+        ahead.close()
+    assert rest == [f"Backlog {n}" for n in range(1, 100)]  # parsed in place, in order
+    assert ahead.broken  # and said so
+
+
 def test_a_helper_killed_mid_backlog_loses_nothing(harness: Harness) -> None:
     deal_id = harness.add_deal()
     for i in range(40):
