@@ -303,3 +303,21 @@ def test_two_workers_writing_the_same_new_cursor_both_succeed(tmp_path: Path) ->
     assert errors == []
     with sessions.begin() as s:
         assert Repo(s).cursor("health:outbox") == "b"  # the later write wins
+
+
+def test_a_messages_candidate_deal_is_read_once_whole(repo: Repo) -> None:
+    deal = _deal(repo, "Acme")  # written (flushed)
+    deal_id, stage = deal.id, (deal.pipeline, deal.stage)
+    repo.s.expunge_all()  # as for a new item: nothing of the deal in hand
+    repo.held.clear()
+    del deal
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        assert repo.deals_in_stages([deal_id], [stage]) == {deal_id}
+        read = repo.deal(deal_id)
+        assert read is not None and read.name == "Acme"
+        assert len(statements) == 1  # the deal it was tied to came with the stages' look-up
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)

@@ -15,6 +15,8 @@ MAX_NAME_WORDS = 8
 _CONTACTS, _DOMAINS, _DEALS = (t.__table__.c for t in (m.Contact, m.ClientDomain, m.Deal))
 _BY_EMAIL = select(_CONTACTS.deal_id).where(_CONTACTS.email == bindparam("email"))
 _BY_DOMAIN = select(_DOMAINS.deal_id).where(_DOMAINS.domain == bindparam("domain"))
+_DEALS_OF = select(m.Deal).where(m.Deal.id.in_(bindparam("ids", expanding=True)))
+READ_WHOLE = 3  # candidates read as whole deals (more: their stages alone)
 _STAGES_OF = select(_DEALS.id, _DEALS.pipeline, _DEALS.stage).where(
     _DEALS.id.in_(bindparam("ids", expanding=True))
 )
@@ -65,6 +67,12 @@ class DirectoryQueries(Queries):
         # The stages are compared here, not in SQL: an OR of every open (pipeline, stage) pair cost
         # more to build for each message than the query took to run.
         self.s.flush()
+        if len(ids) <= READ_WHOLE:
+            # A message's few candidates are read whole and held: the one it is tied to is read next
+            # (its forward, its rules), and that read is then no statement (on PostgreSQL, a round trip).
+            deals = self.s.scalars(_DEALS_OF, {"ids": ids}).all()
+            self.held.update(((m.Deal, d.id), d) for d in deals)
+            return {d.id for d in deals if (d.pipeline, d.stage) in pairs}
         rows = self.s.connection().execute(_STAGES_OF, {"ids": ids})
         return {i for i, pipeline, stage in rows if (pipeline, stage) in pairs}
 
