@@ -127,6 +127,7 @@ class ParseAhead:
                 slot = _Slot(len(chunk))
                 chunk.append((raw, slot))
                 window.append((raw, slot))
+            # A chunk of large messages goes before it has CHUNK of them: a quarter of the window at most.
             if len(chunk) >= CHUNK or _size(r for r, _ in chunk) > WINDOW_BYTES // 4:
                 self._submit(chunk)
             while len(window) >= DEPTH or _size(r for r, _ in window) > WINDOW_BYTES:
