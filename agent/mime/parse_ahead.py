@@ -147,30 +147,31 @@ class ParseAhead:
 
     def _submit(self, chunk: list[tuple[R, _Slot]]) -> None:
         """Hand the chunk's messages to the helper in one task (the chunk is emptied). A chunk the helper
-        cannot take is parsed in place, each message when its turn comes."""
+        cannot take keeps no task: each of its messages is parsed in place when its turn comes."""
         if not chunk:
             return
         todo = [(raw.data, raw.size, None if raw.history else self.read) for raw, _ in chunk]
         slots = [slot for _, slot in chunk]
         chunk.clear()
-        future: Future[list[Parsed]] | None = None
-        if not self.broken:
-            try:
-                if self.pool is None:
-                    # spawn, not fork: the daemon has threads (dashboard, health), which fork does not copy safely
-                    context = multiprocessing.get_context("spawn")
-                    self.pool = ProcessPoolExecutor(
-                        self.processes, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
-                    )
-                future = self.pool.submit(_parse_all, todo, *self.options)
-            except (BrokenProcessPool, RuntimeError) as exc:
-                self._broken(exc)
+        if self.broken:
+            return
+        try:
+            if self.pool is None:
+                # spawn, not fork: the daemon has threads (dashboard, health), which fork does not copy safely
+                context = multiprocessing.get_context("spawn")
+                self.pool = ProcessPoolExecutor(
+                    self.processes, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+                )
+            future = self.pool.submit(_parse_all, todo, *self.options)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            self._broken(exc)
+            return
         for slot in slots:
-            slot.future = future if future is not None else _IN_PLACE
+            slot.future = future
 
     def _take(self, window: deque[tuple[R, _Slot | None]]) -> tuple[R, Parsed]:
         raw, slot = window.popleft()
-        if slot is not None and slot.future is not None and slot.future is not _IN_PLACE:
+        if slot is not None and slot.future is not None:  # None: in place (its chunk got no task)
             try:
                 return raw, slot.future.result()[slot.index]
             except Exception as exc:  # the helper died, or its answer could not be pickled back
@@ -195,10 +196,7 @@ class _Slot:
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.future: Future[list[Parsed]] | None = None  # None: still in the chunk being filled
-
-
-_IN_PLACE: Future[list[Parsed]] = Future()  # a chunk the helper could not take: parsed in place
+        self.future: Future[list[Parsed]] | None = None  # None: in the chunk being filled, or no task
 
 
 def _read_ahead(it: Iterator[R]) -> tuple[deque[R], bool]:

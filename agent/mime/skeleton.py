@@ -71,21 +71,17 @@ class Skeleton:
         structure otherwise than the scan did): parse `whole()` then."""
         if not self.bodies:
             return True
-        found = 0
+        found, mark = 0, self.mark.decode("ascii")
         for part in msg.walk():
             payload = None if part.is_multipart() else part.get_payload()
-            if isinstance(payload, str) and payload.startswith(self._mark_text):
-                index = payload[len(self._mark_text) : -1]
+            if isinstance(payload, str) and payload.startswith(mark):
+                index = payload[len(mark) : -1]
                 if not index.isdigit() or int(index) >= len(self.bodies):
                     return False
                 # What the bytes parser does with a body: bytes to str, undecodable ones escaped.
                 part.set_payload(self.bodies[int(index)].decode("ascii", "surrogateescape"))
                 found += 1
         return found == len(self.bodies)
-
-    @property
-    def _mark_text(self) -> str:
-        return self.mark.decode("ascii")
 
 
 def skeleton(raw: bytes, start: int = 0, *, headers_only: bool = False, limits: Limits = LIMITS) -> Skeleton:

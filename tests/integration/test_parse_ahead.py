@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
@@ -105,8 +106,6 @@ def test_a_parse_in_the_helper_carries_its_reading_and_one_in_place_none() -> No
 
 def test_the_helper_is_handed_a_backlog_in_chunks_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     # A task a message cost the helper and the agent 0.3 ms a message each (docs/performance.md).
-    from concurrent.futures import ProcessPoolExecutor
-
     tasks: list[int] = []
     submit = ProcessPoolExecutor.submit
 

@@ -23,6 +23,7 @@ from agent.mime.parse import parse_message
 from agent.pipeline.loader import load_pipelines
 from agent.store import models as m
 from agent.store.db import open_store
+from agent.store.queries.directory import READ_WHOLE
 from agent.store.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -478,6 +479,17 @@ def test_deals_in_stages_reads_only_the_candidates(tmp_path: Path) -> None:
         assert repo.deals_in_stages([1, 2, 3], final) == {1}
         assert repo.deals_in_stages([2, 3], final) == set()
         assert repo.deals_in_stages([], final) == set() and repo.deals_in_stages([1], []) == set()
+        # More candidates than READ_WHOLE: their stages alone are read, with the same answer.
+        for i in range(4, 4 + READ_WHOLE):
+            repo.add(
+                m.Deal(
+                    id=i, name=f"D{i}", pipeline="project-onboarding", stage="live", token=f"T{i}",
+                    timezone="UTC", created_at=now,
+                )
+            )  # fmt: skip
+        many = list(range(1, 4 + READ_WHOLE))
+        assert len(many) > READ_WHOLE
+        assert repo.deals_in_stages(many, final) == {1, *range(4, 4 + READ_WHOLE)}
 
 
 # --- the labelled evaluation ----------------------------------------------------------------
