@@ -7,7 +7,7 @@ commit together, or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +25,14 @@ class Cause:
     # when the input reached the agent's mailbox or calendar, or came due: where latency starts
     arrived_at: datetime
     meeting: m.Meeting | None = None
+    # The idempotency keys of the emails queued for it. A cause is new (`begin` records its event
+    # in this very transaction, and an event key is recorded once): a key made of its own key
+    # can only have been taken by this work, which then needs no look-up in the store.
+    queued: set[str] = field(default_factory=set)
+
+    def taken(self, repo: Repo, key: str, own: bool) -> bool:
+        """Whether an email with this key is queued already; `own`: the key is made of this cause's key."""
+        return key in self.queued if own else repo.key_taken(key)
 
     def trail(self, repo: Repo, now: datetime) -> Trail:
         """The audit trail of this work: every line names this event and this time."""

@@ -27,6 +27,7 @@ from agent.outbox.render import TemplateSet
 from agent.pipeline.definition import Pipeline
 from agent.pipeline.engine import Trigger, timer_rules
 from agent.store import models as m
+from agent.store.audit import Trail
 from agent.store.queries.addresses import OPT_OUT_CONFIRM
 from agent.store.repo import Repo
 
@@ -122,7 +123,7 @@ class Enqueuer:
             return None
         email.approver_role = approved_by or ""
         when = "now" if due <= now else f"at {due.isoformat()}"
-        status.queue(trail, email, f"{template} to {_emails(email.to)} {when}: {reason}")
+        self._store(trail, cause, email, f"{template} to {_emails(email.to)} {when}: {reason}")
         self._no_reply_timers(repo, deal, email)
         self._hold_for_review(repo, deal, email, cause, now, chosen.confirm)
         if chosen.apart:
@@ -141,7 +142,7 @@ class Enqueuer:
                 key=email_key(f"{email.idempotency_key}|opted-out|{','.join(sorted(chosen.apart_emails))}"),
             )
             if copy is not None:
-                status.queue(trail, copy, f"{template} to {_emails(copy.to)}, apart: they opted out")
+                self._store(trail, cause, copy, f"{template} to {_emails(copy.to)}, apart: they opted out")
                 self._hold_for_review(repo, deal, copy, cause, now, chosen.apart_emails)
         return email
 
@@ -240,7 +241,7 @@ class Enqueuer:
         """An email to our own people that belongs to no deal (a question, a digest)."""
         recipients = ",".join(sorted(a.email for a in to))
         key = email_key(f"{cause.key}|standalone|{template}|{recipients}")
-        if not to or repo.key_taken(key):
+        if not to or cause.taken(repo, key, own=True):
             return None
         to_list = [person(a.name, a.email) for a in to]
         context = {
@@ -269,10 +270,16 @@ class Enqueuer:
             about_message_id=about_message_id,
             about_meeting_id=about_meeting_id,
         )
-        status.queue(cause.trail(repo, now), email, f"{template} to {_emails(to_list)}: {reason}")
+        self._store(cause.trail(repo, now), cause, email, f"{template} to {_emails(to_list)}: {reason}")
         return email
 
     # --- inside ----------------------------------------------------------------------------
+    @staticmethod
+    def _store(trail: Trail, cause: Cause, email: m.OutboxEmail, reason: str) -> None:
+        """The email stored, queued, and its key known to its cause (Cause.taken)."""
+        status.queue(trail, email, reason)
+        cause.queued.add(email.idempotency_key)
+
     def _write(
         self,
         repo: Repo,
@@ -296,12 +303,13 @@ class Enqueuer:
 
         Keyed by its cause unless a `key` is given (see `email_keys.once_key`).
         """
+        own = key is None
         if key is None:
             recipients = ",".join(sorted(a.email for a in to + cc))
             key = email_key(
                 f"{cause.key}|{trigger.kind}:{trigger.subject}|{rule}|{template}|{deal.id}|{recipients}"
             )
-        if repo.key_taken(key):
+        if cause.taken(repo, key, own):
             return None  # the same cause already queued this email: never twice
         to_list = [person(a.name, a.email) for a in to]
         identity = self.config.identity(deal.team)  # a team's deal writes from the team's address
@@ -412,8 +420,9 @@ class Enqueuer:
         )
         why = f"{', '.join(sorted(opted))} opted out" if opted else "needs a review"
         if request is not None:
-            status.queue(
+            self._store(
                 trail,
+                cause,
                 request,
                 f"{request.template} to {_emails(request.to)} now: {draft.template} {why} before it goes",
             )

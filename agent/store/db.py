@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.config import private_dir
 from agent.errors import InputError
-from agent.store.repo import DECISIONS
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-decisions = logging.getLogger("agent.decisions")
 
 # The database itself failing (locked, disk full, I/O error, connection lost), as opposed to
 # bad data: the transaction rolls back, and the work is tried again later instead of being
@@ -167,13 +164,4 @@ def open_store(url: str, busy_timeout: float = 30.0) -> sessionmaker[Session]:
             f"the database {engine.url.render_as_string(hide_password=True)} has schema {current}; this "
             f"version needs {head}. Back it up, then run: python -m agent migrate"
         )
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    event.listen(sessions, "after_commit", _log_decisions)
-    event.listen(sessions, "after_rollback", lambda session: session.info.pop(DECISIONS, None))
-    return sessions
-
-
-def _log_decisions(session: Session) -> None:
-    """Each audit entry of a committed transaction as a log line a CSM can read; a rolled-back one says nothing."""
-    for line in session.info.pop(DECISIONS, []):
-        decisions.info("%s", line)
+    return sessionmaker(engine, expire_on_commit=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agent.store import models as m
+from agent.store import audit_lines
 from agent.store.queries.addresses import AddressQueries
 from agent.store.queries.chat import ChatQueries
 from agent.store.queries.csat import CsatQueries
@@ -29,8 +29,6 @@ from agent.store.queries.reports import ReportQueries
 from agent.store.queries.stages import StageQueries
 from agent.store.queries.tasks import TaskQueries
 from agent.store.queries.timers import TimerQueries
-
-DECISIONS = "decisions"  # Session.info key: audit lines waiting for the commit to be logged
 
 
 class Repo(
@@ -65,19 +63,11 @@ class Repo(
         reason: str = "",
         **details: Any,
     ) -> None:
-        self.insert(
-            m.AuditEntry,
-            at=at,
-            kind=kind,
-            deal_id=deal_id,
-            event_id=event_id,
-            rule=rule,
-            reason=reason,
-            details=details,
-        )
-        # Also told in the log once the transaction commits (agent.store.db): what the agent did and why.
         name = self.deal_name(deal_id) if deal_id else ""
         story = f"{name}: " if name else ""
         story += reason or kind.replace("_", " ")
         story += f" (rule {rule})" if rule and rule not in story else ""
-        self.s.info.setdefault(DECISIONS, []).append(story)
+        # Written with the transaction's other lines when it commits, and told in the log then
+        # (agent.store.audit_lines): what the agent did and why.
+        row = dict(at=at, kind=kind, deal_id=deal_id, event_id=event_id, rule=rule, reason=reason)
+        audit_lines.hold(self.s, {**row, "details": details}, story)

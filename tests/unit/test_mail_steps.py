@@ -18,6 +18,7 @@ from agent.handling.mail.history import History
 from agent.handling.mail.pipeline import MailItem, MailPipeline, Passed, Took
 from agent.handling.mail.senders import Commands
 from agent.matching import Match, Party
+from agent.store import audit_lines
 from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
@@ -90,6 +91,7 @@ def test_a_message_id_seen_before_is_taken_as_a_duplicate_and_audited(repo: Repo
     again = item(repo, "jane@acme.example", 2)
     again.msg = first.msg
     assert isinstance(Duplicate()(again), Took)
+    audit_lines.write(repo.s)  # the lines the transaction holds until it commits
     assert [a.kind for a in repo.s.scalars(select(m.AuditEntry))] == ["duplicate"]
 
 

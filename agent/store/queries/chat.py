@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from agent.store import audit_lines
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
@@ -52,6 +53,7 @@ class ChatQueries(Queries):
 
     def chat_history(self, post: m.ChatPost) -> list[m.AuditEntry]:
         """The audit entries about one post, oldest first."""
+        audit_lines.write(self.s)  # the lines this transaction holds, too
         q = select(m.AuditEntry).where(
             m.AuditEntry.deal_id == post.deal_id if post.deal_id else m.AuditEntry.deal_id.is_(None),
             m.AuditEntry.kind.like("chat_%"),
