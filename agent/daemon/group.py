@@ -44,15 +44,21 @@ class Group:
         self.bytes = 0  # and their payloads' size
         self.looked: set[str] = set()  # keys the open group's transaction looked ahead for
 
-    def look_ahead(self, coming: dict[str, str]) -> None:
-        """Ask the store at once which of the coming items (key -> content hash) it has not seen:
-        one statement where each item would run one of its own (EventQueries.look_ahead)."""
+    def look_ahead(self, coming: dict[str, str], message_ids: dict[str, str | None] | None = None) -> None:
+        """Ask the store at once which of the coming items (key -> content hash) it has not seen,
+        and which of their Message-IDs (key -> the id their header names) no message has: a
+        statement each where each item would run two of its own (EventQueries.look_ahead,
+        MessageQueries.look_ahead_messages)."""
         fresh = {k: h for k, h in coming.items() if k not in self.looked}
         if not fresh:
             return
         session = self._open()
+        ids = {i for k in fresh if (i := (message_ids or {}).get(k))}
         try:
-            Repo(session).look_ahead(fresh.keys(), set(fresh.values()))
+            repo = Repo(session)
+            repo.look_ahead(fresh.keys(), set(fresh.values()))
+            if ids:
+                repo.look_ahead_messages(ids)
         except STORE_FAILURES as exc:
             self.abandon()
             raise StoreUnavailable.of("a look-ahead", exc) from exc

@@ -141,3 +141,20 @@ def message_ids(value: str) -> tuple[str, ...]:
     if not ids:  # some clients drop the brackets
         ids = [f"<{token.strip('<>')}>" for token in re.split(r"[\s,]+", value) if "@" in token]
     return tuple(dict.fromkeys(ids))
+
+
+_MESSAGE_ID_HEADER = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID a raw message's header names, found without parsing it (None: none found).
+
+    A guess, for a look-ahead (agent.daemon.group): it asks the store about this id before the
+    message is parsed, and what the parser makes of the header is only ever compared with it.
+    """
+    end = raw.find(b"\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    head = raw[: min(i for i in (end, crlf, len(raw)) if i >= 0)]
+    found = _MESSAGE_ID_HEADER.search(head)
+    ids = message_ids(found.group(1).decode("ascii", "replace")) if found else ()
+    return ids[0] if ids else None

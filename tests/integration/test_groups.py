@@ -88,10 +88,13 @@ def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_o
     dovecot.deliver_many(user, batch)
     engine = h.agent.sessions.kw["bind"]
     look_ups: list[str] = []
+    id_look_ups: list[str] = []  # a message's own Message-ID look-up (MessageQueries.message_known)
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         if sql.lstrip().startswith("SELECT") and "FROM inbound_events" in sql:
             look_ups.append(sql)
+        if " ".join(sql.split()).startswith("SELECT messages.id FROM messages WHERE messages.message_id"):
+            id_look_ups.append(sql)
 
     event.listen(engine, "before_cursor_execute", statement)
     # Delivered twice, the copy has headers of its own (Received, Delivered-To): a new input, whose
@@ -102,6 +105,7 @@ def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_o
     assert rows(db, "select count(*) from messages where subject = 'Backlog 10'") == [(1,)]
     assert rows(db, "select count(*) from audit_log where kind = 'duplicate'") == [(1,)]
     assert len(look_ups) < TOTAL / 4  # a look-ahead for many messages, not a look-up for each
+    assert 0 < len(id_look_ups) < TOTAL / 4  # their Message-IDs too (the copy's own is looked up)
 
 
 def test_a_failing_message_in_a_group_is_rolled_back_and_quarantined_alone(

@@ -275,6 +275,36 @@ def test_a_look_ahead_answers_each_new_inputs_first_look_up_without_a_statement(
         event.remove(repo.s.connection(), "before_cursor_execute", listen)
 
 
+def test_a_message_look_ahead_answers_each_new_ids_first_look_up_without_a_statement(repo: Repo) -> None:
+    def log(message_id: str) -> int:
+        return repo.record_message(
+            deal_id=None, message_id=message_id, source_key=f"mail:{message_id}", subject="s", sender="a@b.example",
+            recipients=[], direction="inbound", kind="normal", status="unmatched", received_at=T0,
+        )  # fmt: skip
+
+    log("<old@b.example>")
+    repo.look_ahead_messages(["<old@b.example>", "<new@b.example>", "<copy@b.example>", "<gone@b.example>"])
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        assert repo.message_known("<new@b.example>") is False
+        assert statements == []  # the look-ahead said so
+        assert repo.message_known("<old@b.example>") is True  # found by the look-ahead: asked again
+        assert repo.message_known("<new@b.example>") is False  # its one answer was given: asked
+        assert len(statements) == 2
+        log("<copy@b.example>")  # logged meanwhile (a copy earlier in the group): the store knows it
+        assert repo.message_known("<copy@b.example>") is True
+        # answered, then logged in a savepoint rolled back: the store is asked, and has none
+        with pytest.raises(RuntimeError), repo.s.begin_nested():
+            assert repo.message_known("<gone@b.example>") is False
+            log("<gone@b.example>")
+            raise RuntimeError("this message failed")
+        assert repo.message_known("<gone@b.example>") is False
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
 def test_two_workers_writing_the_same_new_cursor_both_succeed(tmp_path: Path) -> None:
     # A part's health ("health:outbox") is one row all workers write. Worker B writes it in the
     # middle of worker A's write (after A's first statement on the row): a look, then an INSERT,

@@ -13,7 +13,6 @@ from agent.handling.cause import Cause
 from agent.handling.commands.grammar import Command
 from agent.matching import Match
 from agent.replies.reading import TextReading, read_text
-from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.repo import Repo
 
@@ -63,8 +62,7 @@ class MailItem:
     ) -> int:
         """The message's row (its id); `candidates` and `raw` are kept for one no deal could be told."""
         msg = self.msg
-        return self.repo.insert(
-            m.Message,
+        return self.repo.record_message(
             deal_id=deal_id,
             message_id=msg.message_id,
             source_key=self.cause.key,

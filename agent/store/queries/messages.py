@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
@@ -12,14 +13,42 @@ from agent.store.queries.base import Queries
 
 MAX_REFERENCES = 20
 
-_BY_MESSAGE_ID = select(m.Message.__table__.c.id).where(
-    m.Message.__table__.c.message_id == bindparam("message_id")
+_MESSAGES = m.Message.__table__.c
+_BY_MESSAGE_ID = select(_MESSAGES.id).where(_MESSAGES.message_id == bindparam("message_id"))
+_ANY_BY_MESSAGE_ID = select(_MESSAGES.message_id).where(
+    _MESSAGES.message_id.in_(bindparam("message_ids", expanding=True))
 )
+# session.info: the Message-IDs a look-ahead found no message for, in this transaction
+NOT_SEEN = "message_ids_not_seen"
 
 
 class MessageQueries(Queries):
+    def look_ahead_messages(self, message_ids: Collection[str]) -> None:
+        """One statement for the messages about to be taken in: those with an id no message has are
+        then answered by `message_known` without a statement of their own.
+
+        As EventQueries.look_ahead: each answer is given once, to the first look-up of its id (the
+        message about to be logged); after that, or once a message with the id is written, the
+        store is asked. A savepoint rolled back can therefore never leave an answer out of date.
+        """
+        found = set(
+            self.s.connection().execute(_ANY_BY_MESSAGE_ID, {"message_ids": list(message_ids)}).scalars()
+        )
+        self.s.info.setdefault(NOT_SEEN, set()).update(i for i in message_ids if i not in found)
+
     def message_known(self, message_id: str) -> bool:
+        """Whether a message with this Message-ID was logged before: one indexed look-up (none when
+        a look-ahead found none)."""
+        not_seen: set[str] = self.s.info.get(NOT_SEEN, set())
+        if message_id in not_seen:
+            not_seen.discard(message_id)  # answered once: this message is logged now
+            return False
         return bool(self._ids(_BY_MESSAGE_ID, {"message_id": message_id}))
+
+    def record_message(self, **values: Any) -> int:
+        """A message's row, and its id."""
+        self.s.info.get(NOT_SEEN, set()).discard(values["message_id"])
+        return self.insert(m.Message, **values)
 
     def message(self, row_id: int) -> m.Message | None:
         return self.s.get(m.Message, row_id)
