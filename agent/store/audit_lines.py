@@ -67,7 +67,6 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
         held, written = mark
         del session.info.get(LINES, [])[held:]
         session.info[WRITTEN] = written  # lines written since, held before it too, are undone
-
     elif previous.parent is None:
         _forget(session)
 
