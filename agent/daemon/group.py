@@ -44,7 +44,7 @@ class Group:
         self.bytes = 0  # and their payloads' size
         self.looked: set[str] = set()  # keys the open group's transaction looked ahead for
 
-    def look_ahead(self, coming: dict[str, str], message_ids: dict[str, str | None] | None = None) -> None:
+    def look_ahead(self, coming: dict[str, str], message_ids: dict[str, str | None]) -> None:
         """Ask the store at once which of the coming items (key -> content hash) it has not seen,
         and which of their Message-IDs (key -> the id their header names) no message has: a
         statement each where each item would run two of its own (EventQueries.look_ahead,
@@ -53,7 +53,7 @@ class Group:
         if not fresh:
             return
         session = self._open()
-        ids = {i for k in fresh if (i := (message_ids or {}).get(k))}
+        ids = {i for k in fresh if (i := message_ids.get(k))}
         try:
             repo = Repo(session)
             repo.look_ahead(fresh.keys(), set(fresh.values()))
