@@ -305,6 +305,29 @@ def test_a_message_look_ahead_answers_each_new_ids_first_look_up_without_a_state
         event.remove(repo.s.connection(), "before_cursor_execute", listen)
 
 
+def test_who_opted_out_is_read_once_a_transaction_until_a_flag_is_written_or_rolled_back(repo: Repo) -> None:
+    repo.flag("gone@client.example").opted_out_at = T0
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        asked = ["Gone@client.example", "csm@ourco.example"]
+        assert repo.opted_out(asked) == {"gone@client.example"}
+        reads = len(statements)  # the pending flag's INSERT, and the one read
+        assert repo.opted_out(asked) == {"gone@client.example"} and repo.opted_out([]) == set()
+        assert len(statements) == reads  # answered as before: no statement
+        repo.flag("csm@ourco.example").opted_out_at = T0  # a flag written: asked again
+        assert repo.opted_out(asked) == {"gone@client.example", "csm@ourco.example"}
+        # an opt-out in a savepoint rolled back: gone with it, and not answered from before
+        with pytest.raises(RuntimeError), repo.s.begin_nested():
+            repo.flag("late@client.example").opted_out_at = T0
+            assert repo.opted_out(["late@client.example"]) == {"late@client.example"}
+            raise RuntimeError("this message failed")
+        assert repo.opted_out(["late@client.example"]) == set()
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
 def test_two_workers_writing_the_same_new_cursor_both_succeed(tmp_path: Path) -> None:
     # A part's health ("health:outbox") is one row all workers write. Worker B writes it in the
     # middle of worker A's write (after A's first statement on the row): a look, then an INSERT,

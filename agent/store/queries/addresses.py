@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -18,6 +20,31 @@ _FLAGS = m.AddressFlag.__table__.c
 _OPTED_OUT = select(_FLAGS.email).where(
     _FLAGS.email.in_(bindparam("emails", expanding=True)), _FLAGS.opted_out_at.is_not(None)
 )
+
+
+# session.info: {address: whether it opted out}, as read in this transaction (`opted_out`)
+OPTED = "opted_out_answers"
+
+
+@event.listens_for(Session, "before_flush")
+def _flags_written(session: Session, _context: Any, _instances: Any) -> None:
+    """Every session, wherever made: an address flag written makes the answers read before it stale.
+    (Flags are written through the ORM only, `flag`: no Core statement changes them.)"""
+    if OPTED in session.info and any(
+        isinstance(o, m.AddressFlag) for o in (*session.new, *session.dirty, *session.deleted)
+    ):
+        del session.info[OPTED]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous: SessionTransaction) -> None:
+    session.info.pop(OPTED, None)  # a savepoint rolled back may have taken a flag read since with it
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(OPTED, None)  # answers of one transaction
 
 
 class AddressQueries(Queries):
@@ -45,10 +72,21 @@ class AddressQueries(Queries):
         return {e for e in given if e.lower() in stopped}
 
     def opted_out(self, emails: Iterable[str]) -> set[str]:
-        """The addresses among these (lower case) whose owners asked to get no more mail."""
-        self.s.flush()
-        found = self.s.connection().execute(_OPTED_OUT, {"emails": [e.lower() for e in emails]})
-        return set(found.scalars())
+        """The addresses among these (lower case) whose owners asked to get no more mail.
+
+        An address asked about before in this transaction is answered as then: each email queued
+        asks about its recipients, mostly the same CSM's address over a backlog's group (a round
+        trip each on PostgreSQL). A flag written, or a savepoint rolled back, drops the answers.
+        (The outbox asks again just before it sends: `blocked`.)
+        """
+        wanted = {e.lower() for e in emails}
+        self.s.flush()  # pending flags are seen (and drop the answers read before them)
+        known: dict[str, bool] = self.s.info.setdefault(OPTED, {})
+        missing = [e for e in wanted if e not in known]
+        if missing:
+            found = set(self.s.connection().execute(_OPTED_OUT, {"emails": missing}).scalars())
+            known.update((e, e in found) for e in missing)
+        return {e for e in wanted if known[e]}
 
     def flag(self, email: str) -> m.AddressFlag:
         row = self.s.get(m.AddressFlag, email.lower())
