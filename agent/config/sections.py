@@ -343,7 +343,7 @@ class DaemonSection(Section):
         description="One input's processing stops once the process has grown by this much memory while "
         "working on it, and the input is quarantined (0: no limit)",
     )
-    # A backlog's messages commit in groups, each in its own savepoint (agent.daemon.group); one
+    # A backlog's messages commit in groups, each able to roll back alone (agent.daemon.group); one
     # new message still commits alone at once. The time bound keeps the write lock short.
     group_items: int = Field(
         50, ge=1, description="A backlog's messages committed together at most (1: each alone)"

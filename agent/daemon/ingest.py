@@ -120,10 +120,11 @@ class Ingest:
         mailbox: Mailbox,
         progress: Callable[[int], None] | None,
     ) -> None:
-        group.commit()
+        outcomes = group.commit()
         if not done:
             return
-        for raw, outcome in done:
+        for raw, ran in done:
+            outcome = outcomes.get(raw.key, ran)  # run again after another item failed, it may end otherwise
             report.messages += outcome in ("processed", "unmatched")
             report.quarantined += outcome == "quarantined"
             mailbox.ack(raw, outcome)

@@ -1,6 +1,6 @@
-"""A backlog taken in groups (agent.daemon.group): one transaction for many messages, each in its own
-savepoint, acknowledged after the commit; a failing message alone quarantined; a kill inside a
-group loses and doubles nothing; one new message still commits alone."""
+"""A backlog taken in groups (agent.daemon.group): one transaction for many messages, each run bare
+and, after a failure, in a savepoint, acknowledged after the commit; a failing message alone
+quarantined; a kill inside a group loses and doubles nothing; one new message still commits alone."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from agent.clock import ManualClock
 from agent.config import load_config
+from agent.daemon import group as group_module
 from agent.handling.mail.pipeline import MailItem
 from tests.conftest import MONDAY, Harness, agent_env
 from tests.conftest import client_email as email
@@ -52,6 +53,18 @@ def event_commits(h: Harness) -> list[int]:
     return counted
 
 
+def savepoints(h: Harness) -> list[str]:
+    """The SAVEPOINT statements run from now on."""
+    seen: list[str] = []
+    engine = h.agent.sessions.kw["bind"]
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _cur, sql, *_: seen.append(sql) if sql.startswith("SAVEPOINT") else None,
+    )
+    return seen
+
+
 def long_groups(tmp_path: Path, dovecot: Dovecot, user: str) -> Path:
     """The mailbox's config with groups that end by their size alone (not by time): exact counts."""
     cfg = imap_config(tmp_path, dovecot, user)
@@ -71,8 +84,10 @@ def test_a_backlog_commits_in_groups_and_each_message_once(
     h = harness(cfg)
     dovecot.deliver_many(user, [email(f"Backlog {i}", n=i) for i in range(TOTAL)])
     counted = event_commits(h)
+    saved = savepoints(h)
     assert h.run().messages == TOTAL
     assert len(counted) == 3  # 50, 50 and 20 messages
+    assert saved == []  # nothing failed: each message ran bare, no SAVEPOINT and RELEASE for it
     db = h.agent.config.state_dir / "agent.db"
     assert rows(db, "select count(distinct source_key), count(*) from messages") == [(TOTAL, TOTAL)]
     assert h.run().messages == 0  # the cursor moved with the commits: nothing comes twice
@@ -108,9 +123,16 @@ def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_o
     assert 0 < len(id_look_ups) < TOTAL / 4  # their Message-IDs too (the copy's own is looked up)
 
 
+@pytest.mark.parametrize(
+    "replay_bytes", [group_module.REPLAY_BYTES, 1], ids=["run-again", "savepoints-past-limit"]
+)
 def test_a_failing_message_in_a_group_is_rolled_back_and_quarantined_alone(
-    tmp_path: Path, dovecot: Dovecot, user: str
+    tmp_path: Path, dovecot: Dovecot, user: str, replay_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # run-again: the five before it ran bare, and run again in savepoints after the group is rolled
+    # back; savepoints-past-limit: the messages kept to run again were over the limit after the
+    # first, so the rest ran each in a savepoint, and the failure rolls back to its own
+    monkeypatch.setattr(group_module, "REPLAY_BYTES", replay_bytes)
     cfg = long_groups(tmp_path, dovecot, user)
     h = harness(cfg)
     pipeline = h.agent.runtime.handlers.mail
@@ -127,16 +149,56 @@ def test_a_failing_message_in_a_group_is_rolled_back_and_quarantined_alone(
     batch.insert(5, email("Breaks"))
     dovecot.deliver_many(user, batch)
     counted = event_commits(h)
+    saved = savepoints(h)
     report = h.run()
     assert (report.messages, report.quarantined) == (10, 1)
     assert len(counted) == 1  # one group: the failure did not split it
+    # run again: the second to the fifth, and the five after it (SQLite: the first ran again bare, as
+    # nothing was written yet); past the limit: each message from the second on
+    assert len(saved) == (9 if replay_bytes > 1 else 10)
     db = h.agent.config.state_dir / "agent.db"
     assert rows(db, "select count(*) from messages where subject = 'Breaks'") == [(0,)]  # rolled back
-    assert rows(db, "select count(*) from messages") == [(10,)]
+    assert rows(db, "select count(*) from messages") == [(10,)]  # each once, those run again too
+    assert rows(db, "select count(*) from inbound_events where source = 'mail'") == [(11,)]
+    of_mail = "from audit_log a join inbound_events e on a.event_id = e.id where e.source = 'mail'"
+    assert rows(db, f"select count(*) {of_mail} and e.status = 'processed'") == [(10,)]  # a line each
+    assert rows(db, f"select a.event_id {of_mail} group by a.event_id, a.kind having count(*) > 1") == []
     [(error,)] = rows(db, "select error from inbound_events where status = 'quarantined'")
     assert error == "RuntimeError: a bug met half-way"
     again = h.run()
     assert (again.messages, again.quarantined) == (0, 0)  # acknowledged with its group: not retried forever
+
+
+def test_a_message_that_fails_only_when_run_again_is_quarantined_and_counted_so(
+    tmp_path: Path, dovecot: Dovecot, user: str
+) -> None:
+    cfg = long_groups(tmp_path, dovecot, user)
+    h = harness(cfg)
+    pipeline = h.agent.runtime.handlers.mail
+    real = pipeline.process
+    runs: dict[str, int] = {}
+
+    def flaky(item: MailItem) -> str | None:
+        runs[item.msg.subject] = runs.get(item.msg.subject, 0) + 1
+        if item.msg.subject == "Breaks" or (item.msg.subject == "Flaky" and runs["Flaky"] > 1):
+            raise RuntimeError(f"{item.msg.subject} broke")
+        return real(item)
+
+    pipeline.process = flaky  # type: ignore[method-assign]
+    batch = [email(f"Around {i}", n=i) for i in range(6)]
+    batch.insert(2, email("Flaky"))  # went through bare, then fails when run again after "Breaks"
+    batch.insert(5, email("Breaks"))
+    dovecot.deliver_many(user, batch)
+    report = h.run()
+    assert (report.messages, report.quarantined) == (6, 2)  # as the group committed, not as first run
+    assert runs["Flaky"] == 2 and runs["Around 0"] == 2 and runs["Around 5"] == 1
+    db = h.agent.config.state_dir / "agent.db"
+    assert rows(db, "select error from inbound_events where status = 'quarantined' order by id") == [
+        ("RuntimeError: Flaky broke",),
+        ("RuntimeError: Breaks broke",),
+    ]
+    assert rows(db, "select count(*) from messages") == [(6,)]
+    assert h.run().messages == 0
 
 
 def test_one_message_at_a_time_when_groups_are_off(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
