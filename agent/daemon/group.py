@@ -28,7 +28,7 @@ IDLE) commits alone, at once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -50,6 +50,7 @@ class _Item:
     work: Work
     content_hash: str | None
     arrived_at: datetime | None
+    kept: str | None = None  # why it was kept aside untried (the process died on it): no work to run
 
 
 class Group:
@@ -99,12 +100,13 @@ class Group:
         returns (`commit` says it again: an item run again after a failure may end otherwise)."""
         session = self._open()
         item = _Item(key, source, payload, work, content_hash, arrived_at)
-        outcome = self.work.noted(
-            key,
-            content_hash,
-            lambda: self._item(session, item),
-            lambda why: self.work.keep_aside(Repo(session), key, source, payload, why, content_hash),
-        )
+
+        def untried(why: str) -> bool:  # the process died on it before: kept aside, and so again
+            kept = self.work.keep_aside(Repo(session), key, source, payload, why, content_hash)
+            self._ran(replace(item, kept=why))
+            return kept
+
+        outcome = self.work.noted(key, content_hash, lambda: self._item(session, item), untried)
         self.outcomes[key] = outcome
         self.count += 1
         self.bytes += len(payload or b"")
@@ -162,10 +164,16 @@ class Group:
             raise StoreUnavailable.of(item.key, exc) from exc
         except Exception as exc:
             return self._again(session, item, exc)
+        self._ran(item)
+        return outcome
+
+    def _ran(self, item: _Item) -> None:
+        """Keep an item that went through bare, to run it again should a later one fail."""
+        if self.careful:
+            return  # a failure rolls back to its own savepoint: nothing runs again
         self.ran.append(item)
         if sum(len(i.payload or b"") for i in self.ran) > REPLAY_BYTES:
             self.careful, self.ran = True, []  # what ran stands: the rest each in a savepoint
-        return outcome
 
     def _again(self, session: Session, failed: _Item, exc: Exception) -> str:
         """A bare item failed (`exc`, being handled): the group's transaction back, the items that ran
@@ -174,13 +182,23 @@ class Group:
         try:
             session.rollback()
             for item in ran:
-                self.outcomes[item.key] = self._guarded(session, item)
+                self.outcomes[item.key] = (
+                    self._guarded(session, item) if item.kept is None else self._untried(session, item)
+                )
             return self.work.set_aside(
                 Repo(session), exc, failed.key, failed.source, failed.payload, failed.content_hash
             )
         except STORE_FAILURES as store_exc:
             self.abandon()
             raise StoreUnavailable.of(failed.key, store_exc) from store_exc
+
+    def _untried(self, session: Session, item: _Item) -> str:
+        """An item kept aside untried, kept aside again (its row went with the rollback)."""
+        why = item.kept or ""
+        kept = self.work.keep_aside(
+            Repo(session), item.key, item.source, item.payload, why, item.content_hash
+        )
+        return "quarantined" if kept else "seen"
 
     def _guarded(self, session: Session, item: _Item) -> str:
         """One item in a savepoint of its own: should it fail, it alone is rolled back and kept aside."""

@@ -201,6 +201,39 @@ def test_a_message_that_fails_only_when_run_again_is_quarantined_and_counted_so(
     assert h.run().messages == 0
 
 
+def test_a_message_kept_aside_untried_stays_so_when_a_later_one_fails(
+    tmp_path: Path, dovecot: Dovecot, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = long_groups(tmp_path, dovecot, user)
+    h = harness(cfg)
+    poison = h.agent.work.poison
+    assert poison is not None
+    real_begin = poison.begin
+    died = "the agent stopped 5 times in a row while processing it"
+    # the third message (UID 3) is one the process died on before: kept aside untried, in the group
+    monkeypatch.setattr(poison, "begin", lambda key, h: died if key.endswith(":3") else real_begin(key, h))
+    pipeline = h.agent.runtime.handlers.mail
+    real = pipeline.process
+
+    def breaks(item: MailItem) -> str | None:
+        if item.msg.subject == "Breaks":
+            raise RuntimeError("a bug")
+        return real(item)
+
+    pipeline.process = breaks  # type: ignore[method-assign]
+    batch = [email(f"Around {i}", n=i) for i in range(6)]
+    batch.insert(5, email("Breaks"))  # after it: the group rolls back, the kept one with it
+    dovecot.deliver_many(user, batch)
+    report = h.run()
+    assert (report.messages, report.quarantined) == (5, 2)
+    db = h.agent.config.state_dir / "agent.db"
+    assert rows(db, "select error from inbound_events where status = 'quarantined' order by id") == [
+        (died,),
+        ("RuntimeError: a bug",),
+    ]  # kept aside again after the rollback: not lost
+    assert rows(db, "select count(*) from messages") == [(5,)]
+
+
 def test_one_message_at_a_time_when_groups_are_off(tmp_path: Path, dovecot: Dovecot, user: str) -> None:
     cfg = imap_config(tmp_path, dovecot, user)
     cfg.write_text(cfg.read_text() + "\n[daemon]\ngroup_items = 1\n")
