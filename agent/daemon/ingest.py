@@ -67,7 +67,7 @@ class Ingest:
         backlog in groups (agent.daemon.group); each acknowledged once its group committed. `progress`
         hears how many wait still (where the mailbox counts them: IMAP) after each group."""
         group = Group(self.work, self.config.daemon.group_items, self.config.daemon.group_seconds)
-        done: list[tuple[RawMail, str]] = []  # run in the open group, acknowledged when it commits
+        done: list[RawMail] = []  # run in the open group, acknowledged when it commits
         coming: dict[str, str] = {}  # key -> content hash of the messages read ahead, not yet run
         ids: dict[str, str | None] = {}  # key -> the Message-ID their header names
 
@@ -86,7 +86,7 @@ class Ingest:
                 if raw.key not in group.looked and len(coming) > 1 and getattr(mailbox, "waiting", None):
                     group.look_ahead(coming, ids)
                 ids.pop(raw.key)
-                outcome = group(
+                group(  # its outcome is told when the group commits
                     raw.key,
                     "mail",
                     raw.data,
@@ -94,7 +94,7 @@ class Ingest:
                     content_hash=coming.pop(raw.key),
                     arrived_at=raw.arrived_at,
                 )
-                done.append((replace(raw, data=b""), outcome))  # its bytes are let go of below
+                done.append(replace(raw, data=b""))  # its bytes are let go of below
                 # A mailbox that does not count what waits (Maildir, Graph, EWS) commits each message.
                 waiting = getattr(mailbox, "waiting", None) or 0
                 if waiting <= len(done) or group.due:
@@ -115,7 +115,7 @@ class Ingest:
     def _commit(
         self,
         group: Group,
-        done: list[tuple[RawMail, str]],
+        done: list[RawMail],
         report: PassReport,
         mailbox: Mailbox,
         progress: Callable[[int], None] | None,
@@ -123,8 +123,10 @@ class Ingest:
         outcomes = group.commit()
         if not done:
             return
-        for raw, ran in done:
-            outcome = outcomes.get(raw.key, ran)  # run again after another item failed, it may end otherwise
+        for raw in done:
+            outcome = outcomes[
+                raw.key
+            ]  # as it stands: run again after another item failed, it may end otherwise
             report.messages += outcome in ("processed", "unmatched")
             report.quarantined += outcome == "quarantined"
             mailbox.ack(raw, outcome)
