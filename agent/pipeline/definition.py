@@ -20,6 +20,19 @@ class Pipeline:
     file: str
     cards: list[CardDef] = field(default_factory=list)  # the valid KPI cards (`scorecard: {cards}`)
     required: list[Required] = field(default_factory=list)  # the valid `requires` entries
+    # The rules by the kind of their trigger: every message asks which rules listen to it, and a
+    # pipeline of seventy rules was scanned rule by rule for each (docs/performance.md).
+    _by_kind: dict[str, tuple[RuleDef, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_kind: dict[str, list[RuleDef]] = {}
+        for rule in self.rules:
+            by_kind.setdefault(rule.when.kind, []).append(rule)
+        self._by_kind = {kind: tuple(rules) for kind, rules in by_kind.items()}
+
+    def rules_on(self, kind: str) -> tuple[RuleDef, ...]:
+        """The rules whose trigger is of this kind, in the file's order."""
+        return self._by_kind.get(kind, ())
 
     @property
     def id(self) -> str:

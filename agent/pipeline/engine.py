@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.pipeline.definition import Pipeline
-from agent.pipeline.schema import ActionDef, ConditionsDef, RuleDef, TriggerDef
+from agent.pipeline.schema import ActionDef, ConditionsDef, RuleDef
 
 # Triggers that come from timers name the one rule they were set for.
 TIMER_TRIGGERS = ("no_reply_to", "in_stage_for")
@@ -45,7 +45,7 @@ class Firing:
 
 def evaluate(pipeline: Pipeline, trigger: Trigger, facts: DealFacts) -> list[Firing]:
     firings = []
-    for rule in pipeline.rules:
+    for rule in pipeline.rules_on(trigger.kind):
         if not _triggered(rule, trigger):
             continue
         held = _conditions(rule.if_, facts)
@@ -60,16 +60,14 @@ def evaluate(pipeline: Pipeline, trigger: Trigger, facts: DealFacts) -> list[Fir
 
 def listens(pipeline: Pipeline, trigger: Trigger) -> bool:
     """Whether any rule of the pipeline reacts to the trigger: if none does, its deal's facts need not be read."""
-    return any(_triggered(rule, trigger) for rule in pipeline.rules)
+    return any(_triggered(rule, trigger) for rule in pipeline.rules_on(trigger.kind))
 
 
 def _triggered(rule: RuleDef, trigger: Trigger) -> bool:
-    when: TriggerDef = rule.when
-    if when.kind != trigger.kind:
-        return False
+    """Whether a rule of the trigger's kind (`Pipeline.rules_on`) reacts to this trigger."""
     if trigger.kind in TIMER_TRIGGERS:
         return trigger.subject == rule.id
-    value = when.value
+    value = getattr(rule.when, trigger.kind)
     if isinstance(value, bool):
         return value
     if isinstance(value, list):
@@ -114,4 +112,4 @@ def _conditions(cond: ConditionsDef, facts: DealFacts) -> list[str] | None:
 
 def timer_rules(pipeline: Pipeline, kind: str) -> list[RuleDef]:
     """Rules of one timer kind (no_reply_to or in_stage_for), to schedule their timers."""
-    return [r for r in pipeline.rules if r.when.kind == kind]
+    return list(pipeline.rules_on(kind))

@@ -12,6 +12,7 @@ from agent.domain import Address, DealView, Participant
 from agent.pipeline.actions import MoveStage, Raci, SendEmail, plan, resolve
 from agent.pipeline.engine import DealFacts, Trigger, evaluate
 from agent.pipeline.loader import LoadResult, load_pipelines
+from agent.pipeline.schema import TRIGGER_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,6 +87,33 @@ def test_timer_triggers_fire_only_the_rule_they_were_set_for(shipped: LoadResult
     )
     assert booked == []  # if: no_meeting
     assert fired(shipped, "standard-onboarding", Trigger("no_reply_to", "stuck"), stage="set-up") == []
+
+
+def test_a_rule_listens_only_to_triggers_of_its_own_kind(shipped: LoadResult) -> None:
+    # The rules are looked up by the kind of the trigger: a timer naming a rule of another kind,
+    # or a message naming a meeting type, fires nothing.
+    assert (
+        fired(
+            shipped,
+            "standard-onboarding",
+            Trigger("in_stage_for", "nudge-no-reply"),
+            stage="introduction-call",
+        )
+        == []
+    )
+    assert (
+        fired(
+            shipped,
+            "standard-onboarding",
+            Trigger("message_received", "introduction-call"),
+            stage="introduction-call",
+        )
+        == []
+    )
+    for pipeline in shipped.pipelines.values():
+        for kind in TRIGGER_KINDS:
+            assert list(pipeline.rules_on(kind)) == [r for r in pipeline.rules if r.when.kind == kind]
+        assert sum(len(pipeline.rules_on(kind)) for kind in TRIGGER_KINDS) == len(pipeline.rules)
 
 
 DEAL = DealView(
