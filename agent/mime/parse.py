@@ -147,7 +147,9 @@ def _build(
     subject = headers.text("subject")
     sender = next(iter(_addresses(headers, "from")), None)
     sent = date_with_zone(headers.raw("date"))
-    text = "\n\n".join(t for t in (body_text(msg) if body else "", note) if t)
+    # Trailing blanks mean nothing; without them a message with no quoted history has its text and
+    # its new_text the same string (agent.mime.quoting), which the parsing helper then pickles once.
+    text = "\n\n".join(t for t in (body_text(msg) if body else "", note) if t).rstrip()
     calendars = _calendar_parts(msg) if body else []
     verdict = classify(
         msg,

@@ -55,7 +55,8 @@ def strip_quoted(text: str) -> str:
             break
     while kept and (not kept[-1].strip() or _MOBILE_FOOTER.match(kept[-1])):
         kept.pop()
-    return "\n".join(kept).strip()
+    new = "\n".join(kept).strip()
+    return text if new == text else new  # nothing cut: the same string (pickled once, parse_ahead)
 
 
 def _history_start(lines: list[str]) -> tuple[int, set[int]]:

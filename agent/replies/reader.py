@@ -52,13 +52,21 @@ def read_reply(text: str, sender_name: str = "") -> Reading:
     message's steps (its opt-out, its answers, its forward to the CSM) each read the same text, and
     the signature's search is the dearer part of a long one. A Reading cannot be changed, so a kept
     one is as good as a new one."""
-    lines = strip_quoted(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    return read_new(strip_quoted(text.replace("\r\n", "\n").replace("\r", "\n")), sender_name)
+
+
+def read_new(new: str, sender_name: str = "") -> Reading:
+    """`read_reply` of a text already cut of its quoted history (a parsed message's `new_text`).
+
+    What is left unchanged is the same string, not a copy: a message read in the parsing helper
+    comes back pickled, and pickle writes a string it has seen once (agent.mime.parse_ahead)."""
+    lines = new.split("\n")
     for i, line in enumerate(lines):
         if _FOOTER.match(line) or _SEPARATOR.match(line):
-            lines = lines[:i]  # everything under a footer or a separator is not what they said
+            new = "\n".join(lines[:i])  # everything under a footer or a separator is not what they said
             break
-    new = "\n".join(lines).strip()
+    new = new.strip()
     lines = new.split("\n")
     start = signature_start(lines, sender_name)
-    said = "\n".join(lines[:start]).strip()
+    said = new if start >= len(lines) else "\n".join(lines[:start]).strip()
     return Reading(new=new, said=said, signature="\n".join(lines[start:]).strip())

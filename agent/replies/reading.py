@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from agent.domain import InboundMessage
 from agent.replies.opt_out_words import opt_out_words
 from agent.replies.proposed_times import proposed_times
-from agent.replies.reader import Reading, read_reply
+from agent.replies.reader import Reading, read_new, read_reply
 
 
 @dataclass(frozen=True)
@@ -24,5 +24,7 @@ class TextReading:
 
 
 def read_text(msg: InboundMessage) -> TextReading:
-    reply = read_reply(msg.text, msg.sender.name if msg.sender else "")
+    name = msg.sender.name if msg.sender else ""
+    # The parse cut the quoted history already (new_text): read from there, not cut twice.
+    reply = read_new(msg.new_text, name) if "\r" not in msg.text else read_reply(msg.text, name)
     return TextReading(reply, opt_out_words(msg.subject, reply.said), tuple(proposed_times(reply.said)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from agent.mailboxes.base import RawMail
-from agent.mime.parse_ahead import BACKLOG, CHUNK, DEPTH, ParseAhead
+from agent.mime.parse_ahead import BACKLOG, CHUNK, DEPTH, ParseAhead, _parse
 from agent.outbox.compose import FORWARD
 from agent.replies.reading import TextReading, read_text
 from agent.simulation import CLIENT
@@ -240,3 +241,17 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_message_with_nothing_quoted_comes_back_from_the_helper_with_its_text_once() -> None:
+    # Its text, what it wrote new and what the sender said are one string when nothing was cut:
+    # pickle writes it once (it was written four times: 120 KB a bench message for 30 KB of text).
+    body = ("Thanks for the update on the rollout. " * 60 + "\n") * 8
+    plain = _parse(client_email("Rollout", body), 0, ("onboarding@example.com",), 10_000_000, read_text)
+    text = plain.get().text
+    assert len(text) > 18_000 and text.endswith("rollout.")  # trailing blanks go
+    assert len(pickle.dumps(plain)) < 1.2 * len(text)
+    quoted = body + "\nOn Mon, 30 Nov 2026, Sam wrote:\n> " + "Earlier words. " * 800 + "\n"
+    cut = _parse(client_email("Rollout", quoted), 0, ("onboarding@example.com",), 10_000_000, read_text)
+    assert cut.get().new_text == text and "Earlier words" not in cut.reading.reply.said
+    assert len(pickle.dumps(cut)) < 1.2 * (len(cut.get().text) + len(text))  # the whole text, and what is new

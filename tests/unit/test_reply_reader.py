@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from agent.mime.parse import parse_message
 from agent.replies.choice import NONE, choice_of
 from agent.replies.intent import Intent, intent_of
 from agent.replies.reader import read_reply
+from agent.replies.reading import read_text
 from agent.replies.review import read_review
+from tests.unit.test_mail_parse import AGENT, CORPUS, needs_corpus
 
 SAM = "Sam Carter"
 DRAFT = (
@@ -301,3 +304,14 @@ def test_the_draft_quoted_as_the_request_showed_it_is_no_edit_after_a_note_rewro
     assert read_review("send" + gmail(REQUEST), [rewritten, DRAFT], SAM).intent is A
     assert read_review("send" + gmail(REQUEST), [rewritten], SAM).intent is E  # unknown version: a change
     assert read_review("send" + gmail(EDITED), [rewritten, DRAFT], SAM).edit == EDITED_DRAFT
+
+
+@needs_corpus
+def test_a_parsed_message_read_from_its_new_text_reads_as_its_whole_text() -> None:
+    # read_text starts from the parse's new_text (its quoted history cut once): the same reading as
+    # cutting the whole text again, for every message of the corpus.
+    assert CORPUS is not None
+    for path in sorted(CORPUS.glob("*.eml")):
+        msg = parse_message(path.read_bytes(), agent_addresses=(AGENT,))
+        name = msg.sender.name if msg.sender else ""
+        assert read_text(msg).reply == read_reply(msg.text, name), path.name
