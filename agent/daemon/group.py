@@ -67,21 +67,27 @@ class Group:
         self.ran: list[_Item] = []  # the items that ran bare, to run again should one fail
         self.careful = False  # the rest of the open group runs each item in a savepoint
 
-    def look_ahead(self, coming: dict[str, str], message_ids: dict[str, str | None]) -> None:
+    def look_ahead(
+        self, coming: dict[str, str], message_ids: dict[str, str | None], addresses: dict[str, set[str]]
+    ) -> None:
         """Ask the store at once which of the coming items (key -> content hash) it has not seen,
-        and which of their Message-IDs (key -> the id their header names) no message has: a
-        statement each where each item would run two of its own (EventQueries.look_ahead,
-        MessageQueries.look_ahead_messages)."""
+        which of their Message-IDs (key -> the id their header names) no message has, and who
+        their addresses (key -> those their header names) are on which deals: a statement or
+        three each where each item would run five of its own (EventQueries.look_ahead,
+        MessageQueries.look_ahead_messages, PeopleAheadQueries.look_ahead_people)."""
         fresh = {k: h for k, h in coming.items() if k not in self.looked}
         if not fresh:
             return
         session = self._open()
         ids = {i for k in fresh if (i := message_ids.get(k))}
+        people = {a for k in fresh for a in addresses.get(k, ())}
         try:
             repo = Repo(session)
             repo.look_ahead(fresh.keys(), set(fresh.values()))
             if ids:
                 repo.look_ahead_messages(ids)
+            if people:
+                repo.look_ahead_people(people)
         except STORE_FAILURES as exc:
             self.abandon()
             raise StoreUnavailable.of("a look-ahead", exc) from exc

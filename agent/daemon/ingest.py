@@ -25,7 +25,7 @@ from agent.handling.mail.pipeline import MailItem
 from agent.handling.series import recurring, series_text, to_store
 from agent.handling.wiring import Handlers
 from agent.mailboxes.base import Mailbox, MailboxUnavailable, RawMail
-from agent.mime.addresses import header_message_id
+from agent.mime.addresses import header_addresses, header_message_id
 from agent.mime.parse import MessageParseError
 from agent.mime.parse_ahead import ParseAhead, Parsed
 from agent.outbox.queue import FlushResult
@@ -70,11 +70,13 @@ class Ingest:
         done: list[RawMail] = []  # run in the open group, acknowledged when it commits
         coming: dict[str, str] = {}  # key -> content hash of the messages read ahead, not yet run
         ids: dict[str, str | None] = {}  # key -> the Message-ID their header names
+        people: dict[str, set[str]] = {}  # key -> the addresses their header names
 
         def noted(raws: Iterable[RawMail]) -> Iterator[RawMail]:
             for raw in raws:  # as the parsing helper reads them ahead: their keys, not their bytes
                 coming[raw.key] = hashlib.sha256(raw.data).hexdigest()
                 ids[raw.key] = header_message_id(raw.data)
+                people[raw.key] = header_addresses(raw.data)
                 yield raw
 
         try:
@@ -84,8 +86,9 @@ class Ingest:
                 # A backlog taken in groups: which of the next messages are new, in a statement or two. (A
                 # mailbox that does not count what waits commits each message: nothing to share.)
                 if raw.key not in group.looked and len(coming) > 1 and getattr(mailbox, "waiting", None):
-                    group.look_ahead(coming, ids)
+                    group.look_ahead(coming, ids, people)
                 ids.pop(raw.key)
+                people.pop(raw.key)
                 group(  # its outcome is told when the group commits
                     raw.key,
                     "mail",

@@ -144,6 +144,9 @@ def message_ids(value: str) -> tuple[str, ...]:
 
 
 _MESSAGE_ID_HEADER = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_PEOPLE_HEADERS = re.compile(
+    rb"^(?:from|to|cc|reply-to|sender)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE
+)
 
 
 def header_message_id(raw: bytes) -> str | None:
@@ -152,9 +155,22 @@ def header_message_id(raw: bytes) -> str | None:
     A guess, for a look-ahead (agent.daemon.group): it asks the store about this id before the
     message is parsed, and what the parser makes of the header is only ever compared with it.
     """
-    end = raw.find(b"\n\n")
-    crlf = raw.find(b"\r\n\r\n")
-    head = raw[: min(i for i in (end, crlf, len(raw)) if i >= 0)]
-    found = _MESSAGE_ID_HEADER.search(head)
+    found = _MESSAGE_ID_HEADER.search(_head(raw))
     ids = message_ids(found.group(1).decode("ascii", "replace")) if found else ()
     return ids[0] if ids else None
+
+
+def header_addresses(raw: bytes) -> set[str]:
+    """The addresses (lower case) a raw message's From, To, Cc, Reply-To and Sender name, found
+    without parsing it: a guess for a look-ahead, as `header_message_id` (an encoded or odd one
+    may be missing; the store is then asked about it when the message's turn comes)."""
+    found: set[str] = set()
+    for value in _PEOPLE_HEADERS.findall(_head(raw)):
+        found.update(e.lower() for e in _EMAIL.findall(value.decode("ascii", "replace")))
+    return found
+
+
+def _head(raw: bytes) -> bytes:
+    end = raw.find(b"\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    return raw[: min(i for i in (end, crlf, len(raw)) if i >= 0)]

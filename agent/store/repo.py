@@ -25,6 +25,7 @@ from agent.store.queries.leases import LeaseQueries
 from agent.store.queries.meetings import MeetingQueries
 from agent.store.queries.messages import MessageQueries
 from agent.store.queries.outbox import OutboxQueries
+from agent.store.queries.people_ahead import PeopleAheadQueries
 from agent.store.queries.reports import ReportQueries
 from agent.store.queries.stages import StageQueries
 from agent.store.queries.tasks import TaskQueries
@@ -34,6 +35,7 @@ from agent.store.queries.timers import TimerQueries
 class Repo(
     DealQueries,
     DirectoryQueries,
+    PeopleAheadQueries,
     EventQueries,
     CursorQueries,
     MessageQueries,

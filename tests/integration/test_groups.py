@@ -93,7 +93,7 @@ def test_a_backlog_commits_in_groups_and_each_message_once(
     assert h.run().messages == 0  # the cursor moved with the commits: nothing comes twice
 
 
-def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_once(
+def test_a_groups_look_ups_are_shared_and_a_copy_in_it_is_acted_on_once(
     tmp_path: Path, dovecot: Dovecot, user: str
 ) -> None:
     cfg = long_groups(tmp_path, dovecot, user)
@@ -104,12 +104,15 @@ def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_o
     engine = h.agent.sessions.kw["bind"]
     look_ups: list[str] = []
     id_look_ups: list[str] = []  # a message's own Message-ID look-up (MessageQueries.message_known)
+    contact_look_ups: list[str] = []
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         if sql.lstrip().startswith("SELECT") and "FROM inbound_events" in sql:
             look_ups.append(sql)
         if " ".join(sql.split()).startswith("SELECT messages.id FROM messages WHERE messages.message_id"):
             id_look_ups.append(sql)
+        if " ".join(sql.split()).startswith("SELECT contacts.deal_id FROM contacts WHERE contacts.email ="):
+            contact_look_ups.append(sql)  # a sender's own (DirectoryQueries.deals_by_email)
 
     event.listen(engine, "before_cursor_execute", statement)
     # Delivered twice, the copy has headers of its own (Received, Delivered-To): a new input, whose
@@ -121,6 +124,9 @@ def test_a_groups_seen_before_look_ups_are_shared_and_a_copy_in_it_is_acted_on_o
     assert rows(db, "select count(*) from audit_log where kind = 'duplicate'") == [(1,)]
     assert len(look_ups) < TOTAL / 4  # a look-ahead for many messages, not a look-up for each
     assert 0 < len(id_look_ups) < TOTAL / 4  # their Message-IDs too (the copy's own is looked up)
+    # and who their senders are: read ahead for the group, and each message still tied to its deal
+    assert len(contact_look_ups) < TOTAL / 4
+    assert rows(db, "select count(*) from messages where deal_id is not null") == [(TOTAL,)]
 
 
 @pytest.mark.parametrize(

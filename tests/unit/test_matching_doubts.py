@@ -23,7 +23,7 @@ from agent.mime.parse import parse_message
 from agent.pipeline.loader import load_pipelines
 from agent.store import models as m
 from agent.store.db import open_store
-from agent.store.queries.directory import READ_WHOLE
+from agent.store.queries.people_ahead import READ_WHOLE
 from agent.store.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[2]

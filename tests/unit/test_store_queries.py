@@ -374,3 +374,63 @@ def test_a_messages_candidate_deal_is_read_once_whole(repo: Repo) -> None:
         assert len(statements) == 1  # the deal it was tied to came with the stages' look-up
     finally:
         event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
+def test_a_groups_people_read_ahead_answer_its_messages_without_a_statement(repo: Repo) -> None:
+    acme, globex = _deal(repo, "Acme"), _deal(repo, "Globex")
+    acme_id, globex_id, stage = acme.id, globex.id, (acme.pipeline, acme.stage)
+    repo.s.add_all(
+        [
+            m.Contact(deal_id=acme_id, name="Jane", email="jane@acme.example", role="client_admin"),
+            m.RoleAssignment(deal_id=acme_id, role="csm", email="sam@example.com", name="Sam"),
+            m.Contact(deal_id=globex_id, name="Hank", email="hank@globex.example", role="client_admin"),
+        ]
+    )
+    repo.s.flush()
+    repo.s.expunge_all()  # as for the group's next messages: nothing of the deals in hand
+    del acme, globex
+    repo.look_ahead_people(["Jane@acme.example", "hank@globex.example", "nobody@else.example"])
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        later = Repo(repo.s)  # a later message's item: a Repo of its own over the group's transaction
+        assert later.deals_by_email("JANE@acme.example") == {acme_id}
+        assert later.deals_by_email("nobody@else.example") == set()  # none: known too
+        assert later.deals_in_stages([acme_id], [stage]) == {acme_id}
+        deal = later.deal(acme_id)
+        assert deal is not None and deal.name == "Acme"
+        assert [p.email for p in later.people(deal).roles] == ["sam@example.com"]
+        assert [p.email for p in later.people(deal).contacts] == ["jane@acme.example"]
+        assert statements == []  # all of it read ahead
+        assert later.deals_by_email("stranger@else.example") == set()  # not asked ahead: asked now
+        assert len(statements) == 1
+        # a contact written: what was read ahead no longer holds, and the store is asked
+        later.add(m.Contact(deal_id=globex_id, name="Jo", email="jane@acme.example", role="it"))
+        assert later.deals_by_email("jane@acme.example") == {acme_id, globex_id}
+        assert [p.email for p in Repo(repo.s).people(deal).contacts] == ["jane@acme.example"]
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
+def test_people_read_ahead_hold_neither_past_a_savepoint_rolled_back_nor_past_the_transaction(
+    tmp_path: Path,
+) -> None:
+    sessions = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    with sessions.begin() as s:
+        repo = Repo(s)
+        acme_id = _deal(repo, "Acme").id
+        with pytest.raises(RuntimeError), s.begin_nested():
+            repo.add(m.Contact(deal_id=acme_id, name="Jane", email="jane@acme.example", role="client_admin"))
+            repo.look_ahead_people(["jane@acme.example"])
+            assert repo.deals_by_email("jane@acme.example") == {acme_id}
+            raise RuntimeError("this message failed")
+        assert repo.deals_by_email("jane@acme.example") == set()  # the contact went with the savepoint
+    session = sessions()  # one session, two transactions (as a group's)
+    with session.begin():
+        Repo(session).look_ahead_people(["jane@acme.example"])  # nobody
+    with sessions.begin() as s:  # another worker's transaction adds her
+        s.add(m.Contact(deal_id=acme_id, name="Jane", email="jane@acme.example", role="client_admin"))
+    with session.begin():
+        assert Repo(session).deals_by_email("jane@acme.example") == {acme_id}  # the last answer is gone
+    session.close()

@@ -9,14 +9,13 @@ from sqlalchemy import bindparam, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
+from agent.store.queries.people_ahead import DEALS_OF, READ_WHOLE, ahead
 
 MAX_NAME_WORDS = 8
 
 _CONTACTS, _DOMAINS, _DEALS = (t.__table__.c for t in (m.Contact, m.ClientDomain, m.Deal))
 _BY_EMAIL = select(_CONTACTS.deal_id).where(_CONTACTS.email == bindparam("email"))
 _BY_DOMAIN = select(_DOMAINS.deal_id).where(_DOMAINS.domain == bindparam("domain"))
-_DEALS_OF = select(m.Deal).where(m.Deal.id.in_(bindparam("ids", expanding=True)))
-READ_WHOLE = 3  # candidates read as whole deals (more: their stages alone)
 _STAGES_OF = select(_DEALS.id, _DEALS.pipeline, _DEALS.stage).where(
     _DEALS.id.in_(bindparam("ids", expanding=True))
 )
@@ -36,7 +35,13 @@ class DirectoryQueries(Queries):
         return found | self._ids(select(outbox.deal_id).where(outbox.message_id.in_(ids)))
 
     def deals_by_email(self, email: str) -> set[int]:
-        return self._ids(_BY_EMAIL, {"email": email.lower()})
+        """The deals the address is a contact on (none asked of the store when read ahead)."""
+        email = email.lower()
+        self.s.flush()  # a pending contact is written, and drops what was read ahead
+        read = ahead(self.s)
+        if read is not None and email in read.by_email:
+            return set(read.by_email[email])
+        return self._ids(_BY_EMAIL, {"email": email})
 
     def deals_by_domain(self, domain: str) -> set[int]:
         return self._ids(_BY_DOMAIN, {"domain": domain.lower()})
@@ -70,7 +75,11 @@ class DirectoryQueries(Queries):
         if len(ids) <= READ_WHOLE:
             # A message's few candidates are read whole and held: the one it is tied to is read next
             # (its forward, its rules), and that read is then no statement (on PostgreSQL, a round trip).
-            deals = self.s.scalars(_DEALS_OF, {"ids": ids}).all()
+            read = ahead(self.s)
+            if read is not None and all(i in read.deals for i in ids):
+                deals = [read.deals[i] for i in ids]  # read ahead for the group (people_ahead)
+            else:
+                deals = list(self.s.scalars(DEALS_OF, {"ids": ids}))
             self.held.update(((m.Deal, d.id), d) for d in deals)
             return {d.id for d in deals if (d.pipeline, d.stage) in pairs}
         rows = self.s.connection().execute(_STAGES_OF, {"ids": ids})

@@ -1,0 +1,67 @@
+"""agent.mime.addresses.header_message_id and header_addresses: the Message-ID and the addresses a
+raw header names, for a look-ahead that asks the store about them before the message is parsed.
+They must name what the parser names (an address may be missed: it is then asked about later)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.mime.addresses import header_addresses, header_message_id
+from agent.mime.parse import parse_message
+from tests.unit.test_mail_parse import AGENT, CORPUS, needs_corpus
+
+
+@needs_corpus
+def test_every_corpus_message_names_the_id_the_parser_finds() -> None:
+    assert CORPUS is not None
+    files = sorted(CORPUS.glob("*.eml"))
+    named = 0
+    for path in files:
+        raw = path.read_bytes()
+        found = header_message_id(raw)
+        parsed = parse_message(raw, agent_addresses=(AGENT,)).message_id
+        if found is not None:
+            named += 1
+            assert found == parsed, path.name
+        else:  # none in its header: the parser made one up
+            assert parsed.endswith("@csm-agent.invalid>"), path.name
+    assert named > len(files) / 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"From: a@b.example\nMessage-ID: <m1@b.example>\n\nhi\n", "<m1@b.example>"),
+        (b"From: a@b.example\r\nmessage-id:\r\n <m2@b.example>\r\n\r\nhi\r\n", "<m2@b.example>"),  # folded
+        (b"Message-Id: m3@b.example\n\n", "<m3@b.example>"),  # no brackets
+        (b"From: a@b.example\n\nMessage-ID: <in-the-body@b.example>\n", None),
+        (b"From: a@b.example\nX-Message-ID: <other@b.example>\n\n", None),
+        (b"", None),
+    ],
+)
+def test_the_header_alone_is_read(raw: bytes, expected: str | None) -> None:
+    assert header_message_id(raw) == expected
+
+
+@needs_corpus
+def test_the_addresses_of_a_corpus_messages_header_are_those_the_parser_finds() -> None:
+    assert CORPUS is not None
+    files = sorted(CORPUS.glob("*.eml"))
+    whole = 0
+    for path in files:
+        raw = path.read_bytes()
+        guess = header_addresses(raw)
+        msg = parse_message(raw, agent_addresses=(AGENT,))
+        people = {a.email for a in (msg.sender, *msg.to, *msg.cc, *msg.reply_to) if a and a.email}
+        assert guess == {g.lower() for g in guess}, path.name
+        whole += people <= guess
+    assert whole > 0.9 * len(files)  # an encoded or odd address may be missed: looked up in its turn
+
+
+def test_header_addresses_reads_the_header_alone() -> None:
+    raw = (
+        b'From: "Doe, Jane" <Jane@Acme.example>\r\nTo: a@b.example,\r\n c@d.example\r\n'
+        b"Cc: <e@f.example>\r\nSubject: to x@y.example\r\nX-Other: g@h.example\r\n\r\nbody z@w.example\r\n"
+    )
+    assert header_addresses(raw) == {"jane@acme.example", "a@b.example", "c@d.example", "e@f.example"}
+    assert header_addresses(b"") == set()
