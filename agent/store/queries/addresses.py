@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, func, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from agent.store import models as m
-from agent.store.queries.base import Queries
+from agent.store.queries.base import Queries, held_by_the_transaction
 
 # The request that asks a CSM whether an email may still go to contacts who opted out; answering
 # it like a review ("send") is the confirmation the outbox looks for (docs/outbox.md).
@@ -23,7 +23,7 @@ _OPTED_OUT = select(_FLAGS.email).where(
 
 
 # session.info: {address: whether it opted out}, as read in this transaction (`opted_out`)
-OPTED = "opted_out_answers"
+OPTED = held_by_the_transaction("opted_out_answers")
 
 
 @event.listens_for(Session, "before_flush")
@@ -34,17 +34,6 @@ def _flags_written(session: Session, _context: Any, _instances: Any) -> None:
         isinstance(o, m.AddressFlag) for o in (*session.new, *session.dirty, *session.deleted)
     ):
         del session.info[OPTED]
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(session: Session, _previous: SessionTransaction) -> None:
-    session.info.pop(OPTED, None)  # a savepoint rolled back may have taken a flag read since with it
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _ended(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(OPTED, None)  # answers of one transaction
 
 
 class AddressQueries(Queries):

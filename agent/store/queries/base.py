@@ -5,11 +5,35 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Insert, Table, insert, inspect
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Executable, Insert, Table, event, insert, inspect
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from agent.store import models as m
+
+# session.info keys of answers a transaction reads once and keeps (who opted out, the people read
+# ahead): a savepoint rolled back may have taken a row read since with it, and they are one
+# transaction's. Each module that keeps some names its key (`held_by_the_transaction`).
+_TRANSACTION_ANSWERS: set[str] = set()
+
+
+def held_by_the_transaction(key: str) -> str:
+    """Register a session.info key dropped when a savepoint rolls back or the transaction ends."""
+    _TRANSACTION_ANSWERS.add(key)
+    return key
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous: SessionTransaction) -> None:
+    for key in _TRANSACTION_ANSWERS:
+        session.info.pop(key, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        for key in _TRANSACTION_ANSWERS:
+            session.info.pop(key, None)
 
 
 class Queries:

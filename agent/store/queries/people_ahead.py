@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, event, literal, literal_column, select, union_all
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from agent.store import models as m
-from agent.store.queries.base import Queries
+from agent.store.queries.base import Queries, held_by_the_transaction
 
 PEOPLE_WRITES = "people_writes"  # session.info: how many flushes wrote a contact or a role
-AHEAD = "people_ahead"  # session.info: the `Ahead` read for the coming messages
+AHEAD = held_by_the_transaction("people_ahead")  # session.info: the `Ahead` read for the coming messages
 READ_WHOLE = 3  # a message's candidates read as whole deals (more: their stages alone)
 MAX_DEALS = 200  # deals one look-ahead reads whole (a group's senders are on a few each)
 
@@ -80,17 +80,6 @@ def _count_people_writes(session: Session, _context: Any, _instances: Any) -> No
         isinstance(o, m.Contact | m.RoleAssignment) for o in (*session.new, *session.dirty, *session.deleted)
     ):
         session.info[PEOPLE_WRITES] = session.info.get(PEOPLE_WRITES, 0) + 1
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(session: Session, _previous: SessionTransaction) -> None:
-    session.info.pop(AHEAD, None)  # a savepoint rolled back may have taken a contact read since with it
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _ended(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(AHEAD, None)  # answers of one transaction
 
 
 class PeopleAheadQueries(Queries):
