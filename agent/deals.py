@@ -18,7 +18,7 @@ from agent.domain import DealView, Participant
 from agent.matching import FREE_MAIL
 from agent.pipeline.actions import Raci
 from agent.pipeline.definition import Pipeline
-from agent.pipeline.engine import DealFacts, timer_rules
+from agent.pipeline.engine import DealFacts
 from agent.pipeline.schema import TaskDef
 from agent.store import models as m
 from agent.store.queries.deals import People
@@ -159,7 +159,7 @@ def enter_stage(
     stage = pipeline.stage(target)
     for task in stage.all_tasks:  # its plays' tasks too: a play starts when its stage is entered
         add_task(repo, deal, task, stage_id=target, now=now)
-    for rule in timer_rules(pipeline, "in_stage_for"):
+    for rule in pipeline.rules_on("in_stage_for"):
         if rule.if_.stage is None or target in rule.if_.stage:
             assert rule.when.in_stage_for is not None
             due = calendar.add(now, rule.when.in_stage_for, deal.timezone)

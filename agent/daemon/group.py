@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,14 @@ from agent.store.repo import Repo
 
 MAX_BYTES = 16_000_000  # a group also commits once its messages hold this much: ORM rows keep a payload
 REPLAY_BYTES = 4_000_000  # the messages a group keeps to run again after a failure, at the most
+
+
+class Coming(NamedTuple):
+    """A message read ahead, as a look-ahead asks about it (from its raw bytes, not yet parsed)."""
+
+    content_hash: str
+    message_id: str | None  # the one its header names
+    addresses: set[str]  # those its header names
 
 
 @dataclass(frozen=True)
@@ -67,23 +76,20 @@ class Group:
         self.ran: list[_Item] = []  # the items that ran bare, to run again should one fail
         self.careful = False  # the rest of the open group runs each item in a savepoint
 
-    def look_ahead(
-        self, coming: dict[str, str], message_ids: dict[str, str | None], addresses: dict[str, set[str]]
-    ) -> None:
-        """Ask the store at once which of the coming items (key -> content hash) it has not seen,
-        which of their Message-IDs (key -> the id their header names) no message has, and who
-        their addresses (key -> those their header names) are on which deals: a statement or
-        three each where each item would run five of its own (EventQueries.look_ahead,
+    def look_ahead(self, coming: dict[str, Coming]) -> None:
+        """Ask the store at once which of the coming items (by key) it has not seen, which of their
+        Message-IDs no message has, and who their addresses are on which deals: a statement or
+        three where each item would run five of its own (EventQueries.look_ahead,
         MessageQueries.look_ahead_messages, PeopleAheadQueries.look_ahead_people)."""
-        fresh = {k: h for k, h in coming.items() if k not in self.looked}
+        fresh = {k: c for k, c in coming.items() if k not in self.looked}
         if not fresh:
             return
         session = self._open()
-        ids = {i for k in fresh if (i := message_ids.get(k))}
-        people = {a for k in fresh for a in addresses.get(k, ())}
+        ids = {c.message_id for c in fresh.values() if c.message_id}
+        people = {a for c in fresh.values() for a in c.addresses}
         try:
             repo = Repo(session)
-            repo.look_ahead(fresh.keys(), set(fresh.values()))
+            repo.look_ahead(fresh.keys(), {c.content_hash for c in fresh.values()})
             if ids:
                 repo.look_ahead_messages(ids)
             if people:

@@ -17,7 +17,7 @@ from agent.calendars.parse import CalendarParseError, parse_calendar
 from agent.clock import Clock
 from agent.config import Config
 from agent.daemon.budget import BudgetExceeded
-from agent.daemon.group import Group
+from agent.daemon.group import Coming, Group
 from agent.daemon.work import QuarantineError, UnitOfWork
 from agent.domain import MeetingVersion
 from agent.handling.cause import Cause, Work
@@ -68,15 +68,17 @@ class Ingest:
         hears how many wait still (where the mailbox counts them: IMAP) after each group."""
         group = Group(self.work, self.config.daemon.group_items, self.config.daemon.group_seconds)
         done: list[RawMail] = []  # run in the open group, acknowledged when it commits
-        coming: dict[str, str] = {}  # key -> content hash of the messages read ahead, not yet run
-        ids: dict[str, str | None] = {}  # key -> the Message-ID their header names
-        people: dict[str, set[str]] = {}  # key -> the addresses their header names
+        coming: dict[str, Coming] = {}  # key -> the messages read ahead, not yet run
 
         def noted(raws: Iterable[RawMail]) -> Iterator[RawMail]:
-            for raw in raws:  # as the parsing helper reads them ahead: their keys, not their bytes
-                coming[raw.key] = hashlib.sha256(raw.data).hexdigest()
-                ids[raw.key] = header_message_id(raw.data)
-                people[raw.key] = header_addresses(raw.data)
+            for (
+                raw
+            ) in raws:  # as the parsing helper reads them ahead: what a look-ahead asks, not their bytes
+                coming[raw.key] = Coming(
+                    hashlib.sha256(raw.data).hexdigest(),
+                    header_message_id(raw.data),
+                    header_addresses(raw.data),
+                )
                 yield raw
 
         try:
@@ -86,15 +88,13 @@ class Ingest:
                 # A backlog taken in groups: which of the next messages are new, in a statement or two. (A
                 # mailbox that does not count what waits commits each message: nothing to share.)
                 if raw.key not in group.looked and len(coming) > 1 and getattr(mailbox, "waiting", None):
-                    group.look_ahead(coming, ids, people)
-                ids.pop(raw.key)
-                people.pop(raw.key)
+                    group.look_ahead(coming)
                 group(  # its outcome is told when the group commits
                     raw.key,
                     "mail",
                     raw.data,
                     self.mail_work(raw.data, parsed, history=raw.history),
-                    content_hash=coming.pop(raw.key),
+                    content_hash=coming.pop(raw.key).content_hash,
                     arrived_at=raw.arrived_at,
                 )
                 done.append(replace(raw, data=b""))  # its bytes are let go of below
@@ -127,9 +127,8 @@ class Ingest:
         if not done:
             return
         for raw in done:
-            outcome = outcomes[
-                raw.key
-            ]  # as it stands: run again after another item failed, it may end otherwise
+            # as it stands at the commit: run again after another item failed, it may end otherwise
+            outcome = outcomes[raw.key]
             report.messages += outcome in ("processed", "unmatched")
             report.quarantined += outcome == "quarantined"
             mailbox.ack(raw, outcome)

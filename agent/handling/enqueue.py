@@ -25,7 +25,7 @@ from agent.outbox.compose import new_message_id, subject_tag
 from agent.outbox.context import deal_context, person
 from agent.outbox.render import TemplateSet
 from agent.pipeline.definition import Pipeline
-from agent.pipeline.engine import Trigger, timer_rules
+from agent.pipeline.engine import Trigger
 from agent.store import models as m
 from agent.store.audit import Trail
 from agent.store.queries.addresses import OPT_OUT_CONFIRM
@@ -353,7 +353,7 @@ class Enqueuer:
     def _no_reply_timers(self, repo: Repo, deal: m.Deal, email: m.OutboxEmail) -> None:
         """The rules waiting for a reply to this template start waiting from its due time."""
         pipeline = self.pipelines.get(deal.pipeline)
-        for r in timer_rules(pipeline, "no_reply_to") if pipeline else []:
+        for r in pipeline.rules_on("no_reply_to") if pipeline else ():
             if r.when.no_reply_to == email.template and r.when.for_ is not None:
                 repo.add_timer(
                     f"no-reply:{r.id}:{email.id}",

@@ -108,8 +108,3 @@ def _conditions(cond: ConditionsDef, facts: DealFacts) -> list[str] | None:
                 return None
         held.append(", ".join(f"{k} = {v}" for k, v in cond.attribute.items()))
     return held
-
-
-def timer_rules(pipeline: Pipeline, kind: str) -> list[RuleDef]:
-    """Rules of one timer kind (no_reply_to or in_stage_for), to schedule their timers."""
-    return list(pipeline.rules_on(kind))

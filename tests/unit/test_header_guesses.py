@@ -6,25 +6,33 @@ from __future__ import annotations
 
 import pytest
 
+from agent.domain import InboundMessage
 from agent.mime.addresses import header_addresses, header_message_id
 from agent.mime.parse import parse_message
 from tests.unit.test_mail_parse import AGENT, CORPUS, needs_corpus
 
 
-@needs_corpus
-def test_every_corpus_message_names_the_id_the_parser_finds() -> None:
+def corpus() -> list[tuple[str, bytes, InboundMessage]]:
+    """Each corpus message: its file's name, its bytes and the parser's reading of it."""
     assert CORPUS is not None
     files = sorted(CORPUS.glob("*.eml"))
+    return [
+        (p.name, raw, parse_message(raw, agent_addresses=(AGENT,))) for p in files if (raw := p.read_bytes())
+    ]
+
+
+@needs_corpus
+def test_every_corpus_message_names_the_id_the_parser_finds() -> None:
+    files = corpus()
     named = 0
-    for path in files:
-        raw = path.read_bytes()
+    for name, raw, msg in files:
         found = header_message_id(raw)
-        parsed = parse_message(raw, agent_addresses=(AGENT,)).message_id
+        parsed = msg.message_id
         if found is not None:
             named += 1
-            assert found == parsed, path.name
+            assert found == parsed, name
         else:  # none in its header: the parser made one up
-            assert parsed.endswith("@csm-agent.invalid>"), path.name
+            assert parsed.endswith("@csm-agent.invalid>"), name
     assert named > len(files) / 2
 
 
@@ -45,15 +53,12 @@ def test_the_header_alone_is_read(raw: bytes, expected: str | None) -> None:
 
 @needs_corpus
 def test_the_addresses_of_a_corpus_messages_header_are_those_the_parser_finds() -> None:
-    assert CORPUS is not None
-    files = sorted(CORPUS.glob("*.eml"))
+    files = corpus()
     whole = 0
-    for path in files:
-        raw = path.read_bytes()
+    for name, raw, msg in files:
         guess = header_addresses(raw)
-        msg = parse_message(raw, agent_addresses=(AGENT,))
         people = {a.email for a in (msg.sender, *msg.to, *msg.cc, *msg.reply_to) if a and a.email}
-        assert guess == {g.lower() for g in guess}, path.name
+        assert guess == {g.lower() for g in guess}, name
         whole += people <= guess
     assert whole > 0.9 * len(files)  # an encoded or odd address may be missed: looked up in its turn
 
