@@ -171,6 +171,8 @@ def header_addresses(raw: bytes) -> set[str]:
 
 
 def _head(raw: bytes) -> bytes:
-    end = raw.find(b"\n\n")
+    """The header: up to the first blank line, CRLF or bare LF. A CRLF message is searched for a bare
+    one only as far as its header goes (searched through, a 100 KB message cost 5 % of the ingest)."""
     crlf = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))
     return raw[: min(i for i in (end, crlf, len(raw)) if i >= 0)]

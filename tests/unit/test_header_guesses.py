@@ -70,3 +70,13 @@ def test_header_addresses_reads_the_header_alone() -> None:
     )
     assert header_addresses(raw) == {"jane@acme.example", "a@b.example", "c@d.example", "e@f.example"}
     assert header_addresses(b"") == set()
+
+
+def test_the_header_ends_at_the_first_blank_line_crlf_or_bare() -> None:
+    # A body's blank lines, bare or CRLF, and headers of a forwarded message in it are not the header.
+    crlf = b"From: a@b.example\r\n\r\nbody\n\nTo: c@d.example\r\n\r\nCc: e@f.example\r\n"
+    bare = b"From: a@b.example\n\nbody\r\n\r\nTo: c@d.example\n"
+    assert header_addresses(crlf) == header_addresses(bare) == {"a@b.example"}
+    # a bare blank line inside a CRLF header ends it there, as the parser reads it
+    mixed = b"From: a@b.example\r\n\nTo: c@d.example\r\n\r\n"
+    assert header_addresses(mixed) == {"a@b.example"}
