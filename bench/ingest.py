@@ -24,7 +24,10 @@ contacts). Measured in the same run:
   client message forwarded to its CSMs); one more SQLite run takes it in as a first
   connection does ("record": the mailbox's history recorded and matched, not acted on);
 - peak memory (RSS) of a worker ingesting a tenth of the messages and all of
-  them: it should stay flat, under 200 MB.
+  them: it should stay flat, under 200 MB;
+- the CPU each part spent a message (the workers, their parsing helpers, Dovecot,
+  PostgreSQL) and the highest ratio that allows on this machine's cores: a worker's
+  main thread, and all the parts together, can do only so much CPU a second.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -86,11 +90,12 @@ def messages(count: int, deals: int) -> list[bytes]:
     return out
 
 
-def baseline(dovecot: Dovecot, users: list[str]) -> float:
-    """Messages per second: fetch in batches of 50 and parse, parts decoded."""
+def baseline(dovecot: Dovecot, users: list[str]) -> tuple[float, float]:
+    """Messages per second, and the CPU milliseconds a message: fetch in batches of 50 and parse,
+    parts decoded."""
     from imapclient import IMAPClient
 
-    count, started = 0, time.perf_counter()
+    count, started, cpu = 0, time.perf_counter(), time.process_time()
     for user in users:
         with IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False) as client:
             client.login(user, PASSWORD)
@@ -103,7 +108,7 @@ def baseline(dovecot: Dovecot, users: list[str]) -> float:
                         if not part.is_multipart():
                             part.get_content()
                     count += 1
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1000
 
 
 def write_config(
@@ -166,12 +171,33 @@ def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
             time.sleep(0.05)
     ready.put(os.getpid())
     go.wait()
+    before = time.process_time()
     while not stop.is_set():
         report = agent.run_once(calendar=False)
         if not report.messages + report.quarantined:
             time.sleep(0.05)
-    ready.put(peak_rss_mb())
-    agent.close()
+    own = time.process_time() - before
+    agent.close()  # waits for its parsing helpers: their CPU is then this process's children's
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ready.put((peak_rss_mb(), own, children.ru_utime + children.ru_stime))
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds of the servers' processes running now (Dovecot's, PostgreSQL's), by server.
+
+    Read before the workers start and once they have taken every message in, while their IMAP and
+    database connections are still open: a process that ended between the two is not counted."""
+    out = {"imap": 0.0, "postgres": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if name in out:
+            out[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
 
 
 def peak_rss_mb() -> float:
@@ -185,8 +211,10 @@ def peak_rss_mb() -> float:
 
 def run_agent(
     url: str, port: int, users: list[str], workers: int, parse: int, expected: int, history: str = "act"
-) -> tuple[float, float]:
-    """Messages per second for `workers` workers on the store at `url`, and the largest peak RSS (MB).
+) -> tuple[float, float, dict[str, float]]:
+    """Messages per second for `workers` workers on the store at `url`, the largest peak RSS (MB),
+    and the CPU milliseconds a message of each part: the workers, their parsing helpers, Dovecot's
+    IMAP processes and PostgreSQL's.
 
     `parse`: each worker's parsing helpers ([mailbox] parse_processes); their memory is their own.
     """
@@ -216,6 +244,7 @@ def run_agent(
         for _ in procs:
             ready.get(timeout=600)
         sessions = open_store(url)
+        servers = server_cpu()
         started = time.perf_counter()
         go.set()
         count = 0
@@ -224,13 +253,42 @@ def run_agent(
             with sessions.begin() as s:
                 count = s.scalar(select(func.count()).where(m.InboundEvent.source == "mail")) or 0
         elapsed = time.perf_counter() - started
+        servers = {name: used - servers[name] for name, used in server_cpu().items()}
         stop.set()
-        rss = max(ready.get(timeout=600) for _ in procs)
+        told = [ready.get(timeout=600) for _ in procs]  # (peak RSS, own CPU, its helpers' CPU)
         for p in procs:
             p.join()
-        return count / elapsed, rss
+        cpu = {"main": sum(t[1] for t in told), "helpers": sum(t[2] for t in told), **servers}
+        return count / elapsed, max(t[0] for t in told), {k: v / count * 1000 for k, v in cpu.items()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Row:
+    store: str
+    workers: int
+    parse: int  # parsing helpers a worker
+    rate: float  # messages a second
+    rss: float  # the largest peak RSS of a worker, MB
+    cpu: dict[str, float]  # CPU milliseconds a message: main (the workers), helpers, imap, postgres
+
+
+def cpu_budget(rows: list[Row], base: float, base_cpu: float) -> None:
+    """Where the CPU went, and the highest ratio it allows on this machine's cores: a worker's main
+    thread does at most a second of CPU a second, and all the processes together at most a second
+    a core. A ratio can come near its ceiling only by overlapping the parts; above it, only by
+    spending less."""
+    cores = os.cpu_count() or 1
+    print(f"CPU a message, ms (the bare loop: {base_cpu:.2f} in one process, and Dovecot's)")
+    print(f"{'':<18}{'workers':>8}{'main':>8}{'helpers':>8}{'IMAP':>8}{'PgSQL':>8}{'total':>8}{'ceiling':>9}")
+    for row in rows:
+        total = sum(row.cpu.values())
+        ceiling = min(row.workers * 1000 / row.cpu["main"], cores * 1000 / total) / base
+        print(
+            f"{row.store:<18}{row.workers:>8}{row.cpu['main']:>8.2f}{row.cpu['helpers']:>8.2f}"
+            f"{row.cpu['imap']:>8.2f}{row.cpu['postgres']:>8.2f}{total:>8.2f}{ceiling:>9.2f}"
+        )
 
 
 def main() -> None:
@@ -257,16 +315,17 @@ def main() -> None:
             dovecot.deliver_many(big, mail[i::MAILBOXES])
             dovecot.deliver_many(little, mail[: len(mail) // 10][i::MAILBOXES])
         port = dovecot.imap_port
-        rows: list[tuple[str, int, int, float, float]] = []  # store, workers, helpers, msg/s, RSS
+        rows: list[Row] = []
         # The baseline runs before each agent run and after the last (baseline, agent, baseline, ...):
         # a slow moment of the shared VM then shows as spread, not as a ratio that moves from run
         # to run; the ratios are taken against the median.
-        bases: list[float] = []
+        bases: list[tuple[float, float]] = []  # msg/s, CPU ms a message
 
         def agent(store: str, url: str, workers: int, parse: int, history: str = "act") -> None:
             bases.append(baseline(dovecot, full))
-            rate, rss = run_agent(url, port, full, workers, parse, len(mail), history)
-            rows.append((store, workers, parse, rate, rss))
+            rows.append(
+                Row(store, workers, parse, *run_agent(url, port, full, workers, parse, len(mail), history))
+            )
 
         def sqlite(name: str) -> str:
             url = f"sqlite:///{folder / name}.db"
@@ -277,7 +336,7 @@ def main() -> None:
             agent("SQLite", sqlite(f"full{parse}"), 1, parse)
         # A first connection: the same mail is history, recorded and matched, not acted on
         agent("SQLite, history", sqlite("history"), 1, 1, "record")
-        _, rss_small = run_agent(sqlite("small"), port, small, 1, 1, len(mail) // 10)
+        _, rss_small, _ = run_agent(sqlite("small"), port, small, 1, 1, len(mail) // 10)
         if not args.no_postgres:
             from tests.servers import Postgres
 
@@ -289,21 +348,25 @@ def main() -> None:
                 prepare(url, args.deals)
                 agent("PostgreSQL", url, workers, parse)
         bases.append(baseline(dovecot, full))
-        base = statistics.median(bases)
-        spread = (max(bases) - min(bases)) / base
+        base = statistics.median(rate for rate, _ in bases)
+        spread = (max(bases)[0] - min(bases)[0]) / base
         print(
-            f"baseline runs: {', '.join(f'{b:.0f}' for b in bases)} msg/s; median {base:.0f}, "
+            f"baseline runs: {', '.join(f'{b:.0f}' for b, _ in bases)} msg/s; median {base:.0f}, "
             f"spread {spread:.0%} of it"
         )
         print(f"{'':<18}{'workers':>8}{'helpers':>8}{'msg/s':>8}{'ratio':>8}{'peak RSS':>10}")
         print(f"{'bare fetch + parse':<34}{base:>8.0f}{1.0:>8.2f}")
-        for store, workers, parse, rate, rss in rows:
-            print(f"{store:<18}{workers:>8}{parse:>8}{rate:>8.0f}{rate / base:>8.2f}{rss:>8.0f}MB")
+        for row in rows:
+            print(
+                f"{row.store:<18}{row.workers:>8}{row.parse:>8}{row.rate:>8.0f}{row.rate / base:>8.2f}"
+                f"{row.rss:>8.0f}MB"
+            )
         print("targets (issue 23): SQLite >= 1.0; PostgreSQL one worker >= 0.8, two >= 1.0")
         print(
             f"peak RSS of a worker, SQLite, 1 helper: {rss_small:.0f} MB for {len(mail) // 10} messages, "
-            f"{rows[1][4]:.0f} MB for {len(mail)} (ratio {rows[1][4] / rss_small:.2f}; target flat, under 200 MB)"
+            f"{rows[1].rss:.0f} MB for {len(mail)} (ratio {rows[1].rss / rss_small:.2f}; target flat, under 200 MB)"
         )
+        cpu_budget(rows, base, statistics.median(cpu for _, cpu in bases))
     finally:
         if postgres is not None:
             postgres.cleanup()
