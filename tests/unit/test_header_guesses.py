@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.domain import InboundMessage
-from agent.mime.addresses import header_addresses, header_message_id
+from agent.mime.addresses import HEAD_WINDOW, header_addresses, header_message_id
 from agent.mime.parse import parse_message
 from tests.unit.test_mail_parse import AGENT, CORPUS, needs_corpus
 
@@ -80,3 +80,16 @@ def test_the_header_ends_at_the_first_blank_line_crlf_or_bare() -> None:
     # a bare blank line inside a CRLF header ends it there, as the parser reads it
     mixed = b"From: a@b.example\r\n\nTo: c@d.example\r\n\r\n"
     assert header_addresses(mixed) == {"a@b.example"}
+
+
+def test_a_header_longer_than_the_first_search_is_read_whole() -> None:
+    # The header's end is looked for in the first HEAD_WINDOW bytes first; past them, in the rest.
+    long_header = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"x" * 60) for i in range(HEAD_WINDOW // 60 + 10))
+    for end in (b"\r\n", b"\n"):
+        raw = b"From: a@b.example\r\n" + long_header + b"Cc: c@d.example" + end * 2 + b"To: e@f.example\n"
+        assert len(raw) > HEAD_WINDOW
+        assert header_addresses(raw) == {"a@b.example", "c@d.example"}
+    # the blank line straddling the window's edge is found
+    start = b"From: a@b.example\r\nX-Pad: "
+    raw = start + b"p" * (HEAD_WINDOW - len(start) - 2) + b"\r\n\r\nTo: e@f.example\r\n"
+    assert header_addresses(raw) == {"a@b.example"}
