@@ -261,11 +261,11 @@ def run_agent(
         elapsed = time.perf_counter() - started
         servers = {name: used - servers[name] for name, used in server_cpu().items()}
         stop.set()
-        told = [ready.get(timeout=600) for _ in procs]  # (peak RSS, own CPU, its helpers' CPU)
+        rss, own, helpers = zip(*(ready.get(timeout=600) for _ in procs), strict=True)  # one of each worker
         for p in procs:
             p.join()
-        cpu = {"main": sum(t[1] for t in told), "helpers": sum(t[2] for t in told), **servers}
-        return count / elapsed, max(t[0] for t in told), {k: v / count * 1000 for k, v in cpu.items()}
+        cpu = {"main": sum(own), "helpers": sum(helpers), **servers}
+        return count / elapsed, max(rss), {k: v / count * 1000 for k, v in cpu.items()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -325,10 +325,16 @@ def main() -> None:
         # The baseline runs before each agent run and after the last (baseline, agent, baseline, ...):
         # a slow moment of the shared VM then shows as spread, not as a ratio that moves from run
         # to run; the ratios are taken against the median.
-        bases: list[tuple[float, float]] = []  # msg/s, CPU ms a message
+        bases: list[float] = []  # msg/s
+        base_cpus: list[float] = []  # CPU ms a message
+
+        def measure_base() -> None:
+            rate, cpu = baseline(dovecot, full)
+            bases.append(rate)
+            base_cpus.append(cpu)
 
         def agent(store: str, url: str, workers: int, parse: int, history: str = "act") -> None:
-            bases.append(baseline(dovecot, full))
+            measure_base()
             rows.append(
                 Row(store, workers, parse, *run_agent(url, port, full, workers, parse, len(mail), history))
             )
@@ -353,11 +359,11 @@ def main() -> None:
                 url = postgres.create(f"ingest{workers}")
                 prepare(url, args.deals)
                 agent("PostgreSQL", url, workers, parse)
-        bases.append(baseline(dovecot, full))
-        base = statistics.median(rate for rate, _ in bases)
-        spread = (max(bases)[0] - min(bases)[0]) / base
+        measure_base()
+        base = statistics.median(bases)
+        spread = (max(bases) - min(bases)) / base
         print(
-            f"baseline runs: {', '.join(f'{b:.0f}' for b, _ in bases)} msg/s; median {base:.0f}, "
+            f"baseline runs: {', '.join(f'{b:.0f}' for b in bases)} msg/s; median {base:.0f}, "
             f"spread {spread:.0%} of it"
         )
         print(f"{'':<18}{'workers':>8}{'helpers':>8}{'msg/s':>8}{'ratio':>8}{'peak RSS':>10}")
@@ -372,7 +378,7 @@ def main() -> None:
             f"peak RSS of a worker, SQLite, 1 helper: {rss_small:.0f} MB for {len(mail) // 10} messages, "
             f"{rows[1].rss:.0f} MB for {len(mail)} (ratio {rows[1].rss / rss_small:.2f}; target flat, under 200 MB)"
         )
-        cpu_budget(rows, base, statistics.median(cpu for _, cpu in bases))
+        cpu_budget(rows, base, statistics.median(base_cpus))
         quiet, quiet_cpu = baseline(dovecot, full, quiet=True)
         print(
             f"the bare loop with imaplib's debug formatting off, as the agent has it: {quiet:.0f} msg/s, "
