@@ -83,3 +83,27 @@ def test_the_header_ends_at_the_first_blank_line_crlf_or_bare() -> None:
     mixed = b"From: a@b.example\nCc: c@d.example\r\n\r\nTo: e@f.example\n\n"
     assert header_addresses(mixed) == {"a@b.example", "c@d.example"}
     assert header_addresses(b"From: a@b.example\r\nTo: c@d.example") == {"a@b.example", "c@d.example"}
+
+
+class _Searches(bytes):
+    """A raw message that notes each search for a line end the message does not use, and how far."""
+
+    absent: bytes
+    bounds: list[int]
+
+    def find(self, sub: bytes, *args: int) -> int:  # type: ignore[override]
+        if sub == self.absent:
+            self.bounds.append(args[1] if len(args) > 1 else len(self))
+        return super().find(sub, *args)
+
+
+def test_a_message_is_not_searched_past_its_header_for_the_line_end_it_does_not_use() -> None:
+    # Searched through, a 100 KB message cost 5 % of a backlog's ingest, twice a message.
+    body = b"Thanks for the update on the rollout.\n" * 3000
+    for end, absent in ((b"\r\n", b"\n\n"), (b"\n", b"\r\n\r\n")):
+        head = b"From: a@b.example" + end + b"To: c@d.example" + end
+        raw = _Searches(head + end + body.replace(b"\n", end))
+        raw.absent, raw.bounds = absent, []
+        assert header_addresses(raw) == {"a@b.example", "c@d.example"}
+        assert header_message_id(raw) is None
+        assert raw.bounds and max(raw.bounds) <= len(head), end
