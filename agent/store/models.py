@@ -297,8 +297,12 @@ class OutboxEmail(Base):
     about_meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetings.id", name="fk_outbox_about_meeting")
     )
-    # a request to review this draft (another outbox row); the reviewer's reply decides it
-    review_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", name="fk_outbox_review_of"))
+    # a request to review this draft (another outbox row); the reviewer's reply decides it.
+    # Indexed: every email sent asks for its confirmation request (addresses.blocked), which a
+    # scan would look for through the whole outbox, bodies and all
+    review_of: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", name="fk_outbox_review_of"), index=True
+    )
     # a request about this task (its approval, or a Consulted person's input); the reply answers it
     about_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", name="fk_outbox_about_task"))
     # a request to confirm this severity; the reply confirms or corrects it
