@@ -295,14 +295,11 @@ class Outbox:
         ours_only = all(is_ours(agent, a["email"]) for a in (*email.to, *email.cc))
         if email.template in ACTION_REQUESTS and ours_only:
             return None
-        recent = repo.sent_since(now - timedelta(days=1))
+        since = now - timedelta(days=1)
         # A deal's budget is kept apart for its two audiences: client mail forwarded to the CSM
         # must not use up the day's emails to the client (a recap held behind 20 forwards).
-        per_deal = sum(
-            1
-            for deal_id, to in recent
-            if deal_id == email.deal_id and all(is_ours(agent, r["email"]) for r in to) == ours_only
-        )
+        on_deal = repo.sent_on_deal_since(email.deal_id, since) if email.deal_id else []
+        per_deal = sum(1 for to in on_deal if all(is_ours(agent, r["email"]) for r in to) == ours_only)
         if email.deal_id and per_deal >= agent.max_emails_per_deal_per_day:
             return (
                 "postpone",
@@ -311,8 +308,9 @@ class Outbox:
             )
         if email.template in UNCAPPED and ours_only:
             return None  # a person waits on it; the deal's cap (a question has no deal) still stops a loop
+        recent = repo.sent_to_since((a["email"] for a in email.to), since)
         for a in email.to:
-            count = sum(1 for _, to in recent for r in to if r["email"] == a["email"])
+            count = sum(1 for to in recent for r in to if r["email"] == a["email"])
             if count >= agent.max_emails_per_recipient_per_day:
                 return (
                     "postpone",

@@ -18,6 +18,7 @@ from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, Harness
 from tests.integration.scenario import START, end_state, play, step_config
 from tests.servers import Postgres
+from tests.unit.test_store_queries import what_the_daily_caps_count
 
 _names = itertools.count(1)
 
@@ -32,6 +33,13 @@ def test_the_migrations_build_exactly_the_models_on_postgresql(postgres: Postgre
     open_store(url)  # an empty database gets the schema
     with make_engine(url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), m.Base.metadata) == []
+
+
+@pytest.mark.integration
+def test_what_the_daily_caps_count_is_found_in_the_json_postgresql_stores(postgres: Postgres) -> None:
+    """The recipients are looked for in the To's text: PostgreSQL's JSON keeps the text it was given."""
+    with open_store(database(postgres)).begin() as s:
+        what_the_daily_caps_count(Repo(s))
 
 
 @pytest.mark.integration

@@ -103,7 +103,8 @@ def test_what_an_email_sent_asks_the_store_is_found_through_indexes(repo: Repo) 
             repo.client_message_since(deal.id, T0),
             repo.in_review(deal.id, "recap"),
             repo.blocked(["ana@client.example"], email_id=draft.id),
-            repo.sent_since(T0 - timedelta(days=1)),
+            repo.sent_on_deal_since(deal.id, T0 - timedelta(days=1)),
+            repo.sent_to_since(["ana@client.example"], T0 - timedelta(days=1)),
         ),
     )
     assert any("review_of" in statement for statement, _ in found)  # the confirmation was asked for

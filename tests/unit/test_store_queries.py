@@ -40,13 +40,23 @@ def _deal(repo: Repo, name: str) -> m.Deal:
     return deal
 
 
-def _email(repo: Repo, deal: m.Deal | None, key: str, status: str, sent_at: datetime | None) -> None:
+def _email(
+    repo: Repo,
+    deal: m.Deal | None,
+    key: str,
+    status: str,
+    sent_at: datetime | None,
+    to: tuple[str, ...] = (),
+    cc: tuple[str, ...] = (),
+) -> None:
     repo.add(
         m.OutboxEmail(
             deal_id=deal.id if deal else None,
             template="intro",
             idempotency_key=key,
             message_id=f"<{key}@example.com>",
+            to=[{"name": "", "email": e} for e in to],
+            cc=[{"name": "", "email": e} for e in cc],
             subject="",
             body_text="",
             body_html="",
@@ -170,6 +180,32 @@ def test_what_the_scorecard_counts(repo: Repo) -> None:
         (deal.id, "completed", T0 + timedelta(hours=1)),
         (deal.id, "no_show", T0 + timedelta(hours=1)),
     ]
+
+
+def test_what_the_daily_caps_count_is_the_deals_emails_and_the_recipients_not_the_days(repo: Repo) -> None:
+    what_the_daily_caps_count(repo)  # and on PostgreSQL: tests/integration/test_postgres.py
+
+
+def what_the_daily_caps_count(repo: Repo) -> None:
+    acme, other = _deal(repo, "Acme"), _deal(repo, "Other")
+    _email(repo, acme, "acme", "sent", T0, to=("ana@acme.example",))
+    _email(repo, acme, "acme-queued", "queued", None, to=("ana@acme.example",))
+    _email(repo, acme, "acme-old", "sent", T0 - timedelta(days=2), to=("ana@acme.example",))
+    for n in range(20):  # the rest of the day's mail: neither the deal's nor to the recipients asked about
+        _email(repo, other, f"other-{n}", "sent", T0, to=(f"person{n}@other.example",))
+    _email(repo, other, "wildcards", "sent", T0, to=("aXb@x.example", "100@x.example"))
+    _email(repo, other, "unicode", "sent", T0, to=("zoë@x.example",))
+    _email(repo, other, "copied", "sent", T0, to=("someone@x.example",), cc=("ana@acme.example",))
+    since = T0 - timedelta(days=1)
+
+    assert repo.sent_on_deal_since(acme.id, since) == [[{"name": "", "email": "ana@acme.example"}]]
+    assert repo.sent_to_since(["ana@acme.example"], since) == [[{"name": "", "email": "ana@acme.example"}]]
+    # an address's _ and % are themselves, not LIKE's wildcards; one not in ASCII is found as JSON wrote it
+    assert repo.sent_to_since(["a_b@x.example", "1%@x.example"], since) == []
+    assert len(repo.sent_to_since(["aXb@x.example"], since)) == 1
+    assert repo.sent_to_since(["zoë@x.example"], since) == [[{"name": "", "email": "zoë@x.example"}]]
+    assert len(repo.sent_to_since(["ana@acme.example", "person3@other.example"], since)) == 2
+    assert repo.sent_to_since([], since) == []
 
 
 def test_csat_answers_are_whole_scores_in_time_order(repo: Repo) -> None:

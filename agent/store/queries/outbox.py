@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Text, bindparam, cast, func, or_, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
@@ -109,12 +110,27 @@ class OutboxQueries(Queries):
         )
         return self.s.scalar(q)
 
-    def sent_since(self, since: datetime) -> list[tuple[int | None, list[Any]]]:
-        """(deal id, To) of every email sent since then: what the daily caps count (no bodies loaded)."""
-        q = select(m.OutboxEmail.deal_id, m.OutboxEmail.to).where(
-            m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since
+    # What the daily caps count (outbox.queue), asked for each email sent. Not every email sent in
+    # the day: after a backlog that is thousands, read and decoded again for each of them.
+    def sent_on_deal_since(self, deal_id: int, since: datetime) -> list[list[Any]]:
+        """The To of each email sent on the deal since then (no bodies loaded)."""
+        q = select(m.OutboxEmail.to).where(
+            m.OutboxEmail.deal_id == deal_id, m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since
         )
-        return [(deal_id, to) for deal_id, to in self.s.execute(q)]
+        return list(self.s.scalars(q))
+
+    def sent_to_since(self, emails: Iterable[str], since: datetime) -> list[list[Any]]:
+        """The To of each email sent since then with one of these addresses in its To, maybe more: the
+        caller counts. The addresses are looked for in the stored JSON's text (in C, as JSON writes
+        them: quoted, escaped), so that the day's emails are not all read and decoded."""
+        to = cast(m.OutboxEmail.to, Text)
+        found = [to.like(f"%{_like(json.dumps(e))}%", escape="\\") for e in emails]
+        if not found:
+            return []
+        q = select(m.OutboxEmail.to).where(
+            m.OutboxEmail.status == "sent", m.OutboxEmail.sent_at > since, or_(*found)
+        )
+        return list(self.s.scalars(q))
 
     def sent_times(self) -> list[tuple[int | None, datetime | None]]:
         """(deal id, sent at) of every email sent, ever: the scorecard counts those of its period."""
@@ -143,3 +159,8 @@ def _asks(email: m.OutboxEmail) -> bool:
         or email.about_task_id is not None  # a task's approval, or a Consulted person's input
         or email.about_issue_id is not None  # an issue's severity to confirm
     )
+
+
+def _like(text: str) -> str:
+    """The text as a LIKE pattern matching it alone (an address's _ or % is no wildcard)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
