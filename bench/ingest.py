@@ -158,6 +158,8 @@ def prepare(url: str, deals: int) -> None:
     )
     repo.s.add_all(m.StageVisit(deal_id=i + 1, stage="set-up", entered_at=NOW) for i in range(deals))
     repo.s.commit()
+    repo.deals_loaded()  # as `deals import` leaves the store (PostgreSQL's planner told what it holds)
+    repo.s.commit()
     repo.s.close()
 
 

@@ -211,6 +211,8 @@ def cmd_import(app: App) -> int:
         else:
             result.problems.append(f"{app.args.file}:{line}: deal {spec.name!r} exists already; skipped")
     shown.done()
+    if created:
+        app.write(lambda repo: repo.deals_loaded())
     for p in result.problems:
         print(p, file=sys.stderr)
     said(
