@@ -23,7 +23,8 @@ from agent.store.repo import Repo
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 # A plan step that reads a table row by row: "SCAN outbox", or "SEARCH outbox" with no index named
-WHOLE_TABLE = re.compile(r"^(SCAN \w+$|SCAN \w+ (?!USING)|SEARCH \w+$)")
+# ("SCAN outbox USING INDEX ..." reads the index; "SCAN CONSTANT ROW" is a SELECT of no table)
+WHOLE_TABLE = re.compile(r"^(SCAN (?!CONSTANT ROW)\w+$|SCAN (?!CONSTANT ROW)\w+ (?!USING)|SEARCH \w+$)")
 
 
 @pytest.fixture
