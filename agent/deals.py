@@ -230,7 +230,8 @@ def add_action_task(
 
 
 def view(deal: m.Deal, people: People | None = None) -> DealView:
-    """`people`: the deal's roles and contacts as the store read them (`Repo.people`), else its own."""
+    """`people`: the deal's roles, contacts and domains as the store read them (`Repo.people`), else
+    its own."""
     read = people or People.of(deal)
     participants = [Participant(c.email, c.name, c.role, False) for c in read.contacts]
     participants += [Participant(r.email, r.name, r.role, True) for r in read.roles]
@@ -240,7 +241,7 @@ def view(deal: m.Deal, people: People | None = None) -> DealView:
         pipeline=deal.pipeline,
         stage=deal.stage,
         token=deal.token,
-        client_domains=tuple(d.domain for d in deal.domains),
+        client_domains=read.domains,
         people=tuple(participants),
         timezone=deal.timezone,
         attributes={k: str(v) for k, v in deal_data.custom_attributes(deal).items()},

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from agent.deals import view
 from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
@@ -447,6 +448,37 @@ def test_a_groups_people_read_ahead_answer_its_messages_without_a_statement(repo
         assert [p.email for p in Repo(repo.s).people(deal).contacts] == ["jane@acme.example"]
     finally:
         event.remove(repo.s.connection(), "before_cursor_execute", listen)
+
+
+def test_a_deals_client_domains_come_with_its_people_read_ahead_or_not(repo: Repo) -> None:
+    acme_id = _deal(repo, "Acme").id
+    repo.s.add_all(
+        [
+            m.ClientDomain(deal_id=acme_id, domain="acme.example"),
+            m.Contact(deal_id=acme_id, name="Jane", email="jane@acme.example", role="client_admin"),
+            m.ClientDomain(deal_id=acme_id, domain="acme-group.example"),
+        ]
+    )
+    repo.s.flush()
+    repo.s.expunge_all()
+    repo.look_ahead_people(["jane@acme.example"])
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        later = Repo(repo.s)
+        deal = later.deal(acme_id)
+        assert deal is not None
+        # what a rule's email says of the deal: its domains, in the order they were added
+        assert view(deal, later.people(deal)).client_domains == ("acme.example", "acme-group.example")
+        assert statements == []  # read ahead with its people, not loaded from the deal
+        later.add(m.ClientDomain(deal_id=acme_id, domain="acme.test"))  # a domain written: read again
+        assert Repo(repo.s).people(deal).domains == ("acme.example", "acme-group.example", "acme.test")
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+    unread = _deal(repo, "Globex")  # nothing read ahead: one statement, domains and all
+    repo.add(m.ClientDomain(deal_id=unread.id, domain="globex.example"))
+    assert Repo(repo.s).people(unread).domains == ("globex.example",)
 
 
 def test_people_read_ahead_hold_neither_past_a_savepoint_rolled_back_nor_past_the_transaction(

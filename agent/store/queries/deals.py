@@ -11,7 +11,15 @@ from sqlalchemy import bindparam, inspect, select, text
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
-from agent.store.queries.people_ahead import PEOPLE_OF, PEOPLE_WRITES, ahead, people_rows
+from agent.store.queries.people_ahead import (
+    CONTACT,
+    DOMAIN,
+    PEOPLE_OF,
+    PEOPLE_WRITES,
+    ROLE,
+    ahead,
+    people_rows,
+)
 
 TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: people read these aloud
 
@@ -28,19 +36,25 @@ class Person(NamedTuple):
 
 @dataclass(frozen=True)
 class People:
-    """Who of ours fills which role on a deal, and its client contacts; each in the order they were added."""
+    """Who of ours fills which role on a deal, its client contacts, and its client's domains; each in
+    the order they were added."""
 
     roles: tuple[Person, ...]
     contacts: tuple[Person, ...]
+    domains: tuple[str, ...]
 
     @classmethod
     def of(cls, deal: m.Deal) -> People:
         """From the deal's own collections (a deal not stored: `check`'s sample)."""
-        return cls(_persons(deal.roles), _persons(deal.contacts))
+        return cls(_persons(deal.roles), _persons(deal.contacts), _domains(deal.domains))
 
 
 def _persons(rows: Sequence[m.RoleAssignment] | Sequence[m.Contact]) -> tuple[Person, ...]:
     return tuple(Person(r.role, r.name, r.email) for r in rows)
+
+
+def _domains(rows: Sequence[m.ClientDomain]) -> tuple[str, ...]:
+    return tuple(d.domain for d in rows)
 
 
 class DealQueries(Queries):
@@ -51,16 +65,18 @@ class DealQueries(Queries):
         return deal
 
     def people(self, deal: m.Deal) -> People:
-        """The deal's roles and contacts as plain rows, in one statement (none when read ahead).
+        """The deal's roles, contacts and domains as plain rows, in one statement (none when read ahead).
 
         Loading them as objects (the deal's `roles` and `contacts`) cost about 0.7 ms a message, ten
         times the statement: the rows each message's forward, RACI and rule facts read. A collection
         this transaction loaded or changed is taken as it stands. The read is held for the item's
         later steps (three read it a message: a round trip each on PostgreSQL) until a flush writes
-        a contact or a role; a group's coming messages have theirs read ahead (people_ahead).
+        a contact, a role or a domain; a group's coming messages have theirs read ahead (people_ahead).
+        The domains come with them: an email a rule sends names them, and loading them (a lazy load
+        of `deal.domains`) was a statement of its own for each.
         """
         loaded = deal.__dict__
-        if "roles" in loaded and "contacts" in loaded:
+        if "roles" in loaded and "contacts" in loaded and "domains" in loaded:
             return People.of(deal)
         self.s.flush()  # pending rows are seen, as the ORM's autoflush would show them
         writes = self.s.info.get(PEOPLE_WRITES, 0)
@@ -75,13 +91,15 @@ class DealQueries(Queries):
                     deal.id, []
                 )
             read = People(
-                tuple(Person(*r[1:]) for r in rows if r[0] == 0),
-                tuple(Person(*r[1:]) for r in rows if r[0] == 1),
+                tuple(Person(*r[1:]) for r in rows if r[0] == ROLE),
+                tuple(Person(*r[1:]) for r in rows if r[0] == CONTACT),
+                tuple(r[3] for r in rows if r[0] == DOMAIN),
             )
             self.held[People, deal.id] = (writes, read)
         return People(
             _persons(deal.roles) if "roles" in loaded else read.roles,
             _persons(deal.contacts) if "contacts" in loaded else read.contacts,
+            _domains(deal.domains) if "domains" in loaded else read.domains,
         )
 
     def deal_name(self, deal_id: int) -> str:

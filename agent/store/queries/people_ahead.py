@@ -4,11 +4,12 @@ Each message of a backlog asks which deals its sender is a contact on (matching)
 deals (which of them are closed) and then the people of the one it is tied to (its forward to
 the CSM, its rules): three statements a message, each a round trip on PostgreSQL. A group asks
 for all its coming messages' addresses at once (`look_ahead_people`, from their raw headers):
-which deals each is a contact on, those deals whole, and their roles and contacts. The answers
-are taken by `deals_by_email`, `deals_in_stages` and `people` without a statement of their own.
+which deals each is a contact on, those deals whole, and their roles, contacts and client
+domains (what a rule's email says of the deal). The answers are taken by `deals_by_email`,
+`deals_in_stages` and `people` without a statement of their own.
 
-They hold for this transaction while nothing changes what they say: a flush that writes a contact
-or a role drops them (PEOPLE_WRITES counts such flushes), as does a savepoint rolled back; an
+They hold for this transaction while nothing changes what they say: a flush that writes a contact,
+a role or a client domain drops them (PEOPLE_WRITES counts such flushes), as does a savepoint rolled back; an
 address not asked about ahead is asked of the store when its turn comes. A deal's own columns are
 not copied: the deals read are the session's objects, which every change in the transaction shows.
 """
@@ -25,27 +26,32 @@ from sqlalchemy.orm import Session
 from agent.store import models as m
 from agent.store.queries.base import Queries, held_by_the_transaction
 
-PEOPLE_WRITES = "people_writes"  # session.info: how many flushes wrote a contact or a role
+PEOPLE_WRITES = "people_writes"  # session.info: how many flushes wrote a contact, a role or a domain
 AHEAD = held_by_the_transaction("people_ahead")  # session.info: the `Ahead` read for the coming messages
 READ_WHOLE = 3  # a message's candidates read as whole deals (more: their stages alone)
 MAX_DEALS = 200  # deals one look-ahead reads whole (a group's senders are on a few each)
 
-_CONTACTS, _ROLES = m.Contact.__table__.c, m.RoleAssignment.__table__.c
+_CONTACTS, _ROLES, _DOMAINS = m.Contact.__table__.c, m.RoleAssignment.__table__.c, m.ClientDomain.__table__.c
 _CONTACTS_OF = select(_CONTACTS.email, _CONTACTS.deal_id).where(
     _CONTACTS.email.in_(bindparam("emails", expanding=True))
 )
 DEALS_OF = select(m.Deal).where(m.Deal.id.in_(bindparam("ids", expanding=True)))
-# The roles (kind 0) and contacts (kind 1) of deals, each kind in the order they were added.
+# The roles (kind 0), contacts (kind 1) and client domains (kind 2, the domain in the email column)
+# of deals, each kind in the order they were added.
+ROLE, CONTACT, DOMAIN = 0, 1, 2
 PEOPLE_OF = union_all(
-    select(literal(0).label("kind"), _ROLES.deal_id, _ROLES.id, _ROLES.role, _ROLES.name, _ROLES.email).where(
-        _ROLES.deal_id.in_(bindparam("ids", expanding=True))
-    ),
     select(
-        literal(1), _CONTACTS.deal_id, _CONTACTS.id, _CONTACTS.role, _CONTACTS.name, _CONTACTS.email
+        literal(ROLE).label("kind"), _ROLES.deal_id, _ROLES.id, _ROLES.role, _ROLES.name, _ROLES.email
+    ).where(_ROLES.deal_id.in_(bindparam("ids", expanding=True))),
+    select(
+        literal(CONTACT), _CONTACTS.deal_id, _CONTACTS.id, _CONTACTS.role, _CONTACTS.name, _CONTACTS.email
     ).where(_CONTACTS.deal_id.in_(bindparam("ids", expanding=True))),
+    select(literal(DOMAIN), _DOMAINS.deal_id, _DOMAINS.id, literal(""), literal(""), _DOMAINS.domain).where(
+        _DOMAINS.deal_id.in_(bindparam("ids", expanding=True))
+    ),
 ).order_by(literal_column("kind"), literal_column("id"))
 
-PersonRow = tuple[int, str, str, str]  # kind (0 a role, 1 a contact), role, name, email
+PersonRow = tuple[int, str, str, str]  # kind (ROLE, CONTACT, DOMAIN), role, name, email (or domain)
 
 
 @dataclass
@@ -75,9 +81,10 @@ def people_rows(rows: Any) -> dict[int, list[PersonRow]]:
 @event.listens_for(Session, "before_flush")
 def _count_people_writes(session: Session, _context: Any, _instances: Any) -> None:
     """Every session, wherever made: people read before this flush are out of date after it.
-    (Contacts and roles are written through the ORM only: no Core statement changes them.)"""
+    (Contacts, roles and domains are written through the ORM only: no Core statement changes them.)"""
     if any(
-        isinstance(o, m.Contact | m.RoleAssignment) for o in (*session.new, *session.dirty, *session.deleted)
+        isinstance(o, m.Contact | m.RoleAssignment | m.ClientDomain)
+        for o in (*session.new, *session.dirty, *session.deleted)
     ):
         session.info[PEOPLE_WRITES] = session.info.get(PEOPLE_WRITES, 0) + 1
 
