@@ -18,7 +18,7 @@ from agent.store.repo import Repo
 from tests.conftest import CLIENT, CSM, Harness
 from tests.integration.scenario import START, end_state, play, step_config
 from tests.servers import Postgres
-from tests.unit.test_store_queries import what_the_daily_caps_count
+from tests.unit.test_store_queries import timers_are_added_once_a_key, what_the_daily_caps_count
 
 _names = itertools.count(1)
 
@@ -40,6 +40,12 @@ def test_what_the_daily_caps_count_is_found_in_the_json_postgresql_stores(postgr
     """The recipients are looked for in the To's text: PostgreSQL's JSON keeps the text it was given."""
     with open_store(database(postgres)).begin() as s:
         what_the_daily_caps_count(Repo(s))
+
+
+@pytest.mark.integration
+def test_a_timer_is_added_once_a_key_on_postgresql(postgres: Postgres) -> None:
+    with open_store(database(postgres)).begin() as s:
+        timers_are_added_once_a_key(Repo(s))
 
 
 @pytest.mark.integration

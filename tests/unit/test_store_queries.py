@@ -115,6 +115,32 @@ def test_a_timer_by_id(repo: Repo) -> None:
     assert repo.timer(timer.id + 1) is None
 
 
+def test_a_timer_is_added_once_a_key_in_one_statement(repo: Repo) -> None:
+    timers_are_added_once_a_key(repo)  # and on PostgreSQL: tests/integration/test_postgres.py
+
+
+def timers_are_added_once_a_key(repo: Repo) -> None:
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        repo.add_timer("meeting_end:7", "meeting_end", T0, None, {"meeting_id": 7})
+        assert len(statements) == 1  # no look first: a round trip on PostgreSQL
+        repo.add_timer("meeting_end:7", "meeting_end", T0 + timedelta(days=1), None, {"meeting_id": 8})
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+    # one written ORM-wise and not flushed yet: it is written first and kept, not a key clash
+    repo.s.add(m.Timer(key="reminder:1", kind="reminder", due_at=T0, payload={"n": 1}))
+    repo.add_timer("reminder:1", "reminder", T0 + timedelta(days=1), None, {"n": 2})
+    repo.add_timer("reminder:2", "reminder", T0 + timedelta(hours=1), None, {"n": 3})
+    kept = [(t.key, t.due_at, t.payload) for t in repo.due_timers(T0 + timedelta(days=2))]
+    assert sorted(kept) == [
+        ("meeting_end:7", T0, {"meeting_id": 7}),
+        ("reminder:1", T0, {"n": 1}),
+        ("reminder:2", T0 + timedelta(hours=1), {"n": 3}),
+    ]
+
+
 def test_tasks_and_visits_read_whole(repo: Repo) -> None:
     a, b = _deal(repo, "Acme"), _deal(repo, "Globex")
 

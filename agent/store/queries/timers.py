@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Executable, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
-_BY_KEY = select(m.Timer.__table__.c.id).where(m.Timer.__table__.c.key == bindparam("key"))
+_TIMERS = cast(Table, m.Timer.__table__)
+
+
+def _insert_new(dialect: Any) -> Executable:
+    """A timer written unless one of its key is there (SQLite and PostgreSQL say it alike)."""
+    return cast(Executable, dialect.insert(_TIMERS).on_conflict_do_nothing(index_elements=[_TIMERS.c.key]))
+
+
+_INSERT_NEW = {"sqlite": _insert_new(sqlite), "postgresql": _insert_new(postgresql)}
 
 
 class TimerQueries(Queries):
@@ -21,9 +30,14 @@ class TimerQueries(Queries):
     def add_timer(
         self, key: str, kind: str, due_at: datetime, deal_id: int | None, payload: dict[str, Any]
     ) -> None:
-        """Once per key (a meeting's end, a reminder): a Core statement each, as on every invitation."""
-        if not self._ids(_BY_KEY, {"key": key}):
-            self.insert(m.Timer, key=key, kind=kind, due_at=due_at, deal_id=deal_id, payload=payload)
+        """Once per key (a meeting's end, a reminder): one Core statement, as on every invitation. A
+        look first, then an INSERT, was two round trips, and let two workers both find no row."""
+        self.s.flush()  # a timer of the key pending in the session is written first, and kept
+        connection = self.s.connection()
+        connection.execute(
+            _INSERT_NEW[connection.dialect.name],
+            {"key": key, "kind": kind, "due_at": due_at, "deal_id": deal_id, "payload": payload},
+        )
 
     def pending_timer(self, deal_id: int, kind: str) -> m.Timer | None:
         """A deal's timer of this kind that has not fired yet (a digest's or a plan's next one)."""
