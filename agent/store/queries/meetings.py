@@ -6,16 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from agent.store import models as m
 from agent.store.queries.base import Queries
 
+# Built once, with bound parameters: every invitation asks it (building it cost more than SQLite ran it).
+_BY_IDENTITY = select(m.Meeting).where(
+    m.Meeting.uid == bindparam("uid"), m.Meeting.recurrence_id == bindparam("recurrence_id")
+)
+
 
 class MeetingQueries(Queries):
     def meeting(self, uid: str, recurrence_id: str) -> m.Meeting | None:
-        q = select(m.Meeting).where(m.Meeting.uid == uid, m.Meeting.recurrence_id == recurrence_id)
-        return self.s.scalars(q).first()
+        return self.s.scalars(_BY_IDENTITY, {"uid": uid, "recurrence_id": recurrence_id}).first()
 
     def occurrences(self, uid: str) -> Sequence[m.Meeting]:
         """The stored meetings of one calendar UID (a series' occurrences), in order of start."""
