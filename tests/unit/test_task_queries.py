@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
+from tests.unit.test_store_queries import T0, _deal
 
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TASK_READS = re.compile(r"^\s*SELECT .*\sFROM tasks\b", re.S)
-
-
-def _deal(repo: Repo, name: str) -> m.Deal:
-    deal = m.Deal(
-        name=name,
-        name_key=m.name_key(name),
-        pipeline="standard-onboarding",
-        stage="set-up",
-        token=repo.new_token(),
-        timezone="UTC",
-        created_at=T0,
-    )
-    repo.add(deal)
-    return deal
 
 
 def _task(deal_id: int, key: str, stage: str = "set-up", status: str = "open") -> m.Task:
