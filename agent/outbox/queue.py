@@ -167,7 +167,7 @@ class Outbox:
         with self.sessions.begin() as s:
             repo = Repo(s)
             trail = Trail(repo, now)
-            row = repo.outbox(email_id)
+            row = repo.outbox_without_bodies(email_id)
             assert row is not None
             delivery = dict(row.delivery or {})  # a new dict: JSON columns do not track in-place changes
             delivery.update({r: "sent" for r in sent.accepted})
