@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,22 @@ def repo(tmp_path: Path) -> Iterator[Repo]:
     sessions = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     with sessions.begin() as s:
         yield Repo(s)
+
+
+@contextmanager
+def statements_run(repo: Repo, pattern: str = "") -> Iterator[list[str]]:
+    """The statements the repo's connection runs while the block runs (those matching `pattern`)."""
+    seen: list[str] = []
+
+    def listen(*args: Any) -> None:
+        if re.match(pattern, str(args[2]), re.S):
+            seen.append(str(args[2]))
+
+    event.listen(repo.s.connection(), "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(repo.s.connection(), "before_cursor_execute", listen)
 
 
 def _deal(repo: Repo, name: str) -> m.Deal:
@@ -120,15 +138,10 @@ def test_a_timer_is_added_once_a_key_in_one_statement(repo: Repo) -> None:
 
 
 def timers_are_added_once_a_key(repo: Repo) -> None:
-    statements: list[str] = []
-    listen = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(repo.s.connection(), "before_cursor_execute", listen)
-    try:
+    with statements_run(repo) as statements:
         repo.add_timer("meeting_end:7", "meeting_end", T0, None, {"meeting_id": 7})
         assert len(statements) == 1  # no look first: a round trip on PostgreSQL
-        repo.add_timer("meeting_end:7", "meeting_end", T0 + timedelta(days=1), None, {"meeting_id": 8})
-    finally:
-        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+    repo.add_timer("meeting_end:7", "meeting_end", T0 + timedelta(days=1), None, {"meeting_id": 8})
     # one written ORM-wise and not flushed yet: it is written first and kept, not a key clash
     repo.s.add(m.Timer(key="reminder:1", kind="reminder", due_at=T0, payload={"n": 1}))
     repo.add_timer("reminder:1", "reminder", T0 + timedelta(days=1), None, {"n": 2})
@@ -488,20 +501,15 @@ def test_a_deals_client_domains_come_with_its_people_read_ahead_or_not(repo: Rep
     repo.s.flush()
     repo.s.expunge_all()
     repo.look_ahead_people(["jane@acme.example"])
-    statements: list[str] = []
-    listen = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(repo.s.connection(), "before_cursor_execute", listen)
-    try:
-        later = Repo(repo.s)
+    later = Repo(repo.s)
+    with statements_run(repo) as statements:
         deal = later.deal(acme_id)
         assert deal is not None
         # what a rule's email says of the deal: its domains, in the order they were added
         assert view(deal, later.people(deal)).client_domains == ("acme.example", "acme-group.example")
-        assert statements == []  # read ahead with its people, not loaded from the deal
-        later.add(m.ClientDomain(deal_id=acme_id, domain="acme.test"))  # a domain written: read again
-        assert Repo(repo.s).people(deal).domains == ("acme.example", "acme-group.example", "acme.test")
-    finally:
-        event.remove(repo.s.connection(), "before_cursor_execute", listen)
+    assert statements == []  # read ahead with its people, not loaded from the deal
+    later.add(m.ClientDomain(deal_id=acme_id, domain="acme.test"))  # a domain written: read again
+    assert Repo(repo.s).people(deal).domains == ("acme.example", "acme-group.example", "acme.test")
     unread = _deal(repo, "Globex")  # nothing read ahead: one statement, domains and all
     repo.add(m.ClientDomain(deal_id=unread.id, domain="globex.example"))
     assert Repo(repo.s).people(unread).domains == ("globex.example",)

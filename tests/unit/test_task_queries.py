@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.store import models as m
 from agent.store.db import open_store
 from agent.store.repo import Repo
-from tests.unit.test_store_queries import T0, _deal
+from tests.unit.test_store_queries import T0, _deal, statements_run
 
-TASK_READS = re.compile(r"^\s*SELECT .*\sFROM tasks\b", re.S)
+TASK_READS = r"^\s*SELECT .*\sFROM tasks\b"
 
 
 def _task(deal_id: int, key: str, stage: str = "set-up", status: str = "open") -> m.Task:
@@ -30,22 +26,6 @@ def _task(deal_id: int, key: str, stage: str = "set-up", status: str = "open") -
         accountable="onboarding_manager",
         created_at=T0,
     )
-
-
-@contextmanager
-def task_reads(repo: Repo) -> Iterator[list[str]]:
-    """The statements reading the tasks table while the block runs."""
-    seen: list[str] = []
-
-    def listen(*args: object) -> None:
-        if TASK_READS.match(str(args[2])):
-            seen.append(str(args[2]))
-
-    event.listen(repo.s.connection(), "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(repo.s.connection(), "before_cursor_execute", listen)
 
 
 @pytest.fixture
@@ -71,7 +51,7 @@ def test_every_step_of_an_item_picks_from_one_read_of_the_deals_tasks(
         s.flush()
         s.expunge_all()  # as a later message finds them: none in hand
         later = Repo(s)
-        with task_reads(later) as reads:
+        with statements_run(later, TASK_READS) as reads:
             assert later.done_task_keys(acme) == {"kickoff"}
             assert [t.key for t in later.tasks_in_stage(acme, "set-up")] == ["kickoff", "sso", "sign-off"]
             assert [t.key for t in later.open_tasks(acme)] == ["sso", "training"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Executable, Insert, Table, event, insert, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -97,6 +99,12 @@ class Queries:
     def _ids(self, query: Executable, values: dict[str, Any] | None = None) -> set[int]:
         self.s.flush()  # what the ORM's autoflush would do: pending rows are seen (no-op when clean)
         return {i for i in self.s.connection().execute(query, values).scalars() if i is not None}
+
+
+def per_dialect(build: Callable[[Any], Any]) -> dict[str, Executable]:
+    """A statement SQLite and PostgreSQL say alike (an INSERT .. ON CONFLICT) but each builds from its
+    own dialect's `insert`, by dialect name."""
+    return {"sqlite": cast(Executable, build(sqlite)), "postgresql": cast(Executable, build(postgresql))}
 
 
 @cache

@@ -6,30 +6,26 @@ import json
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, select
 
 from agent.store import models as m
-from agent.store.queries.base import Queries
+from agent.store.queries.base import Queries, per_dialect
 
 _CURSORS = cast(Table, m.Cursor.__table__)
 _VALUE = select(_CURSORS.c.value).where(_CURSORS.c.source == bindparam("source"))
 
 
-def _upsert(dialect: Any) -> Executable:
+def _upsert(dialect: Any) -> Any:
     """One statement that writes a cursor whether or not its row exists (SQLite and PostgreSQL say
     it alike): two workers writing the same new one (a part's health) both succeed, the later wins."""
     insert = dialect.insert(_CURSORS)
-    return cast(
-        Executable,
-        insert.on_conflict_do_update(
-            index_elements=[_CURSORS.c.source],
-            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
-        ),
+    return insert.on_conflict_do_update(
+        index_elements=[_CURSORS.c.source],
+        set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
     )
 
 
-_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_UPSERT = per_dialect(_upsert)
 
 
 class CursorQueries(Queries):

@@ -6,21 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, func, select
 
 from agent.store import models as m
-from agent.store.queries.base import Queries
+from agent.store.queries.base import Queries, per_dialect
 
 _TIMERS = cast(Table, m.Timer.__table__)
-
-
-def _insert_new(dialect: Any) -> Executable:
-    """A timer written unless one of its key is there (SQLite and PostgreSQL say it alike)."""
-    return cast(Executable, dialect.insert(_TIMERS).on_conflict_do_nothing(index_elements=[_TIMERS.c.key]))
-
-
-_INSERT_NEW = {"sqlite": _insert_new(sqlite), "postgresql": _insert_new(postgresql)}
+# A timer written unless one of its key is there.
+_INSERT_NEW = per_dialect(lambda d: d.insert(_TIMERS).on_conflict_do_nothing(index_elements=[_TIMERS.c.key]))
 
 
 class TimerQueries(Queries):
