@@ -77,6 +77,11 @@ def _probe_calendar(config: Config, cursors: MemoryCursors) -> str:
 
 
 def cmd_run(app: App) -> int:
+    if not app.args.once and threading.current_thread() is threading.main_thread():
+        # a reload or stop asked while the agent starts (systemctl reload, a deploy) waits for its
+        # handlers, which the loop installs and unblocks, instead of killing it half-started; held
+        # back before the state folder's lock is taken, which tells others the agent has started
+        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
     try:
         with instance_lock(app.config.state_dir):
             return _run(app)
@@ -86,10 +91,6 @@ def cmd_run(app: App) -> int:
 
 
 def _run(app: App) -> int:
-    if not app.args.once and threading.current_thread() is threading.main_thread():
-        # a reload or stop asked while the agent starts (systemctl reload, a deploy) waits for its
-        # handlers, which the loop installs and unblocks, instead of killing it half-started
-        signal.pthread_sigmask(signal.SIG_BLOCK, STARTUP_SIGNALS)
     agent = Runner(app.config, clock=app.clock, dry_run=app.args.dry_run, reload_config=app.load)
     if app.args.once:
         shown = Progress("mail")  # a backlog of months takes a while: a person at a terminal sees it go
