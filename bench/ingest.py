@@ -195,7 +195,7 @@ def worker(cfg: str, workers: int, ready: Any, go: Event, stop: Event) -> None:
 
 def process_cpu() -> dict[int, tuple[str, int, float]]:
     """Every process running now: pid -> (name, parent's pid, CPU seconds: utime + stime)."""
-    out = {}
+    out: dict[int, tuple[str, int, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
